@@ -1,0 +1,1 @@
+"""The write side: command models, application services, the HTTP command router."""

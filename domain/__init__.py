@@ -1,0 +1,1 @@
+"""The clinic's own language: aggregates, value objects, rules. Imports no infrastructure."""

@@ -1,0 +1,62 @@
+"""Who may do what: the roles of people using the clinic system and their scopes.
+
+A token carries its role's scopes; every protected route asks for exactly one scope.
+docs/access.md lists, per route, the roles whose scopes allow it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    patient = "patient"
+    provider = "provider"
+    front_desk = "front_desk"
+    compliance = "compliance"
+    analyst = "analyst"
+    admin = "admin"
+
+
+class Scope(StrEnum):
+    profile_read = "profile:read"
+    directory_write = "directory:write"
+    availability_write = "availability:write"
+    bookings_read = "bookings:read"
+    bookings_write = "bookings:write"
+    patients_read = "patients:read"
+    audit_read = "audit:read"
+    events_read = "events:read"
+    analytics_read = "analytics:read"
+    messages_read = "messages:read"
+
+
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    Role.patient: frozenset(
+        {Scope.profile_read, Scope.bookings_read, Scope.bookings_write, Scope.patients_read}
+    ),
+    Role.provider: frozenset(
+        {Scope.profile_read, Scope.availability_write, Scope.bookings_read, Scope.patients_read}
+    ),
+    Role.front_desk: frozenset(
+        {Scope.profile_read, Scope.bookings_read, Scope.bookings_write, Scope.patients_read}
+    ),
+    Role.compliance: frozenset(
+        {Scope.profile_read, Scope.audit_read, Scope.events_read, Scope.messages_read}
+    ),
+    Role.analyst: frozenset({Scope.profile_read, Scope.analytics_read}),
+    Role.admin: frozenset(
+        {
+            Scope.profile_read,
+            Scope.directory_write,
+            Scope.availability_write,
+            Scope.bookings_read,
+            Scope.bookings_write,
+            Scope.messages_read,
+        }
+    ),
+}
+
+
+def roles_with(scope: Scope) -> list[Role]:
+    return [role for role in Role if scope in ROLE_SCOPES[role]]

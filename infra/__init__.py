@@ -1,0 +1,1 @@
+"""Adapters and wiring: settings, servers, HTTP app, CLI."""

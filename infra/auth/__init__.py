@@ -1,0 +1,1 @@
+"""Bearer tokens: issuing and verifying JWTs that carry a role and its scopes."""

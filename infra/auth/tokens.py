@@ -1,0 +1,84 @@
+"""JWT bearer tokens (HS256) with the role's scopes, issued by `clinic token issue`."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from domain.access import ROLE_SCOPES, Role, Scope
+
+ALGORITHM = "HS256"
+DEFAULT_TTL_SECONDS = 3600
+MAX_TTL_SECONDS = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: who (subject), in which role, allowed which scopes."""
+
+    subject: str
+    role: Role
+    scopes: frozenset[Scope]
+    token_id: str
+
+    def may(self, scope: Scope) -> bool:
+        return scope in self.scopes
+
+
+class InvalidTokenError(Exception):
+    pass
+
+
+class TokenService:
+    def __init__(self, secret: str, issuer: str) -> None:
+        self._secret = secret
+        self._issuer = issuer
+
+    def issue(self, role: Role, subject: str, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> str:
+        if not subject.strip():
+            raise ValueError("subject must not be empty")
+        if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
+            raise ValueError(f"ttl must be between 1 and {MAX_TTL_SECONDS} seconds")
+        now = int(time.time())
+        claims = {
+            "iss": self._issuer,
+            "sub": subject,
+            "role": role.value,
+            "scope": " ".join(sorted(s.value for s in ROLE_SCOPES[role])),
+            "iat": now,
+            "exp": now + ttl_seconds,
+            "jti": str(uuid.uuid4()),
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "jti"]},
+            )
+            role = Role(claims["role"])
+            granted = {Scope(s) for s in str(claims.get("scope", "")).split()}
+        except (jwt.PyJWTError, KeyError, ValueError) as exc:
+            raise InvalidTokenError(_reason(exc)) from None
+        # A token never grants more than its role has today.
+        return Principal(
+            subject=str(claims["sub"]),
+            role=role,
+            scopes=frozenset(granted & ROLE_SCOPES[role]),
+            token_id=str(claims["jti"]),
+        )
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return "the token has expired"
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return "the token signature is not valid"
+    return "the token is not valid"

@@ -1,0 +1,39 @@
+"""`clinic`: one command for operators, developers and tests."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from infra.cli import serve, token
+from infra.cli.errors import CliError
+
+COMMANDS = (serve, token)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clinic",
+        description="Virtual clinic booking engine. With no CLINIC_DATABASE_URL / "
+        "CLINIC_REDIS_URL set, embedded PostgreSQL and Redis start under CLINIC_DATA_DIR "
+        "(default ./.clinic-data); without CLINIC_KAFKA_BOOTSTRAP, messages go to a local sink.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except CliError as exc:
+        print(f"clinic: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

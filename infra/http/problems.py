@@ -1,0 +1,108 @@
+"""RFC 9457 problem details: the one place where errors become HTTP responses.
+
+Every `type` is `urn:clinic:problem:<code>`; codes are documented in docs/errors.md.
+Problem bodies never echo request input (it may be PHI) and never carry a stack trace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import ConflictError, DomainError, NotFoundError, RuleViolationError
+
+MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:clinic:problem:"
+log = structlog.get_logger("clinic.problems")
+
+# code -> (status, title). Domain errors map here and nowhere else.
+PROBLEMS: dict[str, tuple[int, str]] = {
+    "validation-error": (422, "The request is not valid"),
+    "malformed-request": (400, "The request could not be read"),
+    "unauthenticated": (401, "Authentication required"),
+    "forbidden": (403, "Not allowed for this role"),
+    "not-found": (404, "Not found"),
+    "method-not-allowed": (405, "Method not allowed"),
+    "conflict": (409, "Conflict with the current state"),
+    "rule-violation": (422, "A business rule was broken"),
+    "rate-limited": (429, "Too many requests"),
+    "internal-error": (500, "Internal error"),
+    "service-unavailable": (503, "Service unavailable"),
+}
+_STATUS_CODES = {status: code for code, (status, _) in PROBLEMS.items()}
+_DOMAIN_CODES: dict[type[DomainError], str] = {
+    NotFoundError: "not-found",
+    ConflictError: "conflict",
+    RuleViolationError: "rule-violation",
+}
+
+
+class ProblemError(Exception):
+    """Raise from the HTTP edge to answer with a problem document."""
+
+    def __init__(self, code: str, detail: str, *, headers: dict[str, str] | None = None,
+                 **extensions: Any) -> None:
+        assert code in PROBLEMS, f"undocumented problem code {code}"
+        super().__init__(detail)
+        self.code, self.detail, self.headers, self.extensions = code, detail, headers, extensions
+
+
+def problem_response(request: Request, code: str, detail: str, *,
+                     headers: dict[str, str] | None = None, **extensions: Any) -> JSONResponse:
+    status, title = PROBLEMS[code]
+    body = {
+        "type": TYPE_PREFIX + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "request_id": request.scope.get("state", {}).get("request_id"),
+        **extensions,
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=MEDIA_TYPE)
+
+
+def domain_code(error: DomainError) -> str:
+    for cls in type(error).__mro__:
+        if cls in _DOMAIN_CODES:
+            return _DOMAIN_CODES[cls]
+    return error.code if error.code in PROBLEMS else "rule-violation"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def on_problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(request, exc.code, exc.detail, headers=exc.headers,
+                                **exc.extensions)
+
+    @app.exception_handler(DomainError)
+    async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(request, domain_code(exc), exc.detail, error=exc.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"location": [str(p) for p in e.get("loc", ())], "message": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
+        code = "malformed-request" if malformed else "validation-error"
+        return problem_response(request, code, "See `errors` for each invalid field.",
+                                errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "internal-error")
+        detail = exc.detail if isinstance(exc.detail, str) else PROBLEMS[code][1]
+        return problem_response(request, code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", error_type=type(exc).__name__, exc_info=exc)
+        return problem_response(request, "internal-error",
+                                "Something went wrong on our side; quote the request id.")

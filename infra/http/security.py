@@ -1,0 +1,51 @@
+"""The authentication dependency every non-public route declares: `Authorized(scope)`.
+
+The scope is declared on the bearer security requirement, so the OpenAPI document lists
+it per operation (`security: [{"HTTPBearer": ["messages:read"]}]`, allowed by OpenAPI 3.1
+for non-OAuth schemes); tests compare that with docs/access.md.
+"""
+
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from domain.access import Scope
+from infra.auth.tokens import InvalidTokenError, Principal, TokenService
+from infra.http.problems import ProblemError
+
+_bearer = HTTPBearer(auto_error=False, description="JWT from `clinic token issue` or sign-in")
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="clinic"'}
+
+
+def get_token_service(request: Request) -> TokenService:
+    service: TokenService = request.app.state.container.tokens
+    return service
+
+
+def Authorized(scope: Scope) -> Any:
+    """A dependency yielding the Principal, or answering 401 / 403 as problem+json."""
+
+    def authorize(
+        request: Request,
+        credentials: Annotated[
+            HTTPAuthorizationCredentials | None, Security(_bearer, scopes=[scope.value])
+        ],
+        tokens: Annotated[TokenService, Depends(get_token_service)],
+    ) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise ProblemError("unauthenticated", "Send a bearer token.", headers=CHALLENGE)
+        try:
+            principal = tokens.verify(credentials.credentials)
+        except InvalidTokenError as exc:
+            raise ProblemError("unauthenticated", f"{exc}.", headers=CHALLENGE) from None
+        if not principal.may(scope):
+            raise ProblemError(
+                "forbidden", f"The role '{principal.role}' may not use this route.",
+                required_scope=scope.value,
+            )
+        request.state.principal = principal
+        return principal
+
+    return Depends(authorize)

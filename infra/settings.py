@@ -1,0 +1,74 @@
+"""Typed configuration from CLINIC_* environment variables.
+
+Unset database / Redis / Kafka mean "use the embedded default" (see infra/runtime.py).
+"""
+
+from __future__ import annotations
+
+import base64
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development-only secrets: known to everyone, refused outside development mode.
+DEV_JWT_SECRET = "dev-only-jwt-signing-key-change-me-0123456789"
+DEV_PHI_KEK = "ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTMyYiE="  # base64 of 32 bytes
+
+
+class Mode(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    """Every knob an operator can turn; see the configuration table in README.md."""
+
+    model_config = SettingsConfigDict(env_prefix="CLINIC_", extra="ignore")
+
+    mode: Mode = Mode.development
+    data_dir: Path = Field(default=Path(".clinic-data"))
+    database_url: str | None = None
+    redis_url: str | None = None
+    kafka_bootstrap: str | None = None
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_issuer: str = "clinic-booking"
+    phi_kek: SecretStr = SecretStr(DEV_PHI_KEK)
+    log_level: str = "INFO"
+    db_schema: str = "public"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Self:
+        if self.mode is not Mode.development:
+            weak = [
+                name
+                for name, value, default in (
+                    ("CLINIC_JWT_SECRET", self.jwt_secret, DEV_JWT_SECRET),
+                    ("CLINIC_PHI_KEK", self.phi_kek, DEV_PHI_KEK),
+                )
+                if value.get_secret_value() == default
+            ]
+            if weak:
+                raise ValueError(
+                    f"{', '.join(weak)} must be set to a real secret when CLINIC_MODE={self.mode}"
+                )
+        try:
+            kek = base64.b64decode(self.phi_kek.get_secret_value(), validate=True)
+        except ValueError:
+            kek = b""
+        if len(kek) != 32:
+            raise ValueError("CLINIC_PHI_KEK must be 32 bytes, base64-encoded")
+        if len(self.jwt_secret.get_secret_value()) < 32:
+            raise ValueError("CLINIC_JWT_SECRET must be at least 32 characters")
+        return self
+
+    @property
+    def development(self) -> bool:
+        return self.mode is Mode.development
+
+    def resolved_data_dir(self) -> Path:
+        path = self.data_dir.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path

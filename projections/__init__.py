@@ -1,0 +1,1 @@
+"""Projectors that follow the event log: read models, the Kafka relay, reminders."""

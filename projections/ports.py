@@ -1,0 +1,31 @@
+"""What projectors need from the outside world, as small interfaces."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message for the broker: ids and times only, never PHI."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: dict[str, bytes] = field(default_factory=dict)
+
+
+class PublishError(Exception):
+    """The broker did not acknowledge every message: the caller must not advance."""
+
+
+class MessagePublisher(Protocol):
+    def publish(self, messages: Sequence[OutboundMessage]) -> None:
+        """Return only when every message is acknowledged; raise PublishError otherwise."""
+
+    def ready(self) -> bool:
+        """Whether the broker (or local sink) can take messages now."""
+
+    def close(self) -> None: ...

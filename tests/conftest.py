@@ -1,0 +1,104 @@
+"""Test harness: real servers per session, a fresh schema and Redis database per test.
+
+Tests in tests/unit get the `unit` marker, tests/integration `integration`, tests/e2e `e2e`.
+A test that needs a server never skips: a missing prerequisite fails it with what to install.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from psycopg import sql
+
+from domain.access import Role
+from infra.container import Container
+from infra.embedded.kafka import EmbeddedKafka
+from infra.embedded.postgres import EmbeddedPostgres
+from infra.embedded.redis import EmbeddedRedis
+from infra.http.app import create_app
+from infra.settings import Settings
+from tests.harness.servers import kafka_server, postgres_server, redis_server
+
+TEST_DATABASE = "clinic_test"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        for kind in ("unit", "integration", "e2e", "load"):
+            if kind in parts:
+                item.add_marker(kind if kind != "load" else "integration")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[EmbeddedPostgres]:
+    with postgres_server() as pg:
+        pg.create_database(TEST_DATABASE)
+        yield pg
+
+
+@pytest.fixture(scope="session")
+def redis_srv() -> Iterator[EmbeddedRedis]:
+    with redis_server() as rd:
+        yield rd
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[EmbeddedKafka]:
+    try:
+        with kafka_server() as broker:
+            yield broker
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def schema(postgres: EmbeddedPostgres) -> Iterator[str]:
+    """A schema of its own for each test, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = postgres.url(TEST_DATABASE)
+    yield name
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def settings(postgres: EmbeddedPostgres, redis_srv: EmbeddedRedis, schema: str,
+             tmp_path: Path) -> Settings:
+    import redis
+
+    redis.Redis.from_url(redis_srv.url).flushdb()
+    return Settings(
+        database_url=postgres.url(TEST_DATABASE),
+        redis_url=redis_srv.url,
+        data_dir=tmp_path / "data",
+        db_schema=schema,
+    )
+
+
+@pytest.fixture
+def container(settings: Settings) -> Iterator[Container]:
+    built = Container.build(settings)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def client(container: Container) -> Iterator[TestClient]:
+    with TestClient(create_app(container), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def token_for(container: Container):  # type: ignore[no-untyped-def]
+    """token_for(role, subject) -> an Authorization header dict."""
+
+    def make(role: Role, subject: str = "tester", ttl: int = 600) -> dict[str, str]:
+        return {"Authorization": f"Bearer {container.tokens.issue(role, subject, ttl)}"}
+
+    return make

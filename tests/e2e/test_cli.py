@@ -1,0 +1,73 @@
+"""The `clinic` command as a person uses it: serve on the embedded default, stop cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infra.embedded.process import free_port
+from infra.settings import Settings
+
+CLINIC = [sys.executable, "-m", "infra.cli.main"]
+
+
+def _clean_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
+    env["CLINIC_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def test_token_issue_prints_a_token_the_api_accepts() -> None:
+    out = subprocess.run([*CLINIC, "token", "issue", "--role", "front_desk", "--subject", "fd-1"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    from infra.auth.tokens import TokenService
+
+    settings = Settings()
+    service = TokenService(settings.jwt_secret.get_secret_value(), settings.jwt_issuer)
+    principal = service.verify(out)
+    assert principal.subject == "fd-1" and principal.role.value == "front_desk"
+
+
+def test_token_issue_explains_bad_input() -> None:
+    result = subprocess.run([*CLINIC, "token", "issue", "--role", "admin", "--subject", "x",
+                             "--ttl", "0"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "ttl must be between" in result.stderr and "Traceback" not in result.stderr
+    bad_role = subprocess.run([*CLINIC, "token", "issue", "--role", "root", "--subject", "x"],
+                              capture_output=True, text=True)
+    assert bad_role.returncode == 2 and "invalid choice" in bad_role.stderr
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_serve_runs_on_the_embedded_default_and_stops_its_servers(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    port = free_port()
+    data_dir = tmp_path / "data"
+    proc = subprocess.Popen([*CLINIC, "serve", "--port", str(port)], env=_clean_env(data_dir),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        ready = None
+        for _ in range(300):
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert ready is not None and ready.status_code == 200, proc.stderr
+        assert ready.json()["status"] == "ready"
+        pg_pid = int((data_dir / "postgres" / "pgdata" / "postmaster.pid").read_text().split()[0])
+        redis_pid = int((data_dir / "redis" / "redis.pid").read_text())
+    finally:
+        proc.send_signal(stop_signal)
+        stderr = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 0, stderr[-2000:]
+    for pid in (pg_pid, redis_pid):
+        assert not Path(f"/proc/{pid}").exists(), f"child server {pid} still running"

@@ -1,0 +1,1 @@
+"""Real servers for the test session: PostgreSQL, Redis and Kafka on loopback."""
