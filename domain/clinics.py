@@ -1,0 +1,90 @@
+"""Clinic (FHIR Location): where care happens, in which time zone, in which modalities."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import RuleViolationError
+from domain.modality import Modality
+
+
+class InvalidClinicError(RuleViolationError):
+    code = "invalid-clinic"
+
+
+@dataclass(frozen=True)
+class Address:
+    line: str
+    city: str
+    state: str
+    postal_code: str
+    country: str = "US"
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def valid_time_zone(name: str) -> ZoneInfo:
+    """An IANA zone name ("America/Chicago"); abbreviations and offsets are refused."""
+    if name not in _zones():
+        raise InvalidClinicError(f"'{name}' is not an IANA time zone such as America/Chicago")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidClinicError(f"'{name}' is not an IANA time zone") from None
+
+
+_ZONES: set[str] = set()
+
+
+def _zones() -> set[str]:
+    if not _ZONES:
+        _ZONES.update(z for z in available_timezones() if "/" in z)
+    return _ZONES
+
+
+def _checked(name: str, modalities: list[str]) -> tuple[str, list[str]]:
+    if not name.strip():
+        raise InvalidClinicError("a clinic needs a name")
+    if not modalities:
+        raise InvalidClinicError("a clinic offers in-person visits, telehealth, or both")
+    return name.strip(), sorted({Modality(m).value for m in modalities})
+
+
+class Clinic(Aggregate):
+    @classmethod
+    def register(cls, name: str, address: Address, time_zone: str,
+                 modalities: list[Modality]) -> Clinic:
+        valid_time_zone(time_zone)
+        clean_name, clean_modalities = _checked(name, [m.value for m in modalities])
+        return cls(clean_name, address.as_dict(), time_zone, clean_modalities)
+
+    @event("Registered")
+    def __init__(self, name: str, address: dict[str, str], time_zone: str,
+                 modalities: list[str]) -> None:
+        self.name = name
+        self.address = address
+        self.time_zone = time_zone
+        self.modalities = modalities
+
+    def revise(self, name: str, address: Address, modalities: list[Modality]) -> None:
+        """Name, address and modalities may change; the time zone may not (slots depend on it)."""
+        clean_name, clean_modalities = _checked(name, [m.value for m in modalities])
+        self._revised(clean_name, address.as_dict(), clean_modalities)
+
+    @event("Revised")
+    def _revised(self, name: str, address: dict[str, str], modalities: list[str]) -> None:
+        self.name = name
+        self.address = address
+        self.modalities = modalities
+
+    def offers(self, modality: Modality) -> bool:
+        return modality.value in self.modalities
+
+    def summary(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "address": self.address,
+                "time_zone": self.time_zone, "modalities": self.modalities}

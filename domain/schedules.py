@@ -1,0 +1,67 @@
+"""Schedule (FHIR Schedule): one provider's availability rules at one clinic."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+from zoneinfo import ZoneInfo
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.availability import AvailabilityRules
+from domain.errors import ConflictError
+from domain.local_time import local_day, utc_ranges
+
+SCHEDULE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:clinic:schedule")
+
+
+class RulesConflictWithBookingsError(ConflictError):
+    """New rules would leave booked visits outside working hours: reported, not applied."""
+
+    code = "availability-conflicts-with-bookings"
+
+    def __init__(self, conflicts: list[tuple[datetime, datetime]]) -> None:
+        times = ", ".join(f"{s.isoformat()}..{e.isoformat()}" for s, e in conflicts[:10])
+        super().__init__(f"{len(conflicts)} booked visit(s) fall outside the new hours: {times}")
+        self.conflicts = conflicts
+
+
+def outside_hours(rules: AvailabilityRules, zone: ZoneInfo,
+                  booked: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """The booked visits that the rules do not wholly cover."""
+    uncovered = []
+    for start, end in booked:
+        days = {local_day(start, zone), local_day(end, zone)}
+        ranges = [r for day in days for iv in rules.working_intervals(day)
+                  for r in utc_ranges(day, iv, zone)]
+        if not any(lo <= start and end <= hi for lo, hi in ranges):
+            uncovered.append((start, end))
+    return uncovered
+
+
+class Schedule(Aggregate):
+    @staticmethod
+    def create_id(provider_id: UUID, clinic_id: UUID) -> UUID:
+        return uuid5(SCHEDULE_NAMESPACE, f"{provider_id}/{clinic_id}")
+
+    @event("Published")
+    def __init__(self, provider_id: UUID, clinic_id: UUID, rules: dict[str, Any]) -> None:
+        self.provider_id = provider_id
+        self.clinic_id = clinic_id
+        self.rules_data = rules
+
+    @property
+    def rules(self) -> AvailabilityRules:
+        return AvailabilityRules.from_dict(self.rules_data)
+
+    def change_rules(self, rules: AvailabilityRules, zone: ZoneInfo,
+                     booked: list[tuple[datetime, datetime]]) -> None:
+        conflicts = outside_hours(rules, zone, booked)
+        if conflicts:
+            raise RulesConflictWithBookingsError(conflicts)
+        self._rules_changed(rules.as_dict())
+
+    @event("RulesChanged")
+    def _rules_changed(self, rules: dict[str, Any]) -> None:
+        self.rules_data = rules

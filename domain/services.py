@@ -1,0 +1,51 @@
+"""Service (FHIR HealthcareService): a kind of visit, how long it takes, how it happens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import RuleViolationError
+from domain.modality import Modality
+
+MIN_DURATION, MAX_DURATION = 5, 480
+
+
+class InvalidServiceError(RuleViolationError):
+    code = "invalid-service"
+
+
+def _checked(name: str, duration_minutes: int) -> str:
+    if not name.strip():
+        raise InvalidServiceError("a service needs a name")
+    if not MIN_DURATION <= duration_minutes <= MAX_DURATION:
+        raise InvalidServiceError(
+            f"a visit lasts between {MIN_DURATION} and {MAX_DURATION} minutes"
+        )
+    return name.strip()
+
+
+class Service(Aggregate):
+    @classmethod
+    def register(cls, name: str, duration_minutes: int, modality: Modality) -> Service:
+        return cls(_checked(name, duration_minutes), duration_minutes, modality.value)
+
+    @event("Registered")
+    def __init__(self, name: str, duration_minutes: int, modality: str) -> None:
+        self.name = name
+        self.duration_minutes = duration_minutes
+        self.modality = modality
+
+    def revise(self, name: str, duration_minutes: int, modality: Modality) -> None:
+        self._revised(_checked(name, duration_minutes), duration_minutes, modality.value)
+
+    @event("Revised")
+    def _revised(self, name: str, duration_minutes: int, modality: str) -> None:
+        self.name = name
+        self.duration_minutes = duration_minutes
+        self.modality = modality
+
+    def summary(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "duration_minutes": self.duration_minutes,
+                "modality": self.modality}

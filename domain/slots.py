@@ -1,0 +1,44 @@
+"""Cutting availability into bookable slots: the times a patient can pick."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from uuid import NAMESPACE_URL, UUID, uuid5
+from zoneinfo import ZoneInfo
+
+from domain.availability import AvailabilityRules
+from domain.local_time import utc_ranges
+
+SLOT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:clinic:slot")
+
+
+@dataclass(frozen=True, order=True)
+class SlotTime:
+    start: datetime  # UTC
+    end: datetime  # UTC
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        return self.start < end and start < self.end
+
+
+def slot_times(rules: AvailabilityRules, zone: ZoneInfo, duration_minutes: int,
+               days: Iterable[date]) -> Iterator[SlotTime]:
+    """Non-overlapping slots of one service, each wholly inside worked time (with buffers)."""
+    duration = timedelta(minutes=duration_minutes)
+    before = timedelta(minutes=rules.buffer_before_minutes)
+    after = timedelta(minutes=rules.buffer_after_minutes)
+    step = timedelta(minutes=rules.step_minutes(duration_minutes))
+    for day in days:
+        for interval in rules.working_intervals(day):
+            for range_start, range_end in utc_ranges(day, interval, zone):
+                start = range_start + before
+                while start + duration + after <= range_end:
+                    yield SlotTime(start, start + duration)
+                    start += step
+
+
+def slot_id(schedule_id: UUID, service_id: UUID, start: datetime) -> UUID:
+    """Stable across rebuilds: the same schedule, service and start give the same id."""
+    return uuid5(SLOT_NAMESPACE, f"{schedule_id}/{service_id}/{start.isoformat()}")
