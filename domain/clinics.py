@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from eventsourcing.domain import Aggregate, event
@@ -56,16 +57,28 @@ def _checked(name: str, modalities: list[str]) -> tuple[str, list[str]]:
 
 
 class Clinic(Aggregate):
+    class Registered(Aggregate.Created):
+        name: str
+        address: dict[str, str]
+        time_zone: str
+        modalities: list[str]
+
+    class Revised(Aggregate.Event):
+        name: str
+        address: dict[str, str]
+        modalities: list[str]
+
     @classmethod
     def register(cls, name: str, address: Address, time_zone: str,
-                 modalities: list[Modality]) -> Clinic:
+                 modalities: list[Modality], id: UUID | None = None) -> Clinic:
+        """`id` is given when the caller derives it (idempotent creation, demo data)."""
         valid_time_zone(time_zone)
         clean_name, clean_modalities = _checked(name, [m.value for m in modalities])
-        return cls(clean_name, address.as_dict(), time_zone, clean_modalities)
+        return cls(clean_name, address.as_dict(), time_zone, clean_modalities, id=id)
 
-    @event("Registered")
+    @event(Registered)
     def __init__(self, name: str, address: dict[str, str], time_zone: str,
-                 modalities: list[str]) -> None:
+                 modalities: list[str], id: UUID | None = None) -> None:
         self.name = name
         self.address = address
         self.time_zone = time_zone
@@ -76,7 +89,7 @@ class Clinic(Aggregate):
         clean_name, clean_modalities = _checked(name, [m.value for m in modalities])
         self._revised(clean_name, address.as_dict(), clean_modalities)
 
-    @event("Revised")
+    @event(Revised)
     def _revised(self, name: str, address: dict[str, str], modalities: list[str]) -> None:
         self.name = name
         self.address = address

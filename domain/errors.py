@@ -25,3 +25,9 @@ class ConflictError(DomainError):
 
 class RuleViolationError(DomainError):
     code = "rule-violation"
+
+
+class InvalidInputError(DomainError):
+    """The request itself makes no sense (a reversed range, a forged cursor)."""
+
+    code = "invalid-input"

@@ -26,14 +26,24 @@ def _checked(display_name: str, clinic_ids: list[UUID], service_ids: list[UUID]
 
 
 class Provider(Aggregate):
+    class Registered(Aggregate.Created):
+        display_name: str
+        clinic_ids: list[UUID]
+        service_ids: list[UUID]
+
+    class Revised(Aggregate.Event):
+        display_name: str
+        clinic_ids: list[UUID]
+        service_ids: list[UUID]
+
     @classmethod
     def register(cls, display_name: str, clinic_ids: list[UUID],
-                 service_ids: list[UUID]) -> Provider:
-        return cls(*_checked(display_name, clinic_ids, service_ids))
+                 service_ids: list[UUID], id: UUID | None = None) -> Provider:
+        return cls(*_checked(display_name, clinic_ids, service_ids), id=id)
 
-    @event("Registered")
+    @event(Registered)
     def __init__(self, display_name: str, clinic_ids: list[UUID],
-                 service_ids: list[UUID]) -> None:
+                 service_ids: list[UUID], id: UUID | None = None) -> None:
         self.display_name = display_name
         self.clinic_ids = clinic_ids
         self.service_ids = service_ids
@@ -42,7 +52,7 @@ class Provider(Aggregate):
                service_ids: list[UUID]) -> None:
         self._revised(*_checked(display_name, clinic_ids, service_ids))
 
-    @event("Revised")
+    @event(Revised)
     def _revised(self, display_name: str, clinic_ids: list[UUID],
                  service_ids: list[UUID]) -> None:
         self.display_name = display_name

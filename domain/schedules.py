@@ -41,11 +41,19 @@ def outside_hours(rules: AvailabilityRules, zone: ZoneInfo,
 
 
 class Schedule(Aggregate):
+    class Published(Aggregate.Created):
+        provider_id: UUID
+        clinic_id: UUID
+        rules: dict[str, Any]
+
+    class RulesChanged(Aggregate.Event):
+        rules: dict[str, Any]
+
     @staticmethod
     def create_id(provider_id: UUID, clinic_id: UUID) -> UUID:
         return uuid5(SCHEDULE_NAMESPACE, f"{provider_id}/{clinic_id}")
 
-    @event("Published")
+    @event(Published)
     def __init__(self, provider_id: UUID, clinic_id: UUID, rules: dict[str, Any]) -> None:
         self.provider_id = provider_id
         self.clinic_id = clinic_id
@@ -62,6 +70,6 @@ class Schedule(Aggregate):
             raise RulesConflictWithBookingsError(conflicts)
         self._rules_changed(rules.as_dict())
 
-    @event("RulesChanged")
+    @event(RulesChanged)
     def _rules_changed(self, rules: dict[str, Any]) -> None:
         self.rules_data = rules

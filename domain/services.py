@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -27,12 +28,24 @@ def _checked(name: str, duration_minutes: int) -> str:
 
 
 class Service(Aggregate):
-    @classmethod
-    def register(cls, name: str, duration_minutes: int, modality: Modality) -> Service:
-        return cls(_checked(name, duration_minutes), duration_minutes, modality.value)
+    class Registered(Aggregate.Created):
+        name: str
+        duration_minutes: int
+        modality: str
 
-    @event("Registered")
-    def __init__(self, name: str, duration_minutes: int, modality: str) -> None:
+    class Revised(Aggregate.Event):
+        name: str
+        duration_minutes: int
+        modality: str
+
+    @classmethod
+    def register(cls, name: str, duration_minutes: int, modality: Modality,
+                 id: UUID | None = None) -> Service:
+        return cls(_checked(name, duration_minutes), duration_minutes, modality.value, id=id)
+
+    @event(Registered)
+    def __init__(self, name: str, duration_minutes: int, modality: str,
+                 id: UUID | None = None) -> None:
         self.name = name
         self.duration_minutes = duration_minutes
         self.modality = modality
@@ -40,11 +53,15 @@ class Service(Aggregate):
     def revise(self, name: str, duration_minutes: int, modality: Modality) -> None:
         self._revised(_checked(name, duration_minutes), duration_minutes, modality.value)
 
-    @event("Revised")
+    @event(Revised)
     def _revised(self, name: str, duration_minutes: int, modality: str) -> None:
         self.name = name
         self.duration_minutes = duration_minutes
         self.modality = modality
+
+    @property
+    def modality_enum(self) -> Modality:
+        return Modality(self.modality)
 
     def summary(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "duration_minutes": self.duration_minutes,

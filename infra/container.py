@@ -11,6 +11,7 @@ from commands.application import ClinicApplication
 from infra.auth.tokens import TokenService
 from infra.eventstore import ensure_schema, eventsourcing_env
 from infra.messaging import build_publisher
+from infra.readmodels.build import create_read_model_tables
 from infra.settings import Settings
 from projections.ports import MessagePublisher
 
@@ -29,6 +30,7 @@ class Container:
         if not settings.database_url or not settings.redis_url:
             raise RuntimeError("database and Redis URLs must be resolved (infra/runtime.py)")
         ensure_schema(settings.database_url, settings.db_schema)
+        create_read_model_tables(settings.database_url, settings.db_schema)
         pool = ConnectionPool(
             settings.database_url,
             min_size=1,

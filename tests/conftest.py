@@ -102,3 +102,16 @@ def token_for(container: Container):  # type: ignore[no-untyped-def]
         return {"Authorization": f"Bearer {container.tokens.issue(role, subject, ttl)}"}
 
     return make
+
+
+@pytest.fixture
+def project(container: Container):  # type: ignore[no-untyped-def]
+    """project() applies every recorded event to the read models (real clock)."""
+    from infra.readmodels.build import slot_search_read_model
+    from projections.runner import CatchUpRunner
+
+    assert container.settings.database_url
+    model = slot_search_read_model(container.settings.database_url, container.settings.db_schema)
+    runner = CatchUpRunner(container.app, model)
+    yield runner.catch_up
+    model.datastore.close()

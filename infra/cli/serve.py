@@ -9,7 +9,10 @@ import uvicorn
 from pydantic import ValidationError
 
 from infra.cli.errors import CliError
+from infra.container import Container
+from infra.demo import seed_demo
 from infra.logging import configure_logging
+from infra.projectors import ProjectorHost
 from infra.runtime import Runtime
 from infra.settings import Settings
 
@@ -23,6 +26,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         cmd.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
         cmd.add_argument("--port", type=int, default=8000, help="port (default 8000)")
         cmd.add_argument("--workers", type=int, default=1, help="API worker processes")
+        cmd.add_argument("--no-projectors", action="store_true",
+                         help="do not run read-model projectors here (run `clinic project`)")
         cmd.set_defaults(handler=run_server, seed=name == "demo")
 
 
@@ -36,12 +41,29 @@ def run_server(args: argparse.Namespace) -> int:
     # handlers turn it into an exception so that the runtime stops every embedded server.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    host: ProjectorHost | None = None
     try:
-        with Runtime(settings):
-            _serve(args)
+        with Runtime(settings) as resolved:
+            if args.seed:
+                _seed(resolved)
+            if not args.no_projectors:
+                host = ProjectorHost(resolved).start()
+            try:
+                _serve(args)
+            finally:
+                if host is not None:
+                    host.stop()
     except Stopped:
         pass
     return 0
+
+
+def _seed(settings: Settings) -> None:
+    container = Container.build(settings)
+    try:
+        seed_demo(container.app)
+    finally:
+        container.close()
 
 
 class Stopped(Exception):

@@ -17,7 +17,9 @@ import psycopg
 from infra.embedded.process import (
     free_port,
     give_to,
+    owner_alive,
     run_as_unprivileged,
+    running_server,
     stop_leftover,
     stop_process,
     wait_until,
@@ -57,6 +59,8 @@ class EmbeddedPostgres:
 
     def start(self) -> EmbeddedPostgres:
         self.folder.mkdir(parents=True, exist_ok=True)
+        if self._attach():
+            return self
         if self.user:
             give_to(POSTGRES_BIN_PATH.parent, self.user)
         if not (self.pgdata / "PG_VERSION").exists():
@@ -89,6 +93,14 @@ class EmbeddedPostgres:
                 return True
         except psycopg.OperationalError:
             return False
+
+    def _attach(self) -> bool:
+        """Share the server another live `clinic` process started in this folder."""
+        pid = running_server(self.pgdata / "postmaster.pid", "postgres")
+        if pid is None or not owner_alive(pid):
+            return False
+        self.port = int((self.pgdata / "postmaster.pid").read_text().splitlines()[3])
+        return self._accepts_connections()
 
     def _stop_leftover(self) -> None:
         stop_leftover(self.pgdata / "postmaster.pid", "postgres", signal.SIGINT)

@@ -84,14 +84,38 @@ def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM,
         proc.wait(5)
 
 
-def stop_leftover(pidfile: Path, name: str, sig: int = signal.SIGTERM) -> None:
-    """A previous run killed with SIGKILL leaves its server behind: stop it first."""
+def running_server(pidfile: Path, name: str) -> int | None:
+    """The pid of the server `pidfile` names, if it is still running."""
     try:
         pid = int(pidfile.read_text().splitlines()[0])
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError, IndexError):
-        return
-    if name.encode() not in cmdline:
+        return None
+    return pid if name.encode() in cmdline else None
+
+
+def owner_alive(pid: int) -> bool:
+    """Whether the process that started server `pid` still runs (orphans get re-parented)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return False
+    return parent > 1 and Path(f"/proc/{parent}").exists() and _is_clinic(parent)
+
+
+def _is_clinic(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"clinic" in cmdline or b"infra.cli.main" in cmdline or b"pytest" in cmdline
+
+
+def stop_leftover(pidfile: Path, name: str, sig: int = signal.SIGTERM) -> None:
+    """A previous run killed with SIGKILL leaves its server behind: stop it first."""
+    pid = running_server(pidfile, name)
+    if pid is None:
         return
     os.kill(pid, sig)
     wait_until(lambda: not Path(f"/proc/{pid}").exists(), 30, f"leftover {name} shutdown")

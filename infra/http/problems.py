@@ -14,7 +14,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from domain.errors import ConflictError, DomainError, NotFoundError, RuleViolationError
+from domain.errors import (
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    NotFoundError,
+    RuleViolationError,
+)
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:clinic:problem:"
@@ -39,6 +45,7 @@ _DOMAIN_CODES: dict[type[DomainError], str] = {
     NotFoundError: "not-found",
     ConflictError: "conflict",
     RuleViolationError: "rule-violation",
+    InvalidInputError: "validation-error",
 }
 
 

@@ -64,7 +64,7 @@ def test_serve_runs_on_the_embedded_default_and_stops_its_servers(
         assert ready is not None and ready.status_code == 200, proc.stderr
         assert ready.json()["status"] == "ready"
         pg_pid = int((data_dir / "postgres" / "pgdata" / "postmaster.pid").read_text().split()[0])
-        redis_pid = int((data_dir / "redis" / "redis.pid").read_text())
+        redis_pid = int((data_dir / "redis" / "redis.pid").read_text().split()[0])
     finally:
         proc.send_signal(stop_signal)
         stderr = proc.communicate(timeout=60)[1]

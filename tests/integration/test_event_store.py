@@ -4,38 +4,59 @@ import psycopg
 import pytest
 
 from commands.application import ClinicApplication
+from domain.clinics import Address
 from domain.errors import NotFoundError
+from domain.modality import Modality
 from infra.container import Container
 from infra.eventstore import eventsourcing_env
 
 
 def test_aggregate_round_trip_on_real_postgres(container: Container) -> None:
     app = container.app
-    smoke_id = app.start_smoke("hello")
-    assert app.ping_smoke(smoke_id) == 1
-    assert app.ping_smoke(smoke_id) == 2
+    clinic_id = app.register_clinic("Harbor", Address("1 Main", "Boston", "MA", "02110"),
+                                    "America/New_York", [Modality.in_person])
+    app.revise_clinic(clinic_id, "Harbor Street", Address("1 Main", "Boston", "MA", "02110"),
+                      [Modality.in_person, Modality.telehealth])
 
     settings = container.settings
     assert settings.database_url
     fresh = ClinicApplication(env=eventsourcing_env(settings.database_url, settings.db_schema))
     try:
-        assert fresh.repository.get(smoke_id).pings == 2
+        clinic = fresh.clinic(clinic_id)
+        assert clinic.name == "Harbor Street"
+        assert clinic.modalities == ["in_person", "telehealth"]
+        assert clinic.version == 2
     finally:
         fresh.close()
 
     with psycopg.connect(settings.database_url) as conn:
         rows = conn.execute(
             f'SELECT count(*) FROM "{settings.db_schema}".clinic_events '
-            "WHERE originator_id = %s", (smoke_id,)
+            "WHERE originator_id = %s", (clinic_id,)
         ).fetchone()
-    assert rows == (3,)
+    assert rows == (2,)
 
 
 def test_unknown_aggregate_is_a_domain_not_found(container: Container) -> None:
     import uuid
 
     with pytest.raises(NotFoundError):
-        container.app.ping_smoke(uuid.uuid4())
+        container.app.clinic(uuid.uuid4())
+
+
+def test_concurrent_writers_of_one_aggregate_conflict(container: Container) -> None:
+    from eventsourcing.persistence import IntegrityError
+
+    app = container.app
+    clinic_id = app.register_clinic("Harbor", Address("1 Main", "Boston", "MA", "02110"),
+                                    "America/New_York", [Modality.in_person])
+    first, second = app.clinic(clinic_id), app.clinic(clinic_id)
+    first.revise("A", Address("1 Main", "Boston", "MA", "02110"), [Modality.in_person])
+    second.revise("B", Address("1 Main", "Boston", "MA", "02110"), [Modality.in_person])
+    app.save(first)
+    with pytest.raises(IntegrityError):
+        app.save(second)
+    assert app.clinic(clinic_id).name == "A"
 
 
 def test_database_url_becomes_eventsourcing_environment() -> None:

@@ -1,0 +1,92 @@
+"""Request bodies of the write side (pydantic): validated at the edge, then domain types."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.availability import AvailabilityRules
+from domain.clinics import Address
+from domain.modality import Modality
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$", examples=["09:00"])]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AddressIn(Strict):
+    line: Annotated[str, Field(min_length=1, max_length=200)]
+    city: Annotated[str, Field(min_length=1, max_length=100)]
+    state: Annotated[str, Field(min_length=2, max_length=50)]
+    postal_code: Annotated[str, Field(min_length=3, max_length=20)]
+    country: Annotated[str, Field(min_length=2, max_length=2)] = "US"
+
+    def to_domain(self) -> Address:
+        return Address(**self.model_dump())
+
+
+class ClinicCreate(Strict):
+    name: Name
+    address: AddressIn
+    time_zone: Annotated[str, Field(max_length=64, examples=["America/Chicago"])]
+    modalities: Annotated[list[Modality], Field(min_length=1, max_length=2)]
+
+
+class ClinicUpdate(Strict):
+    name: Name
+    address: AddressIn
+    modalities: Annotated[list[Modality], Field(min_length=1, max_length=2)]
+
+
+class ServiceCreate(Strict):
+    name: Name
+    duration_minutes: Annotated[int, Field(ge=5, le=480)]
+    modality: Modality
+
+
+class ProviderCreate(Strict):
+    display_name: Name
+    clinic_ids: Annotated[list[UUID], Field(min_length=1, max_length=50)]
+    service_ids: Annotated[list[UUID], Field(min_length=1, max_length=50)]
+
+
+TimeRange = Annotated[list[HHMM], Field(min_length=2, max_length=2,
+                                        examples=[["09:00", "12:00"]])]
+DayHours = Annotated[list[TimeRange], Field(max_length=12)]
+
+
+class Weekly(Strict):
+    monday: DayHours = []
+    tuesday: DayHours = []
+    wednesday: DayHours = []
+    thursday: DayHours = []
+    friday: DayHours = []
+    saturday: DayHours = []
+    sunday: DayHours = []
+
+
+class DateExceptionIn(Strict):
+    date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2026-12-25"])]
+    kind: Annotated[str, Field(pattern="^(off|extra)$")]
+    intervals: Annotated[list[TimeRange], Field(max_length=12)] = []
+
+
+class AvailabilityIn(Strict):
+    """Weekly hours and dated exceptions in the clinic's local time."""
+
+    weekly: Weekly
+    exceptions: Annotated[list[DateExceptionIn], Field(max_length=400)] = []
+    granularity_minutes: Annotated[int, Field(ge=5, le=240)] = 15
+    buffer_before_minutes: Annotated[int, Field(ge=0, le=120)] = 0
+    buffer_after_minutes: Annotated[int, Field(ge=0, le=120)] = 0
+    horizon_days: Annotated[int, Field(ge=1, le=365)] = 30
+    min_notice_minutes: Annotated[int, Field(ge=0, le=43200)] = 60
+
+    def to_domain(self) -> AvailabilityRules:
+        data: dict[str, Any] = self.model_dump()
+        return AvailabilityRules.from_dict(data)

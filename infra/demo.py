@@ -1,0 +1,105 @@
+"""Demo clinics, providers, services and hours, seeded idempotently through the commands.
+
+Ids derive from names (uuid5), so a second run finds everything in place and adds nothing.
+"""
+
+from __future__ import annotations
+
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+import structlog
+from eventsourcing.application import AggregateNotFoundError
+
+from commands.application import ClinicApplication
+from domain.availability import AvailabilityRules
+from domain.clinics import Address
+from domain.errors import NotFoundError
+from domain.modality import Modality
+
+log = structlog.get_logger("clinic.demo")
+DEMO = uuid5(NAMESPACE_URL, "urn:clinic:demo")
+BOTH = [Modality.in_person, Modality.telehealth]
+
+CLINICS = [
+    ("Harbor Street Clinic", Address("101 Harbor St", "Boston", "MA", "02110"),
+     "America/New_York", BOTH),
+    ("Lakeside Family Health", Address("22 W Lake St", "Chicago", "IL", "60601"),
+     "America/Chicago", BOTH),
+    ("Front Range Virtual Care", Address("900 Larimer St", "Denver", "CO", "80202"),
+     "America/Denver", [Modality.telehealth]),
+    ("Pacific Coast Clinic", Address("450 B St", "San Diego", "CA", "92101"),
+     "America/Los_Angeles", BOTH),
+]
+SERVICES = [
+    ("General consultation", 30, Modality.in_person),
+    ("Vaccination", 15, Modality.in_person),
+    ("Telehealth follow-up", 20, Modality.telehealth),
+    ("Mental health check-in", 45, Modality.telehealth),
+]
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday"]
+# display name, clinic indexes, service indexes, hours pattern
+PROVIDERS = [
+    ("Dr. Maya Chen", [0], [0, 1, 2], "early"),
+    ("Dr. Samuel Okafor", [0, 3], [0, 2], "standard"),
+    ("Dr. Priya Raman", [1], [0, 1], "standard"),
+    ("Dr. Luis Herrera", [1, 2], [2, 3], "late"),
+    ("Dr. Hannah Weiss", [2], [2, 3], "standard"),
+    ("Dr. Kwame Mensah", [3], [0, 1, 2], "early"),
+    ("Dr. Elena Petrova", [3], [0, 3], "late"),
+    ("Dr. Aiko Tanaka", [0, 1], [1, 2, 3], "saturday"),
+]
+PATTERNS = {
+    "early": {d: [["07:30", "11:30"], ["12:30", "15:30"]] for d in WEEKDAYS},
+    "standard": {d: [["09:00", "12:00"], ["13:00", "17:00"]] for d in WEEKDAYS},
+    "late": {d: [["11:00", "14:00"], ["15:00", "19:00"]] for d in WEEKDAYS},
+    "saturday": {"saturday": [["09:00", "13:00"]], "wednesday": [["14:00", "18:00"]]},
+}
+
+
+def demo_id(kind: str, name: str) -> UUID:
+    return uuid5(DEMO, f"{kind}:{name}")
+
+
+def seed_demo(app: ClinicApplication) -> int:
+    """Create whatever demo data is missing; return how many records were added."""
+    added = 0
+    clinic_ids, service_ids = [], []
+    for name, address, zone, modalities in CLINICS:
+        cid = demo_id("clinic", name)
+        if not _exists(app, cid):
+            app.register_clinic(name, address, zone, modalities, id=cid)
+            added += 1
+        clinic_ids.append(cid)
+    for name, minutes, modality in SERVICES:
+        sid = demo_id("service", name)
+        if not _exists(app, sid):
+            app.register_service(name, minutes, modality, id=sid)
+            added += 1
+        service_ids.append(sid)
+    for name, clinics, services, pattern in PROVIDERS:
+        pid = demo_id("provider", name)
+        if not _exists(app, pid):
+            app.register_provider(name, [clinic_ids[i] for i in clinics],
+                                  [service_ids[i] for i in services], id=pid)
+            added += 1
+        rules = AvailabilityRules.from_dict({"weekly": PATTERNS[pattern], "horizon_days": 30,
+                                             "granularity_minutes": 15,
+                                             "min_notice_minutes": 60})
+        for i in clinics:
+            try:
+                current: AvailabilityRules | None = app.schedule(pid, clinic_ids[i]).rules
+            except NotFoundError:
+                current = None
+            if current != rules:
+                app.publish_availability(pid, clinic_ids[i], rules)
+                added += 1
+    log.info("demo data seeded", added=added)
+    return added
+
+
+def _exists(app: ClinicApplication, aggregate_id: UUID) -> bool:
+    try:
+        app.repository.get(aggregate_id)
+    except AggregateNotFoundError:
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""PostgreSQL read models: rows and tracking position written in one transaction."""

@@ -1,0 +1,219 @@
+"""PostgreSQL side of the slot-search read model (tables documented in docs/read-models.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.types.json import Jsonb
+
+from domain.availability import AvailabilityRules
+from projections.slot_search import (
+    OfferedService,
+    ScheduleContext,
+    SlotRow,
+    apply_events,
+    regenerate,
+)
+
+TABLES = ("open_slots", "availability_schedules", "directory_providers", "directory_services",
+          "directory_clinics")
+
+DDL = """
+CREATE TABLE IF NOT EXISTS {s}.directory_clinics (
+    clinic_id uuid PRIMARY KEY, name text NOT NULL, address jsonb NOT NULL,
+    time_zone text NOT NULL, modalities text[] NOT NULL, updated_at timestamptz NOT NULL);
+CREATE TABLE IF NOT EXISTS {s}.directory_services (
+    service_id uuid PRIMARY KEY, name text NOT NULL, duration_minutes int NOT NULL,
+    modality text NOT NULL, updated_at timestamptz NOT NULL);
+CREATE TABLE IF NOT EXISTS {s}.directory_providers (
+    provider_id uuid PRIMARY KEY, display_name text NOT NULL, clinic_ids uuid[] NOT NULL,
+    service_ids uuid[] NOT NULL, updated_at timestamptz NOT NULL);
+CREATE TABLE IF NOT EXISTS {s}.availability_schedules (
+    schedule_id uuid PRIMARY KEY, provider_id uuid NOT NULL, clinic_id uuid NOT NULL,
+    rules jsonb NOT NULL, generated_through date, updated_at timestamptz NOT NULL);
+CREATE INDEX IF NOT EXISTS availability_schedules_provider
+    ON {s}.availability_schedules (provider_id);
+CREATE INDEX IF NOT EXISTS availability_schedules_clinic
+    ON {s}.availability_schedules (clinic_id);
+CREATE TABLE IF NOT EXISTS {s}.open_slots (
+    slot_id uuid PRIMARY KEY, schedule_id uuid NOT NULL, provider_id uuid NOT NULL,
+    clinic_id uuid NOT NULL, service_id uuid NOT NULL, modality text NOT NULL,
+    start_at timestamptz NOT NULL, end_at timestamptz NOT NULL,
+    local_start timestamp NOT NULL, local_end timestamp NOT NULL, time_zone text NOT NULL,
+    book_by timestamptz NOT NULL, status text NOT NULL DEFAULT 'open');
+CREATE INDEX IF NOT EXISTS open_slots_by_start
+    ON {s}.open_slots (start_at, slot_id) WHERE status = 'open';
+CREATE INDEX IF NOT EXISTS open_slots_by_clinic
+    ON {s}.open_slots (clinic_id, start_at, slot_id) WHERE status = 'open';
+CREATE INDEX IF NOT EXISTS open_slots_by_service
+    ON {s}.open_slots (service_id, start_at, slot_id) WHERE status = 'open';
+CREATE INDEX IF NOT EXISTS open_slots_by_provider
+    ON {s}.open_slots (provider_id, start_at, slot_id) WHERE status = 'open';
+CREATE INDEX IF NOT EXISTS open_slots_by_schedule
+    ON {s}.open_slots (schedule_id, start_at);
+"""
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SlotSearchReadModel(PostgresTrackingRecorder):
+    name = "slot_search"
+
+    def __init__(self, datastore: PostgresDatastore, *, clock: Clock = utc_now,
+                 **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.clock = clock
+        schema = f'"{datastore.schema}"' if datastore.schema else "public"
+        for statement in DDL.format(s=schema).split(";"):
+            if statement.strip():
+                self.sql_create_statements.append(_sql(statement))
+        self._schema = schema
+
+    def position(self, application_name: str) -> int | None:
+        position: int | None = self.max_tracking_id(application_name)
+        return position
+
+    def process(self, events: Sequence[Any], tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            apply_events(_Writer(curs, self._schema), events, self.clock())
+            self._insert_tracking(curs, tracking)
+
+    def tick(self) -> None:
+        """Roll the horizon: regenerate schedules not yet generated through their last day."""
+        now = self.clock()
+        with self.datastore.transaction(commit=True) as curs:
+            writer = _Writer(curs, self._schema)
+            for schedule_id in writer.stale_schedules(now):
+                regenerate(writer, schedule_id, now)
+
+    def reset(self) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(_sql(f"TRUNCATE {', '.join(f'{self._schema}.{t}' for t in TABLES)}"))
+            curs.execute(_sql(f"DELETE FROM {self._schema}.{self.tracking_table_name}"))
+
+
+class _Writer:
+    def __init__(self, curs: Cursor[DictRow], schema: str) -> None:
+        self.curs, self.s = curs, schema
+
+    def upsert_clinic(self, clinic_id: UUID, data: dict[str, Any], at: datetime) -> None:
+        if "time_zone" in data:
+            self._exec(f"""INSERT INTO {self.s}.directory_clinics VALUES (%s,%s,%s,%s,%s,%s)
+                ON CONFLICT (clinic_id) DO NOTHING""",
+                (clinic_id, data["name"], Jsonb(data["address"]), data["time_zone"],
+                 data["modalities"], at))
+        else:
+            self._exec(f"""UPDATE {self.s}.directory_clinics SET name=%s, address=%s,
+                modalities=%s, updated_at=%s WHERE clinic_id=%s""",
+                (data["name"], Jsonb(data["address"]), data["modalities"], at, clinic_id))
+
+    def upsert_service(self, service_id: UUID, data: dict[str, Any], at: datetime) -> None:
+        self._exec(f"""INSERT INTO {self.s}.directory_services VALUES (%s,%s,%s,%s,%s)
+            ON CONFLICT (service_id) DO UPDATE SET name=EXCLUDED.name,
+            duration_minutes=EXCLUDED.duration_minutes, modality=EXCLUDED.modality,
+            updated_at=EXCLUDED.updated_at""",
+            (service_id, data["name"], data["duration_minutes"], data["modality"], at))
+
+    def upsert_provider(self, provider_id: UUID, data: dict[str, Any], at: datetime) -> None:
+        self._exec(f"""INSERT INTO {self.s}.directory_providers VALUES (%s,%s,%s,%s,%s)
+            ON CONFLICT (provider_id) DO UPDATE SET display_name=EXCLUDED.display_name,
+            clinic_ids=EXCLUDED.clinic_ids, service_ids=EXCLUDED.service_ids,
+            updated_at=EXCLUDED.updated_at""",
+            (provider_id, data["display_name"], data["clinic_ids"], data["service_ids"], at))
+
+    def upsert_schedule(self, schedule_id: UUID, provider_id: UUID, clinic_id: UUID,
+                        rules: dict[str, Any], at: datetime) -> None:
+        self._exec(f"""INSERT INTO {self.s}.availability_schedules
+            (schedule_id, provider_id, clinic_id, rules, updated_at) VALUES (%s,%s,%s,%s,%s)
+            ON CONFLICT (schedule_id) DO UPDATE SET rules=EXCLUDED.rules,
+            updated_at=EXCLUDED.updated_at""",
+            (schedule_id, provider_id, clinic_id, Jsonb(rules), at))
+
+    def change_schedule_rules(self, schedule_id: UUID, rules: dict[str, Any],
+                              at: datetime) -> None:
+        self._exec(f"""UPDATE {self.s}.availability_schedules SET rules=%s, updated_at=%s
+            WHERE schedule_id=%s""", (Jsonb(rules), at, schedule_id))
+
+    def schedules_of(self, *, provider_id: UUID | None = None, clinic_id: UUID | None = None,
+                     service_id: UUID | None = None) -> list[UUID]:
+        arg: UUID | None
+        if provider_id is not None:
+            where, arg = "provider_id = %s", provider_id
+        elif clinic_id is not None:
+            where, arg = "clinic_id = %s", clinic_id
+        else:
+            where = f"""provider_id IN (SELECT provider_id FROM {self.s}.directory_providers
+                        WHERE %s = ANY(service_ids))"""
+            arg = service_id
+        self._exec(f"SELECT schedule_id FROM {self.s}.availability_schedules WHERE {where}",
+                   (arg,))
+        return [row["schedule_id"] for row in self.curs.fetchall()]
+
+    def stale_schedules(self, now: datetime) -> list[UUID]:
+        self._exec(f"""SELECT s.schedule_id FROM {self.s}.availability_schedules s
+            JOIN {self.s}.directory_clinics c USING (clinic_id)
+            WHERE s.generated_through IS NULL OR s.generated_through <
+              ((%s AT TIME ZONE c.time_zone)::date + ((s.rules->>'horizon_days')::int - 1))""",
+            (now,))
+        return [row["schedule_id"] for row in self.curs.fetchall()]
+
+    def schedule_context(self, schedule_id: UUID) -> ScheduleContext | None:
+        self._exec(f"""SELECT s.provider_id, s.clinic_id, s.rules, c.time_zone,
+                   c.modalities, p.clinic_ids, p.service_ids
+            FROM {self.s}.availability_schedules s
+            JOIN {self.s}.directory_clinics c USING (clinic_id)
+            JOIN {self.s}.directory_providers p USING (provider_id)
+            WHERE s.schedule_id = %s""", (schedule_id,))
+        row = self.curs.fetchone()
+        if row is None:
+            return None
+        services: list[OfferedService] = []
+        if row["clinic_id"] in row["clinic_ids"]:
+            self._exec(f"""SELECT service_id, duration_minutes, modality
+                FROM {self.s}.directory_services WHERE service_id = ANY(%s)
+                ORDER BY service_id""", (row["service_ids"],))
+            services = [OfferedService(r["service_id"], r["duration_minutes"], r["modality"])
+                        for r in self.curs.fetchall()]
+        return ScheduleContext(
+            schedule_id=schedule_id, provider_id=row["provider_id"],
+            clinic_id=row["clinic_id"], rules=AvailabilityRules.from_dict(row["rules"]),
+            time_zone=row["time_zone"], clinic_modalities=list(row["modalities"]),
+            services=services,
+        )
+
+    def replace_open_slots(self, schedule_id: UUID, rows: Sequence[SlotRow],
+                           generated_through: date) -> None:
+        # Open slots before today are gone from search; future ones are cut anew.
+        self._exec(f"DELETE FROM {self.s}.open_slots WHERE schedule_id = %s AND status = 'open'",
+                   (schedule_id,))
+        with self.curs.copy(
+            f"""COPY {self.s}.open_slots (slot_id, schedule_id, provider_id, clinic_id,
+                service_id, modality, start_at, end_at, local_start, local_end, time_zone,
+                book_by) FROM STDIN"""
+        ) as copy:
+            for r in rows:
+                copy.write_row((r.slot_id, r.schedule_id, r.provider_id, r.clinic_id,
+                                r.service_id, r.modality, r.start_at, r.end_at, r.local_start,
+                                r.local_end, r.time_zone, r.book_by))
+        self._exec(f"""UPDATE {self.s}.availability_schedules SET generated_through = %s
+            WHERE schedule_id = %s""", (generated_through, schedule_id))
+
+    def _exec(self, query: str, params: tuple[Any, ...]) -> None:
+        self.curs.execute(_sql(query), params)
+
+
+def _sql(text: str) -> Any:
+    from psycopg import sql
+
+    return sql.SQL(text)

@@ -1,0 +1,65 @@
+"""Response bodies of the read side: plain data, no PHI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+
+class ClinicPublic(BaseModel):
+    id: UUID
+    name: str
+    address: dict[str, str]
+    time_zone: str
+    modalities: list[str]
+
+
+class ServicePublic(BaseModel):
+    id: UUID
+    name: str
+    duration_minutes: int
+    modality: str
+
+
+class ProviderPublic(BaseModel):
+    id: UUID
+    display_name: str
+    clinic_ids: list[UUID]
+    service_ids: list[UUID]
+
+
+class AvailabilityPublic(BaseModel):
+    schedule_id: UUID
+    provider_id: UUID
+    clinic_id: UUID
+    rules: dict[str, Any]
+
+
+class Ref(BaseModel):
+    id: UUID
+    name: str
+
+
+class SlotPublic(BaseModel):
+    id: UUID
+    start: datetime
+    end: datetime
+    clinic_local_start: datetime
+    clinic_local_end: datetime
+    clinic_time_zone: str
+    display_start: datetime
+    display_end: datetime
+    display_time_zone: str
+    modality: str
+    clinic: Ref
+    provider: Ref
+    service: Ref
+    duration_minutes: int
+
+
+class SlotPage(BaseModel):
+    slots: list[SlotPublic]
+    next_cursor: str | None

@@ -1,0 +1,97 @@
+"""Public read routes: the directory for pickers and slot search. No token, no PHI."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from domain.clinics import InvalidClinicError, valid_time_zone
+from domain.modality import Modality
+from infra.http.deps import ReadPool
+from queries import directory
+from queries.models import (
+    AvailabilityPublic,
+    ClinicPublic,
+    ProviderPublic,
+    ServicePublic,
+    SlotPage,
+)
+from queries.slots import InvalidSearchError, SlotSearch, search_slots
+
+router = APIRouter(tags=["directory and search"])
+
+
+@router.get("/clinics", response_model=list[ClinicPublic])
+def read_clinics(pool: ReadPool) -> list[ClinicPublic]:
+    """All clinics (FHIR Location), by name."""
+    return directory.list_clinics(pool)
+
+
+@router.get("/clinics/{clinic_id}", response_model=ClinicPublic)
+def read_clinic(clinic_id: UUID, pool: ReadPool) -> ClinicPublic:
+    """One clinic."""
+    return directory.get_clinic(pool, clinic_id)
+
+
+@router.get("/services", response_model=list[ServicePublic])
+def read_services(pool: ReadPool) -> list[ServicePublic]:
+    """All services (FHIR HealthcareService): visit types with duration and modality."""
+    return directory.list_services(pool)
+
+
+@router.get("/services/{service_id}", response_model=ServicePublic)
+def read_service(service_id: UUID, pool: ReadPool) -> ServicePublic:
+    """One service."""
+    return directory.get_service(pool, service_id)
+
+
+@router.get("/providers", response_model=list[ProviderPublic])
+def read_providers(pool: ReadPool, clinic_id: UUID | None = None,
+                   service_id: UUID | None = None) -> list[ProviderPublic]:
+    """Providers (FHIR Practitioner), optionally those at a clinic or offering a service."""
+    return directory.list_providers(pool, clinic_id, service_id)
+
+
+@router.get("/providers/{provider_id}", response_model=ProviderPublic)
+def read_provider(provider_id: UUID, pool: ReadPool) -> ProviderPublic:
+    """One provider."""
+    return directory.get_provider(pool, provider_id)
+
+
+@router.get("/providers/{provider_id}/availability/{clinic_id}",
+            response_model=AvailabilityPublic)
+def read_availability(provider_id: UUID, clinic_id: UUID, pool: ReadPool) -> AvailabilityPublic:
+    """A provider's published hours at a clinic, in clinic-local time."""
+    return directory.get_availability(pool, provider_id, clinic_id)
+
+
+@router.get("/slots", response_model=SlotPage)
+def read_slots(
+    pool: ReadPool,
+    clinic_id: UUID | None = None,
+    service_id: UUID | None = None,
+    provider_id: UUID | None = None,
+    modality: Modality | None = None,
+    start_from: Annotated[datetime | None, Query(description="UTC instant; default now")] = None,
+    start_to: Annotated[datetime | None, Query(description="default start_from + 14 days")] = None,
+    tz: Annotated[str | None, Query(max_length=64, description="IANA zone for display_*",
+                                    examples=["America/Denver"])] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> SlotPage:
+    """Open, bookable slots sorted by start; follow `next_cursor` for the next page."""
+    start = start_from or datetime.now(UTC)
+    try:
+        zone = valid_time_zone(tz) if tz else None
+    except InvalidClinicError:
+        raise InvalidSearchError(f"tz '{tz}' is not an IANA time zone") from None
+    search = SlotSearch(
+        start_from=start, start_to=start_to or start + timedelta(days=14),
+        clinic_id=clinic_id, service_id=service_id, provider_id=provider_id,
+        modality=modality.value if modality else None, display_zone=zone, limit=limit,
+        cursor=cursor,
+    )
+    return SlotPage.model_validate(search_slots(pool, search))

@@ -1,0 +1,131 @@
+"""Slot search: open, bookable times by clinic, service, provider, modality and time range.
+
+Keyset pagination over (start_at, slot_id): a page costs the same at any depth.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from psycopg_pool import ConnectionPool
+
+from domain.errors import InvalidInputError, NotFoundError
+from queries.db import fetch_all
+
+MAX_RANGE = timedelta(days=93)
+
+
+class InvalidSearchError(InvalidInputError):
+    code = "invalid-search"
+
+
+@dataclass(frozen=True)
+class SlotSearch:
+    start_from: datetime
+    start_to: datetime
+    clinic_id: UUID | None = None
+    service_id: UUID | None = None
+    provider_id: UUID | None = None
+    modality: str | None = None
+    display_zone: ZoneInfo | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.start_from.tzinfo is None or self.start_to.tzinfo is None:
+            raise InvalidSearchError("start_from and start_to need a UTC offset (…T09:00:00Z)")
+        if self.start_to <= self.start_from:
+            raise InvalidSearchError("start_to must be after start_from")
+        if self.start_to - self.start_from > MAX_RANGE:
+            raise InvalidSearchError(f"a search spans at most {MAX_RANGE.days} days")
+
+
+SEARCH_SQL = """
+SELECT s.slot_id, s.start_at, s.end_at, s.local_start, s.local_end, s.time_zone, s.modality,
+       s.clinic_id, c.name AS clinic_name, s.provider_id, p.display_name AS provider_name,
+       s.service_id, v.name AS service_name, v.duration_minutes
+FROM open_slots s
+JOIN directory_clinics c ON c.clinic_id = s.clinic_id
+JOIN directory_providers p ON p.provider_id = s.provider_id
+JOIN directory_services v ON v.service_id = s.service_id
+WHERE s.status = 'open' AND s.book_by >= now()
+  AND s.start_at >= %(from)s AND s.start_at < %(to)s
+  AND (s.start_at, s.slot_id) > (%(after_start)s, %(after_id)s)
+  AND (%(clinic)s::uuid IS NULL OR s.clinic_id = %(clinic)s)
+  AND (%(service)s::uuid IS NULL OR s.service_id = %(service)s)
+  AND (%(provider)s::uuid IS NULL OR s.provider_id = %(provider)s)
+  AND (%(modality)s::text IS NULL OR s.modality = %(modality)s)
+ORDER BY s.start_at, s.slot_id
+LIMIT %(limit)s
+"""
+
+
+def search_slots(pool: ConnectionPool, search: SlotSearch) -> dict[str, Any]:
+    _require_known(pool, search)
+    after_start, after_id = _decode_cursor(search.cursor) if search.cursor else (
+        search.start_from - timedelta(microseconds=1), UUID(int=0))
+    rows = fetch_all(pool, SEARCH_SQL, {
+        "from": search.start_from, "to": search.start_to, "after_start": after_start,
+        "after_id": after_id, "clinic": search.clinic_id, "service": search.service_id,
+        "provider": search.provider_id, "modality": search.modality,
+        "limit": search.limit + 1,
+    })
+    page, more = rows[: search.limit], len(rows) > search.limit
+    return {
+        "slots": [_slot(r, search.display_zone) for r in page],
+        "next_cursor": _encode_cursor(page[-1]) if more and page else None,
+    }
+
+
+def _slot(row: dict[str, Any], display_zone: ZoneInfo | None) -> dict[str, Any]:
+    zone = ZoneInfo(row["time_zone"])
+    shown = display_zone or zone
+    return {
+        "id": row["slot_id"],
+        "start": row["start_at"], "end": row["end_at"],
+        "clinic_local_start": row["start_at"].astimezone(zone),
+        "clinic_local_end": row["end_at"].astimezone(zone),
+        "clinic_time_zone": row["time_zone"],
+        "display_start": row["start_at"].astimezone(shown),
+        "display_end": row["end_at"].astimezone(shown),
+        "display_time_zone": shown.key,
+        "modality": row["modality"],
+        "clinic": {"id": row["clinic_id"], "name": row["clinic_name"]},
+        "provider": {"id": row["provider_id"], "name": row["provider_name"]},
+        "service": {"id": row["service_id"], "name": row["service_name"]},
+        "duration_minutes": row["duration_minutes"],
+    }
+
+
+def _require_known(pool: ConnectionPool, search: SlotSearch) -> None:
+    checks = [("clinic", "directory_clinics", "clinic_id", search.clinic_id),
+              ("service", "directory_services", "service_id", search.service_id),
+              ("provider", "directory_providers", "provider_id", search.provider_id)]
+    for label, table, column, value in checks:
+        if value is not None and not fetch_all(
+            pool, f"SELECT 1 FROM {table} WHERE {column} = %s", (value,)
+        ):
+            raise NotFoundError(f"no {label} with id {value}")
+
+
+def _encode_cursor(row: dict[str, Any]) -> str:
+    raw = f"{row['start_at'].isoformat()}|{row['slot_id']}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        start, slot = raw.split("|")
+        when = datetime.fromisoformat(start)
+        if when.tzinfo is None:
+            raise ValueError
+        return when, UUID(slot)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidSearchError("cursor is not one this API returned") from None
