@@ -5,40 +5,38 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from psycopg_pool import ConnectionPool
-
 from domain.errors import NotFoundError
-from queries.db import fetch_all
+from queries.db import ReadPool, fetch_all
 from queries.models import AvailabilityPublic, ClinicPublic, ProviderPublic, ServicePublic
 
 
-def list_clinics(pool: ConnectionPool) -> list[ClinicPublic]:
-    rows = fetch_all(pool, """SELECT clinic_id AS id, name, address, time_zone, modalities
+async def list_clinics(pool: ReadPool) -> list[ClinicPublic]:
+    rows = await fetch_all(pool, """SELECT clinic_id AS id, name, address, time_zone, modalities
                          FROM directory_clinics ORDER BY name, clinic_id""")
     return [ClinicPublic(**r) for r in rows]
 
 
-def get_clinic(pool: ConnectionPool, clinic_id: UUID) -> ClinicPublic:
-    rows = fetch_all(pool, """SELECT clinic_id AS id, name, address, time_zone, modalities
+async def get_clinic(pool: ReadPool, clinic_id: UUID) -> ClinicPublic:
+    rows = await fetch_all(pool, """SELECT clinic_id AS id, name, address, time_zone, modalities
                          FROM directory_clinics WHERE clinic_id = %s""", (clinic_id,))
     return ClinicPublic(**_one(rows, "clinic", clinic_id))
 
 
-def list_services(pool: ConnectionPool) -> list[ServicePublic]:
-    rows = fetch_all(pool, """SELECT service_id AS id, name, duration_minutes, modality
+async def list_services(pool: ReadPool) -> list[ServicePublic]:
+    rows = await fetch_all(pool, """SELECT service_id AS id, name, duration_minutes, modality
                          FROM directory_services ORDER BY name, service_id""")
     return [ServicePublic(**r) for r in rows]
 
 
-def get_service(pool: ConnectionPool, service_id: UUID) -> ServicePublic:
-    rows = fetch_all(pool, """SELECT service_id AS id, name, duration_minutes, modality
+async def get_service(pool: ReadPool, service_id: UUID) -> ServicePublic:
+    rows = await fetch_all(pool, """SELECT service_id AS id, name, duration_minutes, modality
                          FROM directory_services WHERE service_id = %s""", (service_id,))
     return ServicePublic(**_one(rows, "service", service_id))
 
 
-def list_providers(pool: ConnectionPool, clinic_id: UUID | None,
+async def list_providers(pool: ReadPool, clinic_id: UUID | None,
                    service_id: UUID | None) -> list[ProviderPublic]:
-    rows = fetch_all(pool, """SELECT provider_id AS id, display_name, clinic_ids, service_ids
+    rows = await fetch_all(pool, """SELECT provider_id AS id, display_name, clinic_ids, service_ids
         FROM directory_providers
         WHERE (%(c)s::uuid IS NULL OR %(c)s = ANY(clinic_ids))
           AND (%(s)s::uuid IS NULL OR %(s)s = ANY(service_ids))
@@ -46,15 +44,15 @@ def list_providers(pool: ConnectionPool, clinic_id: UUID | None,
     return [ProviderPublic(**r) for r in rows]
 
 
-def get_provider(pool: ConnectionPool, provider_id: UUID) -> ProviderPublic:
-    rows = fetch_all(pool, """SELECT provider_id AS id, display_name, clinic_ids, service_ids
+async def get_provider(pool: ReadPool, provider_id: UUID) -> ProviderPublic:
+    rows = await fetch_all(pool, """SELECT provider_id AS id, display_name, clinic_ids, service_ids
                          FROM directory_providers WHERE provider_id = %s""", (provider_id,))
     return ProviderPublic(**_one(rows, "provider", provider_id))
 
 
-def get_availability(pool: ConnectionPool, provider_id: UUID,
+async def get_availability(pool: ReadPool, provider_id: UUID,
                      clinic_id: UUID) -> AvailabilityPublic:
-    rows = fetch_all(pool, """SELECT schedule_id, provider_id, clinic_id, rules
+    rows = await fetch_all(pool, """SELECT schedule_id, provider_id, clinic_id, rules
                          FROM availability_schedules WHERE provider_id = %s AND clinic_id = %s""",
                 (provider_id, clinic_id))
     if not rows:

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+import orjson
+from fastapi import APIRouter, Query, Response
 
 from domain.clinics import InvalidClinicError, valid_time_zone
 from domain.modality import Modality
@@ -25,51 +26,52 @@ router = APIRouter(tags=["directory and search"])
 
 
 @router.get("/clinics", response_model=list[ClinicPublic])
-def read_clinics(pool: ReadPool) -> list[ClinicPublic]:
+async def read_clinics(pool: ReadPool) -> list[ClinicPublic]:
     """All clinics (FHIR Location), by name."""
-    return directory.list_clinics(pool)
+    return await directory.list_clinics(pool)
 
 
 @router.get("/clinics/{clinic_id}", response_model=ClinicPublic)
-def read_clinic(clinic_id: UUID, pool: ReadPool) -> ClinicPublic:
+async def read_clinic(clinic_id: UUID, pool: ReadPool) -> ClinicPublic:
     """One clinic."""
-    return directory.get_clinic(pool, clinic_id)
+    return await directory.get_clinic(pool, clinic_id)
 
 
 @router.get("/services", response_model=list[ServicePublic])
-def read_services(pool: ReadPool) -> list[ServicePublic]:
+async def read_services(pool: ReadPool) -> list[ServicePublic]:
     """All services (FHIR HealthcareService): visit types with duration and modality."""
-    return directory.list_services(pool)
+    return await directory.list_services(pool)
 
 
 @router.get("/services/{service_id}", response_model=ServicePublic)
-def read_service(service_id: UUID, pool: ReadPool) -> ServicePublic:
+async def read_service(service_id: UUID, pool: ReadPool) -> ServicePublic:
     """One service."""
-    return directory.get_service(pool, service_id)
+    return await directory.get_service(pool, service_id)
 
 
 @router.get("/providers", response_model=list[ProviderPublic])
-def read_providers(pool: ReadPool, clinic_id: UUID | None = None,
+async def read_providers(pool: ReadPool, clinic_id: UUID | None = None,
                    service_id: UUID | None = None) -> list[ProviderPublic]:
     """Providers (FHIR Practitioner), optionally those at a clinic or offering a service."""
-    return directory.list_providers(pool, clinic_id, service_id)
+    return await directory.list_providers(pool, clinic_id, service_id)
 
 
 @router.get("/providers/{provider_id}", response_model=ProviderPublic)
-def read_provider(provider_id: UUID, pool: ReadPool) -> ProviderPublic:
+async def read_provider(provider_id: UUID, pool: ReadPool) -> ProviderPublic:
     """One provider."""
-    return directory.get_provider(pool, provider_id)
+    return await directory.get_provider(pool, provider_id)
 
 
 @router.get("/providers/{provider_id}/availability/{clinic_id}",
             response_model=AvailabilityPublic)
-def read_availability(provider_id: UUID, clinic_id: UUID, pool: ReadPool) -> AvailabilityPublic:
+async def read_availability(provider_id: UUID, clinic_id: UUID,
+                            pool: ReadPool) -> AvailabilityPublic:
     """A provider's published hours at a clinic, in clinic-local time."""
-    return directory.get_availability(pool, provider_id, clinic_id)
+    return await directory.get_availability(pool, provider_id, clinic_id)
 
 
 @router.get("/slots", response_model=SlotPage)
-def read_slots(
+async def read_slots(
     pool: ReadPool,
     clinic_id: UUID | None = None,
     service_id: UUID | None = None,
@@ -81,7 +83,7 @@ def read_slots(
                                     examples=["America/Denver"])] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> SlotPage:
+) -> Response:
     """Open, bookable slots sorted by start; follow `next_cursor` for the next page."""
     start = start_from or datetime.now(UTC)
     try:
@@ -94,4 +96,5 @@ def read_slots(
         modality=modality.value if modality else None, display_zone=zone, limit=limit,
         cursor=cursor,
     )
-    return SlotPage.model_validate(search_slots(pool, search))
+    # Serialized here, not validated again: this is the hot path (docs/performance.md).
+    return Response(orjson.dumps(await search_slots(pool, search)), media_type="application/json")

@@ -13,10 +13,8 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from psycopg_pool import ConnectionPool
-
 from domain.errors import InvalidInputError, NotFoundError
-from queries.db import fetch_all
+from queries.db import ReadPool, fetch_all
 
 MAX_RANGE = timedelta(days=93)
 
@@ -46,8 +44,8 @@ class SlotSearch:
             raise InvalidSearchError(f"a search spans at most {MAX_RANGE.days} days")
 
 
-SEARCH_SQL = """
-SELECT s.slot_id, s.start_at, s.end_at, s.local_start, s.local_end, s.time_zone, s.modality,
+_SELECT = """
+SELECT s.slot_id, s.start_at, s.end_at, s.time_zone, s.modality,
        s.clinic_id, c.name AS clinic_name, s.provider_id, p.display_name AS provider_name,
        s.service_id, v.name AS service_name, v.duration_minutes
 FROM open_slots s
@@ -56,26 +54,33 @@ JOIN directory_providers p ON p.provider_id = s.provider_id
 JOIN directory_services v ON v.service_id = s.service_id
 WHERE s.status = 'open' AND s.book_by >= now()
   AND s.start_at >= %(from)s AND s.start_at < %(to)s
-  AND (s.start_at, s.slot_id) > (%(after_start)s, %(after_id)s)
-  AND (%(clinic)s::uuid IS NULL OR s.clinic_id = %(clinic)s)
-  AND (%(service)s::uuid IS NULL OR s.service_id = %(service)s)
-  AND (%(provider)s::uuid IS NULL OR s.provider_id = %(provider)s)
-  AND (%(modality)s::text IS NULL OR s.modality = %(modality)s)
-ORDER BY s.start_at, s.slot_id
-LIMIT %(limit)s
-"""
+  AND (s.start_at, s.slot_id) > (%(after_start)s, %(after_id)s)"""
+_FILTERS = (("clinic", "s.clinic_id"), ("service", "s.service_id"),
+            ("provider", "s.provider_id"), ("modality", "s.modality"))
+_ORDER = "\nORDER BY s.start_at, s.slot_id\nLIMIT %(limit)s"
 
 
-def search_slots(pool: ConnectionPool, search: SlotSearch) -> dict[str, Any]:
-    _require_known(pool, search)
+def search_sql(present: frozenset[str]) -> str:
+    """One statement per combination of filters, so each gets its own good plan: a generic
+    plan with `(x IS NULL OR col = x)` conditions cannot use the per-filter indexes."""
+    extra = "".join(f"\n  AND {column} = %({name})s" for name, column in _FILTERS
+                    if name in present)
+    return _SELECT + extra + _ORDER
+
+
+async def search_slots(pool: ReadPool, search: SlotSearch) -> dict[str, Any]:
     after_start, after_id = _decode_cursor(search.cursor) if search.cursor else (
         search.start_from - timedelta(microseconds=1), UUID(int=0))
-    rows = fetch_all(pool, SEARCH_SQL, {
+    params: dict[str, Any] = {
         "from": search.start_from, "to": search.start_to, "after_start": after_start,
         "after_id": after_id, "clinic": search.clinic_id, "service": search.service_id,
         "provider": search.provider_id, "modality": search.modality,
         "limit": search.limit + 1,
-    })
+    }
+    present = frozenset(name for name, _ in _FILTERS if params[name] is not None)
+    rows = await fetch_all(pool, search_sql(present), params)
+    if not rows:
+        await _require_known(pool, search)
     page, more = rows[: search.limit], len(rows) > search.limit
     return {
         "slots": [_slot(r, search.display_zone) for r in page],
@@ -103,12 +108,12 @@ def _slot(row: dict[str, Any], display_zone: ZoneInfo | None) -> dict[str, Any]:
     }
 
 
-def _require_known(pool: ConnectionPool, search: SlotSearch) -> None:
+async def _require_known(pool: ReadPool, search: SlotSearch) -> None:
     checks = [("clinic", "directory_clinics", "clinic_id", search.clinic_id),
               ("service", "directory_services", "service_id", search.service_id),
               ("provider", "directory_providers", "provider_id", search.provider_id)]
     for label, table, column, value in checks:
-        if value is not None and not fetch_all(
+        if value is not None and not await fetch_all(
             pool, f"SELECT 1 FROM {table} WHERE {column} = %s", (value,)
         ):
             raise NotFoundError(f"no {label} with id {value}")

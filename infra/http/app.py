@@ -14,6 +14,7 @@ from infra.http.problems import install_problem_handlers
 from infra.http.request_context import RequestContextMiddleware
 from infra.logging import configure_logging
 from infra.settings import Settings
+from queries.db import read_pool
 from queries.router import router as query_router
 
 DESCRIPTION = """Event-sourced booking engine for retail and virtual clinics.
@@ -28,12 +29,17 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = container is None
-        app.state.container = container or Container.build(settings or Settings())
+        built = container or Container.build(settings or Settings())
+        app.state.container = built
+        assert built.settings.database_url
+        app.state.read_pool = read_pool(built.settings.database_url, built.settings.db_schema)
+        await app.state.read_pool.open()
         try:
             yield
         finally:
+            await app.state.read_pool.close()
             if owned:
-                app.state.container.close()
+                built.close()
 
     app = FastAPI(
         title="Clinic booking engine",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from psycopg_pool import ConnectionPool
 
 from commands.application import ClinicApplication
 from infra.container import Container
+from queries import db as queries_db
 
 
 def get_container(request: Request) -> Container:
@@ -24,8 +24,9 @@ ContainerDep = Annotated[Container, Depends(get_container)]
 ApplicationDep = Annotated[ClinicApplication, Depends(get_application)]
 
 
-def get_read_pool(request: Request) -> ConnectionPool:
-    return get_container(request).pool
+def get_read_pool(request: Request) -> queries_db.ReadPool:
+    pool: queries_db.ReadPool = request.app.state.read_pool
+    return pool
 
 
-ReadPool = Annotated[ConnectionPool, Depends(get_read_pool)]
+ReadPool = Annotated[queries_db.ReadPool, Depends(get_read_pool)]

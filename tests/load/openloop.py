@@ -1,0 +1,123 @@
+"""An open-loop HTTP load generator: requests start on a fixed schedule, whatever the server
+does, and latency is measured from the *scheduled* start (no coordinated omission).
+
+A minimal HTTP/1.1 keep-alive client over asyncio streams, so the generator itself stays
+cheap enough to share two cores with the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Result:
+    name: str
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: int = 0
+    sent: int = 0
+    elapsed_s: float = 0.0
+
+    def record(self, status: int, latency_ms: float) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        self.latencies_ms.append(latency_ms)
+
+    def percentile(self, p: float) -> float:
+        data = sorted(self.latencies_ms)
+        if not data:
+            return float("nan")
+        k = min(len(data) - 1, max(0, round(p / 100 * len(data) + 0.5) - 1))
+        return data[k]
+
+    @property
+    def error_rate(self) -> float:
+        bad = self.errors + sum(n for s, n in self.statuses.items() if s >= 500)
+        return bad / self.sent if self.sent else 0.0
+
+    def summary(self) -> dict[str, float | int | str]:
+        done = len(self.latencies_ms)
+        return {
+            "name": self.name, "sent": self.sent, "completed": done,
+            "throughput_rps": round(done / self.elapsed_s, 1) if self.elapsed_s else 0.0,
+            "p50_ms": round(self.percentile(50), 2), "p95_ms": round(self.percentile(95), 2),
+            "p99_ms": round(self.percentile(99), 2), "max_ms": round(max(self.latencies_ms or
+                                                                        [0.0]), 2),
+            "error_rate": round(self.error_rate, 5),
+            "statuses": str(dict(sorted(self.statuses.items()))),
+        }
+
+
+class _Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def request(self, raw: bytes) -> int:
+        self.writer.write(raw)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:].strip())
+        if length:
+            await self.reader.readexactly(length)
+        return status
+
+
+async def run_open_loop(host: str, port: int, rate: float, duration_s: float,
+                        make_request: Callable[[int], bytes], name: str,
+                        max_connections: int = 256) -> Result:
+    """Send `rate` requests per second for `duration_s`; return latencies and statuses."""
+    result = Result(name)
+    idle: list[_Connection] = []
+    open_count = 0
+    interval = 1.0 / rate
+    total = int(rate * duration_s)
+    start = time.perf_counter()
+    tasks: list[asyncio.Task[None]] = []
+
+    async def one(i: int, scheduled: float) -> None:
+        nonlocal open_count
+        conn: _Connection | None = None
+        try:
+            if idle:
+                conn = idle.pop()
+            elif open_count < max_connections:
+                open_count += 1
+                conn = _Connection(*await asyncio.open_connection(host, port))
+            else:
+                while not idle:
+                    await asyncio.sleep(0.0005)
+                conn = idle.pop()
+            status = await conn.request(make_request(i))
+            result.record(status, (time.perf_counter() - scheduled) * 1000)
+            idle.append(conn)
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+            result.errors += 1
+            if conn is not None:
+                conn.writer.close()
+                open_count -= 1
+
+    for i in range(total):
+        scheduled = start + i * interval
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        result.sent += 1
+        tasks.append(asyncio.create_task(one(i, scheduled)))
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
+    result.elapsed_s = time.perf_counter() - start
+    for conn in idle:
+        conn.writer.close()
+    return result
+
+
+def get(path: str, host: str = "127.0.0.1") -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
