@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
@@ -11,3 +13,65 @@ class BookedTimes(Protocol):
     def booked(self, provider_id: UUID, clinic_id: UUID, after: datetime
                ) -> list[tuple[datetime, datetime]]:
         """Booked visits of a provider at a clinic that end after `after` (UTC)."""
+
+
+class CodeCheck(StrEnum):
+    accepted = "accepted"
+    wrong = "wrong"
+    expired = "expired"  # unknown, expired, used, or locked after too many wrong tries
+
+
+class OneTimeCodes(Protocol):
+    """Six-digit email codes: single use, short-lived, stored hashed, few tries."""
+
+    def issue(self, subject: UUID) -> str: ...
+    def check(self, subject: UUID, code: str) -> CodeCheck: ...
+
+
+class CodeSender(Protocol):
+    def send_code(self, email: str, code: str) -> None:
+        """Deliver a sign-in code to its owner (email in production, a dev mailbox here)."""
+
+
+@dataclass(frozen=True)
+class SlotInfo:
+    slot_id: UUID
+    provider_id: UUID
+    clinic_id: UUID
+    service_id: UUID
+    modality: str
+    start: datetime
+    end: datetime
+    book_by: datetime
+
+
+class SlotCatalog(Protocol):
+    def slot(self, slot_id: UUID) -> SlotInfo | None:
+        """A slot the search offered (open or not), or None if no such slot exists."""
+
+
+@dataclass(frozen=True)
+class Hold:
+    hold_id: UUID
+    slot_id: UUID
+    holder: str
+    expires_at: datetime
+
+
+class HoldLimitError(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many holds")
+        self.retry_after = retry_after
+
+
+class Holds(Protocol):
+    def place(self, slot_id: UUID, holder: str, secret: str, ttl_ms: int,
+              max_per_holder: int) -> Hold | None:
+        """Hold a slot (None if someone holds it); HoldLimitError past the holder's limit."""
+
+    def holding(self, slot_id: UUID) -> tuple[Hold, str] | None:
+        """The current hold on a slot and its secret's hash."""
+
+    def release(self, slot_id: UUID, hold_id: UUID) -> None: ...
+
+    def held_among(self, slot_ids: list[UUID]) -> set[UUID]: ...

@@ -29,17 +29,23 @@ class Scope(StrEnum):
     events_read = "events:read"
     analytics_read = "analytics:read"
     messages_read = "messages:read"
+    visits_manage = "visits:manage"
+    patients_write = "patients:write"
+    schedule_read = "schedule:read"
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.patient: frozenset(
-        {Scope.profile_read, Scope.bookings_read, Scope.bookings_write, Scope.patients_read}
+        {Scope.profile_read, Scope.bookings_read, Scope.bookings_write, Scope.patients_read,
+         Scope.patients_write}
     ),
     Role.provider: frozenset(
-        {Scope.profile_read, Scope.availability_write, Scope.bookings_read, Scope.patients_read}
+        {Scope.profile_read, Scope.availability_write, Scope.bookings_read, Scope.patients_read,
+         Scope.visits_manage, Scope.schedule_read}
     ),
     Role.front_desk: frozenset(
-        {Scope.profile_read, Scope.bookings_read, Scope.bookings_write, Scope.patients_read}
+        {Scope.profile_read, Scope.bookings_read, Scope.bookings_write, Scope.patients_read,
+         Scope.patients_write, Scope.visits_manage, Scope.schedule_read}
     ),
     Role.compliance: frozenset(
         {Scope.profile_read, Scope.audit_read, Scope.events_read, Scope.messages_read}
@@ -53,6 +59,10 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.bookings_read,
             Scope.bookings_write,
             Scope.messages_read,
+            Scope.patients_read,
+            Scope.patients_write,
+            Scope.visits_manage,
+            Scope.schedule_read,
         }
     ),
 }

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import redis
 from psycopg_pool import ConnectionPool
 
 from commands.application import ClinicApplication
+from commands.ports import CodeSender
 from infra.auth.tokens import TokenService
+from infra.cache.codes import RedisOneTimeCodes
+from infra.cache.holds import RedisHolds
+from infra.cache.idempotency import IdempotencyRecords
+from infra.cache.ratelimit import RateLimiter
 from infra.eventstore import ensure_schema, eventsourcing_env
+from infra.keys import derived_keys
 from infra.messaging import build_publisher
+from infra.notifications import DevMailbox, SmtpCodeSender
 from infra.readmodels.build import create_read_model_tables
+from infra.readmodels.slot_catalog import PostgresSlotCatalog
 from infra.settings import Settings
 from projections.ports import MessagePublisher
 
@@ -24,6 +33,12 @@ class Container:
     redis: redis.Redis
     publisher: MessagePublisher
     tokens: TokenService
+    codes: RedisOneTimeCodes
+    code_sender: CodeSender
+    holds: RedisHolds
+    limits: RateLimiter
+    idempotency: IdempotencyRecords
+    slots: PostgresSlotCatalog
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -39,14 +54,26 @@ class Container:
             kwargs={"options": f"-c search_path={settings.db_schema}"},
             name="read-models",
         )
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        keys = derived_keys(settings)
+        app = ClinicApplication(
+            env=eventsourcing_env(settings.database_url, settings.db_schema),
+            email_key=keys.email_index,
+            cancellation_cutoff=timedelta(hours=settings.cancellation_cutoff_hours),
+        )
         return cls(
             settings=settings,
-            app=ClinicApplication(env=eventsourcing_env(settings.database_url,
-                                                        settings.db_schema)),
+            app=app,
             pool=pool,
-            redis=redis.Redis.from_url(settings.redis_url, socket_timeout=5),
+            redis=client,
             publisher=build_publisher(settings.kafka_bootstrap, settings.resolved_data_dir()),
             tokens=TokenService(settings.jwt_secret.get_secret_value(), settings.jwt_issuer),
+            codes=RedisOneTimeCodes(client, keys.code_pepper),
+            code_sender=build_code_sender(settings),
+            holds=RedisHolds(client),
+            limits=RateLimiter(client),
+            idempotency=IdempotencyRecords(client),
+            slots=PostgresSlotCatalog(pool),
         )
 
     def close(self) -> None:
@@ -54,3 +81,14 @@ class Container:
         self.redis.close()
         self.pool.close()
         self.app.close()
+
+
+def build_code_sender(settings: Settings) -> CodeSender:
+    if settings.smtp_host:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        return SmtpCodeSender(settings.smtp_host, settings.smtp_port, settings.smtp_from,
+                              starttls=settings.smtp_starttls,
+                              username=settings.smtp_username, password=password)
+    if not settings.development:
+        raise RuntimeError("CLINIC_SMTP_HOST is required outside development mode")
+    return DevMailbox(settings.resolved_data_dir() / "mailbox" / "messages.jsonl")

@@ -28,6 +28,7 @@ def eventsourcing_env(database_url: str, schema: str = "public") -> dict[str, st
         # Off on purpose: see ARCHITECTURE.md (9.5.6 insert function skips the table lock).
         "POSTGRES_ENABLE_DB_FUNCTIONS": "no",
         "CREATE_TABLE": "yes",
+        "MAPPER_TOPIC": "infra.mapper:ClinicMapper",
     }
 
 

@@ -16,7 +16,7 @@ import structlog
 
 from commands.application import ClinicApplication
 from infra.eventstore import ensure_schema, eventsourcing_env
-from infra.readmodels.build import READ_MODELS, slot_search_read_model
+from infra.readmodels.build import READ_MODELS, read_model
 from infra.settings import Settings
 from projections.runner import CatchUpRunner, ReadModel
 
@@ -27,7 +27,7 @@ def build_read_model(name: str, settings: Settings) -> ReadModel:
     if name not in READ_MODELS:
         raise ValueError(f"unknown read model '{name}'; known: {', '.join(READ_MODELS)}")
     assert settings.database_url
-    return slot_search_read_model(settings.database_url, settings.db_schema)
+    return read_model(name, settings.database_url, settings.db_schema)
 
 
 def build_runner(name: str, settings: Settings, **options: Any) -> CatchUpRunner:

@@ -38,6 +38,16 @@ class Settings(BaseSettings):
     phi_kek: SecretStr = SecretStr(DEV_PHI_KEK)
     log_level: str = "INFO"
     db_schema: str = "public"
+    hold_ttl_seconds: int = Field(default=300, ge=10, le=3600)
+    max_holds_per_client: int = Field(default=3, ge=1, le=50)
+    cancellation_cutoff_hours: float = Field(default=24, ge=0, le=24 * 14)
+    patient_token_minutes: int = Field(default=30, ge=1, le=720)
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_from: str = "clinic@localhost"
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Self:

@@ -21,7 +21,8 @@ log = structlog.get_logger("clinic.projections")
 
 
 class ReadModel(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def position(self, application_name: str) -> int | None:
         """The last notification id applied, or None before the first."""

@@ -1,5 +1,8 @@
 """The slot-search read model: directory rows and open slots, from the event log.
 
+A booked appointment takes its time away from every slot of that provider that overlaps it
+(any service, any clinic); a cancellation or a move gives the time back.
+
 This module decides *what* changes for each event; the PostgreSQL writer
 (infra/readmodels/slot_search.py) decides *how*. Slots are regenerated per schedule
 (one provider at one clinic) whenever anything they depend on changes, and daily as the
@@ -15,6 +18,7 @@ from typing import Any, Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from domain.appointments import Appointment
 from domain.availability import AvailabilityRules
 from domain.clinics import Clinic
 from domain.local_time import wall_time
@@ -75,6 +79,10 @@ class SlotSearchWriter(Protocol):
     def schedule_context(self, schedule_id: UUID) -> ScheduleContext | None: ...
     def replace_open_slots(self, schedule_id: UUID, rows: Sequence[SlotRow],
                            generated_through: date) -> None: ...
+    def block(self, provider_id: UUID, appointment_id: UUID, start: datetime,
+              end: datetime) -> None: ...
+    def unblock(self, appointment_id: UUID) -> UUID | None:
+        """Give the appointment's time back; return its provider (None if unknown)."""
 
 
 def apply_events(writer: SlotSearchWriter, events: Iterable[Any],
@@ -111,6 +119,14 @@ def _apply(writer: SlotSearchWriter, event: Any) -> list[UUID]:
     if isinstance(event, Schedule.RulesChanged):
         writer.change_schedule_rules(oid, event.rules, at)
         return [oid]
+    if isinstance(event, Appointment.Booked):
+        writer.block(event.provider_id, oid, event.start, event.end)
+    elif isinstance(event, Appointment.Rescheduled):
+        provider_id = writer.unblock(oid)
+        if provider_id is not None:
+            writer.block(provider_id, oid, event.start, event.end)
+    elif isinstance(event, Appointment.Cancelled):
+        writer.unblock(oid)
     return []
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Response
 
 from domain.clinics import InvalidClinicError, valid_time_zone
 from domain.modality import Modality
-from infra.http.deps import ReadPool
+from infra.http.deps import HeldSlotsDep, ReadPool
 from queries import directory
 from queries.models import (
     AvailabilityPublic,
@@ -73,6 +73,7 @@ async def read_availability(provider_id: UUID, clinic_id: UUID,
 @router.get("/slots", response_model=SlotPage)
 async def read_slots(
     pool: ReadPool,
+    held: HeldSlotsDep,
     clinic_id: UUID | None = None,
     service_id: UUID | None = None,
     provider_id: UUID | None = None,
@@ -97,4 +98,5 @@ async def read_slots(
         cursor=cursor,
     )
     # Serialized here, not validated again: this is the hot path (docs/performance.md).
-    return Response(orjson.dumps(await search_slots(pool, search)), media_type="application/json")
+    page = await search_slots(pool, search, held)
+    return Response(orjson.dumps(page), media_type="application/json")

@@ -9,7 +9,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -68,19 +68,31 @@ def search_sql(present: frozenset[str]) -> str:
     return _SELECT + extra + _ORDER
 
 
-async def search_slots(pool: ReadPool, search: SlotSearch) -> dict[str, Any]:
+class HeldSlots(Protocol):
+    async def held_among(self, slot_ids: list[UUID]) -> set[UUID]:
+        """Which of these slots someone holds right now (Redis)."""
+
+
+HOLD_SLACK = 10  # fetch a few more rows so a page stays full when some are held
+
+
+async def search_slots(pool: ReadPool, search: SlotSearch,
+                       held: HeldSlots | None = None) -> dict[str, Any]:
     after_start, after_id = _decode_cursor(search.cursor) if search.cursor else (
         search.start_from - timedelta(microseconds=1), UUID(int=0))
     params: dict[str, Any] = {
         "from": search.start_from, "to": search.start_to, "after_start": after_start,
         "after_id": after_id, "clinic": search.clinic_id, "service": search.service_id,
         "provider": search.provider_id, "modality": search.modality,
-        "limit": search.limit + 1,
+        "limit": search.limit + 1 + (HOLD_SLACK if held else 0),
     }
     present = frozenset(name for name, _ in _FILTERS if params[name] is not None)
     rows = await fetch_all(pool, search_sql(present), params)
     if not rows:
         await _require_known(pool, search)
+    if held is not None and rows:
+        taken = await held.held_among([r["slot_id"] for r in rows])
+        rows = [r for r in rows if r["slot_id"] not in taken]
     page, more = rows[: search.limit], len(rows) > search.limit
     return {
         "slots": [_slot(r, search.display_zone) for r in page],

@@ -106,12 +106,18 @@ def token_for(container: Container):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def project(container: Container):  # type: ignore[no-untyped-def]
-    """project() applies every recorded event to the read models (real clock)."""
-    from infra.readmodels.build import slot_search_read_model
+    """project() applies every recorded event to every read model (real clock)."""
+    from infra.readmodels.build import READ_MODELS, read_model
     from projections.runner import CatchUpRunner
 
-    assert container.settings.database_url
-    model = slot_search_read_model(container.settings.database_url, container.settings.db_schema)
-    runner = CatchUpRunner(container.app, model)
-    yield runner.catch_up
-    model.datastore.close()
+    settings = container.settings
+    assert settings.database_url
+    models = [read_model(n, settings.database_url, settings.db_schema) for n in READ_MODELS]
+    runners = [CatchUpRunner(container.app, m) for m in models]
+
+    def catch_up() -> int:
+        return max(runner.catch_up() for runner in runners)
+
+    yield catch_up
+    for model in models:
+        model.datastore.close()

@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import redis.asyncio
 from fastapi import FastAPI
 
-from commands.router import router as command_router
+from commands.routes import ROUTERS as COMMAND_ROUTERS
+from infra.cache.holds import AsyncHeldSlots
 from infra.container import Container
 from infra.http import account, health
 from infra.http.problems import install_problem_handlers
 from infra.http.request_context import RequestContextMiddleware
 from infra.logging import configure_logging
 from infra.settings import Settings
+from queries.appointments_router import router as appointments_router
 from queries.db import read_pool
 from queries.router import router as query_router
 
@@ -34,10 +37,14 @@ def create_app(container: Container | None = None, settings: Settings | None = N
         assert built.settings.database_url
         app.state.read_pool = read_pool(built.settings.database_url, built.settings.db_schema)
         await app.state.read_pool.open()
+        assert built.settings.redis_url
+        async_redis = redis.asyncio.Redis.from_url(built.settings.redis_url, socket_timeout=5)
+        app.state.held_slots = AsyncHeldSlots(async_redis)
         try:
             yield
         finally:
             await app.state.read_pool.close()
+            await async_redis.aclose()
             if owned:
                 built.close()
 
@@ -54,7 +61,9 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     app.include_router(health.router)
     app.include_router(account.router)
     app.include_router(query_router)
-    app.include_router(command_router)
+    app.include_router(appointments_router)
+    for router in COMMAND_ROUTERS:
+        app.include_router(router)
     return app
 
 

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from commands.application import ClinicApplication
 from infra.container import Container
 from queries import db as queries_db
+from queries.slots import HeldSlots
 
 
 def get_container(request: Request) -> Container:
@@ -30,3 +31,11 @@ def get_read_pool(request: Request) -> queries_db.ReadPool:
 
 
 ReadPool = Annotated[queries_db.ReadPool, Depends(get_read_pool)]
+
+
+def get_held_slots(request: Request) -> HeldSlots:
+    held: HeldSlots = request.app.state.held_slots
+    return held
+
+
+HeldSlotsDep = Annotated[HeldSlots, Depends(get_held_slots)]

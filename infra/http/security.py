@@ -49,3 +49,20 @@ def Authorized(scope: Scope) -> Any:
         return principal
 
     return Depends(authorize)
+
+
+def optional_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    tokens: Annotated[TokenService, Depends(get_token_service)],
+) -> Principal | None:
+    """For public routes that behave better for a signed-in caller (holds)."""
+    if credentials is None:
+        return None
+    try:
+        return tokens.verify(credentials.credentials)
+    except InvalidTokenError as exc:
+        raise ProblemError("unauthenticated", f"{exc}.", headers=CHALLENGE) from None
+
+
+MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]

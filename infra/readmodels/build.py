@@ -6,23 +6,39 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from infra.eventstore import eventsourcing_env
-from infra.readmodels.slot_search import Clock, SlotSearchReadModel, utc_now
+from infra.readmodels.appointments import AppointmentsReadModel
+from infra.readmodels.base import Clock, TrackedReadModel, utc_now
+from infra.readmodels.slot_search import SlotSearchReadModel
 
-READ_MODELS = ("slot_search",)
+KINDS: dict[str, type[TrackedReadModel]] = {
+    SlotSearchReadModel.name: SlotSearchReadModel,
+    AppointmentsReadModel.name: AppointmentsReadModel,
+}
+READ_MODELS = tuple(KINDS)
+
+
+def read_model(name: str, database_url: str, schema: str,
+               clock: Clock = utc_now) -> TrackedReadModel:
+    """Construct a read model through eventsourcing's factory (creating its tables)."""
+    kind = KINDS[name]
+    env = eventsourcing_env(database_url, schema) | {"POSTGRES_POOL_SIZE": "2",
+                                                     "POSTGRES_MAX_OVERFLOW": "2"}
+    factory = InfrastructureFactory[TrackedReadModel].construct(
+        env=Environment(name=kind.name, env=env)
+    )
+    model = factory.tracking_recorder(kind)
+    model.clock = clock
+    return model
 
 
 def slot_search_read_model(database_url: str, schema: str,
                            clock: Clock = utc_now) -> SlotSearchReadModel:
-    env = eventsourcing_env(database_url, schema) | {"POSTGRES_POOL_SIZE": "2",
-                                                     "POSTGRES_MAX_OVERFLOW": "2"}
-    factory = InfrastructureFactory[SlotSearchReadModel].construct(
-        env=Environment(name=SlotSearchReadModel.name, env=env)
-    )
-    read_model = factory.tracking_recorder(SlotSearchReadModel)
-    read_model.clock = clock
-    return read_model
+    model = read_model(SlotSearchReadModel.name, database_url, schema, clock)
+    assert isinstance(model, SlotSearchReadModel)
+    return model
 
 
 def create_read_model_tables(database_url: str, schema: str) -> None:
     """Queries need the tables before the first projector runs: create them (idempotent)."""
-    slot_search_read_model(database_url, schema).datastore.close()
+    for name in READ_MODELS:
+        read_model(name, database_url, schema).datastore.close()

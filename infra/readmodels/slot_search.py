@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from domain.availability import AvailabilityRules
+from infra.readmodels.base import TrackedReadModel
 from projections.slot_search import (
     OfferedService,
     ScheduleContext,
@@ -22,7 +21,8 @@ from projections.slot_search import (
     regenerate,
 )
 
-TABLES = ("open_slots", "availability_schedules", "directory_providers", "directory_services",
+TABLES = ("booked_intervals", "open_slots", "availability_schedules", "directory_providers",
+          "directory_services",
           "directory_clinics")
 
 DDL = """
@@ -58,49 +58,30 @@ CREATE INDEX IF NOT EXISTS open_slots_by_provider
     ON {s}.open_slots (provider_id, start_at, slot_id) WHERE status = 'open';
 CREATE INDEX IF NOT EXISTS open_slots_by_schedule
     ON {s}.open_slots (schedule_id, start_at);
+CREATE INDEX IF NOT EXISTS open_slots_by_provider_time
+    ON {s}.open_slots (provider_id, start_at, end_at);
+CREATE TABLE IF NOT EXISTS {s}.booked_intervals (
+    appointment_id uuid PRIMARY KEY, provider_id uuid NOT NULL,
+    start_at timestamptz NOT NULL, end_at timestamptz NOT NULL);
+CREATE INDEX IF NOT EXISTS booked_intervals_by_provider
+    ON {s}.booked_intervals (provider_id, start_at);
 """
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class SlotSearchReadModel(PostgresTrackingRecorder):
+class SlotSearchReadModel(TrackedReadModel):
     name = "slot_search"
+    DDL = DDL
+    TABLES = TABLES
 
-    def __init__(self, datastore: PostgresDatastore, *, clock: Clock = utc_now,
-                 **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        self.clock = clock
-        schema = f'"{datastore.schema}"' if datastore.schema else "public"
-        for statement in DDL.format(s=schema).split(";"):
-            if statement.strip():
-                self.sql_create_statements.append(_sql(statement))
-        self._schema = schema
-
-    def position(self, application_name: str) -> int | None:
-        position: int | None = self.max_tracking_id(application_name)
-        return position
-
-    def process(self, events: Sequence[Any], tracking: Tracking) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            apply_events(_Writer(curs, self._schema), events, self.clock())
-            self._insert_tracking(curs, tracking)
+    def apply(self, curs: Cursor[DictRow], events: Sequence[Any], now: datetime) -> None:
+        apply_events(_Writer(curs, self.schema), events, now)
 
     def tick(self) -> None:
         """Roll the horizon: regenerate schedules not yet generated through their last day."""
         now = self.clock()
         with self.datastore.transaction(commit=True) as curs:
-            writer = _Writer(curs, self._schema)
+            writer = _Writer(curs, self.schema)
             for schedule_id in writer.stale_schedules(now):
                 regenerate(writer, schedule_id, now)
-
-    def reset(self) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(_sql(f"TRUNCATE {', '.join(f'{self._schema}.{t}' for t in TABLES)}"))
-            curs.execute(_sql(f"DELETE FROM {self._schema}.{self.tracking_table_name}"))
 
 
 class _Writer:
@@ -194,9 +175,9 @@ class _Writer:
 
     def replace_open_slots(self, schedule_id: UUID, rows: Sequence[SlotRow],
                            generated_through: date) -> None:
-        # Open slots before today are gone from search; future ones are cut anew.
-        self._exec(f"DELETE FROM {self.s}.open_slots WHERE schedule_id = %s AND status = 'open'",
-                   (schedule_id,))
+        # Slots before today are gone from search; the rest are cut anew, and then every
+        # booked interval of the provider takes its time away again.
+        self._exec(f"DELETE FROM {self.s}.open_slots WHERE schedule_id = %s", (schedule_id,))
         with self.curs.copy(
             f"""COPY {self.s}.open_slots (slot_id, schedule_id, provider_id, clinic_id,
                 service_id, modality, start_at, end_at, local_start, local_end, time_zone,
@@ -208,6 +189,35 @@ class _Writer:
                                 r.local_end, r.time_zone, r.book_by))
         self._exec(f"""UPDATE {self.s}.availability_schedules SET generated_through = %s
             WHERE schedule_id = %s""", (generated_through, schedule_id))
+        self._exec(f"""UPDATE {self.s}.open_slots s SET status = 'booked'
+            FROM {self.s}.booked_intervals b
+            WHERE s.schedule_id = %s AND b.provider_id = s.provider_id
+              AND s.start_at < b.end_at AND b.start_at < s.end_at""", (schedule_id,))
+
+    def block(self, provider_id: UUID, appointment_id: UUID, start: datetime,
+              end: datetime) -> None:
+        self._exec(f"""INSERT INTO {self.s}.booked_intervals VALUES (%s, %s, %s, %s)
+            ON CONFLICT (appointment_id) DO UPDATE SET start_at = EXCLUDED.start_at,
+            end_at = EXCLUDED.end_at""", (appointment_id, provider_id, start, end))
+        self._exec(f"""UPDATE {self.s}.open_slots SET status = 'booked'
+            WHERE provider_id = %s AND start_at < %s AND end_at > %s AND status = 'open'""",
+            (provider_id, end, start))
+
+    def unblock(self, appointment_id: UUID) -> UUID | None:
+        self._exec(f"""DELETE FROM {self.s}.booked_intervals WHERE appointment_id = %s
+            RETURNING provider_id, start_at, end_at""", (appointment_id,))
+        row = self.curs.fetchone()
+        if row is None:
+            return None
+        self._exec(f"""UPDATE {self.s}.open_slots s SET status = 'open'
+            WHERE s.provider_id = %s AND s.start_at < %s AND s.end_at > %s
+              AND s.status = 'booked'
+              AND NOT EXISTS (SELECT 1 FROM {self.s}.booked_intervals b
+                  WHERE b.provider_id = s.provider_id AND s.start_at < b.end_at
+                    AND b.start_at < s.end_at)""",
+            (row["provider_id"], row["end_at"], row["start_at"]))
+        provider_id: UUID = row["provider_id"]
+        return provider_id
 
     def _exec(self, query: str, params: tuple[Any, ...]) -> None:
         self.curs.execute(_sql(query), params)

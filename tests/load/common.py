@@ -43,11 +43,12 @@ def servers() -> Iterator[Servers]:
             yield Servers(pg, rd, pg.create_database("clinic"), folder / "data")
 
 
-def pgbench_baseline(pg: EmbeddedPostgres, seconds: int = 10) -> dict[str, float]:
+def pgbench_baseline(pg: EmbeddedPostgres, seconds: int = 10,
+                     scale: int = 10) -> dict[str, float]:
     """pgbench simple-update (-N) TPS at 1 and 8 clients: this machine's write ceiling."""
     url = pg.create_database("pgbench")
     bench = str(pg.binary("pgbench"))
-    subprocess.run([bench, "-i", "-s", "10", "-q", url], check=True, capture_output=True)
+    subprocess.run([bench, "-i", "-s", str(scale), "-q", url], check=True, capture_output=True)
     figures: dict[str, float] = {}
     for clients in (1, 8):
         out = subprocess.run([bench, "-N", "-c", str(clients), "-j", str(min(clients, 2)),
@@ -91,13 +92,16 @@ def api_server(srv: Servers, workers: int) -> Iterator[int]:
                              str(port), "--workers", str(workers), "--no-projectors"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(600):
+        ready = 0
+        for _ in range(600):  # every worker ready: many answers in a row on new connections
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
+                ok = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
             except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+                ok = False
+            ready = ready + 1 if ok else 0
+            if ready >= 10 * workers:
+                break
+            time.sleep(0.05 if ok else 0.1)
         else:
             raise RuntimeError("the API did not become ready")
         yield port

@@ -19,6 +19,7 @@ class Result:
     latencies_ms: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
     sent: int = 0
     elapsed_s: float = 0.0
 
@@ -48,6 +49,7 @@ class Result:
                                                                         [0.0]), 2),
             "error_rate": round(self.error_rate, 5),
             "statuses": str(dict(sorted(self.statuses.items()))),
+            "errors": str(self.error_kinds),
         }
 
 
@@ -58,6 +60,8 @@ class _Connection:
     async def request(self, raw: bytes) -> int:
         self.writer.write(raw)
         status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionResetError("closed by the server (keep-alive timeout)")
         status = int(status_line.split()[1])
         length = 0
         while True:
@@ -96,11 +100,20 @@ async def run_open_loop(host: str, port: int, rate: float, duration_s: float,
                 while not idle:
                     await asyncio.sleep(0.0005)
                 conn = idle.pop()
-            status = await conn.request(make_request(i))
+            try:
+                status = await conn.request(make_request(i))
+            except ConnectionResetError:
+                # An idle keep-alive connection the server closed: reconnect, as any HTTP
+                # client does; the latency still counts from the scheduled start.
+                conn.writer.close()
+                conn = _Connection(*await asyncio.open_connection(host, port))
+                status = await conn.request(make_request(i))
             result.record(status, (time.perf_counter() - scheduled) * 1000)
             idle.append(conn)
-        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
             result.errors += 1
+            kind = type(exc).__name__
+            result.error_kinds[kind] = result.error_kinds.get(kind, 0) + 1
             if conn is not None:
                 conn.writer.close()
                 open_count -= 1

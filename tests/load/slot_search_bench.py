@@ -81,13 +81,14 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per size")
     parser.add_argument("--workers", type=int, default=2, help="API worker processes")
     parser.add_argument("--baseline-seconds", type=int, default=10)
+    parser.add_argument("--pgbench-scale", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("tests/load/results/slot_search.json"))
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
     with servers() as srv:
         print("measuring the PostgreSQL baseline (pgbench simple-update)...", flush=True)
-        baseline = pgbench_baseline(srv.postgres, args.baseline_seconds)
+        baseline = pgbench_baseline(srv.postgres, args.baseline_seconds, args.pgbench_scale)
         ensure_schema(srv.database_url, "public")
         app = ClinicApplication(env=eventsourcing_env(srv.database_url))
         read_model = slot_search_read_model(srv.database_url, "public")
@@ -100,7 +101,10 @@ def main() -> None:
             applied = runner.catch_up()
             projection_s = time.perf_counter() - started
             with psycopg.connect(srv.database_url, autocommit=True) as conn:
-                conn.execute("VACUUM ANALYZE open_slots")
+                # Steady state before measuring: statistics fresh, the seeding's dirty pages
+                # written out (a checkpoint during the run would measure the seeding).
+                conn.execute("VACUUM ANALYZE")
+                conn.execute("CHECKPOINT")
                 count_row = conn.execute("SELECT count(*) FROM open_slots").fetchone()
             slot_count = count_row[0] if count_row else 0
             print(f"{slot_count} open slots; projected {applied} events in "
@@ -109,7 +113,7 @@ def main() -> None:
                                       clients=2, seconds=max(3, args.baseline_seconds // 2))
             with api_server(srv, args.workers) as port:
                 make = _request_maker(world, random.Random(size))
-                asyncio.run(run_open_loop("127.0.0.1", port, min(args.rate, 100), 2, make,
+                asyncio.run(run_open_loop("127.0.0.1", port, min(args.rate, 200), 3, make,
                                           "warm-up"))
                 result = asyncio.run(run_open_loop("127.0.0.1", port, args.rate,
                                                    args.duration, make, "GET /slots"))

@@ -1,0 +1,40 @@
+"""Who is acting, in which role, for which request and why: recorded with every event.
+
+The HTTP edge (or the CLI) opens a context around each command; the event mapper stores it
+beside each event's state as `__meta__` (infra/mapper.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    actor: str
+    role: str
+    request_id: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+SYSTEM = CommandContext(actor="system", role="system", request_id="-", reason="")
+_current: ContextVar[CommandContext] = ContextVar("command_context", default=SYSTEM)
+
+
+def current_context() -> CommandContext:
+    return _current.get()
+
+
+@contextmanager
+def acting_as(context: CommandContext) -> Iterator[CommandContext]:
+    token = _current.set(context)
+    try:
+        yield context
+    finally:
+        _current.reset(token)

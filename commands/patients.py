@@ -1,0 +1,107 @@
+"""Patient use cases: register, prove the email address, change contact details, consent."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, date, datetime
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from commands.base import UseCases
+from domain.consent import Consent, Purpose
+from domain.errors import NotFoundError
+from domain.patients import EmailClaim, EmailTakenError, Patient, normalized_email
+
+
+class PatientUseCases(UseCases):
+    email_key: bytes = b"set-by-the-application"
+
+    def email_claim_id(self, email: str) -> UUID:
+        """A keyed hash of the address: the id reveals nothing without the key."""
+        digest = hmac.new(self.email_key, normalized_email(email).encode(), hashlib.sha256)
+        return UUID(bytes=digest.digest()[:16], version=5)
+
+    def register_patient(self, given_name: str, family_name: str, birth_date: date,
+                         email: str, phone: str | None, patient_id: UUID | None = None
+                         ) -> tuple[UUID, bool]:
+        """Return (patient id, created?). A registered address keeps its patient unchanged."""
+        existing = self.patient_for_email(email)
+        if existing is not None:
+            return existing, False
+        patient = Patient.register(patient_id or uuid4(), given_name, family_name, birth_date,
+                                   email, phone, today=datetime.now(UTC).date())
+        claim = EmailClaim(patient_id=patient.id, id=self.email_claim_id(email))
+        try:
+            self.save(patient, claim)
+        except IntegrityError:
+            # A racing registration of the same address (or a retried one) won.
+            winner = self.patient_for_email(email)
+            if winner is None:
+                raise
+            return winner, False
+        return patient.id, True
+
+    def patient_for_email(self, email: str) -> UUID | None:
+        try:
+            claim: EmailClaim = self.repository.get(self.email_claim_id(email))
+        except AggregateNotFoundError:
+            return None
+        return claim.patient_id
+
+    def patient(self, patient_id: UUID) -> Patient:
+        return self._get(Patient, patient_id, "patient")
+
+    def verify_patient_email(self, patient_id: UUID) -> None:
+        patient = self.patient(patient_id)
+        patient.verify_email()
+        self.save(patient)
+
+    def change_contact_details(self, patient_id: UUID, email: str, phone: str | None) -> None:
+        patient = self.patient(patient_id)
+        old, new = patient.email, normalized_email(email)
+        patient.change_contact_details(new, phone)
+        changed: list[Aggregate] = [patient]
+        if new != old:
+            try:
+                claim: EmailClaim = self.repository.get(self.email_claim_id(new))
+                claim.reclaim(patient_id)
+            except AggregateNotFoundError:
+                claim = EmailClaim(patient_id=patient_id, id=self.email_claim_id(new))
+            previous: EmailClaim = self.repository.get(self.email_claim_id(old))
+            previous.release()
+            changed += [claim, previous]
+        try:
+            self.save(*changed)
+        except IntegrityError:
+            raise EmailTakenError("that email address belongs to another patient") from None
+
+    # Consent ---------------------------------------------------------------------------
+    def grant_consent(self, patient_id: UUID, purpose: Purpose, policy_version: str,
+                      method: str) -> Consent:
+        self.patient(patient_id)
+        consent = self.consent(patient_id, purpose)
+        if consent is None:
+            consent = Consent.grant_new(patient_id, purpose, policy_version, method)
+        else:
+            consent.grant(policy_version, method)
+        self.save(consent)
+        return consent
+
+    def revoke_consent(self, patient_id: UUID, purpose: Purpose, method: str) -> Consent:
+        consent = self.consent(patient_id, purpose)
+        if consent is None:
+            raise NotFoundError(f"no {purpose.value} consent to revoke")
+        consent.revoke(method)
+        self.save(consent)
+        return consent
+
+    def consent(self, patient_id: UUID, purpose: Purpose) -> Consent | None:
+        try:
+            consent: Consent = self.repository.get(Consent.create_id(patient_id, purpose.value))
+        except AggregateNotFoundError:
+            return None
+        return consent

@@ -1,0 +1,9 @@
+"""HTTP routes of the write side, one module per area."""
+
+from commands.routes.bookings import router as bookings_router
+from commands.routes.consents import router as consents_router
+from commands.routes.directory import router as directory_router
+from commands.routes.holds import router as holds_router
+from commands.routes.patients import router as patients_router
+
+ROUTERS = [directory_router, patients_router, consents_router, holds_router, bookings_router]

@@ -1,0 +1,183 @@
+"""Bookings (FHIR Appointment): book, cancel, reschedule, and the visit's day-of steps."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from commands.booking import DuplicateAppointmentError
+from commands.models import Strict
+from commands.ports import SlotInfo
+from commands.routes.holds import check_hold
+from domain.access import Role, Scope
+from domain.appointments import Appointment
+from infra.auth.tokens import Principal
+from infra.container import Container
+from infra.http.commands import acting, idempotent_create, rate_limit
+from infra.http.deps import ContainerDep
+from infra.http.problems import ProblemError
+from infra.http.security import Authorized
+
+router = APIRouter(tags=["bookings"])
+Booker = Annotated[Principal, Authorized(Scope.bookings_write)]
+VisitStaff = Annotated[Principal, Authorized(Scope.visits_manage)]
+Note = Annotated[str, Field(max_length=500)]
+
+
+class HoldProof(Strict):
+    hold_id: UUID | None = None
+    hold_secret: Annotated[str | None, Field(max_length=100)] = None
+
+
+class BookingCreate(HoldProof):
+    slot_id: UUID
+    reason: Annotated[str, Field(max_length=500, description="Visit reason (PHI)")] = ""
+    patient_id: Annotated[UUID | None, Field(description="Staff only: whom to book for")] = None
+
+
+class Reschedule(HoldProof):
+    slot_id: UUID
+
+
+class Cancellation(Strict):
+    note: Note = ""
+
+
+class BookingPublic(BaseModel):
+    """An appointment without its reason: safe to echo, cache and log by id."""
+
+    id: UUID
+    patient_id: UUID
+    provider_id: UUID
+    clinic_id: UUID
+    service_id: UUID
+    slot_id: UUID
+    start: datetime
+    end: datetime
+    modality: str
+    status: str
+    late_cancellation: bool
+
+
+@router.post("/bookings", status_code=201, response_model=BookingPublic,
+             responses={409: {"description": "The time is taken or held by someone else"}})
+def create_booking(body: BookingCreate, request: Request, principal: Booker,
+                   container: ContainerDep) -> JSONResponse:
+    """Book a slot, with or without a hold. Send `Idempotency-Key` to retry safely."""
+    rate_limit(container, "book", principal.subject, 30, 60)
+    patient_id = _patient_for(principal, body.patient_id)
+    slot = _bookable_slot(container, body.slot_id, body.hold_id, body.hold_secret)
+
+    def create(derived_id: UUID | None) -> tuple[int, Any]:
+        try:
+            with acting(request, principal, "booking"):
+                appointment_id = container.app.book(patient_id, slot, body.reason,
+                                                    datetime.now(UTC), derived_id)
+        except DuplicateAppointmentError as dup:
+            appointment_id = dup.appointment_id  # a retry whose first answer was lost
+        if body.hold_id is not None:
+            container.holds.release(slot.slot_id, body.hold_id)
+        appointment = container.app.appointment(appointment_id)
+        if appointment.patient_id != patient_id:
+            raise ProblemError("validation-error", "This Idempotency-Key was used for "
+                               "another booking.", error="idempotency-key-reused")
+        return 201, public(appointment)
+
+    response = idempotent_create(request, container, principal.subject, body, create)
+    response.headers["Location"] = f"/bookings/{response_id(response)}"
+    return response
+
+
+@router.post("/bookings/{appointment_id}/cancel", response_model=BookingPublic)
+def cancel_booking(appointment_id: UUID, body: Cancellation, request: Request,
+                   principal: Booker, container: ContainerDep) -> BookingPublic:
+    """Cancel; within the cut-off before the start it is recorded as a late cancellation."""
+    _own_appointment(container, principal, appointment_id)
+    with acting(request, principal, "cancellation"):
+        appointment = container.app.cancel(appointment_id, datetime.now(UTC), body.note)
+    return public(appointment)
+
+
+@router.post("/bookings/{appointment_id}/reschedule", response_model=BookingPublic,
+             responses={409: {"description": "The new time is taken; nothing changed"}})
+def reschedule_booking(appointment_id: UUID, body: Reschedule, request: Request,
+                       principal: Booker, container: ContainerDep) -> BookingPublic:
+    """Move to another slot of the same provider and service, atomically."""
+    _own_appointment(container, principal, appointment_id)
+    slot = _bookable_slot(container, body.slot_id, body.hold_id, body.hold_secret)
+    with acting(request, principal, "reschedule"):
+        appointment = container.app.reschedule(appointment_id, slot, datetime.now(UTC))
+    if body.hold_id is not None:
+        container.holds.release(slot.slot_id, body.hold_id)
+    return public(appointment)
+
+
+@router.post("/bookings/{appointment_id}/check-in", response_model=BookingPublic)
+def check_in(appointment_id: UUID, request: Request, principal: VisitStaff,
+             container: ContainerDep) -> BookingPublic:
+    """The patient has arrived (or joined the video visit)."""
+    with acting(request, principal, "check-in"):
+        return public(container.app.check_in(appointment_id))
+
+
+@router.post("/bookings/{appointment_id}/complete", response_model=BookingPublic)
+def complete(appointment_id: UUID, request: Request, principal: VisitStaff,
+             container: ContainerDep) -> BookingPublic:
+    """The visit took place."""
+    with acting(request, principal, "visit completed"):
+        return public(container.app.complete(appointment_id))
+
+
+@router.post("/bookings/{appointment_id}/no-show", response_model=BookingPublic)
+def no_show(appointment_id: UUID, request: Request, principal: VisitStaff,
+            container: ContainerDep) -> BookingPublic:
+    """The patient did not come (only once the visit's time has begun)."""
+    with acting(request, principal, "no-show"):
+        return public(container.app.mark_no_show(appointment_id, datetime.now(UTC)))
+
+
+def public(appointment: Appointment) -> BookingPublic:
+    details = appointment.details()
+    details.pop("reason")
+    return BookingPublic(**details)
+
+
+def response_id(response: JSONResponse) -> str:
+    return str(json.loads(bytes(response.body)).get("id", ""))
+
+
+def _patient_for(principal: Principal, given: UUID | None) -> UUID:
+    if principal.role is Role.patient:
+        if given is not None and str(given) != principal.subject:
+            raise ProblemError("forbidden", "Patients book for themselves.")
+        return UUID(principal.subject)
+    if given is None:
+        raise ProblemError("validation-error", "Staff bookings name the patient_id.")
+    return given
+
+
+def _own_appointment(container: Container, principal: Principal, appointment_id: UUID) -> None:
+    appointment = container.app.appointment(appointment_id)
+    if principal.role is Role.patient and str(appointment.patient_id) != principal.subject:
+        raise ProblemError("not-found", f"no appointment with id {appointment_id}")
+
+
+def _bookable_slot(container: Container, slot_id: UUID, hold_id: UUID | None,
+                   hold_secret: str | None) -> SlotInfo:
+    slot = container.slots.slot(slot_id)
+    if slot is None:
+        raise ProblemError("not-found", f"no slot with id {slot_id}")
+    if hold_id is not None:
+        check_hold(container, slot_id, hold_id, hold_secret or "")
+    else:
+        current = container.holds.holding(slot_id)
+        if current is not None:
+            raise ProblemError("conflict", "Someone else is holding that time.",
+                               error="slot-held")
+    return slot

@@ -1,0 +1,161 @@
+"""Patients: register, sign in with an emailed code, see and change one's details."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from commands.models import Strict
+from commands.ports import CodeCheck
+from domain.access import Role, Scope
+from infra.auth.tokens import Principal
+from infra.http.commands import acting, client_ip, idempotent_create, rate_limit
+from infra.http.deps import ContainerDep
+from infra.http.problems import ProblemError
+from infra.http.security import Authorized
+from infra.notifications import DevMailbox
+
+router = APIRouter(tags=["patients"])
+Email = Annotated[str, Field(min_length=3, max_length=254, examples=["ana@example.org"])]
+Phone = Annotated[str | None, Field(max_length=32)]
+PatientReader = Annotated[Principal, Authorized(Scope.patients_read)]
+
+
+class PatientCreate(Strict):
+    given_name: Annotated[str, Field(min_length=1, max_length=100)]
+    family_name: Annotated[str, Field(min_length=1, max_length=100)]
+    birth_date: date
+    email: Email
+    phone: Phone = None
+
+
+class Registration(BaseModel):
+    patient_id: UUID
+    next: str = "POST /auth/verify with the 6-digit code sent to the email address"
+
+
+class CodeRequest(Strict):
+    email: Email
+
+
+class CodeVerification(Strict):
+    email: Email
+    code: Annotated[str, Field(min_length=6, max_length=6, pattern=r"^\d{6}$")]
+
+
+class AccessToken(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    patient_id: UUID
+
+
+class ContactUpdate(Strict):
+    email: Email
+    phone: Phone = None
+
+
+class PatientProfile(BaseModel):
+    id: UUID
+    given_name: str
+    family_name: str
+    birth_date: date
+    email: str
+    phone: str | None
+    email_verified: bool
+
+
+@router.post("/patients", status_code=202, response_model=Registration,
+             responses={202: {"description": "Registered (or already registered): a code was "
+                                             "sent to the email address"}})
+def register_patient(body: PatientCreate, request: Request,
+                     container: ContainerDep) -> JSONResponse:
+    """Register with minimal details; a sign-in code goes to the email address."""
+    rate_limit(container, "register-ip", client_ip(request), 20, 3600)
+    rate_limit(container, "code-email", body.email.strip().lower(), 5, 3600)
+
+    def create(derived_id: UUID | None) -> tuple[int, Any]:
+        with acting(request, None, "patient registration"):
+            patient_id, _created = container.app.register_patient(
+                body.given_name, body.family_name, body.birth_date, body.email, body.phone,
+                patient_id=derived_id)
+        _send_code(container, patient_id, body.email)
+        return 202, Registration(patient_id=patient_id)
+
+    return idempotent_create(request, container, f"ip:{client_ip(request)}", body, create)
+
+
+@router.post("/auth/email-code", status_code=202,
+             responses={202: {"description": "If the address is registered, a code was sent"}})
+def request_code(body: CodeRequest, request: Request, container: ContainerDep) -> dict[str, str]:
+    """Ask for a sign-in code. The answer is the same whether or not the address is known."""
+    rate_limit(container, "code-ip", client_ip(request), 20, 3600)
+    rate_limit(container, "code-email", body.email.strip().lower(), 5, 3600)
+    patient_id = container.app.patient_for_email(body.email)
+    if patient_id is not None:
+        _send_code(container, patient_id, body.email)
+    return {"status": "If the address is registered, a code is on its way."}
+
+
+@router.post("/auth/verify", response_model=AccessToken,
+             responses={401: {"description": "Wrong, used or expired code"}})
+def verify_code(body: CodeVerification, request: Request,
+                container: ContainerDep) -> AccessToken:
+    """Trade the emailed code for a patient token; the address counts as verified."""
+    rate_limit(container, "verify-ip", client_ip(request), 30, 600)
+    rate_limit(container, "verify-email", body.email.strip().lower(), 10, 600)
+    patient_id = container.app.patient_for_email(body.email)
+    outcome = container.codes.check(patient_id, body.code) if patient_id else CodeCheck.expired
+    if patient_id is None or outcome is not CodeCheck.accepted:
+        raise ProblemError("unauthenticated", "The code is wrong, used or expired; ask for a "
+                           "new one after five wrong tries.", error="invalid-code")
+    with acting(request, None, "email verification"):
+        container.app.verify_patient_email(patient_id)
+    ttl = container.settings.patient_token_minutes * 60
+    token = container.tokens.issue(Role.patient, str(patient_id), ttl)
+    return AccessToken(access_token=token, expires_in=ttl, patient_id=patient_id)
+
+
+@router.get("/patients/{patient_id}", response_model=PatientProfile)
+def read_patient(patient_id: UUID, principal: PatientReader,
+                 container: ContainerDep) -> PatientProfile:
+    """A patient's own details (or, for staff, any patient's)."""
+    require_own(principal, patient_id)
+    return PatientProfile(**container.app.patient(patient_id).profile())
+
+
+@router.put("/patients/{patient_id}/contact", response_model=PatientProfile)
+def update_contact(patient_id: UUID, body: ContactUpdate, request: Request,
+                   principal: Annotated[Principal, Authorized(Scope.patients_write)],
+                   container: ContainerDep) -> PatientProfile:
+    """Change email or phone; a new email address must be verified again."""
+    require_own(principal, patient_id)
+    with acting(request, principal, "contact details change"):
+        container.app.change_contact_details(patient_id, body.email, body.phone)
+    return PatientProfile(**container.app.patient(patient_id).profile())
+
+
+@router.get("/dev/mailbox", tags=["development"])
+def read_dev_mailbox(container: ContainerDep, limit: int = 20) -> list[dict[str, str]]:
+    """Development mode only: the codes that would have been emailed, newest first."""
+    sender = container.code_sender
+    if not container.settings.development or not isinstance(sender, DevMailbox):
+        raise ProblemError("not-found", "There is no development mailbox here.")
+    return sender.messages(max(1, min(limit, 100)))
+
+
+def require_own(principal: Principal, patient_id: UUID) -> None:
+    """A patient sees only their own records: anyone else's look like they do not exist."""
+    if principal.role is Role.patient and principal.subject != str(patient_id):
+        raise ProblemError("not-found", f"no patient with id {patient_id}")
+
+
+def _send_code(container: Any, patient_id: UUID, email: str) -> None:
+    code = container.codes.issue(patient_id)
+    container.code_sender.send_code(container.app.patient(patient_id).email, code)
+    del email  # codes go to the address on record, never to the one typed in

@@ -1,0 +1,140 @@
+"""Appointment (FHIR Appointment): one patient's visit with one provider, and its lifecycle.
+
+booked -> checked-in -> fulfilled; booked -> cancelled | noshow; booked -> booked
+(rescheduled). The visit reason is PHI (see `PHI_FIELDS`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import RuleViolationError
+
+
+class AppointmentStatus(StrEnum):
+    booked = "booked"
+    checked_in = "checked-in"
+    fulfilled = "fulfilled"
+    cancelled = "cancelled"
+    noshow = "noshow"
+
+
+class InvalidTransitionError(RuleViolationError):
+    code = "invalid-status-transition"
+
+
+class Appointment(Aggregate):
+    class Booked(Aggregate.Created):
+        patient_id: UUID
+        provider_id: UUID
+        clinic_id: UUID
+        service_id: UUID
+        slot_id: UUID
+        start: datetime
+        end: datetime
+        modality: str
+        reason: str
+
+    class Cancelled(Aggregate.Event):
+        late: bool
+        note: str
+
+    class Rescheduled(Aggregate.Event):
+        slot_id: UUID
+        start: datetime
+        end: datetime
+        previous_slot_id: UUID
+        previous_start: datetime
+        previous_end: datetime
+
+    class CheckedIn(Aggregate.Event):
+        pass
+
+    class Fulfilled(Aggregate.Event):
+        pass
+
+    class MarkedNoShow(Aggregate.Event):
+        pass
+
+    PHI_FIELDS = frozenset({"reason", "note"})
+
+    @event(Booked)
+    def __init__(self, patient_id: UUID, provider_id: UUID, clinic_id: UUID, service_id: UUID,
+                 slot_id: UUID, start: datetime, end: datetime, modality: str, reason: str,
+                 id: UUID | None = None) -> None:
+        self.patient_id, self.provider_id, self.clinic_id = patient_id, provider_id, clinic_id
+        self.service_id, self.slot_id, self.modality = service_id, slot_id, modality
+        self.start, self.end = start, end
+        self.reason = reason
+        self.status = AppointmentStatus.booked
+        self.late_cancellation = False
+
+    def cancel(self, now: datetime, cutoff: timedelta, note: str) -> None:
+        self._require(AppointmentStatus.booked, "cancel")
+        if now >= self.start:
+            raise InvalidTransitionError("the visit has started; mark it fulfilled or no-show")
+        self._cancelled(late=self.start - now < cutoff, note=note)
+
+    @event(Cancelled)
+    def _cancelled(self, late: bool, note: str) -> None:
+        self.status = AppointmentStatus.cancelled
+        self.late_cancellation = late
+
+    def reschedule(self, slot_id: UUID, start: datetime, end: datetime, now: datetime) -> None:
+        self._require(AppointmentStatus.booked, "reschedule")
+        if now >= self.start:
+            raise InvalidTransitionError("the visit has started and cannot be moved")
+        self._rescheduled(slot_id, start, end, self.slot_id, self.start, self.end)
+
+    @event(Rescheduled)
+    def _rescheduled(self, slot_id: UUID, start: datetime, end: datetime,
+                     previous_slot_id: UUID, previous_start: datetime,
+                     previous_end: datetime) -> None:
+        self.slot_id, self.start, self.end = slot_id, start, end
+
+    def check_in(self) -> None:
+        self._require(AppointmentStatus.booked, "check in")
+        self._checked_in()
+
+    @event(CheckedIn)
+    def _checked_in(self) -> None:
+        self.status = AppointmentStatus.checked_in
+
+    def complete(self) -> None:
+        self._require(AppointmentStatus.checked_in, "complete")
+        self._fulfilled()
+
+    @event(Fulfilled)
+    def _fulfilled(self) -> None:
+        self.status = AppointmentStatus.fulfilled
+
+    def mark_no_show(self, now: datetime) -> None:
+        self._require(AppointmentStatus.booked, "mark as no-show")
+        if now < self.start:
+            raise InvalidTransitionError("a visit that has not started cannot be a no-show")
+        self._no_show()
+
+    @event(MarkedNoShow)
+    def _no_show(self) -> None:
+        self.status = AppointmentStatus.noshow
+
+    @property
+    def holds_time(self) -> bool:
+        """Whether the appointment still occupies the provider's calendar."""
+        return self.status in (AppointmentStatus.booked, AppointmentStatus.checked_in)
+
+    def _require(self, status: AppointmentStatus, action: str) -> None:
+        if self.status is not status:
+            raise InvalidTransitionError(f"cannot {action} an appointment that is {self.status}")
+
+    def details(self) -> dict[str, Any]:
+        return {"id": self.id, "patient_id": self.patient_id, "provider_id": self.provider_id,
+                "clinic_id": self.clinic_id, "service_id": self.service_id,
+                "slot_id": self.slot_id, "start": self.start, "end": self.end,
+                "modality": self.modality, "reason": self.reason, "status": self.status.value,
+                "late_cancellation": self.late_cancellation}

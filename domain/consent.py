@@ -1,0 +1,140 @@
+"""Consent (FHIR Consent): a patient's grant or revocation for one purpose, against one
+version of the policy text they were shown."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import RuleViolationError
+
+CONSENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:clinic:consent")
+
+
+class Purpose(StrEnum):
+    treatment = "treatment"
+    telehealth = "telehealth"
+    reminders_email = "reminders_email"
+    reminders_sms = "reminders_sms"
+
+
+@dataclass(frozen=True)
+class Policy:
+    purpose: Purpose
+    version: str
+    text: str
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+POLICIES: dict[Purpose, Policy] = {p.purpose: p for p in (
+    Policy(Purpose.treatment, "2026-11-01",
+           "I consent to examination and treatment by the clinic's providers for the visits I "
+           "book, and to the clinic keeping a record of that care as the law requires."),
+    Policy(Purpose.telehealth, "2026-11-01",
+           "I consent to receiving care by video. I understand that a video visit has limits, "
+           "that I should join from a private place, and that I may ask for an in-person "
+           "visit instead."),
+    Policy(Purpose.reminders_email, "2026-11-01",
+           "Send me appointment confirmations and reminders by email. They will not contain "
+           "the reason for my visit."),
+    Policy(Purpose.reminders_sms, "2026-11-01",
+           "Send me appointment reminders by text message. Message and data rates may apply."),
+)}
+
+
+class ConsentRequiredError(RuleViolationError):
+    code = "consent-required"
+
+
+class StalePolicyError(RuleViolationError):
+    code = "stale-policy-version"
+
+
+class Consent(Aggregate):
+    class Granted(Aggregate.Created):
+        patient_id: UUID
+        purpose: str
+        policy_version: str
+        policy_digest: str
+        method: str
+
+    class Regranted(Aggregate.Event):
+        policy_version: str
+        policy_digest: str
+        method: str
+
+    class Revoked(Aggregate.Event):
+        method: str
+
+    @staticmethod
+    def create_id(patient_id: UUID, purpose: str) -> UUID:
+        return uuid5(CONSENT_NAMESPACE, f"{patient_id}/{purpose}")
+
+    @classmethod
+    def grant_new(cls, patient_id: UUID, purpose: Purpose, policy_version: str,
+                  method: str) -> Consent:
+        policy = _current(purpose, policy_version)
+        return cls(patient_id=patient_id, purpose=purpose.value, policy_version=policy.version,
+                   policy_digest=policy.digest, method=method)
+
+    @event(Granted)
+    def __init__(self, patient_id: UUID, purpose: str, policy_version: str,
+                 policy_digest: str, method: str) -> None:
+        self.patient_id = patient_id
+        self.purpose = purpose
+        self.policy_version = policy_version
+        self.policy_digest = policy_digest
+        self.method = method
+        self.active = True
+        self.changed_at: datetime = self.created_on
+
+    def grant(self, policy_version: str, method: str) -> None:
+        policy = _current(Purpose(self.purpose), policy_version)
+        self._regranted(policy.version, policy.digest, method)
+
+    @event(Regranted)
+    def _regranted(self, policy_version: str, policy_digest: str, method: str) -> None:
+        self.policy_version, self.policy_digest, self.method = (policy_version, policy_digest,
+                                                                method)
+        self.active = True
+        self.changed_at = self.modified_on
+
+    def revoke(self, method: str) -> None:
+        if self.active:
+            self._revoked(method)
+
+    @event(Revoked)
+    def _revoked(self, method: str) -> None:
+        self.active = False
+        self.method = method
+        self.changed_at = self.modified_on
+
+    def is_current(self) -> bool:
+        """Active, and given against the policy text in force today."""
+        return self.active and self.policy_version == POLICIES[Purpose(self.purpose)].version
+
+    def receipt(self) -> dict[str, Any]:
+        return {"consent_id": str(self.id), "patient_id": str(self.patient_id),
+                "purpose": self.purpose, "status": "active" if self.active else "revoked",
+                "policy_version": self.policy_version, "policy_sha256": self.policy_digest,
+                "method": self.method, "recorded_at": self.changed_at.isoformat(),
+                "version": self.version}
+
+
+def _current(purpose: Purpose, policy_version: str) -> Policy:
+    policy = POLICIES[purpose]
+    if policy_version != policy.version:
+        raise StalePolicyError(
+            f"the {purpose.value} policy in force is version {policy.version}; show it and "
+            "ask again"
+        )
+    return policy

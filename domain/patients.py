@@ -1,0 +1,145 @@
+"""Patient: who is cared for, and whether their email address has been proven theirs.
+
+Names, birth date and contact details are PHI. Events carry them as attributes listed in
+`PHI_FIELDS`; the infrastructure encrypts exactly those per patient before storage.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import RuleViolationError
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+PHONE = re.compile(r"^\+?[0-9 ()\-]{7,20}$")
+
+
+class InvalidPatientError(RuleViolationError):
+    code = "invalid-patient"
+
+
+def normalized_email(email: str) -> str:
+    clean = email.strip().lower()
+    if len(clean) > 254 or not EMAIL.match(clean):
+        raise InvalidPatientError("that is not an email address")
+    return clean
+
+
+def _checked_phone(phone: str | None) -> str | None:
+    if phone is None or not phone.strip():
+        return None
+    if not PHONE.match(phone.strip()):
+        raise InvalidPatientError("that is not a phone number")
+    return phone.strip()
+
+
+def _checked_birth_date(birth_date: date, today: date) -> str:
+    if birth_date > today or birth_date.year < today.year - 130:
+        raise InvalidPatientError("the birth date is not plausible")
+    return birth_date.isoformat()
+
+
+class Patient(Aggregate):
+    class Registered(Aggregate.Created):
+        given_name: str
+        family_name: str
+        birth_date: str
+        email: str
+        phone: str | None
+
+    class EmailVerified(Aggregate.Event):
+        pass
+
+    class ContactDetailsChanged(Aggregate.Event):
+        email: str
+        phone: str | None
+
+    PHI_FIELDS = frozenset({"given_name", "family_name", "birth_date", "email", "phone"})
+
+    @classmethod
+    def register(cls, patient_id: UUID, given_name: str, family_name: str, birth_date: date,
+                 email: str, phone: str | None, today: date) -> Patient:
+        given, family = given_name.strip(), family_name.strip()
+        if not given or not family or len(given) > 100 or len(family) > 100:
+            raise InvalidPatientError("given and family names are required (100 characters max)")
+        return cls(given, family, _checked_birth_date(birth_date, today),
+                   normalized_email(email), _checked_phone(phone), id=patient_id)
+
+    @event(Registered)
+    def __init__(self, given_name: str, family_name: str, birth_date: str, email: str,
+                 phone: str | None, id: UUID | None = None) -> None:
+        self.given_name = given_name
+        self.family_name = family_name
+        self.birth_date = birth_date
+        self.email = email
+        self.phone = phone
+        self.email_verified = False
+
+    def verify_email(self) -> None:
+        if not self.email_verified:
+            self._email_verified()
+
+    @event(EmailVerified)
+    def _email_verified(self) -> None:
+        self.email_verified = True
+
+    def change_contact_details(self, email: str, phone: str | None) -> None:
+        """A new email address must be proven again before the next booking."""
+        self._contact_changed(normalized_email(email), _checked_phone(phone))
+
+    @event(ContactDetailsChanged)
+    def _contact_changed(self, email: str, phone: str | None) -> None:
+        if email != self.email:
+            self.email_verified = False
+        self.email = email
+        self.phone = phone
+
+    def profile(self) -> dict[str, Any]:
+        return {"id": self.id, "given_name": self.given_name, "family_name": self.family_name,
+                "birth_date": self.birth_date, "email": self.email, "phone": self.phone,
+                "email_verified": self.email_verified}
+
+
+class EmailTakenError(RuleViolationError):
+    code = "email-taken"
+
+
+class EmailClaim(Aggregate):
+    """One patient per email address: the claim's id is a keyed hash of the address, so
+    claiming it twice collides in the event store, and the address itself is not stored."""
+
+    class Claimed(Aggregate.Created):
+        patient_id: UUID
+
+    class Released(Aggregate.Event):
+        pass
+
+    class Reclaimed(Aggregate.Event):
+        patient_id: UUID
+
+    @event(Claimed)
+    def __init__(self, patient_id: UUID, id: UUID | None = None) -> None:
+        self.patient_id: UUID | None = patient_id
+
+    def release(self) -> None:
+        if self.patient_id is not None:
+            self._released()
+
+    @event(Released)
+    def _released(self) -> None:
+        self.patient_id = None
+
+    def reclaim(self, patient_id: UUID) -> None:
+        if self.patient_id not in (None, patient_id):
+            raise EmailTakenError("that email address belongs to another patient")
+        if self.patient_id is None:
+            self._reclaimed(patient_id)
+
+    @event(Reclaimed)
+    def _reclaimed(self, patient_id: UUID) -> None:
+        self.patient_id = patient_id

@@ -1,0 +1,1 @@
+"""Redis adapters: one-time codes, rate limits, holds, idempotency records."""

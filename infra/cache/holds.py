@@ -1,0 +1,103 @@
+"""Slot holds in Redis: SET NX PX per slot, and a bounded set of holds per holder.
+
+A hold makes checkout pleasant; it is not the double-booking guarantee (the provider
+calendar in the event store is).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import redis
+import redis.asyncio
+
+from commands.ports import Hold, HoldLimitError
+
+# KEYS: slot key, holder set. ARGV: value, ttl ms, now ms, max per holder, slot id.
+_PLACE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  return {'limit', first[2]}
+end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'taken', ''} end
+local expires = tonumber(ARGV[3]) + tonumber(ARGV[2])
+redis.call('ZADD', KEYS[2], expires, ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return {'ok', tostring(expires)}
+"""
+
+
+class RedisHolds:
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._place = client.register_script(_PLACE)
+
+    def place(self, slot_id: UUID, holder: str, secret: str, ttl_ms: int,
+              max_per_holder: int) -> Hold | None:
+        hold_id = uuid4()
+        now_ms = int(time.time() * 1000)
+        value = json.dumps({"hold_id": str(hold_id), "holder": holder, "secret": secret})
+        outcome, detail = self._place(
+            keys=[self._slot_key(slot_id), self._holder_key(holder)],
+            args=[value, ttl_ms, now_ms, max_per_holder, str(slot_id)],
+        )
+        outcome = outcome.decode() if isinstance(outcome, bytes) else outcome
+        if outcome == "limit":
+            raise HoldLimitError(retry_after=max(1, (int(float(detail)) - now_ms) // 1000 + 1))
+        if outcome == "taken":
+            return None
+        expires = datetime.fromtimestamp(int(detail) / 1000, UTC)
+        return Hold(hold_id=hold_id, slot_id=slot_id, holder=holder, expires_at=expires)
+
+    def holding(self, slot_id: UUID) -> tuple[Hold, str] | None:
+        key = self._slot_key(slot_id)
+        with self.client.pipeline() as pipe:
+            pipe.get(key)
+            pipe.pttl(key)
+            raw, ttl = pipe.execute()
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        expires = datetime.fromtimestamp(time.time() + max(int(ttl), 0) / 1000, UTC)
+        return Hold(UUID(data["hold_id"]), slot_id, data["holder"], expires), data["secret"]
+
+    def release(self, slot_id: UUID, hold_id: UUID) -> None:
+        current = self.holding(slot_id)
+        if current is not None and current[0].hold_id == hold_id:
+            self.client.delete(self._slot_key(slot_id))
+            self.client.zrem(self._holder_key(current[0].holder), str(slot_id))
+
+    def held_among(self, slot_ids: list[UUID]) -> set[UUID]:
+        if not slot_ids:
+            return set()
+        values = self.client.mget([self._slot_key(s) for s in slot_ids])
+        return {s for s, v in zip(slot_ids, values, strict=True) if v is not None}
+
+    @staticmethod
+    def _slot_key(slot_id: UUID) -> str:
+        return slot_key(slot_id)
+
+    @staticmethod
+    def _holder_key(holder: str) -> str:
+        return f"hold:holder:{holder}"
+
+
+def slot_key(slot_id: UUID) -> str:
+    return f"hold:slot:{slot_id}"
+
+
+class AsyncHeldSlots:
+    """The read side's question to Redis: which of these slots are held?"""
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self.client = client
+
+    async def held_among(self, slot_ids: list[UUID]) -> set[UUID]:
+        if not slot_ids:
+            return set()
+        values = await self.client.mget([slot_key(s) for s in slot_ids])
+        return {s for s, v in zip(slot_ids, values, strict=True) if v is not None}

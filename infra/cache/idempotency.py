@@ -1,0 +1,72 @@
+"""Idempotency-Key records (IETF httpapi-idempotency-key-header semantics) in Redis.
+
+The first request with a key is recorded as in flight; its response is kept for 24 hours.
+A retry with the same body gets that response again; with another body, 422; while the
+first is still in flight, 409. The event store backs this up: creating commands derive the
+new aggregate's id from the key, so a retry after the record expired still cannot create a
+second aggregate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+IN_FLIGHT_SECONDS = 60
+KEEP_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Replay:
+    status: int
+    body: Any
+
+
+class KeyInFlightError(Exception):
+    pass
+
+
+class KeyReusedError(Exception):
+    pass
+
+
+class IdempotencyRecords:
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    def begin(self, scope: str, key: str, fingerprint: str) -> Replay | None:
+        """None: go ahead (now in flight). A Replay: answer with it. Raises on misuse."""
+        name = self._name(scope, key)
+        record = json.dumps({"state": "in-flight", "fingerprint": fingerprint})
+        if self.client.set(name, record, nx=True, ex=IN_FLIGHT_SECONDS):
+            return None
+        raw = self.client.get(name)
+        if raw is None:  # expired between the two calls: try once more
+            return self.begin(scope, key, fingerprint)
+        stored = json.loads(raw)
+        if stored["fingerprint"] != fingerprint:
+            raise KeyReusedError
+        if stored["state"] == "in-flight":
+            raise KeyInFlightError
+        return Replay(stored["status"], stored["body"])
+
+    def complete(self, scope: str, key: str, fingerprint: str, status: int, body: Any) -> None:
+        record = {"state": "done", "fingerprint": fingerprint, "status": status, "body": body}
+        self.client.set(self._name(scope, key), json.dumps(record, default=str),
+                        ex=KEEP_SECONDS)
+
+    def abandon(self, scope: str, key: str) -> None:
+        """The first attempt failed: the key may be used again."""
+        self.client.delete(self._name(scope, key))
+
+    @staticmethod
+    def _name(scope: str, key: str) -> str:
+        return "idem:" + hashlib.sha256(f"{scope}\x00{key}".encode()).hexdigest()
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()

@@ -1,0 +1,87 @@
+"""Running commands from HTTP: who acts (event metadata), rate limits, idempotency."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from commands.context import CommandContext, acting_as
+from domain.errors import DomainError
+from infra.auth.tokens import Principal
+from infra.cache.idempotency import KeyInFlightError, KeyReusedError, fingerprint
+from infra.container import Container
+from infra.http.problems import ProblemError
+
+IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:clinic:idempotency-key")
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@contextmanager
+def acting(request: Request, principal: Principal | None, reason: str) -> Iterator[None]:
+    """Record who acts, in which role, for which request and why, on every event saved."""
+    given = request.headers.get("x-reason", "")[:200]
+    context = CommandContext(
+        actor=principal.subject if principal else "anonymous",
+        role=principal.role.value if principal else "anonymous",
+        request_id=str(request.scope.get("state", {}).get("request_id", "-")),
+        reason=given or reason,
+    )
+    with acting_as(context):
+        yield
+
+
+def rate_limit(container: Container, bucket: str, key: str, limit: int, window_s: int) -> None:
+    retry_after = container.limits.hit(bucket, key, limit, window_s)
+    if retry_after is not None:
+        raise ProblemError("rate-limited", f"Too many attempts; try again in {retry_after}s.",
+                           headers={"Retry-After": str(retry_after)})
+
+
+def idempotent_create(request: Request, container: Container, caller: str, body: Any,
+                      create: Callable[[UUID | None], tuple[int, Any]]) -> JSONResponse:
+    """Run `create` once per Idempotency-Key: a retry gets the first answer again."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        status, payload = create(None)
+        return JSONResponse(jsonable_encoder(payload), status_code=status)
+    if not _KEY.match(key):
+        raise ProblemError("validation-error", "Idempotency-Key must be 1-255 visible "
+                           "ASCII characters.")
+    scope = f"{caller}:{request.method}:{request.url.path}"
+    print_ = fingerprint(request.method, request.url.path,
+                         body.model_dump_json().encode() if hasattr(body, "model_dump_json")
+                         else b"")
+    try:
+        replay = container.idempotency.begin(scope, key, print_)
+    except KeyReusedError:
+        raise ProblemError("validation-error", "This Idempotency-Key was used with a "
+                           "different request body.", error="idempotency-key-reused") from None
+    except KeyInFlightError:
+        raise ProblemError("conflict", "A request with this Idempotency-Key is still being "
+                           "processed; retry shortly.", error="idempotency-key-in-flight",
+                           headers={"Retry-After": "1"}) from None
+    if replay is not None:
+        return JSONResponse(replay.body, status_code=replay.status,
+                            headers={"Idempotent-Replayed": "true"})
+    try:
+        status, payload = create(uuid5(IDEMPOTENCY_NAMESPACE, f"{scope}:{key}"))
+    except (DomainError, ProblemError):
+        container.idempotency.abandon(scope, key)
+        raise
+    except Exception:
+        container.idempotency.abandon(scope, key)
+        raise
+    encoded = jsonable_encoder(payload)
+    container.idempotency.complete(scope, key, print_, status, encoded)
+    return JSONResponse(encoded, status_code=status)

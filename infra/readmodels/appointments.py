@@ -1,0 +1,63 @@
+"""PostgreSQL side of the appointments read model (docs/read-models.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import Cursor, sql
+from psycopg.rows import DictRow
+
+from infra.readmodels.base import TrackedReadModel
+from projections.appointments import apply_events
+
+DDL = """
+CREATE TABLE IF NOT EXISTS {s}.appointments (
+    appointment_id uuid PRIMARY KEY, patient_id uuid NOT NULL, provider_id uuid NOT NULL,
+    clinic_id uuid NOT NULL, service_id uuid NOT NULL, slot_id uuid NOT NULL,
+    start_at timestamptz NOT NULL, end_at timestamptz NOT NULL, modality text NOT NULL,
+    status text NOT NULL, late_cancellation boolean NOT NULL DEFAULT false,
+    reschedule_count int NOT NULL DEFAULT 0, reason text NOT NULL DEFAULT '',
+    booked_at timestamptz NOT NULL, updated_at timestamptz NOT NULL);
+CREATE INDEX IF NOT EXISTS appointments_by_patient ON {s}.appointments (patient_id, start_at);
+CREATE INDEX IF NOT EXISTS appointments_by_provider ON {s}.appointments (provider_id, start_at)
+"""
+COLUMNS = ("appointment_id", "patient_id", "provider_id", "clinic_id", "service_id", "slot_id",
+           "start_at", "end_at", "modality", "status", "late_cancellation", "reason",
+           "booked_at", "updated_at")
+
+
+class AppointmentsReadModel(TrackedReadModel):
+    name = "appointments"
+    DDL = DDL
+    TABLES = ("appointments",)
+
+    def apply(self, curs: Cursor[DictRow], events: Sequence[Any], now: datetime) -> None:
+        apply_events(_Writer(curs, self.schema), events)
+
+
+class _Writer:
+    def __init__(self, curs: Cursor[DictRow], schema: str) -> None:
+        self.curs, self.s = curs, schema
+
+    def insert(self, row: dict[str, Any]) -> None:
+        names = ", ".join(COLUMNS)
+        values = ", ".join(f"%({c})s" for c in COLUMNS)
+        self.curs.execute(sql.SQL(
+            f"INSERT INTO {self.s}.appointments ({names}) VALUES ({values}) "
+            "ON CONFLICT (appointment_id) DO NOTHING"), row)
+
+    def update(self, appointment_id: UUID, changes: dict[str, Any]) -> None:
+        sets = []
+        for column in changes:
+            if column == "reschedule_count":
+                sets.append("reschedule_count = reschedule_count + 1")
+            else:
+                sets.append(f"{column} = %({column})s")
+        params = {k: v for k, v in changes.items() if k != "reschedule_count"}
+        self.curs.execute(sql.SQL(
+            f"UPDATE {self.s}.appointments SET {', '.join(sets)} "
+            "WHERE appointment_id = %(appointment_id)s"),
+            {**params, "appointment_id": appointment_id})

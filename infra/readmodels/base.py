@@ -1,0 +1,54 @@
+"""A read model in PostgreSQL: its tables, and its tracking position in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg import Cursor, sql
+from psycopg.rows import DictRow
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TrackedReadModel(PostgresTrackingRecorder):
+    name: ClassVar[str]
+    DDL: ClassVar[str]  # statements separated by ';', with {s} for the schema
+    TABLES: ClassVar[tuple[str, ...]]
+
+    def __init__(self, datastore: PostgresDatastore, *, clock: Clock = utc_now,
+                 **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.clock = clock
+        self.schema = f'"{datastore.schema}"' if datastore.schema else "public"
+        for statement in self.DDL.format(s=self.schema).split(";"):
+            if statement.strip():
+                self.sql_create_statements.append(sql.SQL(statement))  # type: ignore[arg-type]
+
+    def position(self, application_name: str) -> int | None:
+        position: int | None = self.max_tracking_id(application_name)
+        return position
+
+    def process(self, events: Sequence[Any], tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            self.apply(curs, events, self.clock())
+            self._insert_tracking(curs, tracking)
+
+    def apply(self, curs: Cursor[DictRow], events: Sequence[Any], now: datetime) -> None:
+        raise NotImplementedError
+
+    def tick(self) -> None:
+        """Time-driven upkeep; none by default."""
+
+    def reset(self) -> None:
+        tables = ", ".join(f"{self.schema}.{t}" for t in self.TABLES)
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(sql.SQL(f"TRUNCATE {tables}"))
+            curs.execute(sql.SQL(f"DELETE FROM {self.schema}.{self.tracking_table_name}"))

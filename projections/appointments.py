@@ -1,0 +1,53 @@
+"""The appointments read model: one row per appointment, for patients, providers and staff.
+
+This module decides what each appointment event changes; infra/readmodels/appointments.py
+writes it to PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+from uuid import UUID
+
+from domain.appointments import Appointment, AppointmentStatus
+
+
+class AppointmentsWriter(Protocol):
+    def insert(self, row: dict[str, Any]) -> None: ...
+    def update(self, appointment_id: UUID, changes: dict[str, Any]) -> None: ...
+
+
+def apply_events(writer: AppointmentsWriter, events: Iterable[Any]) -> None:
+    for event in events:
+        _apply(writer, event)
+
+
+def _apply(writer: AppointmentsWriter, event: Any) -> None:
+    oid, at = event.originator_id, event.timestamp
+    if isinstance(event, Appointment.Booked):
+        writer.insert({
+            "appointment_id": oid, "patient_id": event.patient_id,
+            "provider_id": event.provider_id, "clinic_id": event.clinic_id,
+            "service_id": event.service_id, "slot_id": event.slot_id,
+            "start_at": event.start, "end_at": event.end, "modality": event.modality,
+            "status": AppointmentStatus.booked.value, "late_cancellation": False,
+            "reason": event.reason, "booked_at": at, "updated_at": at,
+        })
+        return
+    changes: dict[str, Any] | None = None
+    if isinstance(event, Appointment.Cancelled):
+        changes = {"status": AppointmentStatus.cancelled.value,
+                   "late_cancellation": event.late}
+    elif isinstance(event, Appointment.Rescheduled):
+        changes = {"slot_id": event.slot_id, "start_at": event.start, "end_at": event.end,
+                   "reschedule_count": None}
+    elif isinstance(event, Appointment.CheckedIn):
+        changes = {"status": AppointmentStatus.checked_in.value}
+    elif isinstance(event, Appointment.Fulfilled):
+        changes = {"status": AppointmentStatus.fulfilled.value}
+    elif isinstance(event, Appointment.MarkedNoShow):
+        changes = {"status": AppointmentStatus.noshow.value}
+    if changes is not None:
+        writer.update(oid, {**changes, "updated_at": at})
+

@@ -1,0 +1,69 @@
+"""A patient's path through the API, step by step, for the e2e tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from domain.access import Role
+from infra.container import Container
+from infra.notifications import DevMailbox
+
+ADDRESS = {"line": "1 Main St", "city": "Boston", "state": "MA", "postal_code": "02110"}
+EVERY_DAY = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+def set_up_clinic(client: TestClient, token_for: Any, *, telehealth: bool = False,
+                  hours: tuple[str, str] = ("00:00", "24:00")) -> dict[str, str]:
+    admin = token_for(Role.admin)
+    clinic = client.post("/clinics", headers=admin, json={
+        "name": "Harbor", "address": ADDRESS, "time_zone": "America/New_York",
+        "modalities": ["in_person", "telehealth"]}).json()
+    checkup = client.post("/services", headers=admin, json={
+        "name": "Checkup", "duration_minutes": 30, "modality": "in_person"}).json()
+    long_visit = client.post("/services", headers=admin, json={
+        "name": "Long visit", "duration_minutes": 60,
+        "modality": "telehealth" if telehealth else "in_person"}).json()
+    provider = client.post("/providers", headers=admin, json={
+        "display_name": "Dr. One", "clinic_ids": [clinic["id"]],
+        "service_ids": [checkup["id"], long_visit["id"]]}).json()
+    response = client.put(
+        f"/providers/{provider['id']}/availability/{clinic['id']}", headers=admin,
+        json={"weekly": {d: [list(hours)] for d in EVERY_DAY}, "granularity_minutes": 30,
+              "horizon_days": 5, "min_notice_minutes": 60})
+    assert response.status_code == 200, response.text
+    return {"clinic": clinic["id"], "checkup": checkup["id"], "long": long_visit["id"],
+            "provider": provider["id"]}
+
+
+def sign_up(client: TestClient, container: Container, email: str,
+            consents: tuple[str, ...] = ("treatment",)) -> tuple[str, dict[str, str]]:
+    """Register, read the code from the development mailbox, verify, consent."""
+    registered = client.post("/patients", json={
+        "given_name": "Ana", "family_name": "Lima", "birth_date": "1990-04-01",
+        "email": email})
+    assert registered.status_code == 202, registered.text
+    patient_id = registered.json()["patient_id"]
+    token = client.post("/auth/verify", json={"email": email, "code": last_code(container, email)})
+    assert token.status_code == 200, token.text
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    policies = {p["purpose"]: p["version"] for p in client.get("/consent-policies").json()}
+    for purpose in consents:
+        granted = client.post(f"/patients/{patient_id}/consents", headers=headers,
+                              json={"purpose": purpose, "policy_version": policies[purpose]})
+        assert granted.status_code == 200, granted.text
+    return patient_id, headers
+
+
+def last_code(container: Container, email: str) -> str:
+    mailbox = container.code_sender
+    assert isinstance(mailbox, DevMailbox)
+    return next(m["code"] for m in mailbox.messages(50) if m["to"] == email)
+
+
+def open_slots(client: TestClient, service_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    page = client.get("/slots", params={"service_id": service_id, "limit": limit})
+    assert page.status_code == 200, page.text
+    slots: list[dict[str, Any]] = page.json()["slots"]
+    return slots

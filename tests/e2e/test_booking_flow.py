@@ -1,0 +1,229 @@
+"""From "I need care" to a confirmed visit over HTTP, and everything around it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from domain.access import Role
+from infra.container import Container
+from tests.e2e.clinic_flow import last_code, open_slots, set_up_clinic, sign_up
+
+
+def test_a_patient_holds_books_and_sees_the_visit(client: TestClient, container: Container,
+                                                  token_for: Any, project: Any) -> None:
+    ids = set_up_clinic(client, token_for)
+    project()
+    slot = open_slots(client, ids["checkup"])[0]
+    # Pick a time before signing in: an anonymous hold.
+    hold = client.post("/holds", json={"slot_id": slot["id"]})
+    assert hold.status_code == 201, hold.text
+    hold_body = hold.json()
+    assert slot["id"] not in [s["id"] for s in open_slots(client, ids["checkup"], 200)]
+
+    patient_id, headers = sign_up(client, container, "ana@example.org")
+    booked = client.post("/bookings", headers={**headers, "Idempotency-Key": "k-1"}, json={
+        "slot_id": slot["id"], "reason": "sore throat",
+        "hold_id": hold_body["hold_id"], "hold_secret": hold_body["hold_secret"]})
+    assert booked.status_code == 201, booked.text
+    appointment = booked.json()
+    assert appointment["status"] == "booked" and "reason" not in appointment
+    assert booked.headers["location"] == f"/bookings/{appointment['id']}"
+
+    project()
+    details = client.get(f"/bookings/{appointment['id']}", headers=headers).json()
+    assert details["reason"] == "sore throat" and details["provider_name"] == "Dr. One"
+    mine = client.get(f"/patients/{patient_id}/appointments", headers=headers).json()
+    assert [a["id"] for a in mine] == [appointment["id"]]
+    assert slot["id"] not in [s["id"] for s in open_slots(client, ids["checkup"], 200)]
+    # The 60-minute service that overlaps the booked half hour is gone from search too.
+    start = slot["start"]
+    assert all(not (s["start"] <= start < s["end"]) for s in open_slots(client, ids["long"], 200))
+    day = details["clinic_local_start"][:10]
+    schedule = client.get(f"/providers/{ids['provider']}/schedule", params={"day": day},
+                          headers=token_for(Role.provider, ids["provider"]))
+    assert [a["id"] for a in schedule.json()] == [appointment["id"]]
+
+
+def test_idempotency_key_replays_refuses_other_bodies(client: TestClient, container: Container,
+                                                      token_for: Any, project: Any) -> None:
+    ids = set_up_clinic(client, token_for)
+    project()
+    first, second = open_slots(client, ids["checkup"])[:2]
+    _, headers = sign_up(client, container, "ben@example.org")
+    keyed = {**headers, "Idempotency-Key": "retry-me"}
+    one = client.post("/bookings", headers=keyed, json={"slot_id": first["id"]})
+    again = client.post("/bookings", headers=keyed, json={"slot_id": first["id"]})
+    assert one.status_code == again.status_code == 201
+    assert one.json() == again.json()
+    assert again.headers.get("idempotent-replayed") == "true"
+    other = client.post("/bookings", headers=keyed, json={"slot_id": second["id"]})
+    assert other.status_code == 422
+    assert other.json()["error"] == "idempotency-key-reused"
+    # Even with the Redis record gone, the event store refuses a second appointment.
+    container.redis.flushdb()
+    replay = client.post("/bookings", headers=keyed, json={"slot_id": first["id"]})
+    assert replay.status_code == 201 and replay.json()["id"] == one.json()["id"]
+
+
+def test_a_slot_cannot_be_booked_twice(client: TestClient, container: Container,
+                                       token_for: Any, project: Any) -> None:
+    ids = set_up_clinic(client, token_for)
+    project()
+    slot = open_slots(client, ids["checkup"])[3]
+    _, ana = sign_up(client, container, "ana@example.org")
+    _, ben = sign_up(client, container, "ben@example.org")
+    assert client.post("/bookings", headers=ana, json={"slot_id": slot["id"]}).status_code == 201
+    taken = client.post("/bookings", headers=ben, json={"slot_id": slot["id"]})
+    assert taken.status_code == 409
+    assert taken.json()["error"] == "slot-taken"
+    # A different service overlapping the same time is refused as well.
+    long_slot = next(s for s in open_slots(client, ids["long"], 200)
+                     if s["start"] <= slot["start"] < s["end"])
+    clash = client.post("/bookings", headers=ben, json={"slot_id": long_slot["id"]})
+    assert clash.status_code == 409
+
+
+def test_holds_protect_the_holder(client: TestClient, container: Container,
+                                  token_for: Any, project: Any) -> None:
+    ids = set_up_clinic(client, token_for)
+    project()
+    slots = open_slots(client, ids["checkup"], 10)
+    _, ana = sign_up(client, container, "ana@example.org")
+    _, ben = sign_up(client, container, "ben@example.org")
+    hold = client.post("/holds", headers=ana, json={"slot_id": slots[0]["id"]}).json()
+    assert client.post("/holds", headers=ben, json={"slot_id": slots[0]["id"]}).status_code == 409
+    blocked = client.post("/bookings", headers=ben, json={"slot_id": slots[0]["id"]})
+    assert blocked.status_code == 409 and blocked.json()["error"] == "slot-held"
+    forged = client.post("/bookings", headers=ben, json={
+        "slot_id": slots[0]["id"], "hold_id": hold["hold_id"], "hold_secret": "guess"})
+    assert forged.status_code == 409
+    for slot in slots[1:3]:
+        assert client.post("/holds", headers=ana, json={"slot_id": slot["id"]}).status_code == 201
+    hoarding = client.post("/holds", headers=ana, json={"slot_id": slots[3]["id"]})
+    assert hoarding.status_code == 429 and int(hoarding.headers["retry-after"]) > 0
+    released = client.delete(f"/holds/{slots[0]['id']}/{hold['hold_id']}",
+                             headers={"Hold-Secret": hold["hold_secret"]})
+    assert released.status_code == 204
+    assert client.post("/bookings", headers=ben, json={"slot_id": slots[0]["id"]}
+                       ).status_code == 201
+
+
+def test_booking_needs_verification_and_consent(client: TestClient, container: Container,
+                                                token_for: Any, project: Any) -> None:
+    ids = set_up_clinic(client, token_for, telehealth=True)
+    project()
+    video = open_slots(client, ids["long"])[0]
+    _, headers = sign_up(client, container, "cara@example.org", consents=())
+    refused = client.post("/bookings", headers=headers, json={"slot_id": video["id"]})
+    assert refused.status_code == 422 and refused.json()["error"] == "consent-required"
+    patient_id, headers = sign_up(client, container, "dan@example.org")
+    no_video = client.post("/bookings", headers=headers, json={"slot_id": video["id"]})
+    assert no_video.status_code == 422 and "telehealth" in no_video.json()["detail"]
+    policies = {p["purpose"]: p["version"] for p in client.get("/consent-policies").json()}
+    receipt = client.post(f"/patients/{patient_id}/consents", headers=headers, json={
+        "purpose": "telehealth", "policy_version": policies["telehealth"]}).json()
+    assert client.post("/consent-receipts/verify", json=receipt).json() == {"valid": True}
+    tampered = {**receipt, "receipt": {**receipt["receipt"], "purpose": "treatment"}}
+    assert client.post("/consent-receipts/verify", json=tampered).json() == {"valid": False}
+    assert client.post("/bookings", headers=headers, json={"slot_id": video["id"]}
+                       ).status_code == 201
+    revoked = client.delete(f"/patients/{patient_id}/consents/treatment", headers=headers)
+    assert revoked.json()["receipt"]["status"] == "revoked"
+    stale = client.post(f"/patients/{patient_id}/consents", headers=headers, json={
+        "purpose": "treatment", "policy_version": "1999-01-01"})
+    assert stale.status_code == 422 and stale.json()["error"] == "stale-policy-version"
+
+
+def test_cancel_reschedule_and_visit_steps(client: TestClient, container: Container,
+                                           token_for: Any, project: Any) -> None:
+    ids = set_up_clinic(client, token_for)
+    project()
+    slots = open_slots(client, ids["checkup"], 20)
+    _, headers = sign_up(client, container, "eve@example.org")
+    booking = client.post("/bookings", headers=headers, json={"slot_id": slots[0]["id"]}).json()
+    moved = client.post(f"/bookings/{booking['id']}/reschedule", headers=headers,
+                        json={"slot_id": slots[5]["id"]})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["slot_id"] == slots[5]["id"]
+    # The old time is free again: someone else can take it.
+    _, other = sign_up(client, container, "fay@example.org")
+    assert client.post("/bookings", headers=other, json={"slot_id": slots[0]["id"]}
+                       ).status_code == 201
+    # Moving onto a taken time changes nothing.
+    clash = client.post(f"/bookings/{booking['id']}/reschedule", headers=headers,
+                        json={"slot_id": slots[0]["id"]})
+    assert clash.status_code == 409
+    project()
+    kept = client.get(f"/bookings/{booking['id']}", headers=headers).json()
+    assert kept["slot_id"] == slots[5]["id"] and kept["reschedule_count"] == 1
+    cancelled = client.post(f"/bookings/{booking['id']}/cancel", headers=headers,
+                            json={"note": "feeling better"})
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["late_cancellation"] is True  # within 24 h of the start
+    again = client.post(f"/bookings/{booking['id']}/cancel", headers=headers, json={})
+    assert again.status_code == 422 and again.json()["error"] == "invalid-status-transition"
+    staff = token_for(Role.front_desk)
+    third = client.post("/bookings", headers=headers, json={"slot_id": slots[8]["id"]}).json()
+    assert client.post(f"/bookings/{third['id']}/check-in", headers=staff
+                       ).json()["status"] == "checked-in"
+    assert client.post(f"/bookings/{third['id']}/complete", headers=staff
+                       ).json()["status"] == "fulfilled"
+    assert client.post(f"/bookings/{third['id']}/check-in", headers=headers).status_code == 403
+
+
+def test_patients_see_only_their_own_records(client: TestClient, container: Container,
+                                             token_for: Any, project: Any) -> None:
+    ids = set_up_clinic(client, token_for)
+    project()
+    slot = open_slots(client, ids["checkup"])[0]
+    ana_id, ana = sign_up(client, container, "ana@example.org")
+    ben_id, ben = sign_up(client, container, "ben@example.org")
+    booking = client.post("/bookings", headers=ana, json={"slot_id": slot["id"]}).json()
+    project()
+    assert client.get(f"/bookings/{booking['id']}", headers=ben).status_code == 404
+    assert client.get(f"/patients/{ana_id}", headers=ben).status_code == 404
+    assert client.get(f"/patients/{ana_id}/appointments", headers=ben).status_code == 404
+    assert client.post(f"/bookings/{booking['id']}/cancel", headers=ben, json={}
+                       ).status_code == 404
+    assert client.get(f"/patients/{ben_id}", headers=ben).json()["email"] == "ben@example.org"
+    assert client.get(f"/bookings/{uuid.uuid4()}", headers=ana).status_code == 404
+
+
+def test_codes_are_single_use_limited_and_throttled(client: TestClient,
+                                                    container: Container) -> None:
+    email = "gil@example.org"
+    client.post("/patients", json={"given_name": "Gil", "family_name": "Ng",
+                                   "birth_date": "1980-01-01", "email": email})
+    code = last_code(container, email)
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(5):
+        assert client.post("/auth/verify", json={"email": email, "code": wrong}
+                           ).status_code == 401
+    assert client.post("/auth/verify", json={"email": email, "code": code}).status_code == 401
+    assert client.post("/auth/email-code", json={"email": email}).status_code == 202
+    fresh = last_code(container, email)
+    assert client.post("/auth/verify", json={"email": email, "code": fresh}).status_code == 200
+    assert client.post("/auth/verify", json={"email": email, "code": fresh}).status_code == 401
+    unknown = client.post("/auth/email-code", json={"email": "nobody@example.org"})
+    assert unknown.status_code == 202
+    statuses = [client.post("/auth/email-code", json={"email": email}).status_code
+                for _ in range(6)]
+    assert statuses[-1] == 429
+
+
+def test_registering_twice_keeps_one_patient(client: TestClient, container: Container) -> None:
+    body = {"given_name": "Hal", "family_name": "Ito", "birth_date": "1975-05-05",
+            "email": "Hal@Example.org"}
+    first = client.post("/patients", json=body).json()["patient_id"]
+    second = client.post("/patients", json={**body, "email": "hal@example.org",
+                                            "given_name": "Mallory"}).json()["patient_id"]
+    assert first == second
+    assert container.app.patient(uuid.UUID(first)).given_name == "Hal"
+    bad = client.post("/patients", json={**body, "email": "not-an-email"})
+    assert bad.status_code == 422
+    future = client.post("/patients", json={**body, "email": "x@example.org",
+                                            "birth_date": "2999-01-01"})
+    assert future.status_code == 422 and future.json()["error"] == "invalid-patient"
