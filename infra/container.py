@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import redis
 from psycopg_pool import ConnectionPool
@@ -91,4 +92,8 @@ def build_code_sender(settings: Settings) -> CodeSender:
                               username=settings.smtp_username, password=password)
     if not settings.development:
         raise RuntimeError("CLINIC_SMTP_HOST is required outside development mode")
-    return DevMailbox(settings.resolved_data_dir() / "mailbox" / "messages.jsonl")
+    return DevMailbox(dev_mailbox_path(settings))
+
+
+def dev_mailbox_path(settings: Settings) -> Path:
+    return settings.resolved_data_dir() / "mailbox" / "messages.jsonl"

@@ -16,7 +16,7 @@ from tests.builders import build_world, rules
 
 FROZEN = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 TABLES = ["directory_clinics", "directory_services", "directory_providers",
-          "availability_schedules", "open_slots"]
+          "availability_schedules", "open_slots", "booked_intervals"]
 
 
 @pytest.fixture
@@ -147,3 +147,53 @@ def test_the_horizon_rolls_forward_with_the_clock(
     after = last_day()
     assert after is not None and before is not None and after > before
     assert {r[0] for r in dump(container)["availability_schedules"]} == first
+
+
+def test_bookings_take_time_from_search_and_rebuild_agrees(
+    container: Container, read_model: SlotSearchReadModel
+) -> None:
+    from commands.ports import SlotInfo
+    from domain.consent import POLICIES, Purpose
+
+    app = container.app
+    world = build_world(app)
+    runner = CatchUpRunner(app, read_model)
+    runner.catch_up()
+    schema = container.settings.db_schema
+
+    def open_count(where: str, params: tuple[object, ...]) -> int:
+        with psycopg.connect(str(container.settings.database_url)) as conn:
+            row = conn.execute(f'SELECT count(*) FROM "{schema}".open_slots WHERE '
+                               f"status = 'open' AND {where}", params).fetchone()
+        return int(row[0]) if row else -1
+
+    patient, _ = app.register_patient("Pat", "Doe", datetime(1990, 1, 1).date(),
+                                      "pat@example.org", None)
+    app.verify_patient_email(patient)
+    app.grant_consent(patient, Purpose.treatment, POLICIES[Purpose.treatment].version, "web")
+    with psycopg.connect(str(container.settings.database_url)) as conn:
+        slot_row = conn.execute(
+            f'SELECT slot_id, start_at, end_at FROM "{schema}".open_slots WHERE provider_id = %s '
+            "AND service_id = %s ORDER BY start_at LIMIT 1 OFFSET 3",
+            (world.provider, world.checkup)).fetchone()
+    assert slot_row is not None
+    slot = SlotInfo(slot_row[0], world.provider, world.clinic, world.checkup, "in_person",
+                    slot_row[1], slot_row[2], slot_row[1])
+    overlapping = "provider_id = %s AND start_at < %s AND end_at > %s"
+    args = (world.provider, slot.end, slot.start)
+    before = open_count(overlapping, args)
+    assert before >= 2  # the checkup slot and the overlapping video visit
+
+    appointment = app.book(patient, slot, "", FROZEN)
+    runner.catch_up()
+    assert open_count(overlapping, args) == 0
+    app.cancel(appointment, FROZEN)
+    runner.catch_up()
+    assert open_count(overlapping, args) == before
+    second = app.book(patient, slot, "", FROZEN)
+    runner.catch_up()
+    incremental = dump(container)
+    read_model.reset()
+    CatchUpRunner(app, read_model).catch_up()
+    assert dump(container) == incremental
+    assert open_count(overlapping, args) == 0 and second
