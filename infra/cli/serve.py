@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import signal
 
-import uvicorn
 from pydantic import ValidationError
 
 from infra.cli.errors import CliError
 from infra.container import Container
 from infra.demo import seed_demo
+from infra.http import workers
 from infra.logging import configure_logging
 from infra.projectors import ProjectorHost
 from infra.runtime import Runtime
@@ -75,12 +75,4 @@ def _stop(signum: int, _frame: object) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    uvicorn.run(
-        "infra.http.app:app_from_environment",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_config=None,
-        proxy_headers=False,
-    )
+    workers.serve(args.host, args.port, args.workers)

@@ -77,11 +77,19 @@ class _Connection:
 
 async def run_open_loop(host: str, port: int, rate: float, duration_s: float,
                         make_request: Callable[[int], bytes], name: str,
-                        max_connections: int = 256) -> Result:
-    """Send `rate` requests per second for `duration_s`; return latencies and statuses."""
+                        max_connections: int = 256, initial_connections: int = 32) -> Result:
+    """Send `rate` requests per second for `duration_s`; return latencies and statuses.
+
+    Connections are opened up front and used in turn, so that keep-alive connections spread
+    over every API worker process the way a load balancer would spread requests; a lazily
+    grown pool would pin most traffic to whichever worker accepted first.
+    """
     result = Result(name)
-    idle: list[_Connection] = []
-    open_count = 0
+    idle: list[_Connection] = [
+        _Connection(*await asyncio.open_connection(host, port))
+        for _ in range(initial_connections)
+    ]
+    open_count = len(idle)
     interval = 1.0 / rate
     total = int(rate * duration_s)
     start = time.perf_counter()
@@ -92,7 +100,7 @@ async def run_open_loop(host: str, port: int, rate: float, duration_s: float,
         conn: _Connection | None = None
         try:
             if idle:
-                conn = idle.pop()
+                conn = idle.pop(0)  # the longest idle: rotate over every connection
             elif open_count < max_connections:
                 open_count += 1
                 conn = _Connection(*await asyncio.open_connection(host, port))

@@ -87,8 +87,6 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
 
     with servers() as srv:
-        print("measuring the PostgreSQL baseline (pgbench simple-update)...", flush=True)
-        baseline = pgbench_baseline(srv.postgres, args.baseline_seconds, args.pgbench_scale)
         ensure_schema(srv.database_url, "public")
         app = ClinicApplication(env=eventsourcing_env(srv.database_url))
         read_model = slot_search_read_model(srv.database_url, "public")
@@ -124,6 +122,9 @@ def main() -> None:
                          "pg_slot_query_ms": db_query["latency_ms"]})
         app.close()
         read_model.datastore.close()
+        # Last, so that its writes (and the autovacuum after them) disturb no measurement.
+        print("measuring the PostgreSQL baseline (pgbench simple-update)...", flush=True)
+        baseline = pgbench_baseline(srv.postgres, args.baseline_seconds, args.pgbench_scale)
     print()
     print(json.dumps(baseline))
     print_table(rows)
