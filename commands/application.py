@@ -9,20 +9,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from commands.booking import BookingUseCases
 from commands.directory import DirectoryUseCases
-from commands.ports import BookedTimes
 
 
-class ClinicApplication(DirectoryUseCases, BookingUseCases):
+class ClinicApplication(DirectoryUseCases):
     name = "clinic"
 
-    def __init__(self, env: Any = None, *, booked_times: BookedTimes | None = None,
-                 email_key: bytes | None = None,
+    def __init__(self, env: Any = None, *, email_key: bytes | None = None,
                  cancellation_cutoff: timedelta | None = None) -> None:
         super().__init__(env=env)
-        if booked_times is not None:
-            self.booked_times = booked_times
         if email_key is not None:
             self.email_key = email_key
         if cancellation_cutoff is not None:

@@ -6,7 +6,7 @@ calendars in one atomic write (docs/decisions/0008-booking-consistency.md).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
@@ -53,7 +53,8 @@ class BookingUseCases(PatientUseCases):
                 patient_id=patient_id, provider_id=slot.provider_id, clinic_id=slot.clinic_id,
                 service_id=slot.service_id, slot_id=slot.slot_id, start=slot.start,
                 end=slot.end, modality=slot.modality, reason=reason, id=appointment_id)
-            calendars = self._reserve(slot.provider_id, appointment_id, slot.start, slot.end)
+            calendars = self._reserve(slot.provider_id, slot.clinic_id, appointment_id,
+                                      slot.start, slot.end)
             if self._saved(appointment, *calendars):
                 return appointment_id
             if self._exists(appointment_id):
@@ -88,7 +89,7 @@ class BookingUseCases(PatientUseCases):
                 key = ProviderCalendar.create_id(slot.provider_id, day.isoformat())
                 if key not in touched:
                     touched[key] = self._calendar(slot.provider_id, day.isoformat())
-                touched[key].reserve(appointment_id, slot.start, slot.end)
+                touched[key].reserve(appointment_id, slot.start, slot.end, slot.clinic_id)
             if self._saved(appointment, *touched.values()):
                 return appointment
         raise SlotTakenError("that time is in high demand; please try again")
@@ -114,6 +115,23 @@ class BookingUseCases(PatientUseCases):
     def appointment(self, appointment_id: UUID) -> Appointment:
         return self._get(Appointment, appointment_id, "appointment")
 
+    def booked_at(self, provider_id: UUID, clinic_id: UUID, after: datetime,
+                  days: int) -> list[tuple[datetime, datetime]]:
+        """Live bookings of a provider at a clinic ending after `after`, from the calendars
+        (the event store, not a read model: a rule change must see every booking)."""
+        booked: list[tuple[datetime, datetime]] = []
+        for n in range(days + 2):
+            day = (after.astimezone(UTC) + timedelta(days=n)).date().isoformat()
+            try:
+                calendar: ProviderCalendar = self.repository.get(
+                    ProviderCalendar.create_id(provider_id, day))
+            except AggregateNotFoundError:
+                continue
+            for start, end, clinic in calendar.reservations.values():
+                if clinic == clinic_id and end > after and (start, end) not in booked:
+                    booked.append((start, end))
+        return booked
+
     # -----------------------------------------------------------------------------------
     def _require_bookable(self, patient: Patient, slot: SlotInfo, now: datetime) -> None:
         if not patient.email_verified:
@@ -137,11 +155,12 @@ class BookingUseCases(PatientUseCases):
             calendar = ProviderCalendar(provider_id=provider_id, day=day)
         return calendar
 
-    def _reserve(self, provider_id: UUID, appointment_id: UUID, start: datetime,
+    def _reserve(self, provider_id: UUID, clinic_id: UUID, appointment_id: UUID,
+                 start: datetime,
                  end: datetime) -> list[ProviderCalendar]:
         calendars = [self._calendar(provider_id, d.isoformat()) for d in calendar_days(start, end)]
         for calendar in calendars:
-            calendar.reserve(appointment_id, start, end)
+            calendar.reserve(appointment_id, start, end, clinic_id)
         return calendars
 
     def _release(self, provider_id: UUID, appointment_id: UUID, start: datetime,

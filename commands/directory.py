@@ -7,8 +7,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from commands.base import UseCases
-from commands.ports import BookedTimes
+from commands.booking import BookingUseCases
 from domain.availability import AvailabilityRules
 from domain.clinics import Address, Clinic, valid_time_zone
 from domain.errors import RuleViolationError
@@ -18,16 +17,8 @@ from domain.schedules import Schedule
 from domain.services import Service
 
 
-class NoBookings:
-    """Until bookings exist in a deployment, nothing can conflict with a rule change."""
-
-    def booked(self, provider_id: UUID, clinic_id: UUID, after: datetime
-               ) -> list[tuple[datetime, datetime]]:
-        return []
-
-
-class DirectoryUseCases(UseCases):
-    booked_times: BookedTimes = NoBookings()
+class DirectoryUseCases(BookingUseCases):
+    """Directory changes check bookings (a rule change may not strand a booked visit)."""
 
     # Clinics ---------------------------------------------------------------------------
     def register_clinic(self, name: str, address: Address, time_zone: str,
@@ -93,7 +84,8 @@ class DirectoryUseCases(UseCases):
             schedule = Schedule(provider_id=provider_id, clinic_id=clinic_id,
                                 rules=rules.as_dict())
         else:
-            booked = self.booked_times.booked(provider_id, clinic_id, datetime.now(UTC))
+            booked = self.booked_at(provider_id, clinic_id, datetime.now(UTC),
+                                    max(schedule.rules.horizon_days, rules.horizon_days))
             schedule.change_rules(rules, valid_time_zone(clinic.time_zone), booked)
         self.save(schedule)
         return schedule.id

@@ -9,12 +9,6 @@ from typing import Protocol
 from uuid import UUID
 
 
-class BookedTimes(Protocol):
-    def booked(self, provider_id: UUID, clinic_id: UUID, after: datetime
-               ) -> list[tuple[datetime, datetime]]:
-        """Booked visits of a provider at a clinic that end after `after` (UTC)."""
-
-
 class CodeCheck(StrEnum):
     accepted = "accepted"
     wrong = "wrong"

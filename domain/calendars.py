@@ -39,6 +39,7 @@ class ProviderCalendar(Aggregate):
         appointment_id: UUID
         start: datetime
         end: datetime
+        clinic_id: UUID
 
     class Released(Aggregate.Event):
         appointment_id: UUID
@@ -51,18 +52,20 @@ class ProviderCalendar(Aggregate):
     def __init__(self, provider_id: UUID, day: str) -> None:
         self.provider_id = provider_id
         self.day = day
-        self.reservations: dict[UUID, tuple[datetime, datetime]] = {}
+        self.reservations: dict[UUID, tuple[datetime, datetime, UUID]] = {}
 
-    def reserve(self, appointment_id: UUID, start: datetime, end: datetime) -> None:
-        for other, (s, e) in self.reservations.items():
+    def reserve(self, appointment_id: UUID, start: datetime, end: datetime,
+                clinic_id: UUID) -> None:
+        for other, (s, e, _) in self.reservations.items():
             if other != appointment_id and s < end and start < e:
                 raise SlotTakenError("that time was just booked; please pick another")
         if appointment_id not in self.reservations:
-            self._reserved(appointment_id, start, end)
+            self._reserved(appointment_id, start, end, clinic_id)
 
     @event(Reserved)
-    def _reserved(self, appointment_id: UUID, start: datetime, end: datetime) -> None:
-        self.reservations[appointment_id] = (start, end)
+    def _reserved(self, appointment_id: UUID, start: datetime, end: datetime,
+                  clinic_id: UUID) -> None:
+        self.reservations[appointment_id] = (start, end, clinic_id)
 
     def release(self, appointment_id: UUID) -> None:
         if appointment_id in self.reservations:

@@ -227,3 +227,22 @@ def test_registering_twice_keeps_one_patient(client: TestClient, container: Cont
     future = client.post("/patients", json={**body, "email": "x@example.org",
                                             "birth_date": "2999-01-01"})
     assert future.status_code == 422 and future.json()["error"] == "invalid-patient"
+
+
+def test_hours_that_would_strand_a_booking_are_refused(
+    client: TestClient, container: Container, token_for: Any, project: Any
+) -> None:
+    ids = set_up_clinic(client, token_for)
+    project()
+    slot = open_slots(client, ids["checkup"])[2]
+    _, headers = sign_up(client, container, "ida@example.org")
+    assert client.post("/bookings", headers=headers, json={"slot_id": slot["id"]}
+                       ).status_code == 201
+    url = f"/providers/{ids['provider']}/availability/{ids['clinic']}"
+    nothing = {"weekly": {}, "horizon_days": 5}
+    refused = client.put(url, headers=token_for(Role.admin), json=nothing)
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "availability-conflicts-with-bookings"
+    assert "1 booked visit" in refused.json()["detail"]
+    kept = client.get(url).json()["rules"]["weekly"]["monday"]
+    assert kept == [["00:00", "24:00"]]
