@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     max_holds_per_client: int = Field(default=3, ge=1, le=50)
     cancellation_cutoff_hours: float = Field(default=24, ge=0, le=24 * 14)
     patient_token_minutes: int = Field(default=30, ge=1, le=720)
+    # Multiplies every rate limit (codes, verification, holds, bookings). Load tests from
+    # one address raise it; production keeps 1.
+    rate_limit_scale: float = Field(default=1.0, gt=0, le=100_000)
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_from: str = "clinic@localhost"

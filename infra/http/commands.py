@@ -42,7 +42,8 @@ def acting(request: Request, principal: Principal | None, reason: str) -> Iterat
 
 
 def rate_limit(container: Container, bucket: str, key: str, limit: int, window_s: int) -> None:
-    retry_after = container.limits.hit(bucket, key, limit, window_s)
+    scaled = max(1, int(limit * container.settings.rate_limit_scale))
+    retry_after = container.limits.hit(bucket, key, scaled, window_s)
     if retry_after is not None:
         raise ProblemError("rate-limited", f"Too many attempts; try again in {retry_after}s.",
                            headers={"Retry-After": str(retry_after)})

@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS {s}.appointments (
     start_at timestamptz NOT NULL, end_at timestamptz NOT NULL, modality text NOT NULL,
     status text NOT NULL, late_cancellation boolean NOT NULL DEFAULT false,
     reschedule_count int NOT NULL DEFAULT 0, reason text NOT NULL DEFAULT '',
-    booked_at timestamptz NOT NULL, updated_at timestamptz NOT NULL);
+    booked_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+    projected_at timestamptz NOT NULL DEFAULT clock_timestamp());
 CREATE INDEX IF NOT EXISTS appointments_by_patient ON {s}.appointments (patient_id, start_at);
 CREATE INDEX IF NOT EXISTS appointments_by_provider ON {s}.appointments (provider_id, start_at)
 """

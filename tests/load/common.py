@@ -82,14 +82,17 @@ def _latency(out: str) -> float:
 
 
 @contextmanager
-def api_server(srv: Servers, workers: int) -> Iterator[int]:
+def api_server(srv: Servers, workers: int, extra_env: dict[str, str] | None = None,
+               projectors: bool = False) -> Iterator[int]:
     """`clinic serve` as a person would run it, against the benchmark's servers."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
     env |= {"CLINIC_DATABASE_URL": srv.database_url, "CLINIC_REDIS_URL": srv.redis.url,
-            "CLINIC_DATA_DIR": str(srv.data_dir), "CLINIC_LOG_LEVEL": "WARNING"}
+            "CLINIC_DATA_DIR": str(srv.data_dir), "CLINIC_LOG_LEVEL": "WARNING",
+            **(extra_env or {})}
+    flags = [] if projectors else ["--no-projectors"]
     proc = subprocess.Popen([sys.executable, "-m", "infra.cli.main", "serve", "--port",
-                             str(port), "--workers", str(workers), "--no-projectors"],
+                             str(port), "--workers", str(workers), *flags],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         ready = 0

@@ -140,5 +140,12 @@ async def run_open_loop(host: str, port: int, rate: float, duration_s: float,
     return result
 
 
+def post(path: str, body: bytes, headers: dict[str, str] | None = None,
+         host: str = "127.0.0.1") -> bytes:
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    return (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{extra}\r\n").encode() + body
+
+
 def get(path: str, host: str = "127.0.0.1") -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()

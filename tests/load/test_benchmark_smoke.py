@@ -24,3 +24,16 @@ def test_slot_search_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert first["completed"] == first["sent"] == 40
     assert first["error_rate"] == 0
     assert result["baseline"]["pgbench_simple_update_tps_c1"] > 0
+
+
+def test_booking_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "booking.json"
+    run = subprocess.run([sys.executable, "-m", "tests.load.booking_bench", "--smoke",
+                          "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    result = json.loads(out.read_text())
+    bookings = result["runs"][0]
+    assert bookings["name"] == "POST /bookings" and bookings["completed"] == bookings["sent"]
+    assert bookings["error_rate"] == 0
+    assert result["summary"]["double_bookings"] == 0
+    assert result["summary"]["appointments"] > 0
