@@ -13,7 +13,6 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from commands.context import CommandContext, acting_as
-from domain.errors import DomainError
 from infra.auth.tokens import Principal
 from infra.cache.idempotency import KeyInFlightError, KeyReusedError, fingerprint
 from infra.container import Container
@@ -60,11 +59,11 @@ def idempotent_create(request: Request, container: Container, caller: str, body:
         raise ProblemError("validation-error", "Idempotency-Key must be 1-255 visible "
                            "ASCII characters.")
     scope = f"{caller}:{request.method}:{request.url.path}"
-    print_ = fingerprint(request.method, request.url.path,
+    body_print = fingerprint(request.method, request.url.path,
                          body.model_dump_json().encode() if hasattr(body, "model_dump_json")
                          else b"")
     try:
-        replay = container.idempotency.begin(scope, key, print_)
+        replay = container.idempotency.begin(scope, key, body_print)
     except KeyReusedError:
         raise ProblemError("validation-error", "This Idempotency-Key was used with a "
                            "different request body.", error="idempotency-key-reused") from None
@@ -77,12 +76,9 @@ def idempotent_create(request: Request, container: Container, caller: str, body:
                             headers={"Idempotent-Replayed": "true"})
     try:
         status, payload = create(uuid5(IDEMPOTENCY_NAMESPACE, f"{scope}:{key}"))
-    except (DomainError, ProblemError):
-        container.idempotency.abandon(scope, key)
-        raise
-    except Exception:
+    except Exception:  # a domain refusal or a crash: the key may be used again
         container.idempotency.abandon(scope, key)
         raise
     encoded = jsonable_encoder(payload)
-    container.idempotency.complete(scope, key, print_, status, encoded)
+    container.idempotency.complete(scope, key, body_print, status, encoded)
     return JSONResponse(encoded, status_code=status)
