@@ -3,10 +3,29 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import orjson
 import structlog
+
+PHI_KEYS = frozenset({"given_name", "family_name", "name", "birth_date", "email", "phone",
+                      "reason", "note", "code", "address", "hold_secret", "access_token",
+                      "authorization", "password"})
+EMAIL = re.compile(r"[^@\s\"']+@[^@\s\"']+\.[A-Za-z]{2,}")
+
+
+def drop_phi(_logger: object, _method: str, event: MutableMapping[str, Any]
+             ) -> MutableMapping[str, Any]:
+    """Logs carry ids, never PHI: known PHI keys are masked, email addresses redacted."""
+    for key in list(event):
+        if key.lower() in PHI_KEYS:
+            event[key] = "[redacted]"
+        elif isinstance(event[key], str):
+            event[key] = EMAIL.sub("[email]", event[key])
+    return event
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -16,6 +35,7 @@ def configure_logging(level: str = "INFO") -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
+        drop_phi,  # last: also covers formatted exceptions
     ]
     structlog.configure(
         processors=[structlog.stdlib.filter_by_level, *shared,
