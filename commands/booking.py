@@ -44,7 +44,7 @@ class BookingUseCases(PatientUseCases):
     cancellation_cutoff: timedelta = timedelta(hours=24)
 
     def book(self, patient_id: UUID, slot: SlotInfo, reason: str, now: datetime,
-             appointment_id: UUID | None = None) -> UUID:
+             appointment_id: UUID | None = None) -> Appointment:
         patient: Patient = self._get(Patient, patient_id, "patient")
         self._require_bookable(patient, slot, now)
         appointment_id = appointment_id or uuid4()
@@ -56,7 +56,7 @@ class BookingUseCases(PatientUseCases):
             calendars = self._reserve(slot.provider_id, slot.clinic_id, appointment_id,
                                       slot.start, slot.end)
             if self._saved(appointment, *calendars):
-                return appointment_id
+                return appointment
             if self._exists(appointment_id):
                 raise DuplicateAppointmentError(appointment_id)
         raise SlotTakenError("that time is in high demand; please try again")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cache
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -39,13 +40,9 @@ def valid_time_zone(name: str) -> ZoneInfo:
         raise InvalidClinicError(f"'{name}' is not an IANA time zone") from None
 
 
-_ZONES: set[str] = set()
-
-
-def _zones() -> set[str]:
-    if not _ZONES:
-        _ZONES.update(z for z in available_timezones() if "/" in z)
-    return _ZONES
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(z for z in available_timezones() if "/" in z)
 
 
 def _checked(name: str, modalities: list[str]) -> tuple[str, list[str]]:

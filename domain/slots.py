@@ -19,9 +19,6 @@ class SlotTime:
     start: datetime  # UTC
     end: datetime  # UTC
 
-    def overlaps(self, start: datetime, end: datetime) -> bool:
-        return self.start < end and start < self.end
-
 
 def slot_times(rules: AvailabilityRules, zone: ZoneInfo, duration_minutes: int,
                days: Iterable[date]) -> Iterator[SlotTime]:

@@ -10,14 +10,14 @@ import redis
 from psycopg_pool import ConnectionPool
 
 from commands.application import ClinicApplication
-from commands.ports import CodeSender
+from commands.ports import CodeSender, Holds, OneTimeCodes, SlotCatalog
 from infra.auth.tokens import TokenService
 from infra.cache.codes import RedisOneTimeCodes
 from infra.cache.holds import RedisHolds
 from infra.cache.idempotency import IdempotencyRecords
 from infra.cache.ratelimit import RateLimiter
 from infra.eventstore import ensure_schema, eventsourcing_env
-from infra.keys import derived_keys
+from infra.keys import DerivedKeys, derived_keys
 from infra.messaging import build_publisher
 from infra.notifications import DevMailbox, SmtpCodeSender
 from infra.readmodels.build import create_read_model_tables
@@ -34,12 +34,13 @@ class Container:
     redis: redis.Redis
     publisher: MessagePublisher
     tokens: TokenService
-    codes: RedisOneTimeCodes
+    codes: OneTimeCodes
     code_sender: CodeSender
-    holds: RedisHolds
+    holds: Holds
     limits: RateLimiter
     idempotency: IdempotencyRecords
-    slots: PostgresSlotCatalog
+    slots: SlotCatalog
+    keys: DerivedKeys
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -75,6 +76,7 @@ class Container:
             limits=RateLimiter(client),
             idempotency=IdempotencyRecords(client),
             slots=PostgresSlotCatalog(pool),
+            keys=keys,
         )
 
     def close(self) -> None:

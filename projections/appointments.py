@@ -15,7 +15,9 @@ from domain.appointments import Appointment, AppointmentStatus
 
 class AppointmentsWriter(Protocol):
     def insert(self, row: dict[str, Any]) -> None: ...
-    def update(self, appointment_id: UUID, changes: dict[str, Any]) -> None: ...
+    def update(self, appointment_id: UUID, changes: dict[str, Any],
+               reschedules: int = 0) -> None:
+        """Set columns; `reschedules` is added to the reschedule count."""
 
 
 def apply_events(writer: AppointmentsWriter, events: Iterable[Any]) -> None:
@@ -36,12 +38,13 @@ def _apply(writer: AppointmentsWriter, event: Any) -> None:
         })
         return
     changes: dict[str, Any] | None = None
+    reschedules = 0
     if isinstance(event, Appointment.Cancelled):
         changes = {"status": AppointmentStatus.cancelled.value,
                    "late_cancellation": event.late}
     elif isinstance(event, Appointment.Rescheduled):
-        changes = {"slot_id": event.slot_id, "start_at": event.start, "end_at": event.end,
-                   "reschedule_count": None}
+        changes = {"slot_id": event.slot_id, "start_at": event.start, "end_at": event.end}
+        reschedules = 1
     elif isinstance(event, Appointment.CheckedIn):
         changes = {"status": AppointmentStatus.checked_in.value}
     elif isinstance(event, Appointment.Fulfilled):
@@ -49,5 +52,5 @@ def _apply(writer: AppointmentsWriter, event: Any) -> None:
     elif isinstance(event, Appointment.MarkedNoShow):
         changes = {"status": AppointmentStatus.noshow.value}
     if changes is not None:
-        writer.update(oid, {**changes, "updated_at": at})
+        writer.update(oid, {**changes, "updated_at": at}, reschedules)
 

@@ -77,13 +77,12 @@ def create_booking(body: BookingCreate, request: Request, principal: Booker,
     def create(derived_id: UUID | None) -> tuple[int, Any]:
         try:
             with acting(request, principal, "booking"):
-                appointment_id = container.app.book(patient_id, slot, body.reason,
-                                                    datetime.now(UTC), derived_id)
-        except DuplicateAppointmentError as dup:
-            appointment_id = dup.appointment_id  # a retry whose first answer was lost
+                appointment = container.app.book(patient_id, slot, body.reason,
+                                                 datetime.now(UTC), derived_id)
+        except DuplicateAppointmentError as dup:  # a retry whose first answer was lost
+            appointment = container.app.appointment(dup.appointment_id)
         if body.hold_id is not None:
             container.holds.release(slot.slot_id, body.hold_id)
-        appointment = container.app.appointment(appointment_id)
         if appointment.patient_id != patient_id:
             raise ProblemError("validation-error", "This Idempotency-Key was used for "
                                "another booking.", error="idempotency-key-reused")

@@ -20,7 +20,6 @@ from infra.container import Container
 from infra.http.commands import acting
 from infra.http.deps import ContainerDep
 from infra.http.security import Authorized
-from infra.keys import derived_keys
 
 router = APIRouter(tags=["consent"])
 PatientWriter = Annotated[Principal, Authorized(Scope.patients_write)]
@@ -101,7 +100,7 @@ def signed(container: Container, consent: Consent) -> Receipt:
 
 
 def _signature(container: Container, receipt: dict[str, Any]) -> str:
-    key = derived_keys(container.settings).receipts
+    key = container.keys.receipts
     canonical = json.dumps(receipt, sort_keys=True, separators=(",", ":")).encode()
     return hmac.new(key, canonical, hashlib.sha256).hexdigest()
 

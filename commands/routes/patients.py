@@ -14,6 +14,7 @@ from commands.models import Strict
 from commands.ports import CodeCheck
 from domain.access import Role, Scope
 from infra.auth.tokens import Principal
+from infra.container import Container
 from infra.http.commands import acting, client_ip, idempotent_create, rate_limit
 from infra.http.deps import ContainerDep
 from infra.http.problems import ProblemError
@@ -84,7 +85,7 @@ def register_patient(body: PatientCreate, request: Request,
             patient_id, _created = container.app.register_patient(
                 body.given_name, body.family_name, body.birth_date, body.email, body.phone,
                 patient_id=derived_id)
-        _send_code(container, patient_id, body.email)
+        _send_code(container, patient_id)
         return 202, Registration(patient_id=patient_id)
 
     return idempotent_create(request, container, f"ip:{client_ip(request)}", body, create)
@@ -98,7 +99,7 @@ def request_code(body: CodeRequest, request: Request, container: ContainerDep) -
     rate_limit(container, "code-email", body.email.strip().lower(), 5, 3600)
     patient_id = container.app.patient_for_email(body.email)
     if patient_id is not None:
-        _send_code(container, patient_id, body.email)
+        _send_code(container, patient_id)
     return {"status": "If the address is registered, a code is on its way."}
 
 
@@ -155,7 +156,7 @@ def require_own(principal: Principal, patient_id: UUID) -> None:
         raise ProblemError("not-found", f"no patient with id {patient_id}")
 
 
-def _send_code(container: Any, patient_id: UUID, email: str) -> None:
+def _send_code(container: Container, patient_id: UUID) -> None:
+    """Codes go to the address on record, never to the one typed in."""
     code = container.codes.issue(patient_id)
     container.code_sender.send_code(container.app.patient(patient_id).email, code)
-    del email  # codes go to the address on record, never to the one typed in

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Literal
 
 from fastapi import APIRouter
@@ -52,8 +53,8 @@ def _postgres_ok(container: Container) -> bool:
         return conn.execute("SELECT 1").fetchone() == (1,)
 
 
-def _safely(check: object) -> bool:
+def _safely(check: Callable[[], bool]) -> bool:
     try:
-        return bool(check())  # type: ignore[operator]
+        return bool(check())
     except Exception:
         return False

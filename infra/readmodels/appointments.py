@@ -50,15 +50,11 @@ class _Writer:
             f"INSERT INTO {self.s}.appointments ({names}) VALUES ({values}) "
             "ON CONFLICT (appointment_id) DO NOTHING"), row)
 
-    def update(self, appointment_id: UUID, changes: dict[str, Any]) -> None:
-        sets = []
-        for column in changes:
-            if column == "reschedule_count":
-                sets.append("reschedule_count = reschedule_count + 1")
-            else:
-                sets.append(f"{column} = %({column})s")
-        params = {k: v for k, v in changes.items() if k != "reschedule_count"}
+    def update(self, appointment_id: UUID, changes: dict[str, Any],
+               reschedules: int = 0) -> None:
+        sets = [f"{column} = %({column})s" for column in changes]
+        sets.append("reschedule_count = reschedule_count + %(reschedules)s")
         self.curs.execute(sql.SQL(
             f"UPDATE {self.s}.appointments SET {', '.join(sets)} "
             "WHERE appointment_id = %(appointment_id)s"),
-            {**params, "appointment_id": appointment_id})
+            {**changes, "reschedules": reschedules, "appointment_id": appointment_id})

@@ -74,7 +74,7 @@ class BookingService(RuleBasedStateMachine):
         slot = self.slots[index]
         free = self._free(slot.start, slot.end)
         try:
-            appointment_id = self.app.book(self.patient, slot, "", datetime.now(UTC))
+            appointment_id = self.app.book(self.patient, slot, "", datetime.now(UTC)).id
         except SlotTakenError:
             assert not free, "refused a free time"
             return
