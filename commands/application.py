@@ -2,6 +2,7 @@
 
 Use cases are grouped by area (directory, patients, booking) in their own modules; they
 share one application so that a booking and the provider's calendar save atomically.
+Build it with infra.application.build_application (it wires the PHI cipher).
 """
 
 from __future__ import annotations
@@ -10,15 +11,25 @@ from datetime import timedelta
 from typing import Any
 
 from commands.directory import DirectoryUseCases
+from commands.ports import PersonalDataKeys
 
 
 class ClinicApplication(DirectoryUseCases):
     name = "clinic"
+    is_snapshotting_enabled = True  # snapshots on demand (`take_snapshot`), sealed like events
 
-    def __init__(self, env: Any = None, *, email_key: bytes | None = None,
+    def __init__(self, env: Any = None, *, data_keys: PersonalDataKeys | None = None,
+                 email_key: bytes | None = None,
                  cancellation_cutoff: timedelta | None = None) -> None:
         super().__init__(env=env)
+        if data_keys is not None:
+            self.data_keys = data_keys
         if email_key is not None:
             self.email_key = email_key
         if cancellation_cutoff is not None:
             self.cancellation_cutoff = cancellation_cutoff
+
+    def close(self) -> None:
+        super().close()
+        if self.data_keys is not None:
+            self.data_keys.close()

@@ -45,7 +45,7 @@ class BookingUseCases(PatientUseCases):
 
     def book(self, patient_id: UUID, slot: SlotInfo, reason: str, now: datetime,
              appointment_id: UUID | None = None) -> Appointment:
-        patient: Patient = self._get(Patient, patient_id, "patient")
+        patient = self.patient(patient_id)
         self._require_bookable(patient, slot, now)
         appointment_id = appointment_id or uuid4()
         for _attempt in range(MAX_ATTEMPTS):

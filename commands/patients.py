@@ -1,4 +1,5 @@
-"""Patient use cases: register, prove the email address, change contact details, consent."""
+"""Patient use cases: register, prove the email address, change contact details, consent,
+and erasure (crypto-shredding: docs/privacy.md)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,22 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from commands.base import UseCases
+from commands.ports import PersonalDataKeys
 from domain.consent import Consent, Purpose
 from domain.errors import NotFoundError
-from domain.patients import EmailClaim, EmailTakenError, Patient, normalized_email
+from domain.patients import (
+    EmailClaim,
+    EmailTakenError,
+    ErasureBasis,
+    Patient,
+    normalized_email,
+)
+from domain.privacy import ERASED
 
 
 class PatientUseCases(UseCases):
     email_key: bytes = b"set-by-the-application"
+    data_keys: PersonalDataKeys | None = None
 
     def email_claim_id(self, email: str) -> UUID:
         """A keyed hash of the address: the id reveals nothing without the key."""
@@ -29,12 +39,15 @@ class PatientUseCases(UseCases):
                          email: str, phone: str | None, patient_id: UUID | None = None
                          ) -> tuple[UUID, bool]:
         """Return (patient id, created?). A registered address keeps its patient unchanged."""
-        existing = self.patient_for_email(email)
-        if existing is not None:
-            return existing, False
+        claim = self._claim(email)
+        if claim is not None and claim.patient_id is not None:
+            return claim.patient_id, False
         patient = Patient.register(patient_id or uuid4(), given_name, family_name, birth_date,
                                    email, phone, today=datetime.now(UTC).date())
-        claim = EmailClaim(patient_id=patient.id, id=self.email_claim_id(email))
+        if claim is None:
+            claim = EmailClaim(patient_id=patient.id, id=self.email_claim_id(email))
+        else:  # released by an erasure or an address change: free to claim again
+            claim.reclaim(patient.id)
         try:
             self.save(patient, claim)
         except IntegrityError:
@@ -46,14 +59,39 @@ class PatientUseCases(UseCases):
         return patient.id, True
 
     def patient_for_email(self, email: str) -> UUID | None:
+        claim = self._claim(email)
+        return claim.patient_id if claim is not None else None
+
+    def _claim(self, email: str) -> EmailClaim | None:
         try:
             claim: EmailClaim = self.repository.get(self.email_claim_id(email))
         except AggregateNotFoundError:
             return None
-        return claim.patient_id
+        return claim
 
     def patient(self, patient_id: UUID) -> Patient:
-        return self._get(Patient, patient_id, "patient")
+        """A patient who is still on record (an erased one answers PatientErasedError)."""
+        patient = self._get(Patient, patient_id, "patient")
+        patient.require_present()
+        return patient
+
+    def erase_patient(self, patient_id: UUID, basis: ErasureBasis) -> bool:
+        """Record the erasure (a PHI-free event), free the email address, then destroy the
+        patient's key. Safe to repeat after a crash; True if this call recorded it."""
+        patient: Patient = self._get(Patient, patient_id, "patient")
+        recorded = not patient.erased
+        if recorded:
+            changed: list[Aggregate] = [patient]
+            if patient.email != ERASED:
+                claim = self._claim(patient.email)
+                if claim is not None and claim.patient_id == patient_id:
+                    claim.release()
+                    changed.append(claim)
+            patient.erase(basis)
+            self.save(*changed)
+        if self.data_keys is not None:
+            self.data_keys.shred(patient_id)
+        return recorded
 
     def verify_patient_email(self, patient_id: UUID) -> None:
         patient = self.patient(patient_id)

@@ -69,3 +69,12 @@ class Holds(Protocol):
     def release(self, slot_id: UUID, hold_id: UUID) -> None: ...
 
     def held_among(self, slot_ids: list[UUID]) -> set[UUID]: ...
+
+
+class PersonalDataKeys(Protocol):
+    """Each patient's PHI is sealed with a key of their own (infra/crypto)."""
+
+    def shred(self, subject: UUID) -> None:
+        """Destroy the patient's key: their PHI becomes unreadable everywhere, for good."""
+
+    def close(self) -> None: ...

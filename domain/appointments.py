@@ -1,7 +1,8 @@
 """Appointment (FHIR Appointment): one patient's visit with one provider, and its lifecycle.
 
 booked -> checked-in -> fulfilled; booked -> cancelled | noshow; booked -> booked
-(rescheduled). The visit reason is PHI (see `PHI_FIELDS`).
+(rescheduled). The visit reason and cancellation note are PHI, encrypted with the patient's key
+(see `phi` on each event).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import RuleViolationError
+from domain.privacy import PHI
 
 
 class AppointmentStatus(StrEnum):
@@ -40,9 +42,19 @@ class Appointment(Aggregate):
         modality: str
         reason: str
 
+        phi = PHI(frozenset({"reason"}), subject="patient_id")
+
     class Cancelled(Aggregate.Event):
         late: bool
         note: str
+        patient_id: UUID | None  # whose key seals the note (None: before version 2)
+
+        phi = PHI(frozenset({"note"}), subject="patient_id")
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["patient_id"] = None
 
     class Rescheduled(Aggregate.Event):
         slot_id: UUID
@@ -61,7 +73,7 @@ class Appointment(Aggregate):
     class MarkedNoShow(Aggregate.Event):
         pass
 
-    PHI_FIELDS = frozenset({"reason", "note"})
+    phi = PHI(frozenset({"reason"}), subject="patient_id")  # snapshots
 
     @event(Booked)
     def __init__(self, patient_id: UUID, provider_id: UUID, clinic_id: UUID, service_id: UUID,
@@ -78,10 +90,10 @@ class Appointment(Aggregate):
         self._require(AppointmentStatus.booked, "cancel")
         if now >= self.start:
             raise InvalidTransitionError("the visit has started; mark it fulfilled or no-show")
-        self._cancelled(late=self.start - now < cutoff, note=note)
+        self._cancelled(late=self.start - now < cutoff, note=note, patient_id=self.patient_id)
 
     @event(Cancelled)
-    def _cancelled(self, late: bool, note: str) -> None:
+    def _cancelled(self, late: bool, note: str, patient_id: UUID | None) -> None:
         self.status = AppointmentStatus.cancelled
         self.late_cancellation = late
 

@@ -1,19 +1,22 @@
 """Patient: who is cared for, and whether their email address has been proven theirs.
 
-Names, birth date and contact details are PHI. Events carry them as attributes listed in
-`PHI_FIELDS`; the infrastructure encrypts exactly those per patient before storage.
+Names, birth date and contact details are PHI: each event declares them (`phi`), and the
+infrastructure encrypts exactly those with the patient's own key. Erasure records a PHI-free
+event; the key is then destroyed, and the PHI in every earlier event reads as erased.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import RuleViolationError
+from domain.errors import NotFoundError, RuleViolationError
+from domain.privacy import PHI
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 PHONE = re.compile(r"^\+?[0-9 ()\-]{7,20}$")
@@ -44,6 +47,19 @@ def _checked_birth_date(birth_date: date, today: date) -> str:
     return birth_date.isoformat()
 
 
+class PatientErasedError(NotFoundError):
+    code = "patient-erased"
+
+
+class ErasureBasis(StrEnum):
+    retention = "retention-policy"  # the retention period after the last activity ended
+    request = "patient-request"  # the patient asked (where law allows)
+    legal = "legal-order"
+
+
+_IDENTITY = frozenset({"given_name", "family_name", "birth_date", "email", "phone"})
+
+
 class Patient(Aggregate):
     class Registered(Aggregate.Created):
         given_name: str
@@ -52,6 +68,8 @@ class Patient(Aggregate):
         email: str
         phone: str | None
 
+        phi = PHI(_IDENTITY, subject="originator_id")
+
     class EmailVerified(Aggregate.Event):
         pass
 
@@ -59,7 +77,14 @@ class Patient(Aggregate):
         email: str
         phone: str | None
 
-    PHI_FIELDS = frozenset({"given_name", "family_name", "birth_date", "email", "phone"})
+        phi = PHI(frozenset({"email", "phone"}), subject="originator_id")
+
+    class Erased(Aggregate.Event):
+        """PHI-free: why the patient's data was erased. The key goes right after."""
+
+        basis: str
+
+    phi = PHI(_IDENTITY, subject="_id")  # snapshots of a patient
 
     @classmethod
     def register(cls, patient_id: UUID, given_name: str, family_name: str, birth_date: date,
@@ -79,6 +104,7 @@ class Patient(Aggregate):
         self.email = email
         self.phone = phone
         self.email_verified = False
+        self.erased = False
 
     def verify_email(self) -> None:
         if not self.email_verified:
@@ -98,6 +124,19 @@ class Patient(Aggregate):
             self.email_verified = False
         self.email = email
         self.phone = phone
+
+    def erase(self, basis: ErasureBasis) -> None:
+        if not self.erased:
+            self._erased(basis.value)
+
+    @event(Erased)
+    def _erased(self, basis: str) -> None:
+        self.erased = True
+        self.email_verified = False
+
+    def require_present(self) -> None:
+        if self.erased:
+            raise PatientErasedError(f"patient {self.id} was erased")
 
     def profile(self) -> dict[str, Any]:
         return {"id": self.id, "given_name": self.given_name, "family_name": self.family_name,

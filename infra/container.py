@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import redis
@@ -11,12 +10,13 @@ from psycopg_pool import ConnectionPool
 
 from commands.application import ClinicApplication
 from commands.ports import CodeSender, Holds, OneTimeCodes, SlotCatalog
+from infra.application import build_application
 from infra.auth.tokens import TokenService
 from infra.cache.codes import RedisOneTimeCodes
 from infra.cache.holds import RedisHolds
 from infra.cache.idempotency import IdempotencyRecords
 from infra.cache.ratelimit import RateLimiter
-from infra.eventstore import ensure_schema, eventsourcing_env
+from infra.crypto.phi import PhiCipher
 from infra.keys import DerivedKeys, derived_keys
 from infra.messaging import build_publisher
 from infra.notifications import DevMailbox, SmtpCodeSender
@@ -41,12 +41,14 @@ class Container:
     idempotency: IdempotencyRecords
     slots: SlotCatalog
     keys: DerivedKeys
+    phi: PhiCipher
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
         if not settings.database_url or not settings.redis_url:
             raise RuntimeError("database and Redis URLs must be resolved (infra/runtime.py)")
-        ensure_schema(settings.database_url, settings.db_schema)
+        app = build_application(settings)  # first: a wrong key-encryption key stops here
+        assert isinstance(app.data_keys, PhiCipher)
         create_read_model_tables(settings.database_url, settings.db_schema)
         pool = ConnectionPool(
             settings.database_url,
@@ -58,11 +60,6 @@ class Container:
         )
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
         keys = derived_keys(settings)
-        app = ClinicApplication(
-            env=eventsourcing_env(settings.database_url, settings.db_schema),
-            email_key=keys.email_index,
-            cancellation_cutoff=timedelta(hours=settings.cancellation_cutoff_hours),
-        )
         return cls(
             settings=settings,
             app=app,
@@ -77,6 +74,7 @@ class Container:
             idempotency=IdempotencyRecords(client),
             slots=PostgresSlotCatalog(pool),
             keys=keys,
+            phi=app.data_keys,
         )
 
     def close(self) -> None:

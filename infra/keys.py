@@ -1,31 +1,54 @@
-"""Purpose-bound keys derived from the configured secrets (HKDF), so one secret never
-serves two purposes directly."""
+"""Keys: the PHI key ring and purpose-bound keys derived from the configured secrets (HKDF),
+so that one secret never serves two purposes directly."""
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from uuid import NAMESPACE_URL, uuid5
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from infra.crypto.datakeys import DataKeys
+from infra.crypto.kek import KeyRing
 from infra.settings import Settings
+
+# The email index key is a stored system data key (wrapped like a patient's), so rotating
+# the key-encryption key does not change the EmailClaim ids already in the event store.
+EMAIL_INDEX_SUBJECT = uuid5(NAMESPACE_URL, "urn:clinic:system-key:email-index")
 
 
 @dataclass(frozen=True)
 class DerivedKeys:
-    email_index: bytes  # keyed hash of email addresses (EmailClaim ids)
     code_pepper: bytes  # keyed hash of one-time codes in Redis
     receipts: bytes  # signatures of consent receipts
+    pseudonyms: bytes  # keyed hashes of emails / addresses / bodies in Redis keys
 
 
-def _derive(secret: bytes, purpose: str) -> bytes:
+def derive(secret: bytes, purpose: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                 info=f"clinic:{purpose}".encode()).derive(secret)
 
 
 def derived_keys(settings: Settings) -> DerivedKeys:
-    kek = base64.b64decode(settings.phi_kek.get_secret_value())
     jwt = settings.jwt_secret.get_secret_value().encode()
-    return DerivedKeys(email_index=_derive(kek, "email-index"),
-                       code_pepper=_derive(jwt, "otp"), receipts=_derive(jwt, "receipts"))
+    return DerivedKeys(code_pepper=derive(jwt, "otp"), receipts=derive(jwt, "receipts"),
+                       pseudonyms=derive(jwt, "pseudonyms"))
+
+
+def key_ring(settings: Settings) -> KeyRing:
+    return KeyRing(current=_b64(settings.phi_kek_value()),
+                   previous=tuple(_b64(k) for k in settings.phi_kek_previous_values()))
+
+
+def email_index_key(keys: DataKeys, ring: KeyRing) -> bytes:
+    # First use (or a database from before stored system keys): the historical derivation.
+    key = keys.key_for(EMAIL_INDEX_SUBJECT, create=True,
+                       material=derive(ring.current, "email-index"))
+    assert key is not None
+    return key
+
+
+def _b64(value: str) -> bytes:
+    return base64.b64decode(value, validate=True)

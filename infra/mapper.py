@@ -1,7 +1,10 @@
-"""The event mapper: stores each event with the command context that caused it.
+"""The event mapper: stores each event with the command context that caused it, and its PHI
+sealed with the patient's own data key.
 
-Selected through eventsourcing's MAPPER_TOPIC setting (infra/eventstore.py). Reading an
-event back gives it a `__meta__` attribute (actor, role, request_id, reason, when set).
+Selected through eventsourcing's MAPPER_TOPIC setting (infra/eventstore.py); the application
+hands it the PhiCipher (commands/application.py). Reading an event back gives it a `__meta__`
+attribute (actor, role, request_id, reason, purpose) and its PHI in the clear, or as
+`[erased]` once the patient's key was shredded. Snapshots are sealed the same way.
 """
 
 from __future__ import annotations
@@ -9,19 +12,70 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.domain import DomainEventProtocol, Snapshot
 from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.utils import get_topic, resolve_topic
 
 from commands.context import current_context
+from domain.privacy import PHI, phi_of
+from infra.crypto.phi import PhiCipher
 
 META = "__meta__"
 
 
+class PhiCipherMissingError(RuntimeError):
+    pass
+
+
 class ClinicMapper(Mapper[UUID]):
+    phi: PhiCipher | None = None
+
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         if META not in vars(domain_event):
             object.__setattr__(domain_event, META, current_context().as_dict())
+        target = _phi_target(domain_event)
+        if target is not None:
+            declaration, _ = target
+            sealed = object.__new__(type(domain_event))
+            state = dict(vars(domain_event))
+            record = state if not isinstance(domain_event, Snapshot) else dict(state["state"])
+            self._cipher().seal_fields(record, declaration, _context(domain_event))
+            if isinstance(domain_event, Snapshot):
+                state["state"] = record
+            object.__setattr__(sealed, "__dict__", state)
+            domain_event = sealed
         return super().to_stored_event(domain_event)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        domain_event = super().to_domain_event(stored_event)
+        target = _phi_target(domain_event)
+        if target is not None:
+            declaration, record = target
+            self._cipher().open_fields(record, declaration, _context(domain_event))
+        return domain_event
+
+    def _cipher(self) -> PhiCipher:
+        if self.phi is None:
+            raise PhiCipherMissingError("this application has no PHI cipher: build it with "
+                                        "infra.application.build_application")
+        return self.phi
+
+
+def _phi_target(domain_event: Any) -> tuple[PHI, dict[str, Any]] | None:
+    """The PHI declaration that applies and the state dict holding the fields."""
+    if isinstance(domain_event, Snapshot):
+        declaration = phi_of(resolve_topic(domain_event.topic))
+        record: dict[str, Any] = vars(domain_event)["state"]
+    else:
+        declaration = phi_of(type(domain_event))
+        record = vars(domain_event)
+    return (declaration, record) if declaration is not None else None
+
+
+def _context(domain_event: Any) -> str:
+    """Associated data: the envelope opens only inside the record it was sealed for."""
+    return (f"{get_topic(type(domain_event))}:{domain_event.originator_id}:"
+            f"{domain_event.originator_version}")
 
 
 def event_meta(domain_event: Any) -> dict[str, str]:

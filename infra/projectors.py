@@ -14,27 +14,23 @@ from typing import Any
 import psycopg
 import structlog
 
-from commands.application import ClinicApplication
-from infra.eventstore import ensure_schema, eventsourcing_env
+from infra.application import build_application
+from infra.crypto.phi import PhiCipher
 from infra.readmodels.build import READ_MODELS, read_model
 from infra.settings import Settings
-from projections.runner import CatchUpRunner, ReadModel
+from projections.runner import CatchUpRunner
 
 log = structlog.get_logger("clinic.projectors")
 
 
-def build_read_model(name: str, settings: Settings) -> ReadModel:
+def build_runner(name: str, settings: Settings, **options: Any) -> CatchUpRunner:
     if name not in READ_MODELS:
         raise ValueError(f"unknown read model '{name}'; known: {', '.join(READ_MODELS)}")
     assert settings.database_url
-    return read_model(name, settings.database_url, settings.db_schema)
-
-
-def build_runner(name: str, settings: Settings, **options: Any) -> CatchUpRunner:
-    assert settings.database_url
-    ensure_schema(settings.database_url, settings.db_schema)
-    app = ClinicApplication(env=eventsourcing_env(settings.database_url, settings.db_schema))
-    return CatchUpRunner(app, build_read_model(name, settings), **options)
+    app = build_application(settings)
+    assert isinstance(app.data_keys, PhiCipher)
+    model = read_model(name, settings.database_url, settings.db_schema, phi=app.data_keys)
+    return CatchUpRunner(app, model, **options)
 
 
 def rebuild(name: str, settings: Settings) -> int:

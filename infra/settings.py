@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_issuer: str = "clinic-booking"
     phi_kek: SecretStr = SecretStr(DEV_PHI_KEK)
+    # The KEK may come from a file instead (e.g. a mounted secret); the file wins.
+    phi_kek_file: Path | None = None
+    # Earlier KEKs, comma-separated base64: kept only until `clinic keys rotate` ran.
+    phi_kek_previous: SecretStr | None = None
+    # Patients with no activity (visit, booking, sign-in, consent) for this long are erased
+    # by `clinic retention run` (crypto-shredding). Set it to the longest medical-records
+    # rule that applies to the clinic (docs/privacy.md).
+    retention_years: float = Field(default=10, gt=0, le=100)
     log_level: str = "INFO"
     db_schema: str = "public"
     hold_ttl_seconds: int = Field(default=300, ge=10, le=3600)
@@ -59,7 +67,7 @@ class Settings(BaseSettings):
                 name
                 for name, value, default in (
                     ("CLINIC_JWT_SECRET", self.jwt_secret, DEV_JWT_SECRET),
-                    ("CLINIC_PHI_KEK", self.phi_kek, DEV_PHI_KEK),
+                    ("CLINIC_PHI_KEK", SecretStr(self.phi_kek_value()), DEV_PHI_KEK),
                 )
                 if value.get_secret_value() == default
             ]
@@ -67,15 +75,30 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"{', '.join(weak)} must be set to a real secret when CLINIC_MODE={self.mode}"
                 )
-        try:
-            kek = base64.b64decode(self.phi_kek.get_secret_value(), validate=True)
-        except ValueError:
-            kek = b""
-        if len(kek) != 32:
-            raise ValueError("CLINIC_PHI_KEK must be 32 bytes, base64-encoded")
+        for name, value in (("CLINIC_PHI_KEK", self.phi_kek_value()),
+                            *(("CLINIC_PHI_KEK_PREVIOUS", v)
+                              for v in self.phi_kek_previous_values())):
+            try:
+                kek = base64.b64decode(value, validate=True)
+            except ValueError:
+                kek = b""
+            if len(kek) != 32:
+                raise ValueError(f"{name} must be 32 bytes, base64-encoded")
         if len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("CLINIC_JWT_SECRET must be at least 32 characters")
         return self
+
+    def phi_kek_value(self) -> str:
+        if self.phi_kek_file is not None:
+            try:
+                return self.phi_kek_file.read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"CLINIC_PHI_KEK_FILE cannot be read: {exc.strerror}") from None
+        return self.phi_kek.get_secret_value()
+
+    def phi_kek_previous_values(self) -> list[str]:
+        raw = self.phi_kek_previous.get_secret_value() if self.phi_kek_previous else ""
+        return [part.strip() for part in raw.split(",") if part.strip()]
 
     @property
     def development(self) -> bool:

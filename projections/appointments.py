@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from domain.appointments import Appointment, AppointmentStatus
+from domain.patients import Patient
 
 
 class AppointmentsWriter(Protocol):
@@ -18,6 +19,9 @@ class AppointmentsWriter(Protocol):
     def update(self, appointment_id: UUID, changes: dict[str, Any],
                reschedules: int = 0) -> None:
         """Set columns; `reschedules` is added to the reschedule count."""
+
+    def forget_patient(self, patient_id: UUID) -> None:
+        """Drop the PHI kept for an erased patient (the visit reasons)."""
 
 
 def apply_events(writer: AppointmentsWriter, events: Iterable[Any]) -> None:
@@ -27,6 +31,9 @@ def apply_events(writer: AppointmentsWriter, events: Iterable[Any]) -> None:
 
 def _apply(writer: AppointmentsWriter, event: Any) -> None:
     oid, at = event.originator_id, event.timestamp
+    if isinstance(event, Patient.Erased):
+        writer.forget_patient(oid)
+        return
     if isinstance(event, Appointment.Booked):
         writer.insert({
             "appointment_id": oid, "patient_id": event.patient_id,

@@ -7,13 +7,15 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from domain.access import Role, Scope
 from infra.auth.tokens import Principal
-from infra.http.deps import ReadPool
+from infra.http.deps import PhiDep, ReadPool
 from infra.http.problems import ProblemError
 from infra.http.security import Authorized
+from infra.readmodels.appointments import reason_context
 from queries import appointments
 
 router = APIRouter(tags=["appointments"])
@@ -47,12 +49,14 @@ class AppointmentDetails(AppointmentView):
 
 
 @router.get("/bookings/{appointment_id}", response_model=AppointmentDetails)
-async def read_booking(appointment_id: UUID, principal: Reader,
-                       pool: ReadPool) -> AppointmentDetails:
+async def read_booking(appointment_id: UUID, principal: Reader, pool: ReadPool,
+                       phi: PhiDep) -> AppointmentDetails:
     """One appointment, with the visit reason."""
     row = await appointments.get_appointment(pool, appointment_id)
     if not _may_see(principal, row):
         raise ProblemError("not-found", f"no appointment with id {appointment_id}")
+    row["reason"] = await run_in_threadpool(phi.open_text, row["reason"],
+                                            reason_context(appointment_id))
     return AppointmentDetails(**row)
 
 

@@ -112,7 +112,8 @@ def project(container: Container):  # type: ignore[no-untyped-def]
 
     settings = container.settings
     assert settings.database_url
-    models = [read_model(n, settings.database_url, settings.db_schema) for n in READ_MODELS]
+    models = [read_model(n, settings.database_url, settings.db_schema, phi=container.phi)
+              for n in READ_MODELS]
     runners = [CatchUpRunner(container.app, m) for m in models]
 
     def catch_up() -> int:

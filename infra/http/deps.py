@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from commands.application import ClinicApplication
 from infra.container import Container
+from infra.crypto.phi import PhiCipher
 from queries import db as queries_db
 from queries.slots import HeldSlots
 
@@ -22,6 +23,13 @@ def get_application(request: Request) -> ClinicApplication:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_phi(request: Request) -> PhiCipher:
+    return get_container(request).phi
+
+
+PhiDep = Annotated[PhiCipher, Depends(get_phi)]
 ApplicationDep = Annotated[ClinicApplication, Depends(get_application)]
 
 

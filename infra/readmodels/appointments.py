@@ -1,4 +1,8 @@
-"""PostgreSQL side of the appointments read model (docs/read-models.md)."""
+"""PostgreSQL side of the appointments read model (docs/read-models.md).
+
+The visit reason is PHI: stored sealed with the patient's key (infra/crypto/phi.py), so it
+is as unreadable here as in the events once the patient is erased.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,9 @@ from uuid import UUID
 from psycopg import Cursor, sql
 from psycopg.rows import DictRow
 
+from domain.privacy import ERASED
+from infra.crypto.datakeys import SubjectErasedError
+from infra.crypto.phi import PhiCipher
 from infra.readmodels.base import TrackedReadModel
 from projections.appointments import apply_events
 
@@ -36,14 +43,22 @@ class AppointmentsReadModel(TrackedReadModel):
     TABLES = ("appointments",)
 
     def apply(self, curs: Cursor[DictRow], events: Sequence[Any], now: datetime) -> None:
-        apply_events(_Writer(curs, self.schema), events)
+        if self.phi is None:
+            raise RuntimeError("the appointments read model needs the PHI cipher")
+        apply_events(_Writer(curs, self.schema, self.phi), events)
+
+
+def reason_context(appointment_id: UUID) -> str:
+    return f"appointments.reason:{appointment_id}"
 
 
 class _Writer:
-    def __init__(self, curs: Cursor[DictRow], schema: str) -> None:
-        self.curs, self.s = curs, schema
+    def __init__(self, curs: Cursor[DictRow], schema: str, phi: PhiCipher) -> None:
+        self.curs, self.s, self.phi = curs, schema, phi
 
     def insert(self, row: dict[str, Any]) -> None:
+        row = {**row, "reason": self._sealed(row["patient_id"], row["appointment_id"],
+                                             row["reason"])}
         names = ", ".join(COLUMNS)
         values = ", ".join(f"%({c})s" for c in COLUMNS)
         self.curs.execute(sql.SQL(
@@ -58,3 +73,15 @@ class _Writer:
             f"UPDATE {self.s}.appointments SET {', '.join(sets)} "
             "WHERE appointment_id = %(appointment_id)s"),
             {**changes, "reschedules": reschedules, "appointment_id": appointment_id})
+
+    def forget_patient(self, patient_id: UUID) -> None:
+        self.curs.execute(sql.SQL(
+            f"UPDATE {self.s}.appointments SET reason = '' WHERE patient_id = %s"), (patient_id,))
+
+    def _sealed(self, patient_id: UUID, appointment_id: UUID, reason: str) -> str:
+        if not reason or reason == ERASED:
+            return ""
+        try:
+            return self.phi.seal(patient_id, reason, reason_context(appointment_id))
+        except SubjectErasedError:  # replaying the log of an erased patient
+            return ""

@@ -11,6 +11,8 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg import Cursor, sql
 from psycopg.rows import DictRow
 
+from infra.crypto.phi import PhiCipher
+
 Clock = Callable[[], datetime]
 
 
@@ -22,6 +24,7 @@ class TrackedReadModel(PostgresTrackingRecorder):
     name: ClassVar[str]
     DDL: ClassVar[str]  # statements separated by ';', with {s} for the schema
     TABLES: ClassVar[tuple[str, ...]]
+    phi: PhiCipher | None = None  # for read models that keep PHI (sealed)
 
     def __init__(self, datastore: PostgresDatastore, *, clock: Clock = utc_now,
                  **kwargs: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
+from infra.crypto.phi import PhiCipher
 from infra.eventstore import eventsourcing_env
 from infra.readmodels.appointments import AppointmentsReadModel
 from infra.readmodels.base import Clock, TrackedReadModel, utc_now
@@ -17,8 +18,8 @@ KINDS: dict[str, type[TrackedReadModel]] = {
 READ_MODELS = tuple(KINDS)
 
 
-def read_model(name: str, database_url: str, schema: str,
-               clock: Clock = utc_now) -> TrackedReadModel:
+def read_model(name: str, database_url: str, schema: str, clock: Clock = utc_now,
+               phi: PhiCipher | None = None) -> TrackedReadModel:
     """Construct a read model through eventsourcing's factory (creating its tables)."""
     kind = KINDS[name]
     env = eventsourcing_env(database_url, schema) | {"POSTGRES_POOL_SIZE": "2",
@@ -28,6 +29,7 @@ def read_model(name: str, database_url: str, schema: str,
     )
     model = factory.tracking_recorder(kind)
     model.clock = clock
+    model.phi = phi
     return model
 
 

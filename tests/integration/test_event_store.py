@@ -3,10 +3,10 @@
 import psycopg
 import pytest
 
-from commands.application import ClinicApplication
 from domain.clinics import Address
 from domain.errors import NotFoundError
 from domain.modality import Modality
+from infra.application import build_application
 from infra.container import Container
 from infra.eventstore import eventsourcing_env
 
@@ -20,7 +20,7 @@ def test_aggregate_round_trip_on_real_postgres(container: Container) -> None:
 
     settings = container.settings
     assert settings.database_url
-    fresh = ClinicApplication(env=eventsourcing_env(settings.database_url, settings.db_schema))
+    fresh = build_application(settings)
     try:
         clinic = fresh.clinic(clinic_id)
         assert clinic.name == "Harbor Street"

@@ -13,8 +13,8 @@ from commands.application import ClinicApplication
 from commands.ports import SlotInfo
 from domain.calendars import SlotTakenError
 from domain.consent import POLICIES, Purpose
+from infra.application import build_application
 from infra.container import Container
-from infra.eventstore import eventsourcing_env
 from tests.builders import build_world
 
 
@@ -36,8 +36,7 @@ def test_concurrent_overlapping_bookings_one_wins(container: Container) -> None:
     settings = container.settings
     assert settings.database_url
     patients = [_verified_patient(container.app, n) for n in range(len(wanted))]
-    apps = [ClinicApplication(env=eventsourcing_env(settings.database_url, settings.db_schema))
-            for _ in wanted]
+    apps = [build_application(settings) for _ in wanted]
     barrier = threading.Barrier(len(wanted))
     outcomes: dict[int, str] = {}
 

@@ -29,8 +29,9 @@ import psycopg
 from commands.application import ClinicApplication
 from domain.access import Role
 from domain.consent import POLICIES, Purpose
+from infra.application import build_application
 from infra.auth.tokens import TokenService
-from infra.eventstore import ensure_schema, eventsourcing_env
+from infra.eventstore import ensure_schema
 from infra.readmodels.build import READ_MODELS, read_model
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
@@ -103,11 +104,11 @@ def main() -> None:
     with servers() as srv:
         ensure_schema(srv.database_url, "public")
         settings = Settings(database_url=srv.database_url, redis_url=srv.redis.url)
-        app = ClinicApplication(env=eventsourcing_env(srv.database_url))
+        app = build_application(settings)
         world = World(app)
         world.grow_to(2_000 if args.smoke else 150_000)
         for name in READ_MODELS:
-            model = read_model(name, srv.database_url, "public")
+            model = read_model(name, srv.database_url, "public", phi=app.data_keys)
             CatchUpRunner(app, model, batch_size=200).catch_up()
             model.datastore.close()
         tokens = TokenService(settings.jwt_secret.get_secret_value(), settings.jwt_issuer)

@@ -25,8 +25,10 @@ from commands.application import ClinicApplication
 from domain.availability import AvailabilityRules
 from domain.clinics import Address
 from domain.modality import Modality
-from infra.eventstore import ensure_schema, eventsourcing_env
+from infra.application import build_application
+from infra.eventstore import ensure_schema
 from infra.readmodels.build import slot_search_read_model
+from infra.settings import Settings
 from projections.runner import CatchUpRunner
 from queries.slots import search_sql
 from tests.load.common import api_server, pgbench_baseline, pgbench_script, print_table, servers
@@ -88,7 +90,8 @@ def main() -> None:
 
     with servers() as srv:
         ensure_schema(srv.database_url, "public")
-        app = ClinicApplication(env=eventsourcing_env(srv.database_url))
+        app = build_application(Settings(database_url=srv.database_url,
+                                          redis_url=srv.redis.url))
         read_model = slot_search_read_model(srv.database_url, "public")
         runner = CatchUpRunner(app, read_model, batch_size=100)
         world = World(app)

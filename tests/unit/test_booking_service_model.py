@@ -16,7 +16,6 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from commands.application import ClinicApplication
 from commands.ports import SlotInfo
 from domain.appointments import Appointment
 from domain.availability import AvailabilityRules
@@ -26,6 +25,7 @@ from domain.consent import POLICIES, Purpose
 from domain.errors import ConflictError, RuleViolationError
 from domain.modality import Modality
 from domain.schedules import RulesConflictWithBookingsError
+from tests.fakes import in_memory_application
 
 ZONE = ZoneInfo("America/Chicago")
 DAY = datetime.now(UTC).astimezone(ZONE).date() + timedelta(days=2)
@@ -41,8 +41,7 @@ def _local(hour: int, minute: int) -> datetime:
 class BookingService(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.app = ClinicApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo",
-                                          "MAPPER_TOPIC": "infra.mapper:ClinicMapper"})
+        self.app = in_memory_application()
         app = self.app
         self.clinic = app.register_clinic("C", Address("1 A St", "Town", "IL", "60601"),
                                           "America/Chicago", [Modality.in_person])

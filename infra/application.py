@@ -1,0 +1,41 @@
+"""Build the event-sourced application with its PHI protection: the one way to get one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from commands.application import ClinicApplication
+from infra.crypto.datakeys import PostgresDataKeys
+from infra.crypto.phi import PhiCipher
+from infra.eventstore import ensure_schema, eventsourcing_env
+from infra.keys import email_index_key, key_ring
+from infra.mapper import ClinicMapper
+from infra.settings import Settings
+
+
+def build_application(settings: Settings) -> ClinicApplication:
+    """Fails loudly (KeyEncryptionKeyError) if the configured KEKs cannot open the stored
+    data keys: never a silent start with a wrong key."""
+    assert settings.database_url, "resolve the database first (infra/runtime.py)"
+    ensure_schema(settings.database_url, settings.db_schema)
+    ring = key_ring(settings)
+    keys = PostgresDataKeys(settings.database_url, settings.db_schema, ring)
+    try:
+        keys.verify()
+        cipher = PhiCipher(keys)
+        app = ClinicApplication(
+            env=eventsourcing_env(settings.database_url, settings.db_schema),
+            data_keys=cipher, email_key=email_index_key(keys, ring),
+            cancellation_cutoff=timedelta(hours=settings.cancellation_cutoff_hours))
+    except BaseException:
+        keys.close()
+        raise
+    protect(app, cipher)
+    return app
+
+
+def protect(app: ClinicApplication, cipher: PhiCipher) -> None:
+    """Give the application's mapper (events and snapshots) the PHI cipher."""
+    if not isinstance(app.mapper, ClinicMapper):
+        raise TypeError("the application must use infra.mapper.ClinicMapper")
+    app.mapper.phi = cipher

@@ -1,0 +1,1 @@
+"""PHI encryption: key-encryption keys, per-patient data keys, sealed field envelopes."""

@@ -1,0 +1,180 @@
+"""Per-patient data keys, stored apart from the events, wrapped by the key-encryption key.
+
+Shredding a key keeps a tombstone row (no key material): a later write for that patient
+fails instead of quietly creating a new key, and the erasure stays visible to operators.
+Unwrapped keys are cached in the process for `CACHE_SECONDS`, so a shredded key may still
+open PHI in another process for that long; erased patients are refused by the domain anyway.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from uuid import UUID
+
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from infra.crypto.kek import KeyEncryptionKeyError, KeyRing
+
+CACHE_SECONDS = 60.0
+CACHE_MAX = 20_000
+DDL = """
+CREATE TABLE IF NOT EXISTS {s}.phi_data_keys (
+    subject_id uuid PRIMARY KEY,
+    kek_id text,
+    wrapped bytea,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    rotated_at timestamptz,
+    shredded_at timestamptz,
+    CHECK ((wrapped IS NULL) = (shredded_at IS NOT NULL))
+)
+"""
+
+
+class SubjectErasedError(Exception):
+    """The subject's key was shredded: nothing new may be written for them."""
+
+
+@dataclass(frozen=True)
+class KeyStatus:
+    kek_id: str | None
+    keys: int
+    configured: bool
+
+
+class DataKeys(ABC):
+    """Where data keys live; a fake for unit tests subclasses this."""
+
+    def __init__(self) -> None:
+        self._cache: dict[UUID, tuple[bytes, float]] = {}
+        self._lock = threading.Lock()
+
+    def key_for(self, subject: UUID, *, create: bool, material: bytes | None = None
+                ) -> bytes | None:
+        """The subject's data key; created on first use when `create` (with `material` if
+        given, else random). None when shredded, or unknown and not `create`."""
+        cached = self._cache.get(subject)
+        if cached is not None and time.monotonic() - cached[1] < CACHE_SECONDS:
+            return cached[0]
+        key = self._load(subject)
+        if key is None and create:
+            key = self._create(subject, material or os.urandom(32))
+        if key is not None:
+            with self._lock:
+                if len(self._cache) >= CACHE_MAX:
+                    self._cache.clear()
+                self._cache[subject] = (key, time.monotonic())
+        return key
+
+    def shred(self, subject: UUID) -> None:
+        """Destroy the subject's key material for good (idempotent)."""
+        self._shred(subject)
+        self._cache.pop(subject, None)
+
+    def close(self) -> None:  # noqa: B027 - optional hook: most stores hold no connections
+        """Release connections, if any."""
+
+    @abstractmethod
+    def _load(self, subject: UUID) -> bytes | None: ...
+
+    @abstractmethod
+    def _create(self, subject: UUID, key: bytes) -> bytes:
+        """Store `key` unless one exists; return the stored one. SubjectErasedError if
+        the subject was shredded."""
+
+    @abstractmethod
+    def _shred(self, subject: UUID) -> None: ...
+
+
+class PostgresDataKeys(DataKeys):
+    def __init__(self, database_url: str, schema: str, ring: KeyRing) -> None:
+        super().__init__()
+        self.ring = ring
+        self.table = sql.SQL("{}.phi_data_keys").format(sql.Identifier(schema))
+        self.pool = ConnectionPool(database_url, min_size=1, max_size=4, open=True,
+                                   name="phi-keys")
+        with self.pool.connection() as conn:
+            conn.execute(sql.SQL(DDL).format(s=sql.Identifier(schema)))
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def _load(self, subject: UUID) -> bytes | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(sql.SQL("SELECT kek_id, wrapped FROM {} WHERE subject_id = %s")
+                               .format(self.table), (subject,)).fetchone()
+        if row is None or row[1] is None:
+            return None
+        return self.ring.unwrap(subject, row[0], bytes(row[1]))
+
+    def _create(self, subject: UUID, key: bytes) -> bytes:
+        kek, wrapped = self.ring.wrap(subject, key)
+        with self.pool.connection() as conn:
+            conn.execute(sql.SQL("INSERT INTO {} (subject_id, kek_id, wrapped) "
+                                 "VALUES (%s, %s, %s) ON CONFLICT (subject_id) DO NOTHING")
+                         .format(self.table), (subject, kek, wrapped))
+        stored = self._load(subject)  # a racing writer's key wins; ours is dropped
+        if stored is None:
+            raise SubjectErasedError(f"{subject} was erased")
+        return stored
+
+    def _shred(self, subject: UUID) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(sql.SQL(
+                "INSERT INTO {} (subject_id, kek_id, wrapped, shredded_at) "
+                "VALUES (%s, NULL, NULL, now()) ON CONFLICT (subject_id) DO UPDATE "
+                "SET kek_id = NULL, wrapped = NULL, "
+                "shredded_at = coalesce({}.shredded_at, now())")
+                .format(self.table, self.table), (subject,))
+
+    def vacuum(self) -> None:
+        """Reclaim the space of shredded keys' old row versions (run after erasures)."""
+        with self.pool.connection() as conn:
+            conn.autocommit = True
+            conn.execute(sql.SQL("VACUUM {}").format(self.table))
+
+    def status(self) -> list[KeyStatus]:
+        """Data keys per key-encryption key (None: shredded)."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(sql.SQL("SELECT kek_id, count(*) FROM {} GROUP BY kek_id "
+                                        "ORDER BY kek_id NULLS LAST").format(self.table))
+            known = self.ring.known_ids()
+            return [KeyStatus(k, n, k is None or k in known) for k, n in rows.fetchall()]
+
+    def verify(self) -> None:
+        """Fail loudly unless every stored data key opens with a configured KEK."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(sql.SQL(
+                "SELECT DISTINCT ON (kek_id) kek_id, subject_id, wrapped FROM {} "
+                "WHERE wrapped IS NOT NULL ORDER BY kek_id, created_at").format(self.table)
+            ).fetchall()
+        for kek, subject, wrapped in rows:
+            self.ring.unwrap(subject, kek, bytes(wrapped))  # raises KeyEncryptionKeyError
+
+    def rotate(self, batch: int = 500) -> int:
+        """Re-wrap every data key under the current KEK; events are not touched."""
+        done = 0
+        current = self.ring.current_id
+        while True:
+            with self.pool.connection() as conn, conn.transaction():
+                rows = conn.execute(sql.SQL(
+                    "SELECT subject_id, kek_id, wrapped FROM {} WHERE wrapped IS NOT NULL "
+                    "AND kek_id <> %s LIMIT %s FOR UPDATE SKIP LOCKED").format(self.table),
+                    (current, batch)).fetchall()
+                for subject, kek, wrapped in rows:
+                    key = self.ring.unwrap(subject, kek, bytes(wrapped))
+                    new_kek, rewrapped = self.ring.wrap(subject, key)
+                    conn.execute(sql.SQL("UPDATE {} SET kek_id = %s, wrapped = %s, "
+                                         "rotated_at = now() WHERE subject_id = %s")
+                                 .format(self.table), (new_kek, rewrapped, subject))
+            done += len(rows)
+            if len(rows) < batch:
+                return done
+
+
+__all__ = ["DataKeys", "KeyEncryptionKeyError", "KeyStatus", "PostgresDataKeys",
+           "SubjectErasedError"]

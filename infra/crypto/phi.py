@@ -1,0 +1,89 @@
+"""Sealing PHI with the patient's data key: AES-256-GCM, one envelope string per record.
+
+An envelope is `phi1.<subject id hex>.<base64url(nonce + ciphertext)>`; the associated data
+names the record it belongs to (an event's originator and version, a read-model row), so an
+envelope copied elsewhere does not open. Once the subject's key is shredded, an envelope
+opens to `SHREDDED`.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import Any, Final
+from uuid import UUID
+
+import orjson
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from domain.privacy import ERASED, PHI
+from infra.crypto.datakeys import DataKeys
+
+PREFIX: Final = "phi1"
+SEALED_KEY: Final = "__phi__"  # where an event's sealed fields are kept in stored state
+
+
+class _Shredded:
+    def __repr__(self) -> str:
+        return "SHREDDED"
+
+
+SHREDDED: Final = _Shredded()
+
+
+class PhiCipher:
+    def __init__(self, keys: DataKeys) -> None:
+        self.keys = keys
+
+    def seal(self, subject: UUID, value: Any, context: str) -> str:
+        key = self.keys.key_for(subject, create=True)
+        assert key is not None
+        nonce = os.urandom(12)
+        sealed = AESGCM(key).encrypt(nonce, orjson.dumps(value), context.encode())
+        data = base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+        return f"{PREFIX}.{subject.hex}.{data}"
+
+    def open(self, envelope: str, context: str) -> Any:
+        """The sealed value, or SHREDDED once the subject's key is gone."""
+        prefix, subject_hex, data = envelope.split(".")
+        if prefix != PREFIX:
+            raise ValueError(f"not a PHI envelope: {prefix}")
+        key = self.keys.key_for(UUID(hex=subject_hex), create=False)
+        if key is None:
+            return SHREDDED
+        raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+        return orjson.loads(AESGCM(key).decrypt(raw[:12], raw[12:], context.encode()))
+
+    def open_text(self, envelope: str | None, context: str) -> str:
+        """A sealed read-model column: '' when empty, ERASED when shredded."""
+        if not envelope:
+            return ""
+        value = self.open(envelope, context)
+        return ERASED if value is SHREDDED else str(value)
+
+    def shred(self, subject: UUID) -> None:
+        self.keys.shred(subject)
+
+    def close(self) -> None:
+        self.keys.close()
+
+    # Records (event or snapshot state dicts) -----------------------------------------
+    def seal_fields(self, state: dict[str, Any], declaration: PHI, context: str) -> None:
+        """Move the declared fields of `state` into one envelope under SEALED_KEY."""
+        values = {f: state.pop(f) for f in sorted(declaration.fields) if f in state}
+        if not values:
+            return
+        subject = state.get(declaration.subject)
+        if not isinstance(subject, UUID):
+            raise ValueError(f"PHI without a subject ({declaration.subject} is {subject!r})")
+        state[SEALED_KEY] = self.seal(subject, values, context)
+
+    def open_fields(self, state: dict[str, Any], declaration: PHI, context: str) -> None:
+        """Put the sealed fields back; after shredding they read as ERASED."""
+        envelope = state.pop(SEALED_KEY, None)
+        if envelope is None:
+            return  # written before encryption existed: plaintext as stored
+        values = self.open(envelope, context)
+        if values is SHREDDED:
+            values = dict.fromkeys(declaration.fields, ERASED)
+        state.update(values)
