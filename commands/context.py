@@ -1,4 +1,5 @@
-"""Who is acting, in which role, for which request and why: recorded with every event.
+"""Who is acting, in which role, for which request, doing what and why: recorded with every
+event (`reason` is the action, `purpose` the purpose of use).
 
 The HTTP edge (or the CLI) opens a context around each command; the event mapper stores it
 beside each event's state as `__meta__` (infra/mapper.py).
@@ -18,6 +19,7 @@ class CommandContext:
     role: str
     request_id: str
     reason: str
+    purpose: str = "operations"
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)

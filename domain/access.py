@@ -32,6 +32,7 @@ class Scope(StrEnum):
     visits_manage = "visits:manage"
     patients_write = "patients:write"
     schedule_read = "schedule:read"
+    patients_erase = "patients:erase"
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
@@ -63,6 +64,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.patients_write,
             Scope.visits_manage,
             Scope.schedule_read,
+            Scope.patients_erase,
         }
     ),
 }
@@ -70,3 +72,27 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
 
 def roles_with(scope: Scope) -> list[Role]:
     return [role for role in Role if scope in ROLE_SCOPES[role]]
+
+
+class PurposeOfUse(StrEnum):
+    """Why PHI is used (after HL7 PurposeOfUse), recorded with every command and PHI read.
+    Callers state it in the `X-Purpose-Of-Use` header; each role has a default."""
+
+    treatment = "treatment"
+    emergency = "emergency"
+    payment = "payment"
+    operations = "operations"
+    patient_request = "patient-request"
+    compliance = "compliance"
+    legal = "legal"
+
+
+DEFAULT_PURPOSE: dict[Role | None, PurposeOfUse] = {
+    None: PurposeOfUse.patient_request,  # signed out: registration, sign-in, holds
+    Role.patient: PurposeOfUse.patient_request,
+    Role.provider: PurposeOfUse.treatment,
+    Role.front_desk: PurposeOfUse.operations,
+    Role.compliance: PurposeOfUse.compliance,
+    Role.analyst: PurposeOfUse.operations,
+    Role.admin: PurposeOfUse.operations,
+}

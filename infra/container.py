@@ -11,14 +11,17 @@ from psycopg_pool import ConnectionPool
 from commands.application import ClinicApplication
 from commands.ports import CodeSender, Holds, OneTimeCodes, SlotCatalog
 from infra.application import build_application
+from infra.audit import AuditTrail
+from infra.auth.sessions import PatientSessions
 from infra.auth.tokens import TokenService
+from infra.cache.client import redis_client
 from infra.cache.codes import RedisOneTimeCodes
 from infra.cache.holds import RedisHolds
 from infra.cache.idempotency import IdempotencyRecords
 from infra.cache.ratelimit import RateLimiter
 from infra.crypto.phi import PhiCipher
 from infra.keys import DerivedKeys, derived_keys
-from infra.messaging import build_publisher
+from infra.messaging import build_publisher, kafka_client_config
 from infra.notifications import DevMailbox, SmtpCodeSender
 from infra.readmodels.build import create_read_model_tables
 from infra.readmodels.slot_catalog import PostgresSlotCatalog
@@ -42,6 +45,8 @@ class Container:
     slots: SlotCatalog
     keys: DerivedKeys
     phi: PhiCipher
+    audit: AuditTrail
+    sessions: PatientSessions
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -58,23 +63,28 @@ class Container:
             kwargs={"options": f"-c search_path={settings.db_schema}"},
             name="read-models",
         )
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        client = redis_client(settings)
         keys = derived_keys(settings)
+        tokens = TokenService(settings.jwt_secret.get_secret_value(), settings.jwt_issuer)
         return cls(
             settings=settings,
             app=app,
             pool=pool,
             redis=client,
-            publisher=build_publisher(settings.kafka_bootstrap, settings.resolved_data_dir()),
-            tokens=TokenService(settings.jwt_secret.get_secret_value(), settings.jwt_issuer),
+            publisher=build_publisher(kafka_client_config(settings), settings.resolved_data_dir()),
+            tokens=tokens,
             codes=RedisOneTimeCodes(client, keys.code_pepper),
             code_sender=build_code_sender(settings),
             holds=RedisHolds(client),
-            limits=RateLimiter(client),
-            idempotency=IdempotencyRecords(client),
+            limits=RateLimiter(client, keys.pseudonyms),
+            idempotency=IdempotencyRecords(client, keys.pseudonyms),
             slots=PostgresSlotCatalog(pool),
             keys=keys,
             phi=app.data_keys,
+            audit=AuditTrail(pool, settings.db_schema),
+            sessions=PatientSessions(client, tokens,
+                                     idle_seconds=settings.patient_idle_minutes * 60,
+                                     absolute_seconds=int(settings.patient_session_hours * 3600)),
         )
 
     def close(self) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 import psycopg
+from eventsourcing.postgres import PostgresFactory
+from eventsourcing.utils import Environment, EnvType
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+# Parameters eventsourcing takes as POSTGRES_*; every other libpq parameter in the URL
+# (sslmode, sslrootcert, sslcert, sslkey, application_name, ...) goes in POSTGRES_LIBPQ_PARAMS.
+_OWN_PARAMS = frozenset({"dbname", "host", "port", "user", "password"})
 
 
 def eventsourcing_env(database_url: str, schema: str = "public") -> dict[str, str]:
@@ -13,8 +20,11 @@ def eventsourcing_env(database_url: str, schema: str = "public") -> dict[str, st
     url = urlsplit(database_url)
     if url.scheme not in ("postgresql", "postgres"):
         raise ValueError("CLINIC_DATABASE_URL must be a postgresql:// URL")
+    libpq = {key: value for key, value in conninfo_to_dict(database_url).items()
+             if key not in _OWN_PARAMS and value is not None}
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": f"{__name__}:{LibpqPostgresFactory.__name__}",
+        LibpqPostgresFactory.POSTGRES_LIBPQ_PARAMS: make_conninfo("", **libpq),
         "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
         "POSTGRES_HOST": url.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(url.port or 5432),
@@ -30,6 +40,24 @@ def eventsourcing_env(database_url: str, schema: str = "public") -> dict[str, st
         "CREATE_TABLE": "yes",
         "MAPPER_TOPIC": "infra.mapper:ClinicMapper",
     }
+
+
+class LibpqPostgresFactory(PostgresFactory):
+    """eventsourcing's PostgreSQL factory, whose connections also get the URL's other libpq
+    parameters (TLS above all: docs/decisions/0012-tls.md).
+
+    PostgresDatastore accepts only dbname/host/port/user/password; its pool is created closed
+    and opens on first use, so adding to the pool's connection keywords here reaches every
+    connection it will make (recorders, tracking, the LISTEN of subscriptions)."""
+
+    POSTGRES_LIBPQ_PARAMS = "POSTGRES_LIBPQ_PARAMS"
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        params = self.env.get(self.POSTGRES_LIBPQ_PARAMS)
+        if params:
+            assert isinstance(self.datastore.pool.kwargs, dict)
+            self.datastore.pool.kwargs.update(conninfo_to_dict(params))
 
 
 def ensure_schema(database_url: str, schema: str) -> None:

@@ -44,8 +44,9 @@ class Runtime:
         self.settings = self.settings.model_copy(
             update={
                 "data_dir": data_dir,
-                "database_url": os.environ.get("CLINIC_DATABASE_URL", self.settings.database_url),
-                "redis_url": os.environ.get("CLINIC_REDIS_URL", self.settings.redis_url),
+                # Only what we started: a configured URL keeps what validation added (TLS).
+                "database_url": updates.get("CLINIC_DATABASE_URL", self.settings.database_url),
+                "redis_url": updates.get("CLINIC_REDIS_URL", self.settings.redis_url),
             }
         )
         return self.settings

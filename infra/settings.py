@@ -6,9 +6,11 @@ Unset database / Redis / Kafka mean "use the embedded default" (see infra/runtim
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,7 +51,10 @@ class Settings(BaseSettings):
     hold_ttl_seconds: int = Field(default=300, ge=10, le=3600)
     max_holds_per_client: int = Field(default=3, ge=1, le=50)
     cancellation_cutoff_hours: float = Field(default=24, ge=0, le=24 * 14)
-    patient_token_minutes: int = Field(default=30, ge=1, le=720)
+    # A patient's session ends after this long without a request, and at the absolute
+    # limit after sign-in whatever happens.
+    patient_idle_minutes: int = Field(default=30, ge=1, le=720)
+    patient_session_hours: float = Field(default=12, gt=0, le=24)
     # Multiplies every rate limit (codes, verification, holds, bookings). Load tests from
     # one address raise it; production keeps 1.
     rate_limit_scale: float = Field(default=1.0, gt=0, le=100_000)
@@ -59,6 +64,31 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
+    # --- TLS (docs/deployment.md, docs/decisions/0012-tls.md) --------------------------------
+    # All optional: unset, everything is plaintext as before. Files are PEM.
+    # HTTPS for `clinic serve` / `clinic demo`: certificate (chain) and private key. With a
+    # client CA the server also requires a client certificate signed by it (mutual TLS).
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    # Outbound: the CA that signed the servers' certificates, for every service that uses TLS
+    # and names no CA of its own (it never switches TLS on by itself).
+    tls_ca_file: Path | None = None
+    # PostgreSQL: merged into CLINIC_DATABASE_URL as sslrootcert / sslcert / sslkey, with
+    # sslmode=verify-full unless the URL names a verifying mode; what the URL says wins.
+    postgres_tls_ca_file: Path | None = None
+    postgres_tls_cert_file: Path | None = None
+    postgres_tls_key_file: Path | None = None
+    # Redis: used with a rediss:// CLINIC_REDIS_URL (the scheme switches TLS on).
+    redis_tls_ca_file: Path | None = None
+    redis_tls_cert_file: Path | None = None
+    redis_tls_key_file: Path | None = None
+    # Kafka: security.protocol=SSL when CLINIC_KAFKA_TLS is true or a Kafka file is set.
+    kafka_tls: bool = False
+    kafka_tls_ca_file: Path | None = None
+    kafka_tls_cert_file: Path | None = None
+    kafka_tls_key_file: Path | None = None
+    # --- end of TLS ---------------------------------------------------------------------------
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Self:
@@ -108,3 +138,93 @@ class Settings(BaseSettings):
         path = self.data_dir.expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    # --- TLS (see the fields above) -----------------------------------------------------------
+    @model_validator(mode="after")
+    def _check_tls(self) -> Self:
+        for name in TLS_FILE_FIELDS:
+            path: Path | None = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{_env(name)}: no such file: {path}")
+        for prefix in ("tls", "postgres_tls", "redis_tls", "kafka_tls"):
+            cert, key = f"{prefix}_cert_file", f"{prefix}_key_file"
+            if (getattr(self, cert) is None) != (getattr(self, key) is None):
+                raise ValueError(f"{_env(cert)} and {_env(key)} go together: set both or neither")
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise ValueError("CLINIC_TLS_CLIENT_CA_FILE (mutual TLS) needs HTTPS: set "
+                             "CLINIC_TLS_CERT_FILE and CLINIC_TLS_KEY_FILE")
+        postgres_files = (self.postgres_tls_ca_file, self.postgres_tls_cert_file,
+                          self.postgres_tls_key_file)
+        if self.database_url:
+            self.database_url = self._postgres_tls_url(self.database_url)
+        elif any(postgres_files):
+            raise ValueError("CLINIC_POSTGRES_TLS_* apply to CLINIC_DATABASE_URL, which is unset "
+                             "(the embedded PostgreSQL does not use TLS)")
+        if any((self.redis_tls_ca_file, self.redis_tls_cert_file, self.redis_tls_key_file)) \
+                and not (self.redis_url or "").startswith("rediss://"):
+            raise ValueError("CLINIC_REDIS_TLS_* need a rediss:// CLINIC_REDIS_URL "
+                             "(the embedded Redis does not use TLS)")
+        if self.kafka_client_tls() is not None and not self.kafka_bootstrap:
+            raise ValueError("CLINIC_KAFKA_TLS / CLINIC_KAFKA_TLS_* need CLINIC_KAFKA_BOOTSTRAP")
+        return self
+
+    def _postgres_tls_url(self, url: str) -> str:
+        """CLINIC_DATABASE_URL plus the CLINIC_POSTGRES_TLS_* files as libpq parameters.
+
+        Every connection (eventsourcing's, our pools, the projectors) reads the one URL, so
+        TLS is decided here once (docs/decisions/0012-tls.md)."""
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        files = {"sslrootcert": self.postgres_tls_ca_file, "sslcert": self.postgres_tls_cert_file,
+                 "sslkey": self.postgres_tls_key_file}
+        added: dict[str, str] = {}
+        if any(files.values()):
+            mode = query.get("sslmode")
+            if mode is None:
+                added["sslmode"] = mode = "verify-full"
+            elif mode not in LIBPQ_TLS_MODES:
+                raise ValueError(f"CLINIC_POSTGRES_TLS_* are set but CLINIC_DATABASE_URL says "
+                                 f"sslmode={mode}: use sslmode=verify-full (or leave it out)")
+        if (added.get("sslmode") or query.get("sslmode")) in LIBPQ_TLS_MODES:
+            files["sslrootcert"] = files["sslrootcert"] or self.tls_ca_file
+        added |= {key: str(path) for key, path in files.items()
+                  if path is not None and key not in query}
+        if not added:
+            return url
+        extra = urlencode(added, quote_via=quote, safe="/")
+        return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))
+
+    def redis_client_tls(self) -> ClientTls | None:
+        """CA and client certificate for a rediss:// CLINIC_REDIS_URL; None: plaintext."""
+        if not (self.redis_url or "").startswith("rediss://"):
+            return None
+        return ClientTls(self.redis_tls_ca_file or self.tls_ca_file, self.redis_tls_cert_file,
+                         self.redis_tls_key_file)
+
+    def kafka_client_tls(self) -> ClientTls | None:
+        """CA and client certificate for Kafka's SSL listener; None: plaintext."""
+        own = (self.kafka_tls_ca_file, self.kafka_tls_cert_file, self.kafka_tls_key_file)
+        if not (self.kafka_tls or any(own)):
+            return None
+        return ClientTls(self.kafka_tls_ca_file or self.tls_ca_file, self.kafka_tls_cert_file,
+                         self.kafka_tls_key_file)
+
+
+@dataclass(frozen=True)
+class ClientTls:
+    """What a client presents and trusts. ca None: the system's trusted CAs."""
+
+    ca: Path | None
+    cert: Path | None
+    key: Path | None
+
+
+TLS_FILE_FIELDS = tuple(name for name in Settings.model_fields
+                        if name.endswith("_file") and "tls" in name)
+# libpq modes that use TLS (and so a root certificate): docs/deployment.md says verify-full.
+LIBPQ_TLS_MODES = ("require", "verify-ca", "verify-full")
+
+
+def _env(field: str) -> str:
+    return f"CLINIC_{field.upper()}"
+# --- end of TLS -------------------------------------------------------------------------------

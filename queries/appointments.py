@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from domain.errors import NotFoundError
 from queries.db import ReadPool, fetch_all
@@ -14,8 +15,7 @@ SELECT a.appointment_id AS id, a.patient_id, a.provider_id, a.clinic_id, a.servi
        a.slot_id, a.start_at AS start, a.end_at AS "end", a.modality, a.status,
        a.late_cancellation, a.reschedule_count, a.reason, a.booked_at,
        c.time_zone AS clinic_time_zone, c.name AS clinic_name,
-       p.display_name AS provider_name, v.name AS service_name,
-       (a.start_at AT TIME ZONE c.time_zone) AS clinic_local_start
+       p.display_name AS provider_name, v.name AS service_name
 FROM appointments a
 JOIN directory_clinics c ON c.clinic_id = a.clinic_id
 JOIN directory_providers p ON p.provider_id = a.provider_id
@@ -27,20 +27,28 @@ async def get_appointment(pool: ReadPool, appointment_id: UUID) -> dict[str, Any
     rows = await fetch_all(pool, _SELECT + "WHERE a.appointment_id = %s", (appointment_id,))
     if not rows:
         raise NotFoundError(f"no appointment with id {appointment_id}")
-    return rows[0]
+    return _with_local_start(rows)[0]
 
 
 async def patient_appointments(pool: ReadPool, patient_id: UUID,
                                provider_id: UUID | None = None) -> list[dict[str, Any]]:
     """A patient's appointments, soonest first (only one provider's, for a provider)."""
-    return await fetch_all(pool, _SELECT + """WHERE a.patient_id = %(p)s
+    return _with_local_start(await fetch_all(pool, _SELECT + """WHERE a.patient_id = %(p)s
         AND (%(v)s::uuid IS NULL OR a.provider_id = %(v)s) ORDER BY a.start_at""",
-        {"p": patient_id, "v": provider_id})
+        {"p": patient_id, "v": provider_id}))
 
 
 async def provider_day(pool: ReadPool, provider_id: UUID, day: date) -> list[dict[str, Any]]:
     """A provider's appointments on a clinic-local date, all clinics, by start."""
-    return await fetch_all(pool, _SELECT + """WHERE a.provider_id = %(p)s
+    return _with_local_start(await fetch_all(pool, _SELECT + """WHERE a.provider_id = %(p)s
         AND a.start_at >= (%(d)s::date - 1) AND a.start_at < (%(d)s::date + 2)
         AND (a.start_at AT TIME ZONE c.time_zone)::date = %(d)s
-        ORDER BY a.start_at""", {"p": provider_id, "d": day})
+        ORDER BY a.start_at""", {"p": provider_id, "d": day}))
+
+
+def _with_local_start(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The start in the clinic's zone, with its UTC offset (an RFC 3339 date-time, as in
+    slot search); a bare local wall time would not say which instant it means."""
+    for row in rows:
+        row["clinic_local_start"] = row["start"].astimezone(ZoneInfo(row["clinic_time_zone"]))
+    return rows

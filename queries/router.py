@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response
 from domain.clinics import InvalidClinicError, valid_time_zone
 from domain.modality import Modality
 from infra.http.deps import HeldSlotsDep, ReadPool
+from infra.http.inputs import IsoDateTime
 from queries import directory
 from queries.models import (
     AvailabilityPublic,
@@ -70,7 +71,8 @@ async def read_availability(provider_id: UUID, clinic_id: UUID,
     return await directory.get_availability(pool, provider_id, clinic_id)
 
 
-@router.get("/slots", response_model=SlotPage)
+@router.get("/slots", response_model=SlotPage, responses={
+    404: {"description": "A filter names an unknown clinic, service or provider"}})
 async def read_slots(
     pool: ReadPool,
     held: HeldSlotsDep,
@@ -78,8 +80,9 @@ async def read_slots(
     service_id: UUID | None = None,
     provider_id: UUID | None = None,
     modality: Modality | None = None,
-    start_from: Annotated[datetime | None, Query(description="UTC instant; default now")] = None,
-    start_to: Annotated[datetime | None, Query(description="default start_from + 14 days")] = None,
+    start_from: Annotated[IsoDateTime | None, Query(description="UTC instant; default now")] = None,
+    start_to: Annotated[IsoDateTime | None,
+                        Query(description="default start_from + 14 days")] = None,
     tz: Annotated[str | None, Query(max_length=64, description="IANA zone for display_*",
                                     examples=["America/Denver"])] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -154,7 +154,7 @@ def response_id(response: JSONResponse) -> str:
 def _patient_for(principal: Principal, given: UUID | None) -> UUID:
     if principal.role is Role.patient:
         if given is not None and str(given) != principal.subject:
-            raise ProblemError("forbidden", "Patients book for themselves.")
+            raise ProblemError("not-found", f"no patient with id {given}", denied=True)
         return UUID(principal.subject)
     if given is None:
         raise ProblemError("validation-error", "Staff bookings name the patient_id.")
@@ -164,7 +164,8 @@ def _patient_for(principal: Principal, given: UUID | None) -> UUID:
 def _own_appointment(container: Container, principal: Principal, appointment_id: UUID) -> None:
     appointment = container.app.appointment(appointment_id)
     if principal.role is Role.patient and str(appointment.patient_id) != principal.subject:
-        raise ProblemError("not-found", f"no appointment with id {appointment_id}")
+        raise ProblemError("not-found", f"no appointment with id {appointment_id}",
+                           denied=True)
 
 
 def _bookable_slot(container: Container, slot_id: UUID, hold_id: UUID | None,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from commands.models import Strict
 from commands.routes.patients import require_own
@@ -17,6 +17,7 @@ from domain.access import Scope
 from domain.consent import POLICIES, Consent, Purpose
 from infra.auth.tokens import Principal
 from infra.container import Container
+from infra.http.audit import record_read
 from infra.http.commands import acting
 from infra.http.deps import ContainerDep
 from infra.http.security import Authorized
@@ -42,7 +43,8 @@ class Receipt(BaseModel):
     """What was agreed, by whom, when and how; `signature` proves the clinic issued it."""
 
     receipt: dict[str, Any]
-    signature: str
+    # HMAC-SHA256 in hex: anything else cannot match (and non-ASCII made compare_digest raise).
+    signature: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class ReceiptCheck(BaseModel):
@@ -78,11 +80,12 @@ def revoke_consent(patient_id: UUID, purpose: Purpose, request: Request,
 
 
 @router.get("/patients/{patient_id}/consents", response_model=list[Receipt])
-def read_consents(patient_id: UUID, principal: PatientReader,
+def read_consents(patient_id: UUID, request: Request, principal: PatientReader,
                   container: ContainerDep) -> list[Receipt]:
     """The patient's consent receipts, one per purpose ever answered."""
     require_own(principal, patient_id)
     container.app.patient(patient_id)
+    record_read(request, principal, patient_id=patient_id)
     found = (container.app.consent(patient_id, p) for p in Purpose)
     return [signed(container, c) for c in found if c is not None]
 

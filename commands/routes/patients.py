@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -15,8 +15,10 @@ from commands.ports import CodeCheck
 from domain.access import Role, Scope
 from infra.auth.tokens import Principal
 from infra.container import Container
+from infra.http.audit import record_read
 from infra.http.commands import acting, client_ip, idempotent_create, rate_limit
 from infra.http.deps import ContainerDep
+from infra.http.inputs import IsoDate
 from infra.http.problems import ProblemError
 from infra.http.security import Authorized
 from infra.notifications import DevMailbox
@@ -30,7 +32,7 @@ PatientReader = Annotated[Principal, Authorized(Scope.patients_read)]
 class PatientCreate(Strict):
     given_name: Annotated[str, Field(min_length=1, max_length=100)]
     family_name: Annotated[str, Field(min_length=1, max_length=100)]
-    birth_date: date
+    birth_date: IsoDate
     email: Email
     phone: Phone = None
 
@@ -52,7 +54,9 @@ class CodeVerification(Strict):
 class AccessToken(BaseModel):
     access_token: str
     token_type: str = "bearer"
-    expires_in: int
+    expires_in: int = Field(description="Seconds until the session ends at the latest")
+    idle_timeout: int = Field(description="The session ends after this many seconds "
+                                          "without a request")
     patient_id: UUID
 
 
@@ -117,17 +121,27 @@ def verify_code(body: CodeVerification, request: Request,
                            "new one after five wrong tries.", error="invalid-code")
     with acting(request, None, "email verification"):
         container.app.verify_patient_email(patient_id)
-    ttl = container.settings.patient_token_minutes * 60
-    token = container.tokens.issue(Role.patient, str(patient_id), ttl)
-    return AccessToken(access_token=token, expires_in=ttl, patient_id=patient_id)
+    grant = container.sessions.sign_in(patient_id)
+    return AccessToken(access_token=grant.access_token, expires_in=grant.expires_in,
+                       idle_timeout=grant.idle_timeout, patient_id=patient_id)
+
+
+@router.post("/auth/sign-out", status_code=204, response_class=Response)
+def sign_out(principal: Annotated[Principal, Authorized(Scope.profile_read)],
+             container: ContainerDep) -> Response:
+    """End the caller's session now (patients; staff tokens simply expire)."""
+    container.sessions.end(principal)
+    return Response(status_code=204)
 
 
 @router.get("/patients/{patient_id}", response_model=PatientProfile)
-def read_patient(patient_id: UUID, principal: PatientReader,
+def read_patient(patient_id: UUID, request: Request, principal: PatientReader,
                  container: ContainerDep) -> PatientProfile:
     """A patient's own details (or, for staff, any patient's)."""
     require_own(principal, patient_id)
-    return PatientProfile(**container.app.patient(patient_id).profile())
+    profile = container.app.patient(patient_id).profile()
+    record_read(request, principal, patient_id=patient_id, record_id=patient_id)
+    return PatientProfile(**profile)
 
 
 @router.put("/patients/{patient_id}/contact", response_model=PatientProfile)
@@ -138,10 +152,13 @@ def update_contact(patient_id: UUID, body: ContactUpdate, request: Request,
     require_own(principal, patient_id)
     with acting(request, principal, "contact details change"):
         container.app.change_contact_details(patient_id, body.email, body.phone)
-    return PatientProfile(**container.app.patient(patient_id).profile())
+    profile = container.app.patient(patient_id).profile()
+    record_read(request, principal, patient_id=patient_id, record_id=patient_id)
+    return PatientProfile(**profile)
 
 
-@router.get("/dev/mailbox", tags=["development"])
+@router.get("/dev/mailbox", tags=["development"],
+            responses={404: {"description": "Not in development mode"}})
 def read_dev_mailbox(container: ContainerDep, limit: int = 20) -> list[dict[str, str]]:
     """Development mode only: the codes that would have been emailed, newest first."""
     sender = container.code_sender
@@ -153,7 +170,7 @@ def read_dev_mailbox(container: ContainerDep, limit: int = 20) -> list[dict[str,
 def require_own(principal: Principal, patient_id: UUID) -> None:
     """A patient sees only their own records: anyone else's look like they do not exist."""
     if principal.role is Role.patient and principal.subject != str(patient_id):
-        raise ProblemError("not-found", f"no patient with id {patient_id}")
+        raise ProblemError("not-found", f"no patient with id {patient_id}", denied=True)
 
 
 def _send_code(container: Container, patient_id: UUID) -> None:

@@ -23,6 +23,7 @@ class Principal:
     role: Role
     scopes: frozenset[Scope]
     token_id: str
+    session_id: str | None = None  # patients: the Redis session the token belongs to
 
     def may(self, scope: Scope) -> bool:
         return scope in self.scopes
@@ -37,7 +38,8 @@ class TokenService:
         self._secret = secret
         self._issuer = issuer
 
-    def issue(self, role: Role, subject: str, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> str:
+    def issue(self, role: Role, subject: str, ttl_seconds: int = DEFAULT_TTL_SECONDS, *,
+              session_id: str | None = None) -> str:
         if not subject.strip():
             raise ValueError("subject must not be empty")
         if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
@@ -52,6 +54,8 @@ class TokenService:
             "exp": now + ttl_seconds,
             "jti": str(uuid.uuid4()),
         }
+        if session_id is not None:
+            claims["sid"] = session_id
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Principal:
@@ -73,6 +77,7 @@ class TokenService:
             role=role,
             scopes=frozenset(granted & ROLE_SCOPES[role]),
             token_id=str(claims["jti"]),
+            session_id=str(claims["sid"]) if "sid" in claims else None,
         )
 
 

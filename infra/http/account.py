@@ -38,7 +38,8 @@ def read_me(principal: Annotated[Principal, Authorized(Scope.profile_read)]) -> 
               scopes=sorted(s.value for s in principal.scopes))
 
 
-@router.get("/messages", response_model=list[SinkMessage])
+@router.get("/messages", response_model=list[SinkMessage],
+             responses={404: {"description": "Messages go to Kafka here, not the local sink"}})
 def read_messages(
     container: ContainerDep,
     _: Annotated[Principal, Authorized(Scope.messages_read)],

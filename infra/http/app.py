@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis.asyncio
 from fastapi import FastAPI
 
 from commands.routes import ROUTERS as COMMAND_ROUTERS
+from infra.cache.client import async_redis_client
 from infra.cache.holds import AsyncHeldSlots
 from infra.container import Container
 from infra.http import account, health
+from infra.http.audit import record_denial
+from infra.http.openapi import install_problem_responses
 from infra.http.problems import install_problem_handlers
 from infra.http.request_context import RequestContextMiddleware
 from infra.logging import configure_logging
@@ -37,8 +39,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
         assert built.settings.database_url
         app.state.read_pool = read_pool(built.settings.database_url, built.settings.db_schema)
         await app.state.read_pool.open()
-        assert built.settings.redis_url
-        async_redis = redis.asyncio.Redis.from_url(built.settings.redis_url, socket_timeout=5)
+        async_redis = async_redis_client(built.settings)
         app.state.held_slots = AsyncHeldSlots(async_redis)
         try:
             yield
@@ -56,7 +57,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     )
     if container is not None:
         app.state.container = container
-    install_problem_handlers(app)
+    install_problem_handlers(app, on_denial=record_denial)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(account.router)
@@ -64,6 +65,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     app.include_router(appointments_router)
     for router in COMMAND_ROUTERS:
         app.include_router(router)
+    install_problem_responses(app)
     return app
 
 

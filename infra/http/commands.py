@@ -14,8 +14,9 @@ from fastapi.responses import JSONResponse
 
 from commands.context import CommandContext, acting_as
 from infra.auth.tokens import Principal
-from infra.cache.idempotency import KeyInFlightError, KeyReusedError, fingerprint
+from infra.cache.idempotency import KeyInFlightError, KeyReusedError
 from infra.container import Container
+from infra.http.audit import purpose_of
 from infra.http.problems import ProblemError
 
 IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:clinic:idempotency-key")
@@ -28,13 +29,14 @@ def client_ip(request: Request) -> str:
 
 @contextmanager
 def acting(request: Request, principal: Principal | None, reason: str) -> Iterator[None]:
-    """Record who acts, in which role, for which request and why, on every event saved."""
-    given = request.headers.get("x-reason", "")[:200]
+    """Record who acts, in which role, for which request, doing what (`reason`) and for
+    which purpose of use (`X-Purpose-Of-Use`), on every event saved."""
     context = CommandContext(
         actor=principal.subject if principal else "anonymous",
         role=principal.role.value if principal else "anonymous",
         request_id=str(request.scope.get("state", {}).get("request_id", "-")),
-        reason=given or reason,
+        reason=reason,
+        purpose=purpose_of(request, principal).value,
     )
     with acting_as(context):
         yield
@@ -59,7 +61,7 @@ def idempotent_create(request: Request, container: Container, caller: str, body:
         raise ProblemError("validation-error", "Idempotency-Key must be 1-255 visible "
                            "ASCII characters.")
     scope = f"{caller}:{request.method}:{request.url.path}"
-    body_print = fingerprint(request.method, request.url.path,
+    body_print = container.idempotency.fingerprint(request.method, request.url.path,
                          body.model_dump_json().encode() if hasattr(body, "model_dump_json")
                          else b"")
     try:

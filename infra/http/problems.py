@@ -6,6 +6,8 @@ Problem bodies never echo request input (it may be PHI) and never carry a stack 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -49,14 +51,20 @@ _DOMAIN_CODES: dict[type[DomainError], str] = {
 }
 
 
+# Refusals that go to the access audit (infra/http/audit.py), besides ProblemError(denied=).
+DENIALS = frozenset({"unauthenticated", "forbidden", "rate-limited"})
+
+
 class ProblemError(Exception):
-    """Raise from the HTTP edge to answer with a problem document."""
+    """Raise from the HTTP edge to answer with a problem document. `denied` marks a refusal
+    that does not look like one (a 404 hiding someone else's record) for the audit."""
 
     def __init__(self, code: str, detail: str, *, headers: dict[str, str] | None = None,
-                 **extensions: Any) -> None:
+                 denied: bool = False, **extensions: Any) -> None:
         assert code in PROBLEMS, f"undocumented problem code {code}"
         super().__init__(detail)
         self.code, self.detail, self.headers, self.extensions = code, detail, headers, extensions
+        self.denied = denied or code in DENIALS
 
 
 def problem_response(request: Request, code: str, detail: str, *,
@@ -81,9 +89,29 @@ def domain_code(error: DomainError) -> str:
     return error.code if error.code in PROBLEMS else "rule-violation"
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+DenialHook = Callable[[Request, int, str], Awaitable[None]]
+_HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"}
+
+
+def allowed_methods(request: Request, headers: dict[str, str] | None) -> str:
+    """Every method the path answers. Routes that share a path (GET /clinics on the read side,
+    POST /clinics on the write side) are separate routes, and the 405 of the first one that
+    matched names only its own methods; the OpenAPI document knows them all."""
+    methods = {m.strip() for m in (headers or {}).get("Allow", "").split(",") if m.strip()}
+    path = request.url.path
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = "[^/]+".join(re.escape(part) for part in re.split(r"\{[^}]+\}", template))
+        if re.fullmatch(pattern, path):
+            methods |= {m.upper() for m in operations if m.upper() in _HTTP_METHODS}
+    return ", ".join(sorted(methods))
+
+
+def install_problem_handlers(app: FastAPI, on_denial: DenialHook | None = None) -> None:
+    """`on_denial` hears of every refusal (the access audit)."""
     @app.exception_handler(ProblemError)
     async def on_problem(request: Request, exc: ProblemError) -> JSONResponse:
+        if exc.denied and on_denial is not None:
+            await on_denial(request, PROBLEMS[exc.code][0], exc.code)
         return problem_response(request, exc.code, exc.detail, headers=exc.headers,
                                 **exc.extensions)
 
@@ -106,7 +134,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "internal-error")
         detail = exc.detail if isinstance(exc.detail, str) else PROBLEMS[code][1]
-        return problem_response(request, code, detail, headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request, headers)}
+        return problem_response(request, code, detail, headers=headers)
 
     @app.exception_handler(Exception)
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:

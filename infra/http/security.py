@@ -11,7 +11,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from domain.access import Scope
+from domain.access import Role, Scope
+from infra.auth.sessions import PatientSessions
 from infra.auth.tokens import InvalidTokenError, Principal, TokenService
 from infra.http.problems import ProblemError
 
@@ -36,16 +37,13 @@ def Authorized(scope: Scope) -> Any:
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise ProblemError("unauthenticated", "Send a bearer token.", headers=CHALLENGE)
-        try:
-            principal = tokens.verify(credentials.credentials)
-        except InvalidTokenError as exc:
-            raise ProblemError("unauthenticated", f"{exc}.", headers=CHALLENGE) from None
+        principal = _verified(request, tokens, credentials.credentials)
+        request.state.principal = principal  # the audit of a refusal names the caller
         if not principal.may(scope):
             raise ProblemError(
                 "forbidden", f"The role '{principal.role}' may not use this route.",
                 required_scope=scope.value,
             )
-        request.state.principal = principal
         return principal
 
     return Depends(authorize)
@@ -59,10 +57,24 @@ def optional_principal(
     """For public routes that behave better for a signed-in caller (holds)."""
     if credentials is None:
         return None
-    try:
-        return tokens.verify(credentials.credentials)
-    except InvalidTokenError as exc:
-        raise ProblemError("unauthenticated", f"{exc}.", headers=CHALLENGE) from None
+    principal = _verified(request, tokens, credentials.credentials)
+    request.state.principal = principal
+    return principal
 
 
 MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def _verified(request: Request, tokens: TokenService, token: str) -> Principal:
+    """A valid token; for a patient, also a live session (which this request keeps alive)."""
+    try:
+        principal = tokens.verify(token)
+    except InvalidTokenError as exc:
+        raise ProblemError("unauthenticated", f"{exc}.", headers=CHALLENGE) from None
+    if principal.role is Role.patient:
+        sessions: PatientSessions = request.app.state.container.sessions
+        if not sessions.touch(principal):
+            raise ProblemError("unauthenticated", "The session has ended (signed out, idle "
+                               "too long, or past its limit); sign in again.",
+                               headers=CHALLENGE, error="session-ended")
+    return principal

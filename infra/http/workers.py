@@ -11,11 +11,30 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import socket
+import ssl
+from collections.abc import Mapping
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 import uvicorn
 
+from infra.settings import Settings
+
 APP = "infra.http.app:app_from_environment"
+SslOptions = Mapping[str, Any]
+
+
+def ssl_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's TLS keywords from CLINIC_TLS_*: HTTPS with the configured certificate, and
+    with a client CA, mutual TLS (a client certificate signed by it is required). {}: HTTP."""
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return {}
+    options: dict[str, Any] = {"ssl_certfile": str(settings.tls_cert_file),
+                               "ssl_keyfile": str(settings.tls_key_file)}
+    if settings.tls_client_ca_file is not None:
+        options |= {"ssl_ca_certs": str(settings.tls_client_ca_file),
+                    "ssl_cert_reqs": ssl.CERT_REQUIRED}
+    return options
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -29,26 +48,27 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def config(host: str, port: int) -> uvicorn.Config:
+def config(host: str, port: int, tls: SslOptions | None = None) -> uvicorn.Config:
+    """tls: ssl_options(settings); empty or None serves plain HTTP."""
     return uvicorn.Config(APP, factory=True, host=host, port=port, log_config=None,
-                          proxy_headers=False, timeout_keep_alive=30)
+                          proxy_headers=False, timeout_keep_alive=30, **(tls or {}))
 
 
-def _worker(host: str, port: int) -> None:
+def _worker(host: str, port: int, tls: SslOptions | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
-    server = uvicorn.Server(config(host, port))
+    server = uvicorn.Server(config(host, port, tls))
     server.run(sockets=[bind(host, port)])
 
 
-def serve(host: str, port: int, workers: int) -> None:
+def serve(host: str, port: int, workers: int, tls: SslOptions | None = None) -> None:
     """Run until SIGINT/SIGTERM reaches this process; then stop every worker gracefully."""
     if workers <= 1:
-        uvicorn.Server(config(host, port)).run()
+        uvicorn.Server(config(host, port, tls)).run()
         return
     guard = bind(host, port)  # fail early (port in use) and keep the port while we start
     context = multiprocessing.get_context("spawn")
     processes: list[BaseProcess] = [
-        context.Process(target=_worker, args=(host, port), name=f"api-{n}", daemon=False)
+        context.Process(target=_worker, args=(host, port, tls), name=f"api-{n}", daemon=False)
         for n in range(workers)
     ]
     for process in processes:

@@ -3,6 +3,7 @@
 #
 #   kafka.sh assemble                      download the jars once (cached, not in git)
 #   kafka.sh start DIR [PORT [CTRL_PORT]]   format DIR and start a broker on 127.0.0.1:PORT
+#                                          (DIR/extra.properties, if present, is appended)
 #   kafka.sh stop DIR                       stop the broker started in DIR
 #
 # Needs Java 17+ and Maven. Cache: ${CLINIC_CACHE_DIR:-~/.cache/clinic}/kafka-<version>.
@@ -56,6 +57,8 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 PROPS
+  # Optional overrides (e.g. an SSL listener): later keys win in a .properties file.
+  if [[ -f "$dir/extra.properties" ]]; then cat "$dir/extra.properties" >> "$dir/server.properties"; fi
   local java=(java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
               -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$LIBS/*")
   if [[ ! -f "$dir/data/meta.properties" ]]; then

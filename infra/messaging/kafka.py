@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
+from infra.settings import Settings
 from projections.ports import OutboundMessage, PublishError
 
 
+def kafka_client_config(settings: Settings) -> dict[str, Any] | None:
+    """What every confluent-kafka client (producer, consumer, admin) needs to reach the
+    brokers: bootstrap servers and, when configured, TLS. None: Kafka is not configured."""
+    if not settings.kafka_bootstrap:
+        return None
+    config: dict[str, Any] = {"bootstrap.servers": settings.kafka_bootstrap}
+    tls = settings.kafka_client_tls()
+    if tls is not None:
+        config |= {"security.protocol": "SSL", "ssl.endpoint.identification.algorithm": "https"}
+        if tls.ca is not None:
+            config["ssl.ca.location"] = str(tls.ca)
+        if tls.cert is not None and tls.key is not None:
+            config |= {"ssl.certificate.location": str(tls.cert),
+                       "ssl.key.location": str(tls.key)}
+    return config
+
+
 class KafkaPublisher:
-    def __init__(self, bootstrap: str, extra: dict[str, Any] | None = None) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, client: str | Mapping[str, Any],
+                 extra: dict[str, Any] | None = None) -> None:
+        """client: kafka_client_config(settings), or a bootstrap address (plaintext)."""
+        if isinstance(client, str):
+            client = {"bootstrap.servers": client}
+        self.client = dict(client)  # shared by the producer and the readiness probe
+        self.bootstrap: str = self.client["bootstrap.servers"]
         self._producer = Producer(
             {
-                "bootstrap.servers": bootstrap,
+                **self.client,
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 5,
@@ -53,7 +76,7 @@ class KafkaPublisher:
 
     def ready(self) -> bool:
         try:
-            AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(timeout=2)
+            AdminClient(self.client).list_topics(timeout=2)
         except KafkaException:
             return False
         return True

@@ -38,10 +38,9 @@ def test_a_request_still_in_flight_is_409(client: TestClient, container: Contain
     body = {"slot_id": slot["id"]}
     # The first request with this key is being processed by another API process right now.
     from commands.routes.bookings import BookingCreate
-    from infra.cache.idempotency import fingerprint
 
-    print_ = fingerprint("POST", "/bookings",
-                         BookingCreate(**body).model_dump_json().encode())
+    print_ = container.idempotency.fingerprint(
+        "POST", "/bookings", BookingCreate(**body).model_dump_json().encode())
     container.idempotency.begin(f"{patient_id}:POST:/bookings", "busy-key", print_)
     busy = client.post("/bookings", headers={**headers, "Idempotency-Key": "busy-key"},
                        json=body)
@@ -62,14 +61,15 @@ def test_every_command_records_actor_role_request_and_reason(
     booked = client.post("/bookings", json={"slot_id": slot["id"]},
                          headers={**headers, "X-Request-ID": "req-booking-0001"}).json()
     client.post(f"/bookings/{booked['id']}/cancel", json={},
-                headers={**token_for(Role.front_desk, "desk-7"), "X-Reason": "patient called",
+                headers={**token_for(Role.front_desk, "desk-7"), "X-Purpose-Of-Use": "treatment",
                          "X-Request-ID": "req-cancel-0001"})
     events = list(container.app.events.get(uuid.UUID(booked["id"])))
     assert [type(e).__name__ for e in events] == ["Booked", "Cancelled"]
     assert event_meta(events[0]) == {"actor": patient_id, "role": "patient",
-                                     "request_id": "req-booking-0001", "reason": "booking"}
+                                     "request_id": "req-booking-0001", "reason": "booking",
+                                     "purpose": "patient-request"}
     assert event_meta(events[1]) == {"actor": "desk-7", "role": "front_desk",
                                      "request_id": "req-cancel-0001",
-                                     "reason": "patient called"}
+                                     "reason": "cancellation", "purpose": "treatment"}
     clinic_events = list(container.app.events.get(uuid.UUID(ids["clinic"])))
     assert event_meta(clinic_events[0])["role"] == "admin"

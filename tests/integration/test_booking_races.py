@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 
-from domain.access import Role
 from domain.consent import POLICIES, Purpose
 from infra.container import Container
 from infra.embedded.process import free_port
@@ -57,7 +56,7 @@ def _patients(container: Container, count: int) -> list[dict[str, str]]:
         container.app.verify_patient_email(pid)
         for purpose in (Purpose.treatment, Purpose.telehealth):
             container.app.grant_consent(pid, purpose, POLICIES[purpose].version, "web")
-        token = container.tokens.issue(Role.patient, str(pid), 600)
+        token = container.sessions.sign_in(pid).access_token
         headers.append({"Authorization": f"Bearer {token}"})
     return headers
 

@@ -25,11 +25,12 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+import redis
 
 from commands.application import ClinicApplication
-from domain.access import Role
 from domain.consent import POLICIES, Purpose
 from infra.application import build_application
+from infra.auth.sessions import PatientSessions
 from infra.auth.tokens import TokenService
 from infra.eventstore import ensure_schema
 from infra.readmodels.build import READ_MODELS, read_model
@@ -40,7 +41,7 @@ from tests.load.openloop import post, run_open_loop
 from tests.load.slot_search_bench import World
 
 
-def _patients(app: ClinicApplication, tokens: TokenService, count: int) -> list[str]:
+def _patients(app: ClinicApplication, sessions: PatientSessions, count: int) -> list[str]:
     bearer = []
     for n in range(count):
         pid, _ = app.register_patient("Bench", f"Patient{n}", date(1985, 1, 1),
@@ -48,7 +49,7 @@ def _patients(app: ClinicApplication, tokens: TokenService, count: int) -> list[
         app.verify_patient_email(pid)
         for purpose in (Purpose.treatment, Purpose.telehealth):
             app.grant_consent(pid, purpose, POLICIES[purpose].version, "web")
-        bearer.append(f"Bearer {tokens.issue(Role.patient, str(pid), 3600)}")
+        bearer.append(f"Bearer {sessions.sign_in(pid).access_token}")
     return bearer
 
 
@@ -112,8 +113,10 @@ def main() -> None:
             CatchUpRunner(app, model, batch_size=200).catch_up()
             model.datastore.close()
         tokens = TokenService(settings.jwt_secret.get_secret_value(), settings.jwt_issuer)
+        sessions = PatientSessions(redis.Redis.from_url(srv.redis.url), tokens,
+                                   idle_seconds=3600, absolute_seconds=3600)
         print(f"preparing {args.patients} verified patients...", flush=True)
-        bearer = _patients(app, tokens, args.patients)
+        bearer = _patients(app, sessions, args.patients)
         slots = _slot_ids(srv.database_url, 40_000)
         rnd = random.Random(7)
         hot = slots[: max(50, len(slots) // 20)]  # popular times: contention

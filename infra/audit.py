@@ -1,0 +1,76 @@
+"""The access audit stream: every read of PHI and every denied request, append-only.
+
+Commands are audited by the event log itself (each event's `__meta__`); this table holds
+what the event log cannot: reads and refusals. A trigger refuses UPDATE and TRUNCATE, and
+DELETE of rows younger than the six years HIPAA asks documentation to be kept. Rows carry
+ids, never PHI (docs/privacy.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from uuid import UUID
+
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+KEEP = "6 years"
+DDL = """
+CREATE TABLE IF NOT EXISTS {s}.audit_events (
+    audit_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    actor text NOT NULL, role text NOT NULL, action text NOT NULL, resource text NOT NULL,
+    patient_id uuid, record_id text, purpose text NOT NULL, outcome text NOT NULL,
+    status int NOT NULL, detail text NOT NULL DEFAULT '', request_id text NOT NULL,
+    client text NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS audit_events_by_patient ON {s}.audit_events (patient_id, audit_id);
+CREATE INDEX IF NOT EXISTS audit_events_by_actor ON {s}.audit_events (actor, audit_id);
+CREATE INDEX IF NOT EXISTS audit_events_by_time ON {s}.audit_events (recorded_at);
+CREATE OR REPLACE FUNCTION {s}.audit_events_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' AND OLD.recorded_at < now() - interval '{keep}' THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'audit_events is append-only (% refused)', TG_OP;
+END $$;
+CREATE OR REPLACE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE
+    ON {s}.audit_events FOR EACH ROW EXECUTE FUNCTION {s}.audit_events_append_only();
+CREATE OR REPLACE TRIGGER audit_events_no_truncate BEFORE TRUNCATE
+    ON {s}.audit_events FOR EACH STATEMENT EXECUTE FUNCTION {s}.audit_events_append_only()
+"""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    actor: str
+    role: str
+    action: str  # "read" (PHI shown) or "denied"
+    resource: str  # "METHOD /route/{template}"
+    purpose: str
+    outcome: str  # "allowed" | "denied"
+    status: int
+    request_id: str
+    patient_id: UUID | None = None  # whose PHI, when one patient's
+    record_id: str | None = None  # the record read (appointment id, provider/day...)
+    detail: str = ""  # the problem code of a denial
+    client: str = ""  # keyed hash of the client address
+
+
+class AuditTrail:
+    def __init__(self, pool: ConnectionPool, schema: str) -> None:
+        self.pool = pool
+        self.table = sql.SQL("{}.audit_events").format(sql.Identifier(schema))
+        script = DDL.replace("{keep}", KEEP).replace("{s}", f'"{schema}"')
+        with pool.connection() as conn:
+            conn.execute(script.encode())  # one script: no parameters, several statements
+
+    def record(self, entry: AuditEntry) -> None:
+        """Append one entry (its own transaction). Raises if it cannot be stored: a PHI
+        read that cannot be audited must not happen."""
+        row = asdict(entry)
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in row)
+        values = sql.SQL(", ").join(sql.Placeholder(c) for c in row)
+        with self.pool.connection() as conn:
+            conn.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({})")
+                         .format(self.table, columns, values), row)

@@ -1,0 +1,91 @@
+"""Recording PHI reads and denied requests from the HTTP edge (infra/audit.py stores them)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from uuid import UUID
+
+import structlog
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+
+from domain.access import DEFAULT_PURPOSE, PurposeOfUse
+from infra.audit import AuditEntry
+from infra.auth.tokens import Principal
+from infra.container import Container
+from infra.http.problems import ProblemError
+
+PURPOSE_HEADER = "x-purpose-of-use"
+log = structlog.get_logger("clinic.audit")
+
+
+def purpose_of(request: Request, principal: Principal | None) -> PurposeOfUse:
+    """The purpose the caller states in `X-Purpose-Of-Use`, else their role's default."""
+    given = request.headers.get(PURPOSE_HEADER)
+    if given is None:
+        return DEFAULT_PURPOSE[principal.role if principal else None]
+    try:
+        return PurposeOfUse(given.strip().lower())
+    except ValueError:
+        raise ProblemError(
+            "validation-error", "X-Purpose-Of-Use must be one of: "
+            + ", ".join(p.value for p in PurposeOfUse) + ".", error="invalid-purpose") from None
+
+
+def record_read(request: Request, principal: Principal, *, patient_id: UUID | None = None,
+                record_id: object = None) -> None:
+    """Record that PHI is about to be shown. If the audit cannot be written, the read fails."""
+    purpose_of(request, principal)  # an unknown purpose is refused before anything is shown
+    container: Container = request.app.state.container
+    container.audit.record(_entry(request, principal, container, "read", "allowed", 200,
+                                  patient_id=patient_id, record_id=record_id))
+
+
+async def record_read_async(request: Request, principal: Principal, *,
+                            patient_id: UUID | None = None, record_id: object = None) -> None:
+    await run_in_threadpool(record_read, request, principal, patient_id=patient_id,
+                            record_id=record_id)
+
+
+async def record_denial(request: Request, status: int, code: str) -> None:
+    """Record a refused request (401, 403, 429, or a 404 hiding someone else's record)."""
+    container: Container | None = getattr(request.app.state, "container", None)
+    if container is None:
+        return
+    principal: Principal | None = getattr(request.state, "principal", None)
+    entry = _entry(request, principal, container, "denied", "denied", status, detail=code,
+                   patient_id=_path_uuid(request, "patient_id"))
+    try:
+        await run_in_threadpool(container.audit.record, entry)
+    except Exception:  # the refusal stands even if its record cannot be written
+        log.exception("could not record a denied request", status=status, code=code)
+
+
+def _entry(request: Request, principal: Principal | None, container: Container, action: str,
+           outcome: str, status: int, *, patient_id: UUID | None = None,
+           record_id: object = None, detail: str = "") -> AuditEntry:
+    route = request.scope.get("route")
+    given = request.headers.get(PURPOSE_HEADER, "")
+    purpose = (given if given in set(PurposeOfUse) else
+               DEFAULT_PURPOSE[principal.role if principal else None].value)
+    client = request.client.host if request.client else "unknown"
+    return AuditEntry(
+        actor=principal.subject if principal else "anonymous",
+        role=principal.role.value if principal else "anonymous",
+        action=action,
+        resource=f"{request.method} {getattr(route, 'path', request.url.path)}",
+        purpose=purpose, outcome=outcome, status=status,
+        request_id=str(request.scope.get("state", {}).get("request_id", "-")),
+        patient_id=patient_id, record_id=None if record_id is None else str(record_id),
+        detail=detail,
+        client=hmac.new(container.keys.pseudonyms, client.encode(),
+                        hashlib.sha256).hexdigest()[:24],
+    )
+
+
+def _path_uuid(request: Request, name: str) -> UUID | None:
+    try:
+        return UUID(str(request.path_params[name]))
+    except (KeyError, ValueError):
+        return None
