@@ -20,6 +20,8 @@ class OneTimeCodes(Protocol):
 
     def issue(self, subject: UUID) -> str: ...
     def check(self, subject: UUID, code: str) -> CodeCheck: ...
+    def revoke(self, subject: UUID) -> None:
+        """Forget any outstanding code (sign-out everywhere, erasure)."""
 
 
 class CodeSender(Protocol):
@@ -67,6 +69,9 @@ class Holds(Protocol):
         """The current hold on a slot and its secret's hash."""
 
     def release(self, slot_id: UUID, hold_id: UUID) -> None: ...
+
+    def release_all(self, holder: str) -> int:
+        """Release every hold of one holder (erasure); returns how many."""
 
     def held_among(self, slot_ids: list[UUID]) -> set[UUID]: ...
 

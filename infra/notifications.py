@@ -34,6 +34,19 @@ class DevMailbox:
             fcntl.flock(box, fcntl.LOCK_EX)
             box.write(line + "\n")
 
+    def forget(self, email: str) -> int:
+        """Drop every message to an address (erasure); returns how many."""
+        if not self.path.exists():
+            return 0
+        with self.path.open("r+", encoding="utf-8") as box:
+            fcntl.flock(box, fcntl.LOCK_EX)
+            lines = box.readlines()
+            kept = [line for line in lines if line.strip() and json.loads(line)["to"] != email]
+            box.seek(0)
+            box.writelines(kept)
+            box.truncate()
+        return len(lines) - len(kept)
+
     def messages(self, limit: int = 20) -> list[dict[str, str]]:
         if not self.path.exists():
             return []

@@ -5,5 +5,7 @@ from commands.routes.consents import router as consents_router
 from commands.routes.directory import router as directory_router
 from commands.routes.holds import router as holds_router
 from commands.routes.patients import router as patients_router
+from commands.routes.privacy import router as privacy_router
 
-ROUTERS = [directory_router, patients_router, consents_router, holds_router, bookings_router]
+ROUTERS = [directory_router, patients_router, consents_router, holds_router, bookings_router,
+           privacy_router]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated
@@ -46,7 +47,7 @@ def create_hold(body: HoldCreate, request: Request, principal: MaybePrincipal,
         raise ProblemError("not-found", f"no bookable slot with id {body.slot_id}")
     secret = secrets.token_urlsafe(24)
     try:
-        hold = container.holds.place(body.slot_id, holder_of(request, principal),
+        hold = container.holds.place(body.slot_id, holder_of(request, principal, container),
                                      secret_hash(secret),
                                      container.settings.hold_ttl_seconds * 1000,
                                      container.settings.max_holds_per_client)
@@ -70,10 +71,12 @@ def release_hold(slot_id: UUID, hold_id: UUID,
     return Response(status_code=204)
 
 
-def holder_of(request: Request, principal: Principal | None) -> str:
+def holder_of(request: Request, principal: Principal | None, container: Container) -> str:
+    """Signed-in callers by id; others by a keyed hash of their address (an identifier)."""
     if principal is not None:
         return f"{principal.role.value}:{principal.subject}"
-    return "ip:" + hashlib.sha256(client_ip(request).encode()).hexdigest()[:24]
+    digest = hmac.new(container.keys.pseudonyms, client_ip(request).encode(), hashlib.sha256)
+    return "ip:" + digest.hexdigest()[:24]
 
 
 def secret_hash(secret: str) -> str:

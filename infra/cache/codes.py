@@ -50,6 +50,9 @@ class RedisOneTimeCodes:
                               args=[self._hash(subject, code), MAX_WRONG])
         return CodeCheck(outcome.decode() if isinstance(outcome, bytes) else outcome)
 
+    def revoke(self, subject: UUID) -> None:
+        self.client.delete(self._key(subject))
+
     def _hash(self, subject: UUID, code: str) -> str:
         return hmac.new(self.pepper, f"{subject}:{code}".encode(), hashlib.sha256).hexdigest()
 

@@ -71,6 +71,17 @@ class RedisHolds:
             self.client.delete(self._slot_key(slot_id))
             self.client.zrem(self._holder_key(current[0].holder), str(slot_id))
 
+    def release_all(self, holder: str) -> int:
+        released = 0
+        for raw in self.client.zrange(self._holder_key(holder), 0, -1):
+            slot_id = UUID(raw.decode() if isinstance(raw, bytes) else str(raw))
+            current = self.holding(slot_id)
+            if current is not None and current[0].holder == holder:
+                self.release(slot_id, current[0].hold_id)
+                released += 1
+        self.client.delete(self._holder_key(holder))
+        return released
+
     def held_among(self, slot_ids: list[UUID]) -> set[UUID]:
         if not slot_ids:
             return set()

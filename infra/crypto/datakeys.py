@@ -78,6 +78,9 @@ class DataKeys(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook: most stores hold no connections
         """Release connections, if any."""
 
+    def vacuum(self) -> None:  # noqa: B027
+        """Reclaim the space of shredded keys' old row versions, where there is any."""
+
     @abstractmethod
     def _load(self, subject: UUID) -> bytes | None: ...
 

@@ -19,6 +19,7 @@ from infra.http.request_context import RequestContextMiddleware
 from infra.logging import configure_logging
 from infra.settings import Settings
 from queries.appointments_router import router as appointments_router
+from queries.audit_router import router as audit_router
 from queries.db import read_pool
 from queries.router import router as query_router
 
@@ -63,6 +64,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     app.include_router(account.router)
     app.include_router(query_router)
     app.include_router(appointments_router)
+    app.include_router(audit_router)
     for router in COMMAND_ROUTERS:
         app.include_router(router)
     install_problem_responses(app)

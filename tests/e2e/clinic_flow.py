@@ -38,11 +38,13 @@ def set_up_clinic(client: TestClient, token_for: Any, *, telehealth: bool = Fals
 
 
 def sign_up(client: TestClient, container: Container, email: str,
-            consents: tuple[str, ...] = ("treatment",)) -> tuple[str, dict[str, str]]:
+            consents: tuple[str, ...] = ("treatment",), *, given_name: str = "Ana",
+            family_name: str = "Lima", phone: str | None = None,
+            birth_date: str = "1990-04-01") -> tuple[str, dict[str, str]]:
     """Register, read the code from the development mailbox, verify, consent."""
     registered = client.post("/patients", json={
-        "given_name": "Ana", "family_name": "Lima", "birth_date": "1990-04-01",
-        "email": email})
+        "given_name": given_name, "family_name": family_name, "birth_date": birth_date,
+        "email": email, "phone": phone})
     assert registered.status_code == 202, registered.text
     patient_id = registered.json()["patient_id"]
     token = client.post("/auth/verify", json={"email": email, "code": last_code(container, email)})

@@ -1,0 +1,83 @@
+"""`clinic keys`: the PHI key-encryption key (KEK) — status, a new key, rotation."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+
+from pydantic import ValidationError
+
+from infra.cli.errors import CliError
+from infra.crypto.datakeys import PostgresDataKeys
+from infra.crypto.kek import KeyEncryptionKeyError
+from infra.eventstore import ensure_schema
+from infra.keys import key_ring
+from infra.runtime import Runtime
+from infra.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keys = sub.add_parser("keys", help="PHI key-encryption key: status, generate, rotate")
+    actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("status", help="data keys per key-encryption key").set_defaults(
+        handler=show_status)
+    actions.add_parser(
+        "generate", help="print a new random key-encryption key (base64, 32 bytes)",
+        description="Put it in CLINIC_PHI_KEK (or CLINIC_PHI_KEK_FILE), move the old one to "
+        "CLINIC_PHI_KEK_PREVIOUS, then run `clinic keys rotate`.",
+    ).set_defaults(handler=generate)
+    actions.add_parser(
+        "rotate", help="re-wrap every data key under CLINIC_PHI_KEK",
+        description="Re-wraps each patient's data key under the current key-encryption key; "
+        "events are not rewritten. Afterwards remove the old key from "
+        "CLINIC_PHI_KEK_PREVIOUS and destroy it.",
+    ).set_defaults(handler=rotate)
+
+
+def generate(args: argparse.Namespace) -> int:
+    print(base64.b64encode(os.urandom(32)).decode())
+    return 0
+
+
+def show_status(args: argparse.Namespace) -> int:
+    with _data_keys() as keys:
+        print(f"current key-encryption key: {keys.ring.current_id}")
+        for row in keys.status():
+            if row.kek_id is None:
+                print(f"  shredded (erased patients): {row.keys}")
+            else:
+                state = "configured" if row.configured else "NOT CONFIGURED"
+                print(f"  {row.kek_id}: {row.keys} data keys ({state})")
+    return 0
+
+
+def rotate(args: argparse.Namespace) -> int:
+    with _data_keys() as keys:
+        try:
+            count = keys.rotate()
+        except KeyEncryptionKeyError as exc:
+            raise CliError(str(exc)) from None
+        print(f"re-wrapped {count} data keys under {keys.ring.current_id}")
+    return 0
+
+
+class _data_keys:
+    """The data-key store on the configured (or embedded) database."""
+
+    def __enter__(self) -> PostgresDataKeys:
+        try:
+            settings = Settings()
+            ring = key_ring(settings)
+        except (ValidationError, ValueError, KeyEncryptionKeyError) as exc:
+            raise CliError(f"configuration: {exc}") from None
+        self.runtime = Runtime(settings)
+        resolved = self.runtime.__enter__()
+        assert resolved.database_url
+        ensure_schema(resolved.database_url, resolved.db_schema)
+        self.keys = PostgresDataKeys(resolved.database_url, resolved.db_schema, ring)
+        return self.keys
+
+    def __exit__(self, *exc: object) -> None:
+        self.keys.close()
+        self.runtime.__exit__(None, None, None)

@@ -1,0 +1,215 @@
+"""PHI canary: unique marker names, contact details, visit reasons and notes go in through the
+API; then every byte the system keeps — a pg_dump of PostgreSQL, every Redis key and value,
+every Kafka topic, the captured logs — is searched for them, in plaintext and hex (bytea).
+After one patient is erased, none of their markers is anywhere (the development mailbox
+included), the other patient still reads fine, and the whole event log still replays."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from fastapi.testclient import TestClient
+
+from domain.access import Role
+from domain.appointments import Appointment
+from domain.patients import Patient
+from domain.privacy import ERASED
+from infra.container import Container
+from infra.embedded.kafka import EmbeddedKafka
+from infra.embedded.postgres import EmbeddedPostgres
+from infra.http.app import create_app
+from infra.logging import configure_logging
+from infra.settings import Settings
+from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
+
+
+def _markers(tag: str) -> dict[str, str]:
+    token = uuid.uuid4().hex[:10]
+    return {
+        "given_name": f"Givn{tag}{token}", "family_name": f"Fmly{tag}{token}",
+        "email": f"mail{tag}{token}@example.org", "phone": f"+1 555 {int(token, 16) % 10**7:07d}",
+        "reason": f"Rsn{tag}{token} chest pain", "note": f"Note{tag}{token} feeling better",
+        "birth_date": "1961-07-13",
+    }
+
+
+@pytest.fixture
+def kafka_settings(settings: Settings, kafka: EmbeddedKafka) -> Settings:
+    return settings.model_copy(update={"kafka_bootstrap": kafka.bootstrap})
+
+
+@pytest.fixture
+def kafka_container(kafka_settings: Settings) -> Iterator[Container]:
+    built = Container.build(kafka_settings)
+    yield built
+    built.close()
+
+
+def test_no_phi_in_postgres_redis_kafka_or_logs_and_erasure_leaves_none(
+        kafka_container: Container, postgres: EmbeddedPostgres, kafka: EmbeddedKafka,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    container = kafka_container
+    configure_logging("DEBUG")  # the production pipeline, everything it would log
+    people = {"a": _markers("a"), "b": _markers("b")}
+    with TestClient(create_app(container), raise_server_exceptions=False) as client:
+        ids = _journey(client, container, people)
+        everything = _stored_text(container, postgres, kafka) + capfd.readouterr().err
+        for person in people.values():
+            _assert_absent(person, everything, where="before erasure")
+
+        admin = _token(container, Role.admin)
+        erased = client.post(f"/admin/patients/{ids['a']['patient']}/erase", headers=admin,
+                             json={"basis": "patient-request"})
+        assert erased.status_code == 200, erased.text
+        _project(container)
+        everything = (_stored_text(container, postgres, kafka) + capfd.readouterr().err
+                      + _mailbox_text(container))
+        _assert_absent(people["a"], everything, where="after erasure (mailbox included)")
+        assert people["b"]["email"] in _mailbox_text(container)  # the search can find things
+
+        staff = _token(container, Role.front_desk)
+        gone = client.get(f"/patients/{ids['a']['patient']}", headers=staff)
+        assert gone.status_code == 404 and gone.json()["error"] == "patient-erased"
+        kept = client.get(f"/patients/{ids['b']['patient']}", headers=staff).json()
+        assert kept["family_name"] == people["b"]["family_name"]
+        details = client.get(f"/bookings/{ids['a']['appointment']}", headers=staff).json()
+        assert details["reason"] == ""  # dropped from the read model by its projector
+
+    # The immutable log is complete and replays: every event loads, PHI shown as erased.
+    app = container.app
+    notifications = app.recorder.select_notifications(start=1, limit=100_000)
+    events = [app.mapper.to_domain_event(n) for n in notifications]
+    assert len(events) == len(notifications)
+    patient = app.repository.get(uuid.UUID(ids["a"]["patient"]))
+    assert patient.erased and patient.given_name == ERASED and patient.email == ERASED
+    visit = app.repository.get(uuid.UUID(ids["a"]["appointment"]))
+    assert isinstance(visit, Appointment) and visit.reason == ERASED
+    assert [type(e).__name__ for e in app.events.get(patient.id)][-1] == "Erased"
+    other = app.repository.get(uuid.UUID(ids["b"]["patient"]))
+    assert isinstance(other, Patient) and other.given_name == people["b"]["given_name"]
+
+
+def _journey(client: TestClient, container: Container,
+             people: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Register, sign in, consent, look, book, cancel, read back — each person."""
+    admin = _token(container, Role.admin)
+    clinic = set_up_clinic(client, lambda role, subject="t": admin)
+    _project(container)
+    slots = open_slots(client, clinic["checkup"])
+    ids: dict[str, dict[str, str]] = {}
+    for n, (tag, person) in enumerate(people.items()):
+        patient_id, headers = sign_up(
+            client, container, person["email"], given_name=person["given_name"],
+            family_name=person["family_name"], phone=person["phone"],
+            birth_date=person["birth_date"])
+        hold = client.post("/holds", json={"slot_id": slots[n]["id"]}, headers=headers).json()
+        booked = client.post("/bookings", headers={**headers, "Idempotency-Key": f"k-{tag}"},
+                             json={"slot_id": slots[n]["id"], "hold_id": hold["hold_id"],
+                                   "hold_secret": hold["hold_secret"],
+                                   "reason": person["reason"]})
+        assert booked.status_code == 201, booked.text
+        kept = client.post("/bookings", headers=headers,
+                           json={"slot_id": slots[n + 5]["id"], "reason": person["reason"]})
+        assert kept.status_code == 201, kept.text
+        cancelled = client.post(f"/bookings/{booked.json()['id']}/cancel", headers=headers,
+                                json={"note": person["note"]})
+        assert cancelled.status_code == 200, cancelled.text
+        # A second, unused code waits in Redis; a hold stays placed.
+        client.post("/auth/email-code", json={"email": person["email"]})
+        client.post("/holds", json={"slot_id": slots[n + 10]["id"]}, headers=headers)
+        _project(container)
+        profile = client.get(f"/patients/{patient_id}", headers=headers)
+        assert profile.json()["given_name"] == person["given_name"]
+        details = client.get(f"/bookings/{kept.json()['id']}", headers=headers)
+        assert details.json()["reason"] == person["reason"]
+        ids[tag] = {"patient": patient_id, "appointment": kept.json()["id"]}
+    return ids
+
+
+def _assert_absent(person: dict[str, str], haystack: str, *, where: str) -> None:
+    lowered = haystack.lower()
+    for field, marker in person.items():
+        if field == "birth_date":
+            continue  # a date is not unique text; it is sealed with the names
+        for form in (marker.lower(), marker.encode().hex()):
+            assert form not in lowered, f"{field} found in plaintext {where}"
+
+
+def _stored_text(container: Container, postgres: EmbeddedPostgres, kafka: EmbeddedKafka) -> str:
+    return (_pg_dump(container, postgres) + _redis_dump(container)
+            + _kafka_dump(kafka.bootstrap))
+
+
+def _pg_dump(container: Container, postgres: EmbeddedPostgres) -> str:
+    assert container.settings.database_url
+    dump = subprocess.run([str(postgres.binary("pg_dump")), "--no-owner",
+                           container.settings.database_url],
+                          check=True, capture_output=True)
+    text = dump.stdout.decode("utf-8", "replace")
+    assert "clinic_events" in text and "audit_events" in text
+    return text
+
+
+def _redis_dump(container: Container) -> str:
+    client: redis.Redis = container.redis
+    parts: list[str] = []
+    for key in client.scan_iter(count=1000):
+        kind = client.type(key).decode()
+        value: Any = {"string": client.get, "hash": client.hgetall, "set": client.smembers,
+                      "zset": lambda k: client.zrange(k, 0, -1),
+                      "list": lambda k: client.lrange(k, 0, -1)}[kind](key)
+        parts.append(f"{key!r} {value!r}")
+    assert parts, "Redis held nothing: the canary would prove nothing"
+    return "\n".join(parts)
+
+
+def _kafka_dump(bootstrap: str) -> str:
+    topics = [t for t in AdminClient({"bootstrap.servers": bootstrap}).list_topics(
+        timeout=10).topics if not t.startswith("__")]
+    if not topics:
+        return ""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"canary-{uuid.uuid4()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    parts: list[str] = []
+    try:
+        metadata = consumer.list_topics(timeout=10)
+        partitions = [TopicPartition(t, p) for t in topics
+                      for p in metadata.topics[t].partitions]
+        consumer.assign(partitions)
+        while message := consumer.poll(2.0):
+            if message.error() is None:
+                parts.append(repr((message.key(), message.value(), message.headers())))
+    finally:
+        consumer.close()
+    return "\n".join(parts)
+
+
+def _mailbox_text(container: Container) -> str:
+    path = Path(container.settings.resolved_data_dir()) / "mailbox" / "messages.jsonl"
+    return path.read_text() if path.exists() else ""
+
+
+def _token(container: Container, role: Role) -> dict[str, str]:
+    return {"Authorization": f"Bearer {container.tokens.issue(role, f'{role.value}-1', 600)}"}
+
+
+def _project(container: Container) -> None:
+    from infra.readmodels.build import READ_MODELS, read_model
+    from projections.runner import CatchUpRunner
+
+    settings = container.settings
+    assert settings.database_url
+    for name in READ_MODELS:
+        model = read_model(name, settings.database_url, settings.db_schema, phi=container.phi)
+        try:
+            CatchUpRunner(container.app, model).catch_up()
+        finally:
+            model.datastore.close()
