@@ -16,7 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import NotFoundError, RuleViolationError
-from domain.privacy import PHI
+from domain.privacy import PHI, SELF
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 PHONE = re.compile(r"^\+?[0-9 ()\-]{7,20}$")
@@ -68,7 +68,7 @@ class Patient(Aggregate):
         email: str
         phone: str | None
 
-        phi = PHI(_IDENTITY, subject="originator_id")
+        phi = PHI(_IDENTITY, subject=SELF)
 
     class EmailVerified(Aggregate.Event):
         pass
@@ -77,14 +77,14 @@ class Patient(Aggregate):
         email: str
         phone: str | None
 
-        phi = PHI(frozenset({"email", "phone"}), subject="originator_id")
+        phi = PHI(frozenset({"email", "phone"}), subject=SELF)
 
     class Erased(Aggregate.Event):
         """PHI-free: why the patient's data was erased. The key goes right after."""
 
         basis: str
 
-    phi = PHI(_IDENTITY, subject="_id")  # snapshots of a patient
+    phi = PHI(_IDENTITY, subject=SELF)  # snapshots of a patient
 
     @classmethod
     def register(cls, patient_id: UUID, given_name: str, family_name: str, birth_date: date,

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 ERASED = "[erased]"
+SELF = "originator_id"  # subject of a Patient's own events and snapshots: the patient
 
 
 @dataclass(frozen=True)
 class PHI:
-    """`fields` are PHI; `subject` names the attribute holding the patient's id."""
+    """`fields` are PHI; `subject` names the attribute holding the patient's id (SELF: the
+    record is the patient's own)."""
 
     fields: frozenset[str]
     subject: str

@@ -17,7 +17,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
 from commands.context import current_context
-from domain.privacy import PHI, phi_of
+from domain.privacy import PHI, SELF, phi_of
 from infra.crypto.phi import PhiCipher
 
 META = "__meta__"
@@ -39,7 +39,9 @@ class ClinicMapper(Mapper[UUID]):
             sealed = object.__new__(type(domain_event))
             state = dict(vars(domain_event))
             record = state if not isinstance(domain_event, Snapshot) else dict(state["state"])
-            self._cipher().seal_fields(record, declaration, _context(domain_event))
+            subject = (domain_event.originator_id if declaration.subject == SELF
+                       else record.get(declaration.subject))
+            self._cipher().seal_fields(record, declaration, subject, _context(domain_event))
             if isinstance(domain_event, Snapshot):
                 state["state"] = record
             object.__setattr__(sealed, "__dict__", state)

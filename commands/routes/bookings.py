@@ -19,7 +19,7 @@ from domain.access import Role, Scope
 from domain.appointments import Appointment
 from infra.auth.tokens import Principal
 from infra.container import Container
-from infra.http.commands import acting, idempotent_create, rate_limit
+from infra.http.commands import acting, client_ip, idempotent_create, rate_limit
 from infra.http.deps import ContainerDep
 from infra.http.problems import ProblemError
 from infra.http.security import Authorized
@@ -71,6 +71,7 @@ def create_booking(body: BookingCreate, request: Request, principal: Booker,
                    container: ContainerDep) -> JSONResponse:
     """Book a slot, with or without a hold. Send `Idempotency-Key` to retry safely."""
     rate_limit(container, "book", principal.subject, 30, 60)
+    rate_limit(container, "book-ip", client_ip(request), 120, 60)
     patient_id = _patient_for(principal, body.patient_id)
     slot = _bookable_slot(container, body.slot_id, body.hold_id, body.hold_secret)
 

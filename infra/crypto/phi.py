@@ -68,12 +68,12 @@ class PhiCipher:
         self.keys.close()
 
     # Records (event or snapshot state dicts) -----------------------------------------
-    def seal_fields(self, state: dict[str, Any], declaration: PHI, context: str) -> None:
+    def seal_fields(self, state: dict[str, Any], declaration: PHI, subject: Any,
+                    context: str) -> None:
         """Move the declared fields of `state` into one envelope under SEALED_KEY."""
         values = {f: state.pop(f) for f in sorted(declaration.fields) if f in state}
         if not values:
             return
-        subject = state.get(declaration.subject)
         if not isinstance(subject, UUID):
             raise ValueError(f"PHI without a subject ({declaration.subject} is {subject!r})")
         state[SEALED_KEY] = self.seal(subject, values, context)

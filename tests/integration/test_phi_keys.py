@@ -1,0 +1,92 @@
+"""Key-encryption keys on the real database: a wrong key stops start-up loudly, rotation keeps
+every patient readable without rewriting an event, and the CLI does the rotation."""
+
+from __future__ import annotations
+
+import base64
+import os
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+from pydantic import SecretStr
+
+from infra.cli.main import main
+from infra.container import Container
+from infra.crypto.kek import KeyEncryptionKeyError
+from infra.settings import Settings
+
+
+def _kek() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+def _events_bytes(settings: Settings) -> list[bytes]:
+    assert settings.database_url
+    with psycopg.connect(settings.database_url) as conn:
+        rows = conn.execute(f'SELECT state FROM "{settings.db_schema}".clinic_events').fetchall()
+    return [bytes(r[0]) for r in rows]
+
+
+def test_a_wrong_key_encryption_key_fails_at_start_up(settings: Settings) -> None:
+    first = settings.model_copy(update={"phi_kek": SecretStr(_kek())})
+    container = Container.build(first)
+    container.app.register_patient("Ada", "Byron", date(1980, 1, 1), "ada@example.org", None)
+    container.close()
+    with pytest.raises(KeyEncryptionKeyError, match="not configured"):
+        Container.build(first.model_copy(update={"phi_kek": SecretStr(_kek())}))
+
+
+def test_rotation_rewraps_data_keys_and_leaves_events_alone(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = _kek(), _kek()
+    before = settings.model_copy(update={"phi_kek": SecretStr(old)})
+    container = Container.build(before)
+    ids = [container.app.register_patient("Ada", f"Byron{n}", date(1980, 1, 1),
+                                          f"ada{n}@example.org", None)[0] for n in range(3)]
+    container.close()
+    stored = _events_bytes(before)
+
+    key_file = tmp_path / "kek"
+    key_file.write_text(new + "\n")
+    assert settings.database_url
+    for name, value in {"CLINIC_DATABASE_URL": settings.database_url,
+                        "CLINIC_REDIS_URL": str(settings.redis_url),
+                        "CLINIC_DB_SCHEMA": settings.db_schema,
+                        "CLINIC_DATA_DIR": str(settings.data_dir),
+                        "CLINIC_PHI_KEK_FILE": str(key_file),
+                        "CLINIC_PHI_KEK_PREVIOUS": old}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["keys", "rotate"]) == 0
+    assert "re-wrapped 4 data keys" in capsys.readouterr().out  # 3 patients + email index
+
+    after = settings.model_copy(update={"phi_kek_file": key_file})
+    container = Container.build(after)  # the new key alone opens everything
+    try:
+        assert [container.app.patient(i).family_name for i in ids] == [
+            "Byron0", "Byron1", "Byron2"]
+        assert container.app.patient_for_email("ada1@example.org") == ids[1]
+    finally:
+        container.close()
+    assert _events_bytes(after) == stored  # no event was rewritten
+    with pytest.raises(KeyEncryptionKeyError):
+        Container.build(before)  # the old key no longer opens the data keys
+    monkeypatch.setenv("CLINIC_PHI_KEK_PREVIOUS", "")
+    assert main(["keys", "status"]) == 0
+    assert "4 data keys (configured)" in capsys.readouterr().out
+
+
+def test_the_audit_stream_is_append_only(container: Container) -> None:
+    from infra.audit import AuditEntry
+
+    container.audit.record(AuditEntry(actor="a", role="admin", action="read", resource="GET /x",
+                                      purpose="operations", outcome="allowed", status=200,
+                                      request_id="r"))
+    schema = container.settings.db_schema
+    for statement in (f'UPDATE "{schema}".audit_events SET actor = \'b\'',
+                      f'DELETE FROM "{schema}".audit_events',
+                      f'TRUNCATE "{schema}".audit_events'):
+        with container.pool.connection() as conn, pytest.raises(psycopg.errors.RaiseException):
+            conn.execute(statement)  # type: ignore[arg-type]
