@@ -39,3 +39,15 @@ def protect(app: ClinicApplication, cipher: PhiCipher) -> None:
     if not isinstance(app.mapper, ClinicMapper):
         raise TypeError("the application must use infra.mapper.ClinicMapper")
     app.mapper.phi = cipher
+
+
+def check_keys(settings: Settings) -> None:
+    """Start-up check for processes that build the application later (API workers):
+    KeyEncryptionKeyError now, with a clear message, rather than a worker failing."""
+    assert settings.database_url
+    ensure_schema(settings.database_url, settings.db_schema)
+    keys = PostgresDataKeys(settings.database_url, settings.db_schema, key_ring(settings))
+    try:
+        keys.verify()
+    finally:
+        keys.close()

@@ -13,19 +13,33 @@ import structlog
 
 PHI_KEYS = frozenset({"given_name", "family_name", "name", "birth_date", "email", "phone",
                       "reason", "note", "code", "address", "hold_secret", "access_token",
-                      "authorization", "password"})
+                      "authorization", "password", "body", "token", "secret", "ip",
+                      "client", "to", "subject_line"})
 EMAIL = re.compile(r"[^@\s\"']+@[^@\s\"']+\.[A-Za-z]{2,}")
+BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
+# International (+1 555 …) or (555) 010-2233 forms; not ids, dates or durations.
+PHONE = re.compile(r"(?<![\w-])(?:\+\d[\d ()\-]{7,}\d|\(\d{3}\)\s?\d{3}-\d{4})(?!\w)")
 
 
 def drop_phi(_logger: object, _method: str, event: MutableMapping[str, Any]
              ) -> MutableMapping[str, Any]:
-    """Logs carry ids, never PHI: known PHI keys are masked, email addresses redacted."""
+    """Logs carry ids, never PHI: known PHI keys are masked at any depth; email addresses,
+    bearer tokens and phone numbers in free text are redacted."""
     for key in list(event):
-        if key.lower() in PHI_KEYS:
-            event[key] = "[redacted]"
-        elif isinstance(event[key], str):
-            event[key] = EMAIL.sub("[email]", event[key])
+        event[key] = _clean(key, event[key])
     return event
+
+
+def _clean(key: object, value: Any) -> Any:
+    if isinstance(key, str) and key.lower() in PHI_KEYS:
+        return "[redacted]"
+    if isinstance(value, str):
+        return PHONE.sub("[phone]", BEARER.sub("[token]", EMAIL.sub("[email]", value)))
+    if isinstance(value, dict):
+        return {k: _clean(k, v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(None, v) for v in value]
+    return value
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -7,7 +7,9 @@ import signal
 
 from pydantic import ValidationError
 
+from infra.application import check_keys
 from infra.cli.errors import CliError
+from infra.crypto.kek import KeyEncryptionKeyError
 from infra.container import Container
 from infra.demo import seed_demo
 from infra.http import workers
@@ -44,6 +46,10 @@ def run_server(args: argparse.Namespace) -> int:
     host: ProjectorHost | None = None
     try:
         with Runtime(settings) as resolved:
+            try:
+                check_keys(resolved)
+            except KeyEncryptionKeyError as exc:
+                raise CliError(str(exc)) from None
             if args.seed:
                 _seed(resolved)
             if not args.no_projectors:

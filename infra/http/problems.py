@@ -106,6 +106,15 @@ def allowed_methods(request: Request, headers: dict[str, str] | None) -> str:
     return ", ".join(sorted(methods))
 
 
+def _location(error: Any) -> list[str]:
+    """Where the error is. An unexpected field's name is the caller's input (it may be
+    PHI), so it is not echoed."""
+    location = [str(part) for part in error.get("loc", ())]
+    if error.get("type") == "extra_forbidden" and location:
+        location[-1] = "(unexpected field)"
+    return location
+
+
 def install_problem_handlers(app: FastAPI, on_denial: DenialHook | None = None) -> None:
     """`on_denial` hears of every refusal (the access audit)."""
     @app.exception_handler(ProblemError)
@@ -121,10 +130,8 @@ def install_problem_handlers(app: FastAPI, on_denial: DenialHook | None = None) 
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"location": [str(p) for p in e.get("loc", ())], "message": e.get("msg", "")}
-            for e in exc.errors()
-        ]
+        errors = [{"location": _location(e), "message": e.get("msg", "")}
+                  for e in exc.errors()]
         malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
         code = "malformed-request" if malformed else "validation-error"
         return problem_response(request, code, "See `errors` for each invalid field.",

@@ -71,6 +71,7 @@ def _verified(request: Request, tokens: TokenService, token: str) -> Principal:
         principal = tokens.verify(token)
     except InvalidTokenError as exc:
         raise ProblemError("unauthenticated", f"{exc}.", headers=CHALLENGE) from None
+    request.state.principal = principal  # authentic, if not (yet) authorized: for the audit
     if principal.role is Role.patient:
         sessions: PatientSessions = request.app.state.container.sessions
         if not sessions.touch(principal):

@@ -71,3 +71,20 @@ def test_serve_runs_on_the_embedded_default_and_stops_its_servers(
     assert proc.returncode == 0, stderr[-2000:]
     for pid in (pg_pid, redis_pid):
         assert not Path(f"/proc/{pid}").exists(), f"child server {pid} still running"
+
+
+def test_retention_and_a_wrong_key_encryption_key_on_the_embedded_default(
+        tmp_path: Path) -> None:
+    """`clinic retention run` previews and erases; a wrong KEK stops `serve` with a message."""
+    env = _clean_env(tmp_path / "data")
+    preview = subprocess.run([*CLINIC, "retention", "run", "--dry-run"], env=env,
+                             capture_output=True, text=True)
+    assert preview.returncode == 0, preview.stderr
+    assert "would erase 0 patient(s)" in preview.stdout
+    wrong = subprocess.run([*CLINIC, "keys", "generate"], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    refused = subprocess.run([*CLINIC, "serve", "--port", str(free_port())],
+                             env={**env, "CLINIC_PHI_KEK": wrong}, capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode == 2
+    assert "is not configured" in refused.stderr and "Traceback" not in refused.stderr

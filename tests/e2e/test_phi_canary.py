@@ -213,3 +213,26 @@ def _project(container: Container) -> None:
             CatchUpRunner(container.app, model).catch_up()
         finally:
             model.datastore.close()
+
+
+def test_problem_responses_never_echo_what_was_sent(client: TestClient) -> None:
+    marker = f"Zq{uuid.uuid4().hex[:8]}"
+    bad_bodies = [
+        {"given_name": marker * 30, "family_name": "X", "birth_date": "1990-01-01",
+         "email": "a@example.org"},
+        {"given_name": "A", "family_name": "X", "birth_date": marker, "email": "a@example.org"},
+        {"given_name": "A", "family_name": "X", "birth_date": "1990-01-01", "email": marker},
+        {"given_name": "A", "family_name": "X", "birth_date": "2990-01-01",
+         "email": f"{marker}@example.org", "phone": f"call {marker}"},
+        {"given_name": "A", "family_name": "X", "birth_date": "1990-01-01",
+         "email": "a@example.org", marker: marker[::-1]},
+    ]
+    for body in bad_bodies:
+        answer = client.post("/patients", json=body)
+        assert answer.status_code in (400, 422), answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert marker.lower() not in answer.text.lower()
+        assert marker[::-1].lower() not in answer.text.lower()
+    garbled = client.post("/patients", content=f'{{"given_name": "{marker}', headers={
+        "content-type": "application/json"})
+    assert garbled.status_code == 400 and marker not in garbled.text

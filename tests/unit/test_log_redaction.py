@@ -10,3 +10,22 @@ def test_phi_keys_are_masked_and_emails_redacted() -> None:
     assert cleaned["event"] == "sent code to [email]"
     assert cleaned["detail"] == "user [email] failed"
     assert cleaned["patient_id"] == "123"
+
+
+def test_nested_values_tokens_and_phone_numbers_are_redacted() -> None:
+    event = {"event": "call +1 (555) 010-2233 now", "context": {"phone": "x", "ok": 5,
+             "items": [{"family_name": "Lima"}, "mail ana@example.org"]},
+             "header": "Bearer eyJhbGciOi.abc.def", "duration_ms": 3.2,
+             "patient_id": "6f1c2d3e-aaaa-4bbb-8ccc-123456789abc"}
+    cleaned = drop_phi(None, "info", dict(event))
+    assert cleaned["event"] == "call [phone] now"
+    assert cleaned["context"] == {"phone": "[redacted]", "ok": 5,
+                                  "items": [{"family_name": "[redacted]"}, "mail [email]"]}
+    assert cleaned["header"] == "[token]" and cleaned["duration_ms"] == 3.2
+    assert cleaned["patient_id"] == event["patient_id"]  # ids stay: they are what logs carry
+
+
+def test_dates_and_durations_are_left_alone() -> None:
+    event = {"event": "run at 2026-11-24 21:14:53 took 1234567 ms (555) 010-2233"}
+    assert drop_phi(None, "info", dict(event))["event"] == (
+        "run at 2026-11-24 21:14:53 took 1234567 ms [phone]")
