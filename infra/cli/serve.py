@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from infra.application import check_keys
 from infra.cli.errors import CliError
-from infra.crypto.kek import KeyEncryptionKeyError
 from infra.container import Container
+from infra.crypto.kek import KeyEncryptionKeyError
 from infra.demo import seed_demo
 from infra.http import workers
 from infra.logging import configure_logging
