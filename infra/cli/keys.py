@@ -6,15 +6,12 @@ import argparse
 import base64
 import os
 
-from pydantic import ValidationError
-
-from infra.cli.errors import CliError
+from infra.cli.errors import CliError, load_settings
 from infra.crypto.datakeys import PostgresDataKeys
 from infra.crypto.kek import KeyEncryptionKeyError
 from infra.eventstore import ensure_schema
 from infra.keys import key_ring
 from infra.runtime import Runtime
-from infra.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,9 +64,9 @@ class _data_keys:
 
     def __enter__(self) -> PostgresDataKeys:
         try:
-            settings = Settings()
+            settings = load_settings()
             ring = key_ring(settings)
-        except (ValidationError, ValueError, KeyEncryptionKeyError) as exc:
+        except (ValueError, KeyEncryptionKeyError) as exc:
             raise CliError(f"configuration: {exc}") from None
         self.runtime = Runtime(settings)
         resolved = self.runtime.__enter__()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from infra.cli.errors import CliError
+from infra.cli.errors import CliError, load_settings
 from infra.container import dev_mailbox_path
 from infra.notifications import DevMailbox
-from infra.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,7 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def show_mailbox(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = load_settings()
     if not settings.development or settings.smtp_host:
         raise CliError("there is no development mailbox: email goes out through SMTP")
     box = DevMailbox(dev_mailbox_path(settings))

@@ -8,12 +8,11 @@ import threading
 
 import psycopg
 
-from infra.cli.errors import CliError
+from infra.cli.errors import CliError, load_settings
 from infra.logging import configure_logging
 from infra.projectors import ProjectorHost, rebuild
 from infra.readmodels.build import READ_MODELS
 from infra.runtime import Runtime
-from infra.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,7 +37,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_projectors(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -51,7 +50,7 @@ def run_projectors(args: argparse.Namespace) -> int:
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
     with Runtime(settings) as resolved:
         try:
@@ -63,7 +62,7 @@ def run_rebuild(args: argparse.Namespace) -> int:
 
 
 def show_status(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = load_settings()
     with Runtime(settings) as resolved, psycopg.connect(str(resolved.database_url)) as conn:
         schema = resolved.db_schema
         head = _scalar(conn, f'SELECT max(notification_id) FROM "{schema}".clinic_events')

@@ -7,16 +7,13 @@ import getpass
 import uuid
 from datetime import UTC, datetime
 
-from pydantic import ValidationError
-
 from commands.context import CommandContext, acting_as
-from infra.cli.errors import CliError
+from infra.cli.errors import CliError, load_settings
 from infra.container import Container
 from infra.crypto.kek import KeyEncryptionKeyError
 from infra.erasure import run_retention
 from infra.logging import configure_logging
 from infra.runtime import Runtime
-from infra.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,10 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_policy(args: argparse.Namespace) -> int:
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        raise CliError(f"configuration: {exc}") from None
+    settings = load_settings()
     configure_logging(settings.log_level)
     now = args.as_of or datetime.now(UTC)
     if now.tzinfo is None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import signal
 
-from pydantic import ValidationError
-
 from infra.application import check_keys
-from infra.cli.errors import CliError
+from infra.cli.errors import CliError, load_settings
 from infra.container import Container
 from infra.crypto.kek import KeyEncryptionKeyError
 from infra.demo import seed_demo
@@ -34,10 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_server(args: argparse.Namespace) -> int:
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        raise CliError(f"configuration: {exc}") from None
+    settings = load_settings()
     configure_logging(settings.log_level)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: these
     # handlers turn it into an exception so that the runtime stops every embedded server.

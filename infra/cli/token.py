@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from pydantic import ValidationError
-
 from domain.access import Role
 from infra.auth.tokens import DEFAULT_TTL_SECONDS, TokenService
-from infra.cli.errors import CliError
-from infra.settings import Settings
+from infra.cli.errors import CliError, load_settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,9 +27,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def issue_token(args: argparse.Namespace) -> int:
     try:
-        settings = Settings()
+        settings = load_settings()
         service = TokenService(settings.jwt_secret.get_secret_value(), settings.jwt_issuer)
         print(service.issue(Role(args.role), args.subject, args.ttl))
-    except (ValueError, ValidationError) as exc:
+    except ValueError as exc:
         raise CliError(str(exc)) from None
     return 0
