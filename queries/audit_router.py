@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from domain.access import Scope
 from infra.auth.tokens import Principal
 from infra.http.deps import ReadPool
+from infra.http.inputs import IsoDateTime
 from infra.http.security import Authorized
 from queries.audit import audit_events
 
@@ -53,8 +54,8 @@ async def read_audit_events(
     patient_id: UUID | None = None,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     outcome: Outcome | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
     before: Annotated[int | None, Query(ge=1, description="`next_before` of the last page")
                       ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

@@ -7,7 +7,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from commands.models import Strict
 from domain.access import Scope
@@ -35,7 +35,9 @@ class ErasurePublic(BaseModel):
 
 
 class RetentionRequest(Strict):
-    dry_run: bool = Field(default=True, description="List who would be erased, erase no one")
+    # Strict: lax mode read 0, "no" or "off" as false, and this one erases when false.
+    dry_run: StrictBool = Field(default=True,
+                                description="List who would be erased, erase no one")
     limit: Annotated[int, Field(ge=1, le=10_000)] = 1000
 
 

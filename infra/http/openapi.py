@@ -129,7 +129,7 @@ def _add_problem(responses: dict[str, Any], status: int, *, with_headers: bool) 
     content = response.setdefault("content", {})
     if _is_fastapi_validation(content):
         content.clear()
-        response["description"] = PROBLEMS["validation-error"][1]
+        response.pop("description", None)
     titles = [title for code, (s, title) in PROBLEMS.items() if s == status]
     response.setdefault("description", " / ".join(titles) or "Problem")
     content[MEDIA_TYPE] = {"schema": _REF}

@@ -246,3 +246,57 @@ def test_hours_that_would_strand_a_booking_are_refused(
     assert "1 booked visit" in refused.json()["detail"]
     kept = client.get(url).json()["rules"]["weekly"]["monday"]
     assert kept == [["00:00", "24:00"]]
+
+
+def test_clinic_local_start_is_a_date_time_with_its_offset(
+    client: TestClient, container: Container, token_for: Any, project: Any
+) -> None:
+    # It was the bare wall time ("2026-11-24T17:30:00"), not the RFC 3339 date-time the
+    # document promises. Found by tests/e2e/test_openapi_fuzz.py.
+    from datetime import datetime
+
+    ids = set_up_clinic(client, token_for)
+    project()
+    slot = open_slots(client, ids["checkup"])[0]
+    patient_id, headers = sign_up(client, container, "jo@example.org")
+    booking = client.post("/bookings", headers=headers, json={"slot_id": slot["id"]}).json()
+    project()
+    one = client.get(f"/bookings/{booking['id']}", headers=headers).json()
+    mine = client.get(f"/patients/{patient_id}/appointments", headers=headers).json()
+    day = client.get(f"/providers/{ids['provider']}/schedule", headers=token_for(Role.admin),
+                     params={"day": one["clinic_local_start"][:10]}).json()
+    for shown in (one, mine[0], day[0]):
+        local = datetime.fromisoformat(shown["clinic_local_start"])
+        assert local.utcoffset() is not None
+        assert local == datetime.fromisoformat(shown["start"]) == \
+            datetime.fromisoformat(slot["clinic_local_start"])
+
+
+def test_numbers_are_not_dates(client: TestClient, token_for: Any) -> None:
+    # pydantic's lax mode read 0 as the Unix epoch: a patient born 1970-01-01, a schedule of
+    # that day. The document says YYYY-MM-DD. Found by tests/e2e/test_openapi_fuzz.py.
+    body = {"given_name": "Kai", "family_name": "Oz", "email": "kai@example.org"}
+    for birth_date in (0, "0", "86400"):
+        refused = client.post("/patients", json={**body, "birth_date": birth_date})
+        assert refused.status_code == 422, birth_date
+        assert refused.json()["errors"][0]["location"] == ["body", "birth_date"]
+    assert client.post("/patients", json={**body, "birth_date": "1990-04-01"}
+                       ).status_code == 202
+    schedule = f"/providers/{uuid.uuid4()}/schedule"
+    for day in ("0", "1700000000", "2026-12-01T00:00:00"):
+        assert client.get(schedule, params={"day": day}, headers=token_for(Role.admin)
+                          ).status_code == 422, day
+    assert client.get(schedule, params={"day": "2026-12-01"}, headers=token_for(Role.admin)
+                      ).status_code == 200
+
+
+def test_a_receipt_signature_that_is_not_hex_is_invalid_input(client: TestClient) -> None:
+    # A non-ASCII signature made hmac.compare_digest raise TypeError: a 500.
+    # Found by tests/e2e/test_openapi_fuzz.py.
+    for signature in ("\u0080", "é" * 64, "z" * 64):
+        response = client.post("/consent-receipts/verify",
+                               json={"receipt": {}, "signature": signature})
+        assert response.status_code == 422, signature
+        assert response.json()["type"] == "urn:clinic:problem:validation-error"
+    assert client.post("/consent-receipts/verify", json={"receipt": {}, "signature": "0" * 64}
+                       ).json() == {"valid": False}

@@ -158,3 +158,16 @@ def test_providers_edit_only_their_own_hours(client: TestClient, token_for: Any)
     not_there = client.put(f"/providers/{ids['provider']}/availability/{elsewhere['id']}",
                            headers=token_for(Role.admin), json=HOURS)
     assert not_there.status_code == 422
+
+
+def test_search_times_are_rfc3339_instants(client: TestClient) -> None:
+    # `start_from=0` was the Unix epoch and a bare "2026-12-01T09:00" an instant in no zone;
+    # the document says date-time (RFC 3339, with its offset). The class of bug the OpenAPI
+    # fuzzer (tests/e2e/test_openapi_fuzz.py) found for `day` and `birth_date`.
+    for value in ("0", "1700000000", "2026-12-01", "2026-12-01T09:00"):
+        for name in ("start_from", "start_to"):
+            refused = client.get("/slots", params={name: value})
+            assert refused.status_code == 422, (name, value)
+            assert refused.json()["errors"][0]["location"] == ["query", name]
+    for value in ("2026-12-01T09:00:00Z", "2026-12-01T09:00:00.5-05:00"):
+        assert client.get("/slots", params={"start_from": value}).status_code == 200, value

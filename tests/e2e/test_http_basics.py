@@ -102,3 +102,39 @@ def test_request_log_lines_are_json_with_the_request_id(
     request_lines = [line for line in lines if line.get("event") == "request"]
     assert request_lines and request_lines[-1]["request_id"] == "log-test-0001"
     assert request_lines[-1]["route"] == "/healthz" and request_lines[-1]["status"] == 200
+
+
+def test_a_405_allows_every_method_of_the_path(client: TestClient) -> None:
+    # GET /clinics (read side) and POST /clinics (write side) are separate routes; the 405 of
+    # the first one used to say `Allow: GET`. Found by tests/e2e/test_openapi_fuzz.py.
+    response = client.delete("/clinics")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert client.patch("/clinics/00000000-0000-0000-0000-000000000001"
+                        ).headers["allow"] == "GET, PUT"
+
+
+def test_openapi_documents_the_problems_each_operation_can_answer(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    problem = {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            where = f"{method.upper()} {path}"
+            for status in ("500", "503"):
+                assert responses[status]["content"][PROBLEM] == problem, where
+            if any(v for req in operation.get("security", []) for v in req.values()):
+                assert {"401", "403"} <= responses.keys(), where
+                assert "WWW-Authenticate" in responses["401"]["headers"], where
+            if "requestBody" in operation:
+                assert {"400", "422"} <= responses.keys(), where
+            if "{" in path:
+                assert "404" in responses, where
+            for status, response in responses.items():
+                if int(status) >= 400:
+                    assert "application/json" not in response.get("content", {}) or \
+                        status == "503", where  # /readyz answers its own 503 body
+    holds = spec["paths"]["/holds"]["post"]
+    assert {} in holds["security"]  # a token is optional there
+    assert "Retry-After" in holds["responses"]["429"]["headers"]

@@ -144,3 +144,23 @@ def test_rate_limits_answer_429_with_retry_after(client: TestClient, container: 
                        params={"outcome": "denied", "limit": 500}).json()["events"]
     assert {e["resource"] for e in audit if e["status"] == 429} >= {
         "POST /auth/verify", "POST /holds", "POST /bookings"}
+
+
+def test_audit_and_retention_take_only_what_their_schema_says(client: TestClient,
+                                                              token_for: Any) -> None:
+    # Lax parsing took `until=0.5` as an instant of 1970 and `"dry_run": 0` as false, the
+    # value that erases. Found by tests/e2e/test_openapi_fuzz.py.
+    compliance = token_for(Role.compliance, "officer-2")
+    for name in ("since", "until"):
+        for value in ("0.5", "1700000000", "2026-12-01T09:00"):
+            refused = client.get("/audit-events", headers=compliance, params={name: value})
+            assert refused.status_code == 422, (name, value)
+        assert client.get("/audit-events", headers=compliance,
+                          params={name: "2026-12-01T09:00:00Z"}).status_code == 200
+    admin = token_for(Role.admin, "ops-1")
+    for dry_run in (0, "false", "no", "off"):
+        refused = client.post("/admin/retention/run", headers=admin, json={"dry_run": dry_run})
+        assert refused.status_code == 422, dry_run
+        assert refused.json()["errors"][0]["location"] == ["body", "dry_run"]
+    listed = client.post("/admin/retention/run", headers=admin, json={"dry_run": True})
+    assert listed.status_code == 200 and listed.json()["dry_run"] is True
