@@ -1,18 +1,20 @@
 """Erasure by crypto-shredding, and the retention policy that calls for it (docs/privacy.md).
 
-Order matters and every step can be repeated: the PHI-free `Erased` event is saved first,
-then the patient's data key is destroyed, then caches and sessions are purged. A crash
-between steps leaves an erasure that the next run (or a retry) completes. Read models drop
-what they keep for the patient when their projector sees the `Erased` event.
+Order matters and every step can be repeated: upcoming visits are cancelled (the providers
+get their time back), the PHI-free `Erased` event is saved, the patient's data key is
+destroyed, then caches and sessions are purged. A crash between steps leaves an erasure that
+a retry (or the next run) completes. Read models drop what they keep for the patient when
+their projector sees the `Erased` event.
 """
 
 from __future__ import annotations
 
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from domain.appointments import InvalidTransitionError
 from domain.patients import ErasureBasis, PatientErasedError
 from infra.container import Container
 from infra.notifications import DevMailbox
@@ -25,6 +27,7 @@ class Erasure:
     patient_id: UUID
     recorded: bool  # False: it had been recorded before (this run completed it)
     sessions_ended: int
+    visits_cancelled: int  # upcoming visits given back to the providers first
 
 
 @dataclass
@@ -40,13 +43,30 @@ def erase_patient(container: Container, patient_id: UUID, basis: ErasureBasis) -
     email: str | None = None
     with suppress(PatientErasedError):  # recorded before: finish the job
         email = container.app.patient(patient_id).email
+    cancelled = _cancel_upcoming_visits(container, patient_id)
     recorded = container.app.erase_patient(patient_id, basis)
     sessions = container.sessions.end_all(patient_id)
     container.codes.revoke(patient_id)
     container.holds.release_all(f"patient:{patient_id}")
     if email and isinstance(container.code_sender, DevMailbox):
         container.code_sender.forget(email)
-    return Erasure(patient_id, recorded, sessions)
+    return Erasure(patient_id, recorded, sessions, cancelled)
+
+
+def _cancel_upcoming_visits(container: Container, patient_id: UUID) -> int:
+    """A visit booked for someone who is no longer on record would hold the provider's
+    time for no one: cancel it (the event log keeps the cancellation)."""
+    now = datetime.now(UTC)
+    with container.pool.connection() as conn:
+        rows = conn.execute("SELECT appointment_id FROM appointments WHERE patient_id = %s "
+                            "AND status = 'booked' AND start_at > %s",
+                            (patient_id, now)).fetchall()
+    cancelled = 0
+    for (appointment_id,) in rows:
+        with suppress(InvalidTransitionError):  # changed meanwhile (cancelled, started)
+            container.app.cancel(appointment_id, now)
+            cancelled += 1
+    return cancelled
 
 
 def retention_cutoff(container: Container, now: datetime) -> datetime:

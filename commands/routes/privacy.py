@@ -32,6 +32,7 @@ class ErasurePublic(BaseModel):
     erased: bool = True
     recorded: bool = Field(description="False when an earlier erasure was only completed")
     sessions_ended: int
+    visits_cancelled: int = Field(description="Upcoming visits cancelled first")
 
 
 class RetentionRequest(Strict):
@@ -55,7 +56,8 @@ def erase(patient_id: UUID, body: ErasureRequest, request: Request, principal: E
     with acting(request, principal, f"erasure: {body.basis.value}"):
         done = erase_patient(container, patient_id, body.basis)
     return ErasurePublic(patient_id=patient_id, recorded=done.recorded,
-                         sessions_ended=done.sessions_ended)
+                         sessions_ended=done.sessions_ended,
+                         visits_cancelled=done.visits_cancelled)
 
 
 @router.post("/admin/retention/run", response_model=RetentionPublic)

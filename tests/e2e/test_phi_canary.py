@@ -69,6 +69,7 @@ def test_no_phi_in_postgres_redis_kafka_or_logs_and_erasure_leaves_none(
         erased = client.post(f"/admin/patients/{ids['a']['patient']}/erase", headers=admin,
                              json={"basis": "patient-request"})
         assert erased.status_code == 200, erased.text
+        assert erased.json()["visits_cancelled"] == 1  # the provider gets the time back
         _project(container)
         everything = (_stored_text(container, postgres, kafka) + capfd.readouterr().err
                       + _mailbox_text(container))
@@ -82,6 +83,7 @@ def test_no_phi_in_postgres_redis_kafka_or_logs_and_erasure_leaves_none(
         assert kept["family_name"] == people["b"]["family_name"]
         details = client.get(f"/bookings/{ids['a']['appointment']}", headers=staff).json()
         assert details["reason"] == ""  # dropped from the read model by its projector
+        assert details["status"] == "cancelled"
 
     # The immutable log is complete and replays: every event loads, PHI shown as erased.
     app = container.app
