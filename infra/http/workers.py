@@ -37,13 +37,14 @@ def ssl_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, *, listen: bool = True) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.listen(2048)
+    if listen:
+        sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
@@ -65,7 +66,9 @@ def serve(host: str, port: int, workers: int, tls: SslOptions | None = None) -> 
     if workers <= 1:
         uvicorn.Server(config(host, port, tls)).run()
         return
-    guard = bind(host, port)  # fail early (port in use) and keep the port while we start
+    # Fail early (port in use) and keep the port while workers start. Not listening: the
+    # kernel would queue connections on it, and closing it would reset them.
+    guard = bind(host, port, listen=False)
     context = multiprocessing.get_context("spawn")
     processes: list[BaseProcess] = [
         context.Process(target=_worker, args=(host, port, tls), name=f"api-{n}", daemon=False)
