@@ -117,9 +117,12 @@ class PostgresDataKeys(DataKeys):
     def _create(self, subject: UUID, key: bytes) -> bytes:
         kek, wrapped = self.ring.wrap(subject, key)
         with self.pool.connection() as conn:
-            conn.execute(sql.SQL("INSERT INTO {} (subject_id, kek_id, wrapped) "
-                                 "VALUES (%s, %s, %s) ON CONFLICT (subject_id) DO NOTHING")
-                         .format(self.table), (subject, kek, wrapped))
+            inserted = conn.execute(sql.SQL(
+                "INSERT INTO {} (subject_id, kek_id, wrapped) VALUES (%s, %s, %s) "
+                "ON CONFLICT (subject_id) DO NOTHING RETURNING subject_id").format(self.table),
+                (subject, kek, wrapped)).fetchone()
+        if inserted is not None:
+            return key
         stored = self._load(subject)  # a racing writer's key wins; ours is dropped
         if stored is None:
             raise SubjectErasedError(f"{subject} was erased")

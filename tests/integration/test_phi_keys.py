@@ -90,3 +90,40 @@ def test_the_audit_stream_is_append_only(container: Container) -> None:
                       f'TRUNCATE "{schema}".audit_events'):
         with container.pool.connection() as conn, pytest.raises(psycopg.errors.RaiseException):
             conn.execute(statement)  # type: ignore[arg-type]
+
+
+def test_racing_first_uses_of_a_patient_key_agree_and_erasure_is_final(
+        settings: Settings) -> None:
+    import threading
+    import uuid
+
+    from infra.crypto.datakeys import PostgresDataKeys, SubjectErasedError
+    from infra.keys import key_ring
+
+    assert settings.database_url
+    stores = [PostgresDataKeys(settings.database_url, settings.db_schema, key_ring(settings))
+              for _ in range(6)]  # six processes: no shared cache
+    subject, keys = uuid.uuid4(), []
+    barrier = threading.Barrier(len(stores))
+
+    def first_use(store: PostgresDataKeys) -> None:
+        barrier.wait()
+        keys.append(store.key_for(subject, create=True))
+
+    threads = [threading.Thread(target=first_use, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert len(keys) == 6 and len(set(keys)) == 1 and keys[0] is not None
+        stores[0].shred(subject)
+        assert stores[1].key_for(subject, create=False) in (None, keys[0])  # cached ≤ 60 s
+        fresh = PostgresDataKeys(settings.database_url, settings.db_schema, key_ring(settings))
+        assert fresh.key_for(subject, create=False) is None
+        with pytest.raises(SubjectErasedError):
+            fresh.key_for(subject, create=True)  # nothing new is ever sealed for them
+        fresh.close()
+    finally:
+        for store in stores:
+            store.close()
