@@ -98,9 +98,11 @@ def test_racing_first_uses_of_a_patient_key_agree_and_erasure_is_final(
     import uuid
 
     from infra.crypto.datakeys import PostgresDataKeys, SubjectErasedError
+    from infra.eventstore import ensure_schema
     from infra.keys import key_ring
 
     assert settings.database_url
+    ensure_schema(settings.database_url, settings.db_schema)
     stores = [PostgresDataKeys(settings.database_url, settings.db_schema, key_ring(settings))
               for _ in range(6)]  # six processes: no shared cache
     subject, keys = uuid.uuid4(), []
