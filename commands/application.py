@@ -16,7 +16,9 @@ from commands.ports import PersonalDataKeys
 
 class ClinicApplication(DirectoryUseCases):
     name = "clinic"
-    is_snapshotting_enabled = True  # snapshots on demand (`take_snapshot`), sealed like events
+    # Snapshots are off (each load would look for one first: a query per aggregate read on
+    # the booking path). Turn them on with IS_SNAPSHOTTING_ENABLED=y; they are sealed like
+    # events (infra/mapper.py).
 
     def __init__(self, env: Any = None, *, data_keys: PersonalDataKeys | None = None,
                  email_key: bytes | None = None,

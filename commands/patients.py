@@ -75,23 +75,31 @@ class PatientUseCases(UseCases):
         patient.require_present()
         return patient
 
-    def erase_patient(self, patient_id: UUID, basis: ErasureBasis) -> bool:
-        """Record the erasure (a PHI-free event), free the email address, then destroy the
-        patient's key. Safe to repeat after a crash; True if this call recorded it."""
+    def record_erasure(self, patient_id: UUID, basis: ErasureBasis) -> bool:
+        """The first step of erasure (docs/privacy.md): a PHI-free event, and the email
+        address freed. From here on the patient is refused everywhere. True if this call
+        recorded it (False: recorded before)."""
         patient: Patient = self._get(Patient, patient_id, "patient")
-        recorded = not patient.erased
-        if recorded:
-            changed: list[Aggregate] = [patient]
-            if patient.email != ERASED:
-                claim = self._claim(patient.email)
-                if claim is not None and claim.patient_id == patient_id:
-                    claim.release()
-                    changed.append(claim)
-            patient.erase(basis)
-            self.save(*changed)
+        if patient.erased:
+            return False
+        changed: list[Aggregate] = [patient]
+        if patient.email != ERASED:
+            claim = self._claim(patient.email)
+            if claim is not None and claim.patient_id == patient_id:
+                claim.release()
+                changed.append(claim)
+        patient.erase(basis)
+        self.save(*changed)
+        return True
+
+    def shred_personal_data(self, patient_id: UUID) -> None:
+        """The point of no return: the patient's key is destroyed, so the PHI in every
+        event, snapshot and read model about them is unreadable for good."""
+        patient: Patient = self._get(Patient, patient_id, "patient")
+        if not patient.erased:
+            raise RuntimeError("record the erasure before shredding the key")
         if self.data_keys is not None:
             self.data_keys.shred(patient_id)
-        return recorded
 
     def verify_patient_email(self, patient_id: UUID) -> None:
         patient = self.patient(patient_id)

@@ -25,7 +25,7 @@ class OneTimeCodes(Protocol):
 
 
 class CodeSender(Protocol):
-    def send_code(self, email: str, code: str) -> None:
+    def send_code(self, patient_id: UUID, email: str, code: str) -> None:
         """Deliver a sign-in code to its owner (email in production, a dev mailbox here)."""
 
 

@@ -1,7 +1,8 @@
 """Protected health information (PHI): which attributes hold it, and whose it is.
 
 The domain declares; the infrastructure encrypts exactly these attributes with the
-patient's own data key before anything is stored (docs/decisions/0012-phi-encryption.md).
+patient's own data key before anything is stored
+(docs/decisions/0013-phi-sealing-and-crypto-shredding.md).
 Erasing that key erases them everywhere at once: events, snapshots and read models.
 """
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from psycopg import sql
+
 from commands.application import ClinicApplication
 from infra.crypto.datakeys import PostgresDataKeys
+from infra.crypto.kek import KeyEncryptionKeyError
 from infra.crypto.phi import PhiCipher
 from infra.eventstore import ensure_schema, eventsourcing_env
-from infra.keys import email_index_key, key_ring
+from infra.keys import EMAIL_INDEX_SUBJECT, email_index_key, key_ring
 from infra.mapper import ClinicMapper
 from infra.settings import Settings
 
@@ -25,13 +28,26 @@ def build_application(settings: Settings) -> ClinicApplication:
         cipher = PhiCipher(keys)
         app = ClinicApplication(
             env=eventsourcing_env(settings.database_url, settings.db_schema),
-            data_keys=cipher, email_key=email_index_key(keys, ring),
-            cancellation_cutoff=timedelta(hours=settings.cancellation_cutoff_hours))
+            data_keys=cipher, cancellation_cutoff=timedelta(
+                hours=settings.cancellation_cutoff_hours))
+        if not keys.has_key(EMAIL_INDEX_SUBJECT) and _has_patients(keys, settings.db_schema):
+            raise KeyEncryptionKeyError(
+                "patients are on record but phi_data_keys holds no keys: restore the key "
+                "table that belongs to these events (starting now would lose every patient)")
+        app.email_key = email_index_key(keys, ring)
     except BaseException:
         keys.close()
         raise
     protect(app, cipher)
     return app
+
+
+def _has_patients(keys: PostgresDataKeys, schema: str) -> bool:
+    with keys.pool.connection() as conn:
+        row = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {}.clinic_events WHERE topic "
+                                   "LIKE 'domain.patients:Patient%%')")
+                           .format(sql.Identifier(schema))).fetchone()
+    return bool(row and row[0])
 
 
 def protect(app: ClinicApplication, cipher: PhiCipher) -> None:

@@ -14,6 +14,8 @@ from uuid import UUID
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from infra.eventstore import run_ddl
+
 KEEP = "6 years"
 DDL = """
 CREATE TABLE IF NOT EXISTS {s}.audit_events (
@@ -61,16 +63,17 @@ class AuditTrail:
     def __init__(self, pool: ConnectionPool, schema: str) -> None:
         self.pool = pool
         self.table = sql.SQL("{}.audit_events").format(sql.Identifier(schema))
-        script = DDL.replace("{keep}", KEEP).replace("{s}", f'"{schema}"')
         with pool.connection() as conn:
-            conn.execute(script.encode())  # one script: no parameters, several statements
+            run_ddl(conn, DDL.replace("{keep}", KEEP).replace("{s}", f'"{schema}"'))
 
-    def record(self, entry: AuditEntry) -> None:
-        """Append one entry (its own transaction). Raises if it cannot be stored: a PHI
-        read that cannot be audited must not happen."""
-        row = asdict(entry)
-        columns = sql.SQL(", ").join(sql.Identifier(c) for c in row)
-        values = sql.SQL(", ").join(sql.Placeholder(c) for c in row)
-        with self.pool.connection() as conn:
-            conn.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({})")
-                         .format(self.table, columns, values), row)
+    def record(self, *entries: AuditEntry) -> None:
+        """Append entries (one transaction). Raises if they cannot be stored: a PHI read
+        that cannot be audited must not happen."""
+        rows = [asdict(entry) for entry in entries]
+        if not rows:
+            return
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in rows[0])
+        values = sql.SQL(", ").join(sql.Placeholder(c) for c in rows[0])
+        with self.pool.connection() as conn, conn.cursor() as cursor:
+            cursor.executemany(sql.SQL("INSERT INTO {} ({}) VALUES ({})")
+                               .format(self.table, columns, values), rows)

@@ -1,25 +1,30 @@
 """Erasure by crypto-shredding, and the retention policy that calls for it (docs/privacy.md).
 
-Order matters and every step can be repeated: upcoming visits are cancelled (the providers
-get their time back), the PHI-free `Erased` event is saved, the patient's data key is
-destroyed, then caches and sessions are purged. A crash between steps leaves an erasure that
-a retry (or the next run) completes. Read models drop what they keep for the patient when
-their projector sees the `Erased` event.
+Order matters and every step can be repeated: the PHI-free `Erased` event is saved (from
+then on the patient is refused everywhere, new bookings included); once the appointments
+projection has caught up, their upcoming visits are cancelled (providers get the time
+back); the data key is destroyed; caches, sessions and mailbox are purged. A crash between
+steps leaves an erasure that a retry, or the next retention run, completes. Read models drop
+what they keep for the patient when their projector sees the `Erased` event.
 """
 
 from __future__ import annotations
 
+import time
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import structlog
+
 from domain.appointments import InvalidTransitionError
-from domain.patients import ErasureBasis, PatientErasedError
+from domain.patients import ErasureBasis
 from infra.container import Container
 from infra.notifications import DevMailbox
 
 DAYS_PER_YEAR = 365.2425
+log = structlog.get_logger("clinic.erasure")
 
 
 @dataclass(frozen=True)
@@ -36,21 +41,39 @@ class RetentionRun:
     dry_run: bool
     candidates: list[UUID] = field(default_factory=list)
     erased: list[Erasure] = field(default_factory=list)
+    failed: list[UUID] = field(default_factory=list)
 
 
 def erase_patient(container: Container, patient_id: UUID, basis: ErasureBasis) -> Erasure:
     """Run inside the caller's command context (who asked, and why)."""
-    email: str | None = None
-    with suppress(PatientErasedError):  # recorded before: finish the job
-        email = container.app.patient(patient_id).email
+    recorded = container.app.record_erasure(patient_id, basis)
+    if not _appointments_caught_up(container):
+        log.warning("appointments projection behind; cancelling the visits it knows",
+                    patient_id=str(patient_id))
     cancelled = _cancel_upcoming_visits(container, patient_id)
-    recorded = container.app.erase_patient(patient_id, basis)
+    container.app.shred_personal_data(patient_id)
     sessions = container.sessions.end_all(patient_id)
     container.codes.revoke(patient_id)
     container.holds.release_all(f"patient:{patient_id}")
-    if email and isinstance(container.code_sender, DevMailbox):
-        container.code_sender.forget(email)
+    if isinstance(container.code_sender, DevMailbox):
+        container.code_sender.forget(patient_id)
     return Erasure(patient_id, recorded, sessions, cancelled)
+
+
+def _appointments_caught_up(container: Container, timeout: float = 5.0) -> bool:
+    """Wait until the appointments read model has seen everything recorded so far (a
+    booking that raced the erasure included)."""
+    head = container.app.recorder.max_notification_id() or 0
+    deadline = time.monotonic() + timeout
+    while True:
+        with container.pool.connection() as conn:
+            row = conn.execute("SELECT max(notification_id) FROM appointments_tracking "
+                               "WHERE application_name = %s", (container.app.name,)).fetchone()
+        if row and (row[0] or 0) >= head:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 def _cancel_upcoming_visits(container: Container, patient_id: UUID) -> int:
@@ -74,15 +97,22 @@ def retention_cutoff(container: Container, now: datetime) -> datetime:
 
 
 def retention_candidates(container: Container, cutoff: datetime, limit: int) -> list[UUID]:
-    """Patients not erased whose last activity, and every visit, ended before `cutoff`."""
+    """Patients whose last activity, and every visit, ended before `cutoff`; and erasures
+    left unfinished (key not shredded, or a visit still booked)."""
     with container.pool.connection() as conn:
         rows = conn.execute("""
             SELECT p.patient_id FROM patients p
             WHERE p.erased_at IS NULL AND p.last_activity_at < %(cutoff)s
               AND NOT EXISTS (SELECT 1 FROM appointments a WHERE a.patient_id = p.patient_id
                               AND greatest(a.end_at, a.updated_at) >= %(cutoff)s)
-            ORDER BY p.last_activity_at LIMIT %(limit)s""",
-            {"cutoff": cutoff, "limit": limit}).fetchall()
+            UNION
+            SELECT p.patient_id FROM patients p
+            WHERE p.erased_at IS NOT NULL AND (
+                EXISTS (SELECT 1 FROM phi_data_keys k WHERE k.subject_id = p.patient_id
+                        AND k.wrapped IS NOT NULL)
+                OR EXISTS (SELECT 1 FROM appointments a WHERE a.patient_id = p.patient_id
+                           AND a.status = 'booked' AND a.start_at > now()))
+            LIMIT %(limit)s""", {"cutoff": cutoff, "limit": limit}).fetchall()
     return [row[0] for row in rows]
 
 
@@ -93,7 +123,11 @@ def run_retention(container: Container, now: datetime, *, dry_run: bool,
     if dry_run:
         return run
     for patient_id in run.candidates:
-        run.erased.append(erase_patient(container, patient_id, ErasureBasis.retention))
+        try:
+            run.erased.append(erase_patient(container, patient_id, ErasureBasis.retention))
+        except Exception:  # one patient's failure must not stop the others
+            log.exception("erasure failed; the next run retries", patient_id=str(patient_id))
+            run.failed.append(patient_id)
     if run.erased:
         container.phi.keys.vacuum()
     return run

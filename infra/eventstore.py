@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import psycopg
@@ -63,3 +64,14 @@ class LibpqPostgresFactory(PostgresFactory):
 def ensure_schema(database_url: str, schema: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+DDL_LOCK = 0x636C696E  # one advisory lock for our own schema changes ("clin")
+
+
+def run_ddl(conn: psycopg.Connection[Any], script: str) -> None:
+    """Run idempotent DDL once at a time across processes: API workers start together, and
+    concurrent CREATE OR REPLACE of one function or trigger deadlocks in PostgreSQL."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
+        conn.execute(script.encode())  # several statements, no parameters

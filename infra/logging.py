@@ -17,8 +17,10 @@ PHI_KEYS = frozenset({"given_name", "family_name", "name", "birth_date", "email"
                       "client", "to", "subject_line"})
 EMAIL = re.compile(r"[^@\s\"']+@[^@\s\"']+\.[A-Za-z]{2,}")
 BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
-# International (+1 555 …) or (555) 010-2233 forms; not ids, dates or durations.
-PHONE = re.compile(r"(?<![\w-])(?:\+\d[\d ()\-]{7,}\d|\(\d{3}\)\s?\d{3}-\d{4})(?!\w)")
+# International (+1 555 …), (555) 010-2233 and 555-010-2233 / 555.010.2233 forms; not ids,
+# dates or durations.
+PHONE = re.compile(r"(?<![\w-])(?:\+\d[\d ()\-]{7,}\d|\(\d{3}\)\s?\d{3}-\d{4}"
+                   r"|\d{3}[-.]\d{3}[-.]\d{4})(?![\w-])")
 
 
 def drop_phi(_logger: object, _method: str, event: MutableMapping[str, Any]

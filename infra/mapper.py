@@ -2,7 +2,7 @@
 sealed with the patient's own data key.
 
 Selected through eventsourcing's MAPPER_TOPIC setting (infra/eventstore.py); the application
-hands it the PhiCipher (commands/application.py). Reading an event back gives it a `__meta__`
+hands it the PhiCipher (infra/application.protect). Reading an event back gives it a `__meta__`
 attribute (actor, role, request_id, reason, purpose) and its PHI in the clear, or as
 `[erased]` once the patient's key was shredded. Snapshots are sealed the same way.
 """
@@ -39,9 +39,9 @@ class ClinicMapper(Mapper[UUID]):
             sealed = object.__new__(type(domain_event))
             state = dict(vars(domain_event))
             record = state if not isinstance(domain_event, Snapshot) else dict(state["state"])
-            subject = (domain_event.originator_id if declaration.subject == SELF
-                       else record.get(declaration.subject))
-            self._cipher().seal_fields(record, declaration, subject, _context(domain_event))
+            self._cipher().seal_fields(record, declaration,
+                                       _subject(domain_event, declaration, record),
+                                       _context(get_topic(type(domain_event)), domain_event))
             if isinstance(domain_event, Snapshot):
                 state["state"] = record
             object.__setattr__(sealed, "__dict__", state)
@@ -53,7 +53,10 @@ class ClinicMapper(Mapper[UUID]):
         target = _phi_target(domain_event)
         if target is not None:
             declaration, record = target
-            self._cipher().open_fields(record, declaration, _context(domain_event))
+            # The stored topic: a class renamed later still opens what it sealed.
+            self._cipher().open_fields(record, declaration,
+                                       _subject(domain_event, declaration, record),
+                                       _context(stored_event.topic, domain_event))
         return domain_event
 
     def _cipher(self) -> PhiCipher:
@@ -74,10 +77,16 @@ def _phi_target(domain_event: Any) -> tuple[PHI, dict[str, Any]] | None:
     return (declaration, record) if declaration is not None else None
 
 
-def _context(domain_event: Any) -> str:
+def _subject(domain_event: Any, declaration: PHI, record: dict[str, Any]) -> Any:
+    """The patient whose key seals this record."""
+    if declaration.subject == SELF:
+        return domain_event.originator_id
+    return record.get(declaration.subject)
+
+
+def _context(topic: str, domain_event: Any) -> str:
     """Associated data: the envelope opens only inside the record it was sealed for."""
-    return (f"{get_topic(type(domain_event))}:{domain_event.originator_id}:"
-            f"{domain_event.originator_version}")
+    return f"{topic}:{domain_event.originator_id}:{domain_event.originator_version}"
 
 
 def event_meta(domain_event: Any) -> dict[str, str]:

@@ -13,6 +13,7 @@ import ssl
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from uuid import UUID
 
 SUBJECT = "Your clinic sign-in code"
 
@@ -27,21 +28,23 @@ class DevMailbox:
         self.path = path
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
-    def send_code(self, email: str, code: str) -> None:
-        line = json.dumps({"to": email, "subject": SUBJECT, "code": code,
+    def send_code(self, patient_id: UUID, email: str, code: str) -> None:
+        line = json.dumps({"to": email, "patient_id": str(patient_id), "subject": SUBJECT,
+                           "code": code,
                            "body": code_message(code), "at": datetime.now(UTC).isoformat()})
         with self.path.open("a", encoding="utf-8") as box:
             fcntl.flock(box, fcntl.LOCK_EX)
             box.write(line + "\n")
 
-    def forget(self, email: str) -> int:
-        """Drop every message to an address (erasure); returns how many."""
+    def forget(self, patient_id: UUID) -> int:
+        """Drop every message to a patient, whatever address it went to (erasure)."""
         if not self.path.exists():
             return 0
         with self.path.open("r+", encoding="utf-8") as box:
             fcntl.flock(box, fcntl.LOCK_EX)
             lines = box.readlines()
-            kept = [line for line in lines if line.strip() and json.loads(line)["to"] != email]
+            kept = [line for line in lines if line.strip()
+                    and json.loads(line).get("patient_id") != str(patient_id)]
             box.seek(0)
             box.writelines(kept)
             box.truncate()
@@ -60,7 +63,7 @@ class SmtpCodeSender:
         self.host, self.port, self.sender = host, port, sender
         self.starttls, self.username, self.password = starttls, username, password
 
-    def send_code(self, email: str, code: str) -> None:
+    def send_code(self, patient_id: UUID, email: str, code: str) -> None:
         message = EmailMessage()
         message["From"], message["To"], message["Subject"] = self.sender, email, SUBJECT
         message.set_content(code_message(code))

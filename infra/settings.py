@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     phi_kek_file: Path | None = None
     # Earlier KEKs, comma-separated base64: kept only until `clinic keys rotate` ran.
     phi_kek_previous: SecretStr | None = None
-    # Patients with no activity (visit, booking, sign-in, consent) for this long are erased
+    # Patients with no activity (registration, email verification, contact change, consent,
+    # booking, cancellation, the end of a visit) for this long are erased
     # by `clinic retention run` (crypto-shredding). Set it to the longest medical-records
     # rule that applies to the clinic (docs/privacy.md).
     retention_years: float = Field(default=10, gt=0, le=100)

@@ -57,7 +57,7 @@ async def read_booking(appointment_id: UUID, request: Request, principal: Reader
     row = await appointments.get_appointment(pool, appointment_id)
     if not _may_see(principal, row):
         raise ProblemError("not-found", f"no appointment with id {appointment_id}",
-                           denied=True)
+                           denied=True, error="not-found")
     await record_read_async(request, principal, patient_id=row["patient_id"],
                             record_id=appointment_id)
     row["reason"] = await run_in_threadpool(phi.open_text, row["reason"],
@@ -70,7 +70,8 @@ async def read_patient_appointments(patient_id: UUID, request: Request, principa
                                     pool: ReadPool) -> list[AppointmentView]:
     """A patient's appointments, soonest first (without visit reasons)."""
     if principal.role is Role.patient and principal.subject != str(patient_id):
-        raise ProblemError("not-found", f"no patient with id {patient_id}", denied=True)
+        raise ProblemError("not-found", f"no patient with id {patient_id}", denied=True,
+                           error="not-found")
     only = _uuid(principal.subject) if principal.role is Role.provider else None
     rows = await appointments.patient_appointments(pool, patient_id, only)
     await record_read_async(request, principal, patient_id=patient_id)
@@ -85,7 +86,8 @@ async def read_provider_schedule(provider_id: UUID, day: Annotated[IsoDate, "cli
     if principal.role is Role.provider and principal.subject != str(provider_id):
         raise ProblemError("forbidden", "Providers see only their own schedule.")
     rows = await appointments.provider_day(pool, provider_id, day)
-    await record_read_async(request, principal, record_id=f"{provider_id}/{day}")
+    await record_read_async(request, principal, record_id=f"{provider_id}/{day}",
+                            patient_ids=[r["patient_id"] for r in rows])
     return [AppointmentView(**r) for r in rows]
 
 

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from commands.application import ClinicApplication
 from infra.application import protect
-from infra.crypto.datakeys import DataKeys, SubjectErasedError
+from infra.crypto.datakeys import TOMBSTONE, DataKeys, SubjectErasedError
 from infra.crypto.phi import PhiCipher
 
 
@@ -16,8 +16,10 @@ class InMemoryDataKeys(DataKeys):
         super().__init__()
         self.stored: dict[UUID, bytes | None] = {}
 
-    def _load(self, subject: UUID) -> bytes | None:
-        return self.stored.get(subject)
+    def _load(self, subject: UUID) -> Any:
+        if subject not in self.stored:
+            return None
+        return self.stored[subject] or TOMBSTONE
 
     def _create(self, subject: UUID, key: bytes) -> bytes:
         if subject in self.stored and self.stored[subject] is None:
@@ -28,11 +30,12 @@ class InMemoryDataKeys(DataKeys):
         self.stored[subject] = None
 
 
-def in_memory_application(**options: Any) -> ClinicApplication:
+def in_memory_application(*, snapshots: bool = False, **options: Any) -> ClinicApplication:
     """The application on eventsourcing's in-memory (POPO) store, PHI sealed as in prod."""
     cipher = PhiCipher(InMemoryDataKeys())
-    app = ClinicApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo",
-                                 "MAPPER_TOPIC": "infra.mapper:ClinicMapper"},
-                            data_keys=cipher, **options)
+    env = {"PERSISTENCE_MODULE": "eventsourcing.popo",
+           "MAPPER_TOPIC": "infra.mapper:ClinicMapper",
+           "IS_SNAPSHOTTING_ENABLED": "y" if snapshots else "n"}
+    app = ClinicApplication(env=env, data_keys=cipher, **options)
     protect(app, cipher)
     return app

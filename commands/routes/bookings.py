@@ -19,7 +19,8 @@ from domain.access import Role, Scope
 from domain.appointments import Appointment
 from infra.auth.tokens import Principal
 from infra.container import Container
-from infra.http.commands import acting, client_ip, idempotent_create, rate_limit
+from infra.http.client import client_ip
+from infra.http.commands import acting, idempotent_create, rate_limit
 from infra.http.deps import ContainerDep
 from infra.http.problems import ProblemError
 from infra.http.security import Authorized
@@ -155,7 +156,8 @@ def response_id(response: JSONResponse) -> str:
 def _patient_for(principal: Principal, given: UUID | None) -> UUID:
     if principal.role is Role.patient:
         if given is not None and str(given) != principal.subject:
-            raise ProblemError("not-found", f"no patient with id {given}", denied=True)
+            raise ProblemError("not-found", f"no patient with id {given}", denied=True,
+                               error="not-found")
         return UUID(principal.subject)
     if given is None:
         raise ProblemError("validation-error", "Staff bookings name the patient_id.")
@@ -166,7 +168,7 @@ def _own_appointment(container: Container, principal: Principal, appointment_id:
     appointment = container.app.appointment(appointment_id)
     if principal.role is Role.patient and str(appointment.patient_id) != principal.subject:
         raise ProblemError("not-found", f"no appointment with id {appointment_id}",
-                           denied=True)
+                           denied=True, error="not-found")
 
 
 def _bookable_slot(container: Container, slot_id: UUID, hold_id: UUID | None,

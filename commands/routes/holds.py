@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated
@@ -16,7 +15,8 @@ from commands.models import Strict
 from commands.ports import HoldLimitError
 from infra.auth.tokens import Principal
 from infra.container import Container
-from infra.http.commands import client_ip, rate_limit
+from infra.http.client import client_ip, client_pseudonym
+from infra.http.commands import rate_limit
 from infra.http.deps import ContainerDep
 from infra.http.problems import ProblemError
 from infra.http.security import MaybePrincipal
@@ -77,8 +77,7 @@ def holder_of(request: Request, principal: Principal | None, container: Containe
     """Signed-in callers by id; others by a keyed hash of their address (an identifier)."""
     if principal is not None:
         return f"{principal.role.value}:{principal.subject}"
-    digest = hmac.new(container.keys.pseudonyms, client_ip(request).encode(), hashlib.sha256)
-    return "ip:" + digest.hexdigest()[:24]
+    return "ip:" + client_pseudonym(request, container.keys.pseudonyms)
 
 
 def secret_hash(secret: str) -> str:

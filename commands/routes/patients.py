@@ -16,7 +16,8 @@ from domain.access import Role, Scope
 from infra.auth.tokens import Principal
 from infra.container import Container
 from infra.http.audit import record_read
-from infra.http.commands import acting, client_ip, idempotent_create, rate_limit
+from infra.http.client import client_ip
+from infra.http.commands import acting, idempotent_create, rate_limit
 from infra.http.deps import ContainerDep
 from infra.http.inputs import IsoDate
 from infra.http.problems import ProblemError
@@ -170,10 +171,11 @@ def read_dev_mailbox(container: ContainerDep, limit: int = 20) -> list[dict[str,
 def require_own(principal: Principal, patient_id: UUID) -> None:
     """A patient sees only their own records: anyone else's look like they do not exist."""
     if principal.role is Role.patient and principal.subject != str(patient_id):
-        raise ProblemError("not-found", f"no patient with id {patient_id}", denied=True)
+        raise ProblemError("not-found", f"no patient with id {patient_id}", denied=True,
+                           error="not-found")
 
 
 def _send_code(container: Container, patient_id: UUID) -> None:
     """Codes go to the address on record, never to the one typed in."""
     code = container.codes.issue(patient_id)
-    container.code_sender.send_code(container.app.patient(patient_id).email, code)
+    container.code_sender.send_code(patient_id, container.app.patient(patient_id).email, code)

@@ -71,6 +71,7 @@ class IdempotencyRecords:
         """The first attempt failed: the key may be used again."""
         self.client.delete(self._name(scope, key))
 
-    @staticmethod
-    def _name(scope: str, key: str) -> str:
-        return "idem:" + hashlib.sha256(f"{scope}\x00{key}".encode()).hexdigest()
+    def _name(self, scope: str, key: str) -> str:
+        """Keyed: the scope names the caller (an id, or an address for registrations)."""
+        digest = hmac.new(self.pseudonym_key, f"{scope}\x00{key}".encode(), hashlib.sha256)
+        return "idem:" + digest.hexdigest()

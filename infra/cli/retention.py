@@ -38,6 +38,8 @@ def run_policy(args: argparse.Namespace) -> int:
     now = args.as_of or datetime.now(UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
+    if now > datetime.now(UTC) and not args.dry_run:
+        raise CliError("--as-of in the future only previews: add --dry-run (erasure is final)")
     context = CommandContext(actor=f"cli:{getpass.getuser()}", role="system",
                              request_id=f"retention-{uuid.uuid4()}",
                              reason="erasure: retention-policy", purpose="legal")
@@ -56,4 +58,6 @@ def run_policy(args: argparse.Namespace) -> int:
     print(f"retention cutoff {run.cutoff.isoformat()}: {verb} {count} patient(s)")
     for patient_id in run.candidates:
         print(f"  {patient_id}")
+    if run.failed:
+        raise CliError(f"{len(run.failed)} erasure(s) failed (see the log); run again")
     return 0

@@ -3,7 +3,9 @@
 Shredding a key keeps a tombstone row (no key material): a later write for that patient
 fails instead of quietly creating a new key, and the erasure stays visible to operators.
 Unwrapped keys are cached in the process for `CACHE_SECONDS`, so a shredded key may still
-open PHI in another process for that long; erased patients are refused by the domain anyway.
+open PHI in another process for that long (the application refuses erased patients, and
+nothing new is sealed for them). A subject with no row at all is an error, never "erased":
+a lost key table must not pass for erasure.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from infra.crypto.kek import KeyEncryptionKeyError, KeyRing
+from infra.eventstore import run_ddl
 
 CACHE_SECONDS = 60.0
 CACHE_MAX = 20_000
@@ -39,6 +42,18 @@ class SubjectErasedError(Exception):
     """The subject's key was shredded: nothing new may be written for them."""
 
 
+class DataKeyMissingError(Exception):
+    """No key was ever stored for a subject whose PHI is sealed: the key table was lost or
+    restored apart from the events. Never read as 'erased': that would hide the loss."""
+
+
+class _Tombstone:
+    """What a shredded subject's row holds instead of a key."""
+
+
+TOMBSTONE = _Tombstone()
+
+
 @dataclass(frozen=True)
 class KeyStatus:
     kek_id: str | None
@@ -51,29 +66,46 @@ class DataKeys(ABC):
 
     def __init__(self) -> None:
         self._cache: dict[UUID, tuple[bytes, float]] = {}
+        self._shredding: set[UUID] = set()  # never cached again in this process
         self._lock = threading.Lock()
 
     def key_for(self, subject: UUID, *, create: bool, material: bytes | None = None
                 ) -> bytes | None:
         """The subject's data key; created on first use when `create` (with `material` if
-        given, else random). None when shredded, or unknown and not `create`."""
+        given, else random). Once shredded: None to read, SubjectErasedError to write.
+        DataKeyMissingError if there never was one and not `create`."""
         cached = self._cache.get(subject)
         if cached is not None and time.monotonic() - cached[1] < CACHE_SECONDS:
             return cached[0]
-        key = self._load(subject)
-        if key is None and create:
-            key = self._create(subject, material or os.urandom(32))
-        if key is not None:
-            with self._lock:
-                if len(self._cache) >= CACHE_MAX:
-                    self._cache.clear()
-                self._cache[subject] = (key, time.monotonic())
-        return key
+        stored = self._load(subject)
+        if stored is TOMBSTONE or subject in self._shredding:
+            if create:
+                raise SubjectErasedError(f"{subject} was erased")
+            return None
+        if stored is None:
+            if not create:
+                raise DataKeyMissingError(f"no data key for {subject}: was phi_data_keys "
+                                          "restored apart from the events?")
+            stored = self._create(subject, material or os.urandom(32))
+        assert isinstance(stored, bytes)
+        with self._lock:
+            if subject in self._shredding:  # shredded while we were reading
+                return self.key_for(subject, create=create)
+            if len(self._cache) >= CACHE_MAX:
+                self._cache.clear()
+            self._cache[subject] = (stored, time.monotonic())
+        return stored
+
+    def has_key(self, subject: UUID) -> bool:
+        """Whether a key (live or shredded) was ever stored for the subject."""
+        return self._load(subject) is not None
 
     def shred(self, subject: UUID) -> None:
         """Destroy the subject's key material for good (idempotent)."""
+        with self._lock:
+            self._shredding.add(subject)
+            self._cache.pop(subject, None)
         self._shred(subject)
-        self._cache.pop(subject, None)
 
     def close(self) -> None:  # noqa: B027 - optional hook: most stores hold no connections
         """Release connections, if any."""
@@ -82,7 +114,8 @@ class DataKeys(ABC):
         """Reclaim the space of shredded keys' old row versions, where there is any."""
 
     @abstractmethod
-    def _load(self, subject: UUID) -> bytes | None: ...
+    def _load(self, subject: UUID) -> bytes | _Tombstone | None:
+        """The key, TOMBSTONE once shredded, None if none was ever stored."""
 
     @abstractmethod
     def _create(self, subject: UUID, key: bytes) -> bytes:
@@ -101,17 +134,19 @@ class PostgresDataKeys(DataKeys):
         self.pool = ConnectionPool(database_url, min_size=1, max_size=4, open=True,
                                    name="phi-keys")
         with self.pool.connection() as conn:
-            conn.execute(sql.SQL(DDL).format(s=sql.Identifier(schema)))
+            run_ddl(conn, sql.SQL(DDL).format(s=sql.Identifier(schema)).as_string(conn))
 
     def close(self) -> None:
         self.pool.close()
 
-    def _load(self, subject: UUID) -> bytes | None:
+    def _load(self, subject: UUID) -> bytes | _Tombstone | None:
         with self.pool.connection() as conn:
             row = conn.execute(sql.SQL("SELECT kek_id, wrapped FROM {} WHERE subject_id = %s")
                                .format(self.table), (subject,)).fetchone()
-        if row is None or row[1] is None:
+        if row is None:
             return None
+        if row[1] is None:
+            return TOMBSTONE
         return self.ring.unwrap(subject, row[0], bytes(row[1]))
 
     def _create(self, subject: UUID, key: bytes) -> bytes:
@@ -124,7 +159,7 @@ class PostgresDataKeys(DataKeys):
         if inserted is not None:
             return key
         stored = self._load(subject)  # a racing writer's key wins; ours is dropped
-        if stored is None:
+        if not isinstance(stored, bytes):
             raise SubjectErasedError(f"{subject} was erased")
         return stored
 
@@ -182,5 +217,5 @@ class PostgresDataKeys(DataKeys):
                 return done
 
 
-__all__ = ["DataKeys", "KeyEncryptionKeyError", "KeyStatus", "PostgresDataKeys",
-           "SubjectErasedError"]
+__all__ = ["TOMBSTONE", "DataKeyMissingError", "DataKeys", "KeyEncryptionKeyError",
+           "KeyStatus", "PostgresDataKeys", "SubjectErasedError"]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from collections.abc import Iterable
 from uuid import UUID
 
 import structlog
@@ -14,6 +13,7 @@ from domain.access import DEFAULT_PURPOSE, PurposeOfUse
 from infra.audit import AuditEntry
 from infra.auth.tokens import Principal
 from infra.container import Container
+from infra.http.client import client_pseudonym
 from infra.http.problems import ProblemError
 
 PURPOSE_HEADER = "x-purpose-of-use"
@@ -34,18 +34,21 @@ def purpose_of(request: Request, principal: Principal | None) -> PurposeOfUse:
 
 
 def record_read(request: Request, principal: Principal, *, patient_id: UUID | None = None,
-                record_id: object = None) -> None:
-    """Record that PHI is about to be shown. If the audit cannot be written, the read fails."""
+                record_id: object = None, patient_ids: Iterable[UUID] = ()) -> None:
+    """Record that PHI is about to be shown: of one patient, or one row per patient in a
+    list (a provider's day). If the audit cannot be written, the read fails."""
     purpose_of(request, principal)  # an unknown purpose is refused before anything is shown
     container: Container = request.app.state.container
-    container.audit.record(_entry(request, principal, container, "read", "allowed", 200,
-                                  patient_id=patient_id, record_id=record_id))
+    whose: list[UUID | None] = [*sorted(set(patient_ids))] or [patient_id]
+    container.audit.record(*(_entry(request, principal, container, "read", "allowed", 200,
+                                    patient_id=p, record_id=record_id) for p in whose))
 
 
 async def record_read_async(request: Request, principal: Principal, *,
-                            patient_id: UUID | None = None, record_id: object = None) -> None:
-    await run_in_threadpool(record_read, request, principal, patient_id=patient_id,
-                            record_id=record_id)
+                            patient_id: UUID | None = None, record_id: object = None,
+                            patient_ids: Iterable[UUID] = ()) -> None:
+    await run_in_threadpool(lambda: record_read(request, principal, patient_id=patient_id,
+                                                record_id=record_id, patient_ids=patient_ids))
 
 
 async def record_denial(request: Request, status: int, code: str) -> None:
@@ -55,21 +58,22 @@ async def record_denial(request: Request, status: int, code: str) -> None:
         return
     principal: Principal | None = getattr(request.state, "principal", None)
     entry = _entry(request, principal, container, "denied", "denied", status, detail=code,
-                   patient_id=_path_uuid(request, "patient_id"))
+                   patient_id=_path_uuid(request, "patient_id"),
+                   record_id=_path_record(request))
     try:
         await run_in_threadpool(container.audit.record, entry)
     except Exception:  # the refusal stands even if its record cannot be written
-        log.exception("could not record a denied request", status=status, code=code)
+        log.exception("could not record a denied request", status=status, problem=code)
 
 
 def _entry(request: Request, principal: Principal | None, container: Container, action: str,
            outcome: str, status: int, *, patient_id: UUID | None = None,
            record_id: object = None, detail: str = "") -> AuditEntry:
     route = request.scope.get("route")
-    given = request.headers.get(PURPOSE_HEADER, "")
-    purpose = (given if given in set(PurposeOfUse) else
-               DEFAULT_PURPOSE[principal.role if principal else None].value)
-    client = request.client.host if request.client else "unknown"
+    try:
+        purpose = purpose_of(request, principal).value
+    except ProblemError:  # refused for that very reason: record the role's default
+        purpose = DEFAULT_PURPOSE[principal.role if principal else None].value
     return AuditEntry(
         actor=principal.subject if principal else "anonymous",
         role=principal.role.value if principal else "anonymous",
@@ -79,9 +83,14 @@ def _entry(request: Request, principal: Principal | None, container: Container, 
         request_id=str(request.scope.get("state", {}).get("request_id", "-")),
         patient_id=patient_id, record_id=None if record_id is None else str(record_id),
         detail=detail,
-        client=hmac.new(container.keys.pseudonyms, client.encode(),
-                        hashlib.sha256).hexdigest()[:24],
+        client=client_pseudonym(request, container.keys.pseudonyms),
     )
+
+
+def _path_record(request: Request) -> str | None:
+    """What a refused request asked for: the ids in its path."""
+    ids = [f"{k}={v}" for k, v in request.path_params.items()]
+    return " ".join(ids)[:300] or None
 
 
 def _path_uuid(request: Request, name: str) -> UUID | None:

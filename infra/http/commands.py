@@ -23,10 +23,6 @@ IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:clinic:idempotency-key")
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 @contextmanager
 def acting(request: Request, principal: Principal | None, reason: str) -> Iterator[None]:
     """Record who acts, in which role, for which request, doing what (`reason`) and for

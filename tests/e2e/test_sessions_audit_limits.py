@@ -74,11 +74,12 @@ def test_phi_reads_and_refusals_are_audited_for_compliance(
     project()
     ana_id, ana = sign_up(client, container, "ana@example.org")
     ben_id, ben = sign_up(client, container, "ben@example.org")
+    slot = open_slots(client, ids["checkup"])[0]
     booked = client.post("/bookings", headers=ana, json={
-        "slot_id": open_slots(client, ids["checkup"])[0]["id"], "reason": "cough"}).json()
+        "slot_id": slot["id"], "reason": "cough"}).json()
     project()
-    desk = {**token_for(Role.front_desk, "desk-1"), "X-Purpose-Of-Use": "treatment",
-            "X-Request-ID": "req-read-00001"}
+    desk = {**token_for(Role.front_desk, "desk-1"), "X-Purpose-Of-Use": "Treatment ",
+            "X-Request-ID": "req-read-00001"}  # the purpose as typed: case and spaces aside
     assert client.get(f"/bookings/{booked['id']}", headers=desk).status_code == 200
     assert client.get(f"/patients/{ana_id}", headers=desk).status_code == 200
     assert client.get(f"/patients/{ana_id}", headers={
@@ -87,6 +88,10 @@ def test_phi_reads_and_refusals_are_audited_for_compliance(
     assert client.get(f"/bookings/{booked['id']}", headers=ben).status_code == 404
     assert client.get(f"/patients/{ana_id}").status_code == 401
     assert client.get("/audit-events", headers=token_for(Role.analyst)).status_code == 403
+    doctor = token_for(Role.provider, ids["provider"])
+    day = client.get(f"/providers/{ids['provider']}/schedule", headers=doctor,
+                     params={"day": slot["clinic_local_start"][:10]})
+    assert day.status_code == 200 and [a["patient_id"] for a in day.json()] == [ana_id]
 
     compliance = token_for(Role.compliance, "officer-1")
     page = client.get("/audit-events", headers=compliance,
@@ -100,9 +105,11 @@ def test_phi_reads_and_refusals_are_audited_for_compliance(
     denied = [e for e in events if e["outcome"] == "denied"]
     assert {(e["actor"], e["status"], e["detail"]) for e in denied} >= {
         (ben_id, 404, "not-found"), ("anonymous", 401, "unauthenticated")}
+    assert any(e["actor"] == ids["provider"] and e["resource"].endswith("/schedule")
+               and e["purpose"] == "treatment" for e in events)  # a day's list, per patient
     own = client.get("/audit-events", headers=compliance, params={"actor": ben_id}).json()
-    assert any(e["record_id"] is None and e["resource"] == "GET /bookings/{appointment_id}"
-               for e in own["events"])
+    assert any(e["record_id"] == f"appointment_id={booked['id']}"
+               and e["resource"] == "GET /bookings/{appointment_id}" for e in own["events"])
     refused = client.get("/audit-events", headers=compliance,
                          params={"outcome": "denied", "limit": 200}).json()["events"]
     assert any(e["role"] == "analyst" and e["status"] == 403 for e in refused)

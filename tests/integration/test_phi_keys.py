@@ -129,3 +129,25 @@ def test_racing_first_uses_of_a_patient_key_agree_and_erasure_is_final(
     finally:
         for store in stores:
             store.close()
+
+
+def test_a_lost_key_table_is_never_mistaken_for_erasure(settings: Settings) -> None:
+    from infra.crypto.datakeys import DataKeyMissingError
+
+    container = Container.build(settings)
+    ada, _ = container.app.register_patient("Ada", "Byron", date(1980, 1, 1),
+                                            "ada@example.org", None)
+    assert settings.database_url
+    table = f'"{settings.db_schema}".phi_data_keys'
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute(f"DELETE FROM {table} WHERE subject_id = %s", (ada,))  # type: ignore[arg-type]
+    container.phi.keys._cache.clear()
+    try:
+        with pytest.raises(DataKeyMissingError):
+            container.app.patient(ada)  # fails loudly; never reads as "[erased]"
+    finally:
+        container.close()
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute(f"DELETE FROM {table}")  # type: ignore[arg-type]
+    with pytest.raises(KeyEncryptionKeyError, match="holds no keys"):
+        Container.build(settings)

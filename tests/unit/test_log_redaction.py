@@ -26,6 +26,8 @@ def test_nested_values_tokens_and_phone_numbers_are_redacted() -> None:
 
 
 def test_dates_and_durations_are_left_alone() -> None:
-    event = {"event": "run at 2026-11-24 21:14:53 took 1234567 ms (555) 010-2233"}
+    event = {"event": "run at 2026-11-24 21:14:53 took 1234567 ms (555) 010-2233 "
+                      "or 555-010-2233, id 6f1c2d3e-aaaa-4bbb-8ccc-123456789abc"}
     assert drop_phi(None, "info", dict(event))["event"] == (
-        "run at 2026-11-24 21:14:53 took 1234567 ms [phone]")
+        "run at 2026-11-24 21:14:53 took 1234567 ms [phone] or [phone], "
+        "id 6f1c2d3e-aaaa-4bbb-8ccc-123456789abc")

@@ -40,7 +40,7 @@ def test_stored_patient_events_hold_no_phi_and_read_back_whole() -> None:
 
 
 def test_snapshots_are_sealed_too() -> None:
-    app = in_memory_application()
+    app = in_memory_application(snapshots=True)
     patient_id = _register(app)
     app.take_snapshot(patient_id)
     assert app.snapshots is not None
@@ -53,8 +53,10 @@ def test_shredding_the_key_erases_every_copy_while_the_log_still_replays() -> No
     app = in_memory_application()
     patient_id = _register(app)
     other = _register(app, "Mirelle", "mirelle@example.org")
-    assert app.erase_patient(patient_id, ErasureBasis.request)
-    assert not app.erase_patient(patient_id, ErasureBasis.request)  # repeatable
+    assert app.record_erasure(patient_id, ErasureBasis.request)
+    assert not app.record_erasure(patient_id, ErasureBasis.request)  # repeatable
+    app.shred_personal_data(patient_id)
+    app.shred_personal_data(patient_id)
     erased: Patient = app.repository.get(patient_id)
     assert erased.erased and erased.given_name == ERASED and erased.email == ERASED
     events = [app.mapper.to_domain_event(n) for n in
@@ -88,3 +90,35 @@ def test_a_wrapped_data_key_opens_only_with_its_kek_and_subject() -> None:
         KeyRing(new).unwrap(subject, kek_id, wrapped)
     with pytest.raises(KeyEncryptionKeyError, match="does not open"):
         KeyRing(old).unwrap(uuid.uuid4(), kek_id, wrapped)
+
+
+def test_a_visit_of_an_erased_patient_can_still_be_cancelled_and_nothing_new_is_kept() -> None:
+    """A booking that raced the erasure must not become impossible to cancel."""
+    from datetime import UTC, datetime, timedelta
+
+    from commands.ports import SlotInfo
+    from domain.appointments import Appointment
+    from domain.clinics import Address
+    from domain.consent import POLICIES, Purpose
+    from domain.modality import Modality
+
+    app = in_memory_application()
+    clinic = app.register_clinic("C", Address("1 A St", "Town", "IL", "60601"),
+                                 "America/Chicago", [Modality.in_person])
+    service = app.register_service("Visit", 30, Modality.in_person)
+    provider = app.register_provider("Dr", [clinic], [service])
+    patient_id = _register(app)
+    app.verify_patient_email(patient_id)
+    app.grant_consent(patient_id, Purpose.treatment, POLICIES[Purpose.treatment].version, "web")
+    start = datetime.now(UTC) + timedelta(days=3)
+    slot = SlotInfo(uuid.uuid4(), provider, clinic, service, "in_person", start,
+                    start + timedelta(minutes=30), start - timedelta(hours=1))
+    visit = app.book(patient_id, slot, "Zorblax's secret reason", datetime.now(UTC))
+    app.record_erasure(patient_id, ErasureBasis.request)
+    app.shred_personal_data(patient_id)
+    cancelled = app.cancel(visit.id, datetime.now(UTC), note="Zorblax called")
+    stored = app.recorder.select_events(visit.id)
+    assert all(b"Zorblax" not in e.state for e in stored)
+    reread: Appointment = app.repository.get(visit.id)
+    assert reread.status.value == "cancelled" and cancelled.status == reread.status
+    assert reread.reason == ERASED

@@ -1,0 +1,20 @@
+"""Who is on the other end of a request: the address, and its keyed pseudonym.
+
+An IP address is an identifier under HIPAA: where it is kept (holds, the audit), only the
+pseudonym is, a keyed hash that cannot be reversed or guessed without the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from fastapi import Request
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def client_pseudonym(request: Request, key: bytes) -> str:
+    return hmac.new(key, client_ip(request).encode(), hashlib.sha256).hexdigest()[:24]
