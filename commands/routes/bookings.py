@@ -123,6 +123,7 @@ def reschedule_booking(appointment_id: UUID, body: Reschedule, request: Request,
 def check_in(appointment_id: UUID, request: Request, principal: VisitStaff,
              container: ContainerDep) -> BookingPublic:
     """The patient has arrived (or joined the video visit)."""
+    _own_appointment(container, principal, appointment_id)
     with acting(request, principal, "check-in"):
         return public(container.app.check_in(appointment_id))
 
@@ -131,6 +132,7 @@ def check_in(appointment_id: UUID, request: Request, principal: VisitStaff,
 def complete(appointment_id: UUID, request: Request, principal: VisitStaff,
              container: ContainerDep) -> BookingPublic:
     """The visit took place."""
+    _own_appointment(container, principal, appointment_id)
     with acting(request, principal, "visit completed"):
         return public(container.app.complete(appointment_id))
 
@@ -139,6 +141,7 @@ def complete(appointment_id: UUID, request: Request, principal: VisitStaff,
 def no_show(appointment_id: UUID, request: Request, principal: VisitStaff,
             container: ContainerDep) -> BookingPublic:
     """The patient did not come (only once the visit's time has begun)."""
+    _own_appointment(container, principal, appointment_id)
     with acting(request, principal, "no-show"):
         return public(container.app.mark_no_show(appointment_id, datetime.now(UTC)))
 
@@ -165,8 +168,11 @@ def _patient_for(principal: Principal, given: UUID | None) -> UUID:
 
 
 def _own_appointment(container: Container, principal: Principal, appointment_id: UUID) -> None:
+    """A patient reaches only their own appointments, a provider only visits with them
+    (staff: any); anyone else's look like they do not exist."""
     appointment = container.app.appointment(appointment_id)
-    if principal.role is Role.patient and str(appointment.patient_id) != principal.subject:
+    owner = {Role.patient: appointment.patient_id, Role.provider: appointment.provider_id}
+    if principal.role in owner and str(owner[principal.role]) != principal.subject:
         raise ProblemError("not-found", f"no appointment with id {appointment_id}",
                            denied=True, error="not-found")
 

@@ -62,7 +62,7 @@ def read_policies() -> list[PolicyPublic]:
 def grant_consent(patient_id: UUID, body: ConsentGrant, request: Request,
                   principal: PatientWriter, container: ContainerDep) -> Receipt:
     """Grant consent for one purpose against the policy version the patient was shown."""
-    require_own(principal, patient_id)
+    require_own(principal, patient_id, container)
     with acting(request, principal, f"consent granted: {body.purpose.value}"):
         consent = container.app.grant_consent(patient_id, body.purpose, body.policy_version,
                                               method="web")
@@ -73,7 +73,7 @@ def grant_consent(patient_id: UUID, body: ConsentGrant, request: Request,
 def revoke_consent(patient_id: UUID, purpose: Purpose, request: Request,
                    principal: PatientWriter, container: ContainerDep) -> Receipt:
     """Revoke consent for one purpose; the receipt records the revocation."""
-    require_own(principal, patient_id)
+    require_own(principal, patient_id, container)
     with acting(request, principal, f"consent revoked: {purpose.value}"):
         consent = container.app.revoke_consent(patient_id, purpose, method="web")
     return signed(container, consent)
@@ -83,7 +83,7 @@ def revoke_consent(patient_id: UUID, purpose: Purpose, request: Request,
 def read_consents(patient_id: UUID, request: Request, principal: PatientReader,
                   container: ContainerDep) -> list[Receipt]:
     """The patient's consent receipts, one per purpose ever answered."""
-    require_own(principal, patient_id)
+    require_own(principal, patient_id, container)
     container.app.patient(patient_id)
     record_read(request, principal, patient_id=patient_id)
     found = (container.app.consent(patient_id, p) for p in Purpose)

@@ -139,7 +139,7 @@ def sign_out(principal: Annotated[Principal, Authorized(Scope.profile_read)],
 def read_patient(patient_id: UUID, request: Request, principal: PatientReader,
                  container: ContainerDep) -> PatientProfile:
     """A patient's own details (or, for staff, any patient's)."""
-    require_own(principal, patient_id)
+    require_own(principal, patient_id, container)
     profile = container.app.patient(patient_id).profile()
     record_read(request, principal, patient_id=patient_id, record_id=patient_id)
     return PatientProfile(**profile)
@@ -150,7 +150,7 @@ def update_contact(patient_id: UUID, body: ContactUpdate, request: Request,
                    principal: Annotated[Principal, Authorized(Scope.patients_write)],
                    container: ContainerDep) -> PatientProfile:
     """Change email or phone; a new email address must be verified again."""
-    require_own(principal, patient_id)
+    require_own(principal, patient_id, container)
     with acting(request, principal, "contact details change"):
         container.app.change_contact_details(patient_id, body.email, body.phone)
     profile = container.app.patient(patient_id).profile()
@@ -168,11 +168,22 @@ def read_dev_mailbox(container: ContainerDep, limit: int = 20) -> list[dict[str,
     return sender.messages(max(1, min(limit, 100)))
 
 
-def require_own(principal: Principal, patient_id: UUID) -> None:
-    """A patient sees only their own records: anyone else's look like they do not exist."""
-    if principal.role is Role.patient and principal.subject != str(patient_id):
+def require_own(principal: Principal, patient_id: UUID, container: Container) -> None:
+    """A patient reaches only their own records, a provider only their own patients' (a
+    visit booked with them: minimum necessary); anyone else's look like they do not exist."""
+    stranger = (principal.role is Role.patient and principal.subject != str(patient_id)) or (
+        principal.role is Role.provider and not _treats(container, principal, patient_id))
+    if stranger:
         raise ProblemError("not-found", f"no patient with id {patient_id}", denied=True,
                            error="not-found")
+
+
+def _treats(container: Container, provider: Principal, patient_id: UUID) -> bool:
+    with container.pool.connection() as conn:
+        row = conn.execute("SELECT EXISTS (SELECT 1 FROM appointments WHERE patient_id = %s "
+                           "AND provider_id::text = %s)",
+                           (patient_id, provider.subject)).fetchone()
+    return bool(row and row[0])
 
 
 def _send_code(container: Container, patient_id: UUID) -> None:

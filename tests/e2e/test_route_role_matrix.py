@@ -115,3 +115,19 @@ def _world(client: TestClient, container: Container, token_for: Any,
         "clinic_id": ids["clinic"], "service_id": ids["checkup"], "slot_id": slots[3]["id"],
         "hold_id": hold["hold_id"], "purpose": "treatment", "day": slots[0]["start"][:10],
     }
+
+
+def test_a_provider_reaches_only_their_own_patients_and_visits(
+        client: TestClient, container: Container, token_for: Any, project: Any) -> None:
+    world = _world(client, container, token_for, project)
+    theirs = _token(container, Role.provider, world["provider_id"])
+    stranger = _token(container, Role.provider, "00000000-0000-4000-8000-000000000001")
+    ana, visit = world["patient_id"], world["appointment_id"]
+    assert client.get(f"/patients/{ana}", headers=theirs).status_code == 200
+    assert client.get(f"/patients/{ana}/consents", headers=theirs).status_code == 200
+    for path in (f"/patients/{ana}", f"/patients/{ana}/consents"):
+        refused = client.get(path, headers=stranger)
+        assert refused.status_code == 404 and refused.json()["error"] == "not-found"
+    assert client.post(f"/bookings/{visit}/check-in", headers=stranger).status_code == 404
+    assert client.post(f"/bookings/{visit}/check-in", headers=theirs).status_code == 200
+    assert client.get(f"/bookings/{visit}", headers=stranger).status_code == 404
