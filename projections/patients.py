@@ -1,5 +1,6 @@
-"""The patients read model: a PHI-free registry of who is on record and when they were last
-active, for retention (infra/erasure.py) and analysts. No names, no contact details."""
+"""The `patients` table of the appointments read model: a PHI-free registry of who is on
+record and when they were last active, for retention (infra/erasure.py) and analysts. No
+names, no contact details."""
 
 from __future__ import annotations
 

@@ -18,7 +18,9 @@ from domain.privacy import ERASED
 from infra.crypto.datakeys import SubjectErasedError
 from infra.crypto.phi import PhiCipher
 from infra.readmodels.base import TrackedReadModel
+from infra.readmodels.patients import PATIENTS_DDL, PatientsWriter
 from projections.appointments import apply_events
+from projections.patients import apply_events as apply_patient_events
 
 DDL = """
 CREATE TABLE IF NOT EXISTS {s}.appointments (
@@ -38,14 +40,17 @@ COLUMNS = ("appointment_id", "patient_id", "provider_id", "clinic_id", "service_
 
 
 class AppointmentsReadModel(TrackedReadModel):
+    """Appointments, and the PHI-free patients registry, in one transaction per batch."""
+
     name = "appointments"
-    DDL = DDL
-    TABLES = ("appointments",)
+    DDL = DDL + ";" + PATIENTS_DDL
+    TABLES = ("appointments", "patients")
 
     def apply(self, curs: Cursor[DictRow], events: Sequence[Any], now: datetime) -> None:
         if self.phi is None:
             raise RuntimeError("the appointments read model needs the PHI cipher")
         apply_events(_Writer(curs, self.schema, self.phi), events)
+        apply_patient_events(PatientsWriter(curs, self.schema), events)
 
 
 def reason_context(appointment_id: UUID) -> str:

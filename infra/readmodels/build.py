@@ -9,13 +9,11 @@ from infra.crypto.phi import PhiCipher
 from infra.eventstore import eventsourcing_env
 from infra.readmodels.appointments import AppointmentsReadModel
 from infra.readmodels.base import Clock, TrackedReadModel, utc_now
-from infra.readmodels.patients import PatientsReadModel
 from infra.readmodels.slot_search import SlotSearchReadModel
 
 KINDS: dict[str, type[TrackedReadModel]] = {
     SlotSearchReadModel.name: SlotSearchReadModel,
     AppointmentsReadModel.name: AppointmentsReadModel,
-    PatientsReadModel.name: PatientsReadModel,
 }
 READ_MODELS = tuple(KINDS)
 

@@ -1,19 +1,18 @@
-"""PostgreSQL side of the patients read model (docs/read-models.md). PHI-free."""
+"""PostgreSQL side of the `patients` table (docs/read-models.md). PHI-free.
+
+Kept by the appointments read model's projector, in the same transaction as the
+appointments (one commit per batch rather than a projector of its own).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from psycopg import Cursor, sql
 from psycopg.rows import DictRow
 
-from infra.readmodels.base import TrackedReadModel
-from projections.patients import apply_events
-
-DDL = """
+PATIENTS_DDL = """
 CREATE TABLE IF NOT EXISTS {s}.patients (
     patient_id uuid PRIMARY KEY, registered_at timestamptz NOT NULL,
     email_verified boolean NOT NULL DEFAULT false, last_activity_at timestamptz NOT NULL,
@@ -24,16 +23,7 @@ CREATE INDEX IF NOT EXISTS patients_by_last_activity ON {s}.patients (last_activ
 """
 
 
-class PatientsReadModel(TrackedReadModel):
-    name = "patients"
-    DDL = DDL
-    TABLES = ("patients",)
-
-    def apply(self, curs: Cursor[DictRow], events: Sequence[Any], now: datetime) -> None:
-        apply_events(_Writer(curs, self.schema), events)
-
-
-class _Writer:
+class PatientsWriter:
     def __init__(self, curs: Cursor[DictRow], schema: str) -> None:
         self.curs, self.s = curs, schema
 
