@@ -19,10 +19,8 @@ from infra.settings import Settings
 def build_application(settings: Settings) -> ClinicApplication:
     """Fails loudly (KeyEncryptionKeyError) if the configured KEKs cannot open the stored
     data keys: never a silent start with a wrong key."""
-    assert settings.database_url, "resolve the database first (infra/runtime.py)"
-    ensure_schema(settings.database_url, settings.db_schema)
-    ring = key_ring(settings)
-    keys = PostgresDataKeys(settings.database_url, settings.db_schema, ring)
+    assert settings.database_url
+    keys = open_data_keys(settings)
     try:
         keys.verify()
         cipher = PhiCipher(keys)
@@ -34,7 +32,7 @@ def build_application(settings: Settings) -> ClinicApplication:
             raise KeyEncryptionKeyError(
                 "patients are on record but phi_data_keys holds no keys: restore the key "
                 "table that belongs to these events (starting now would lose every patient)")
-        app.email_key = email_index_key(keys, ring)
+        app.email_key = email_index_key(keys, keys.ring)
     except BaseException:
         keys.close()
         raise
@@ -57,12 +55,18 @@ def protect(app: ClinicApplication, cipher: PhiCipher) -> None:
     app.mapper.phi = cipher
 
 
+def open_data_keys(settings: Settings) -> PostgresDataKeys:
+    """The data-key store of the resolved database, under the configured KEKs (unverified:
+    `clinic keys status` must be able to show keys no configured KEK opens)."""
+    assert settings.database_url, "resolve the database first (infra/runtime.py)"
+    ensure_schema(settings.database_url, settings.db_schema)
+    return PostgresDataKeys(settings.database_url, settings.db_schema, key_ring(settings))
+
+
 def check_keys(settings: Settings) -> None:
     """Start-up check for processes that build the application later (API workers):
     KeyEncryptionKeyError now, with a clear message, rather than a worker failing."""
-    assert settings.database_url
-    ensure_schema(settings.database_url, settings.db_schema)
-    keys = PostgresDataKeys(settings.database_url, settings.db_schema, key_ring(settings))
+    keys = open_data_keys(settings)
     try:
         keys.verify()
     finally:

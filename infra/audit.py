@@ -8,7 +8,7 @@ ids, never PHI (docs/privacy.md).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from uuid import UUID
 
 from psycopg import sql
@@ -62,18 +62,16 @@ class AuditEntry:
 class AuditTrail:
     def __init__(self, pool: ConnectionPool, schema: str) -> None:
         self.pool = pool
-        self.table = sql.SQL("{}.audit_events").format(sql.Identifier(schema))
+        columns = [f.name for f in fields(AuditEntry)]
+        self.insert = sql.SQL("INSERT INTO {}.audit_events ({}) VALUES ({})").format(
+            sql.Identifier(schema), sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join(map(sql.Placeholder, columns)))
         with pool.connection() as conn:
             run_ddl(conn, DDL.replace("{keep}", KEEP).replace("{s}", f'"{schema}"'))
 
     def record(self, *entries: AuditEntry) -> None:
         """Append entries (one transaction). Raises if they cannot be stored: a PHI read
         that cannot be audited must not happen."""
-        rows = [asdict(entry) for entry in entries]
-        if not rows:
-            return
-        columns = sql.SQL(", ").join(sql.Identifier(c) for c in rows[0])
-        values = sql.SQL(", ").join(sql.Placeholder(c) for c in rows[0])
-        with self.pool.connection() as conn, conn.cursor() as cursor:
-            cursor.executemany(sql.SQL("INSERT INTO {} ({}) VALUES ({})")
-                               .format(self.table, columns, values), rows)
+        if entries:
+            with self.pool.connection() as conn, conn.cursor() as cursor:
+                cursor.executemany(self.insert, [asdict(entry) for entry in entries])

@@ -4,6 +4,8 @@ so that one secret never serves two purposes directly."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 from dataclasses import dataclass
 from uuid import NAMESPACE_URL, uuid5
 
@@ -24,6 +26,12 @@ class DerivedKeys:
     code_pepper: bytes  # keyed hash of one-time codes in Redis
     receipts: bytes  # signatures of consent receipts
     pseudonyms: bytes  # keyed hashes of emails / addresses / bodies in Redis keys
+
+
+def keyed_hash(key: bytes, data: str | bytes) -> str:
+    """HMAC-SHA256 in hex: the one way identifiers and request bodies are pseudonymised."""
+    message = data.encode() if isinstance(data, str) else data
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def derive(secret: bytes, purpose: str) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from typing import Annotated, Any
@@ -21,6 +20,7 @@ from infra.http.audit import record_read
 from infra.http.commands import acting
 from infra.http.deps import ContainerDep
 from infra.http.security import Authorized
+from infra.keys import keyed_hash
 
 router = APIRouter(tags=["consent"])
 PatientWriter = Annotated[Principal, Authorized(Scope.patients_write)]
@@ -105,6 +105,6 @@ def signed(container: Container, consent: Consent) -> Receipt:
 def _signature(container: Container, receipt: dict[str, Any]) -> str:
     key = container.keys.receipts
     canonical = json.dumps(receipt, sort_keys=True, separators=(",", ":")).encode()
-    return hmac.new(key, canonical, hashlib.sha256).hexdigest()
+    return keyed_hash(key, canonical)
 
 

@@ -140,9 +140,7 @@ def read_patient(patient_id: UUID, request: Request, principal: PatientReader,
                  container: ContainerDep) -> PatientProfile:
     """A patient's own details (or, for staff, any patient's)."""
     require_own(principal, patient_id, container)
-    profile = container.app.patient(patient_id).profile()
-    record_read(request, principal, patient_id=patient_id, record_id=patient_id)
-    return PatientProfile(**profile)
+    return _audited_profile(request, principal, container, patient_id)
 
 
 @router.put("/patients/{patient_id}/contact", response_model=PatientProfile)
@@ -153,6 +151,12 @@ def update_contact(patient_id: UUID, body: ContactUpdate, request: Request,
     require_own(principal, patient_id, container)
     with acting(request, principal, "contact details change"):
         container.app.change_contact_details(patient_id, body.email, body.phone)
+    return _audited_profile(request, principal, container, patient_id)
+
+
+def _audited_profile(request: Request, principal: Principal, container: Container,
+                     patient_id: UUID) -> PatientProfile:
+    """The profile, once its read is in the access audit."""
     profile = container.app.patient(patient_id).profile()
     record_read(request, principal, patient_id=patient_id, record_id=patient_id)
     return PatientProfile(**profile)

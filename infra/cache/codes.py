@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from uuid import UUID
 
 import redis
 
 from commands.ports import CodeCheck
+from infra.keys import keyed_hash
 
 TTL_SECONDS = 600
 MAX_WRONG = 5
@@ -54,7 +53,7 @@ class RedisOneTimeCodes:
         self.client.delete(self._key(subject))
 
     def _hash(self, subject: UUID, code: str) -> str:
-        return hmac.new(self.pepper, f"{subject}:{code}".encode(), hashlib.sha256).hexdigest()
+        return keyed_hash(self.pepper, f"{subject}:{code}")
 
     @staticmethod
     def _key(subject: UUID) -> str:

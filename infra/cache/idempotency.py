@@ -9,13 +9,13 @@ second aggregate.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
 
 import redis
+
+from infra.keys import keyed_hash
 
 IN_FLIGHT_SECONDS = 60
 KEEP_SECONDS = 24 * 3600
@@ -43,8 +43,8 @@ class IdempotencyRecords:
     def fingerprint(self, method: str, path: str, body: bytes) -> str:
         """A keyed hash of the request: bodies hold PHI, and an unkeyed hash of a name
         and birth date can be guessed."""
-        message = method.encode() + b" " + path.encode() + b"\n" + body
-        return hmac.new(self.pseudonym_key, message, hashlib.sha256).hexdigest()
+        return keyed_hash(self.pseudonym_key,
+                          method.encode() + b" " + path.encode() + b"\n" + body)
 
     def begin(self, scope: str, key: str, fingerprint: str) -> Replay | None:
         """None: go ahead (now in flight). A Replay: answer with it. Raises on misuse."""
@@ -73,5 +73,4 @@ class IdempotencyRecords:
 
     def _name(self, scope: str, key: str) -> str:
         """Keyed: the scope names the caller (an id, or an address for registrations)."""
-        digest = hmac.new(self.pseudonym_key, f"{scope}\x00{key}".encode(), hashlib.sha256)
-        return "idem:" + digest.hexdigest()
+        return "idem:" + keyed_hash(self.pseudonym_key, f"{scope}\x00{key}")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 import redis
+
+from infra.keys import keyed_hash
 
 
 class RateLimiter:
@@ -16,7 +15,7 @@ class RateLimiter:
     def hit(self, bucket: str, key: str, limit: int, window_s: int) -> int | None:
         """Count one hit; return None if allowed, else seconds until the window resets."""
         # Keys never hold raw emails or addresses: a keyed hash, so not guessable either.
-        digest = hmac.new(self.pseudonym_key, key.encode(), hashlib.sha256).hexdigest()[:32]
+        digest = keyed_hash(self.pseudonym_key, key)[:32]
         name = f"rl:{bucket}:{digest}"
         with self.client.pipeline() as pipe:
             pipe.set(name, 0, ex=window_s, nx=True)  # opens the window (Redis 6.2: no EXPIRE NX)

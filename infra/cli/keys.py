@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from infra.application import open_data_keys
 from infra.cli.errors import CliError, load_settings
 from infra.crypto.datakeys import PostgresDataKeys
 from infra.crypto.kek import KeyEncryptionKeyError
-from infra.eventstore import ensure_schema
 from infra.keys import key_ring
 from infra.runtime import Runtime
 
@@ -59,22 +61,17 @@ def rotate(args: argparse.Namespace) -> int:
     return 0
 
 
-class _data_keys:
+@contextmanager
+def _data_keys() -> Iterator[PostgresDataKeys]:
     """The data-key store on the configured (or embedded) database."""
-
-    def __enter__(self) -> PostgresDataKeys:
+    settings = load_settings()
+    try:
+        key_ring(settings)
+    except (ValueError, KeyEncryptionKeyError) as exc:
+        raise CliError(f"configuration: {exc}") from None
+    with Runtime(settings) as resolved:
+        keys = open_data_keys(resolved)
         try:
-            settings = load_settings()
-            ring = key_ring(settings)
-        except (ValueError, KeyEncryptionKeyError) as exc:
-            raise CliError(f"configuration: {exc}") from None
-        self.runtime = Runtime(settings)
-        resolved = self.runtime.__enter__()
-        assert resolved.database_url
-        ensure_schema(resolved.database_url, resolved.db_schema)
-        self.keys = PostgresDataKeys(resolved.database_url, resolved.db_schema, ring)
-        return self.keys
-
-    def __exit__(self, *exc: object) -> None:
-        self.keys.close()
-        self.runtime.__exit__(None, None, None)
+            yield keys
+        finally:
+            keys.close()

@@ -15,6 +15,7 @@ from infra.auth.tokens import Principal
 from infra.container import Container
 from infra.http.client import client_pseudonym
 from infra.http.problems import ProblemError
+from infra.http.request_context import request_id_of
 
 PURPOSE_HEADER = "x-purpose-of-use"
 log = structlog.get_logger("clinic.audit")
@@ -80,7 +81,7 @@ def _entry(request: Request, principal: Principal | None, container: Container, 
         action=action,
         resource=f"{request.method} {getattr(route, 'path', request.url.path)}",
         purpose=purpose, outcome=outcome, status=status,
-        request_id=str(request.scope.get("state", {}).get("request_id", "-")),
+        request_id=request_id_of(request),
         patient_id=patient_id, record_id=None if record_id is None else str(record_id),
         detail=detail,
         client=client_pseudonym(request, container.keys.pseudonyms),

@@ -6,10 +6,9 @@ pseudonym is, a keyed hash that cannot be reversed or guessed without the key.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 from fastapi import Request
+
+from infra.keys import keyed_hash
 
 
 def client_ip(request: Request) -> str:
@@ -17,4 +16,4 @@ def client_ip(request: Request) -> str:
 
 
 def client_pseudonym(request: Request, key: bytes) -> str:
-    return hmac.new(key, client_ip(request).encode(), hashlib.sha256).hexdigest()[:24]
+    return keyed_hash(key, client_ip(request))[:24]

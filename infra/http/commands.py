@@ -18,6 +18,7 @@ from infra.cache.idempotency import KeyInFlightError, KeyReusedError
 from infra.container import Container
 from infra.http.audit import purpose_of
 from infra.http.problems import ProblemError
+from infra.http.request_context import request_id_of
 
 IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:clinic:idempotency-key")
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -30,7 +31,7 @@ def acting(request: Request, principal: Principal | None, reason: str) -> Iterat
     context = CommandContext(
         actor=principal.subject if principal else "anonymous",
         role=principal.role.value if principal else "anonymous",
-        request_id=str(request.scope.get("state", {}).get("request_id", "-")),
+        request_id=request_id_of(request),
         reason=reason,
         purpose=purpose_of(request, principal).value,
     )

@@ -7,11 +7,17 @@ import time
 import uuid
 
 import structlog
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HEADER = "x-request-id"
 _VALID = re.compile(r"^[A-Za-z0-9._\-]{8,128}$")
 log = structlog.get_logger("clinic.http")
+
+
+def request_id_of(request: Request) -> str:
+    """The id this middleware gave the request ('-' outside a request)."""
+    return str(request.scope.get("state", {}).get("request_id", "-"))
 
 
 class RequestContextMiddleware:
