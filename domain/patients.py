@@ -73,6 +73,10 @@ class Patient(Aggregate):
     class EmailVerified(Aggregate.Event):
         pass
 
+    class SignInCodeRequested(Aggregate.Event):
+        """A code is owed to the address on record; the notifier makes and sends it, so the
+        code itself is never stored or published."""
+
     class ContactDetailsChanged(Aggregate.Event):
         email: str
         phone: str | None
@@ -113,6 +117,14 @@ class Patient(Aggregate):
     @event(EmailVerified)
     def _email_verified(self) -> None:
         self.email_verified = True
+
+    def request_sign_in_code(self) -> None:
+        self.require_present()
+        self._code_requested()
+
+    @event(SignInCodeRequested)
+    def _code_requested(self) -> None:
+        pass
 
     def change_contact_details(self, email: str, phone: str | None) -> None:
         """A new email address must be proven again before the next booking."""
