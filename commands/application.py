@@ -12,9 +12,10 @@ from typing import Any
 
 from commands.directory import DirectoryUseCases
 from commands.ports import PersonalDataKeys
+from commands.reminders import ReminderUseCases
 
 
-class ClinicApplication(DirectoryUseCases):
+class ClinicApplication(DirectoryUseCases, ReminderUseCases):
     name = "clinic"
     # Snapshots are off (each load would look for one first: a query per aggregate read on
     # the booking path). Turn them on with IS_SNAPSHOTTING_ENABLED=y; they are sealed like

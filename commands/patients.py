@@ -38,12 +38,14 @@ class PatientUseCases(UseCases):
     def register_patient(self, given_name: str, family_name: str, birth_date: date,
                          email: str, phone: str | None, patient_id: UUID | None = None
                          ) -> tuple[UUID, bool]:
-        """Return (patient id, created?). A registered address keeps its patient unchanged."""
+        """Return (patient id, created?). A registered address keeps its patient unchanged.
+        A new patient's first sign-in code is requested in the same save."""
         claim = self._claim(email)
         if claim is not None and claim.patient_id is not None:
             return claim.patient_id, False
         patient = Patient.register(patient_id or uuid4(), given_name, family_name, birth_date,
                                    email, phone, today=datetime.now(UTC).date())
+        patient.request_sign_in_code()
         if claim is None:
             claim = EmailClaim(patient_id=patient.id, id=self.email_claim_id(email))
         else:  # released by an erasure or an address change: free to claim again
@@ -100,6 +102,13 @@ class PatientUseCases(UseCases):
             raise RuntimeError("record the erasure before shredding the key")
         if self.data_keys is not None:
             self.data_keys.shred(patient_id)
+
+    def request_sign_in_code(self, patient_id: UUID) -> None:
+        """Recorded, then relayed: the notifier makes the code and emails it to the address
+        on record (docs/messaging.md), so the request survives a crash once answered."""
+        patient = self.patient(patient_id)
+        patient.request_sign_in_code()
+        self.save(patient)
 
     def verify_patient_email(self, patient_id: UUID) -> None:
         patient = self.patient(patient_id)

@@ -24,11 +24,6 @@ class OneTimeCodes(Protocol):
         """Forget any outstanding code (sign-out everywhere, erasure)."""
 
 
-class CodeSender(Protocol):
-    def send_code(self, patient_id: UUID, email: str, code: str) -> None:
-        """Deliver a sign-in code to its owner (email in production, a dev mailbox here)."""
-
-
 @dataclass(frozen=True)
 class SlotInfo:
     slot_id: UUID

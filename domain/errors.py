@@ -14,6 +14,10 @@ class DomainError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    def extensions(self) -> dict[str, str]:
+        """Extra problem members a client can act on (never PHI): e.g. when a visit opens."""
+        return {}
+
 
 class NotFoundError(DomainError):
     code = "not-found"

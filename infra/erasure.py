@@ -21,7 +21,6 @@ import structlog
 from domain.appointments import InvalidTransitionError
 from domain.patients import ErasureBasis
 from infra.container import Container
-from infra.notifications import DevMailbox
 
 DAYS_PER_YEAR = 365.2425
 log = structlog.get_logger("clinic.erasure")
@@ -55,8 +54,8 @@ def erase_patient(container: Container, patient_id: UUID, basis: ErasureBasis) -
     sessions = container.sessions.end_all(patient_id)
     container.codes.revoke(patient_id)
     container.holds.release_all(f"patient:{patient_id}")
-    if isinstance(container.code_sender, DevMailbox):
-        container.code_sender.forget(patient_id)
+    if container.mailbox is not None:
+        container.mailbox.forget(patient_id)
     return Erasure(patient_id, recorded, sessions, cancelled)
 
 

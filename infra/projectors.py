@@ -1,7 +1,7 @@
-"""Run read-model projectors: one active runner per read model, guarded by an advisory lock.
-
-A second `clinic project` (or `clinic serve`) waits as a standby and takes over when the
-first one's database session ends.
+"""Run the log followers: read-model projectors, the outbox relay, the reminder scheduler
+(and, without Kafka, the development notifier). One active instance of each, guarded by a
+PostgreSQL advisory lock: a second `clinic project` / `clinic relay` / `clinic serve` waits as
+a standby and takes over when the first one's database session ends.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 import structlog
@@ -23,6 +23,14 @@ from projections.runner import CatchUpRunner
 log = structlog.get_logger("clinic.projectors")
 
 
+class Worker(Protocol):
+    def run_forever(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+Built = tuple[Worker, list[Any]]  # the worker, and what to close after it stopped
+
+
 def build_runner(name: str, settings: Settings, **options: Any) -> CatchUpRunner:
     if name not in READ_MODELS:
         raise ValueError(f"unknown read model '{name}'; known: {', '.join(READ_MODELS)}")
@@ -31,6 +39,44 @@ def build_runner(name: str, settings: Settings, **options: Any) -> CatchUpRunner
     assert isinstance(app.data_keys, PhiCipher)
     model = read_model(name, settings.database_url, settings.db_schema, phi=app.data_keys)
     return CatchUpRunner(app, model, **options)
+
+
+def _read_model_worker(name: str) -> Callable[[Settings], Built]:
+    def build(settings: Settings) -> Built:
+        runner = build_runner(name, settings)
+        return runner, [runner.app]
+    return build
+
+
+def _relay(settings: Settings) -> Built:
+    from infra.relay import build_relay
+    return build_relay(settings)
+
+
+def _reminders(settings: Settings) -> Built:
+    from infra.reminders import build_scheduler
+    return build_scheduler(settings)
+
+
+def _notifier(settings: Settings) -> Built:
+    from infra.notify.build import build_local_notifier
+    return build_local_notifier(settings)
+
+
+WORKERS: dict[str, Callable[[Settings], Built]] = {
+    **{name: _read_model_worker(name) for name in READ_MODELS},
+    "relay": _relay,
+    "reminders": _reminders,
+    "notifier": _notifier,
+}
+PROJECTORS = (*READ_MODELS, "reminders")
+
+
+def everything(settings: Settings) -> tuple[str, ...]:
+    """What `clinic serve` / `clinic demo` run beside the API: every follower, and the
+    notifier too when there is no Kafka (it then reads the local sink)."""
+    local = () if settings.kafka_bootstrap else ("notifier",)
+    return (*PROJECTORS, "relay", *local)
 
 
 def rebuild(name: str, settings: Settings) -> int:
@@ -45,18 +91,21 @@ def rebuild(name: str, settings: Settings) -> int:
 
 
 class ProjectorHost:
-    """Background threads that keep every read model up to date until stop()."""
+    """Background threads that keep each named worker running until stop()."""
 
-    def __init__(self, settings: Settings, names: tuple[str, ...] = READ_MODELS) -> None:
+    def __init__(self, settings: Settings, names: tuple[str, ...] = PROJECTORS) -> None:
+        unknown = set(names) - set(WORKERS)
+        if unknown:
+            raise ValueError(f"unknown workers: {', '.join(sorted(unknown))}")
         self.settings = settings
         self.names = names
         self.stopping = threading.Event()
-        self.runners: list[CatchUpRunner] = []
+        self.workers: list[Worker] = []
         self.threads: list[threading.Thread] = []
 
     def start(self) -> ProjectorHost:
         for name in self.names:
-            thread = threading.Thread(target=self._run, args=(name,), name=f"projector-{name}",
+            thread = threading.Thread(target=self._run, args=(name,), name=f"worker-{name}",
                                       daemon=True)
             thread.start()
             self.threads.append(thread)
@@ -66,23 +115,25 @@ class ProjectorHost:
         while not self.stopping.is_set():
             try:
                 with _exclusive(self.settings, name, wait=True, stopping=self.stopping.is_set):
-                    runner = build_runner(name, self.settings)
-                    self.runners.append(runner)
-                    log.info("projector active", read_model=name)
+                    worker, resources = WORKERS[name](self.settings)
+                    self.workers.append(worker)
+                    log.info("worker active", worker=name)
                     try:
-                        runner.run_forever()
+                        if not self.stopping.is_set():
+                            worker.run_forever()
                     finally:
-                        runner.app.close()
+                        for resource in resources:
+                            resource.close()
             except _Stopped:
                 return
             except Exception:
-                log.exception("projector failed; restarting", read_model=name)
+                log.exception("worker failed; restarting", worker=name)
                 self.stopping.wait(2.0)
 
     def stop(self) -> None:
         self.stopping.set()
-        for runner in self.runners:
-            runner.stop()
+        for worker in self.workers:
+            worker.stop()
         for thread in self.threads:
             thread.join(timeout=10)
 
@@ -109,7 +160,7 @@ class _exclusive:
                 return
             if not self.wait:
                 self.conn.close()
-                raise RuntimeError("another projector holds this read model; stop it first")
+                raise RuntimeError("another instance holds this worker's lock; stop it first")
             if self.stopping():
                 self.conn.close()
                 raise _Stopped

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development-only secrets: known to everyone, refused outside development mode.
@@ -59,12 +60,27 @@ class Settings(BaseSettings):
     # Multiplies every rate limit (codes, verification, holds, bookings). Load tests from
     # one address raise it; production keeps 1.
     rate_limit_scale: float = Field(default=1.0, gt=0, le=100_000)
+    # Where people reach the API (behind the proxy): join links in emails point here.
+    public_url: str = "http://127.0.0.1:8000"
+    # A video visit opens this long before its start.
+    telehealth_join_early_minutes: int = Field(default=15, ge=0, le=24 * 60)
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_from: str = "clinic@localhost"
     smtp_starttls: bool = True
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
+    smtp_tls: bool = False  # implicit TLS (port 465) instead of STARTTLS
+    smtp_ca_file: Path | None = None  # CA of the SMTP server's certificate (else the system's)
+    # --- messaging (docs/messaging.md) -------------------------------------------------------
+    # Reminders fall due this long before each booked visit: comma-separated, e.g. "24h,2h,30m".
+    reminder_offsets: str = "24h,2h"
+    notify_group: str = "clinic-notify"  # Kafka consumer group of `clinic notify`
+    # A transient send failure is retried this many times, backing off exponentially from
+    # notify_backoff_seconds; then (and at once for a permanent failure) the message goes to
+    # the dead-letter topic.
+    notify_max_attempts: int = Field(default=6, ge=1, le=50)
+    notify_backoff_seconds: float = Field(default=1.0, ge=0, le=600)
     # --- TLS (docs/deployment.md, docs/decisions/0012-tls.md) --------------------------------
     # All optional: unset, everything is plaintext as before. Files are PEM.
     # HTTPS for `clinic serve` / `clinic demo`: certificate (chain) and private key. With a
@@ -90,6 +106,16 @@ class Settings(BaseSettings):
     kafka_tls_cert_file: Path | None = None
     kafka_tls_key_file: Path | None = None
     # --- end of TLS ---------------------------------------------------------------------------
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query \
+                or parts.fragment:
+            raise ValueError("CLINIC_PUBLIC_URL must be an absolute http(s) URL without a "
+                             "query, e.g. https://clinic.example.org")
+        return value.strip().rstrip("/")
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Self:
@@ -118,6 +144,18 @@ class Settings(BaseSettings):
         if len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("CLINIC_JWT_SECRET must be at least 32 characters")
         return self
+
+    @field_validator("reminder_offsets")
+    @classmethod
+    def _check_offsets(cls, value: str) -> str:
+        parse_offsets(value)
+        return value
+
+    def reminder_offset_list(self) -> tuple[timedelta, ...]:
+        return parse_offsets(self.reminder_offsets)
+
+    def smtp_security(self) -> Literal["tls", "starttls", "none"]:
+        return "tls" if self.smtp_tls else "starttls" if self.smtp_starttls else "none"
 
     def phi_kek_value(self) -> str:
         if self.phi_kek_file is not None:
@@ -229,3 +267,18 @@ LIBPQ_TLS_MODES = ("require", "verify-ca", "verify-full")
 def _env(field: str) -> str:
     return f"CLINIC_{field.upper()}"
 # --- end of TLS -------------------------------------------------------------------------------
+
+
+_UNITS = {"d": 86400, "h": 3600, "m": 60}
+
+
+def parse_offsets(text: str) -> tuple[timedelta, ...]:
+    """ "24h,2h,30m" -> durations, longest first; ValueError on anything else."""
+    offsets: list[timedelta] = []
+    for part in (p.strip().lower() for p in text.split(",") if p.strip()):
+        if len(part) < 2 or part[-1] not in _UNITS or not part[:-1].isdigit():
+            raise ValueError(f"reminder offset '{part}' is not like 24h, 2h or 30m")
+        offsets.append(timedelta(seconds=int(part[:-1]) * _UNITS[part[-1]]))
+    if not offsets or any(o <= timedelta(0) for o in offsets):
+        raise ValueError("give at least one reminder offset, each above zero")
+    return tuple(sorted(set(offsets), reverse=True))

@@ -83,8 +83,11 @@ def settings(postgres: EmbeddedPostgres, redis_srv: EmbeddedRedis, schema: str,
 
 @pytest.fixture
 def container(settings: Settings) -> Iterator[Container]:
+    from tests.delivery import stop_delivery
+
     built = Container.build(settings)
     yield built
+    stop_delivery(built)
     built.close()
 
 

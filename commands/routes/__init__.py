@@ -6,6 +6,7 @@ from commands.routes.directory import router as directory_router
 from commands.routes.holds import router as holds_router
 from commands.routes.patients import router as patients_router
 from commands.routes.privacy import router as privacy_router
+from commands.routes.telehealth import router as telehealth_router
 
 ROUTERS = [directory_router, patients_router, consents_router, holds_router, bookings_router,
-           privacy_router]
+           privacy_router, telehealth_router]

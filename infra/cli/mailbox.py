@@ -1,31 +1,33 @@
-"""`clinic mailbox`: the development mailbox, where sign-in codes land without SMTP."""
+"""`clinic mailbox`: the development mailbox, where email lands without SMTP."""
 
 from __future__ import annotations
 
 import argparse
 
 from infra.cli.errors import CliError, load_settings
-from infra.container import dev_mailbox_path
-from infra.notifications import DevMailbox
+from infra.notify.build import dev_mailbox
+from infra.notify.emails import find_sign_in_code
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     mailbox = sub.add_parser(
-        "mailbox", help="show the newest emails of the development mailbox (codes)",
-        description="Development mode without CLINIC_SMTP_HOST: emails (sign-in codes) are "
-        "written to CLINIC_DATA_DIR/mailbox instead of being sent.")
+        "mailbox", help="show the newest emails of the development mailbox (codes, visits)",
+        description="Development mode without CLINIC_SMTP_HOST: email (sign-in codes, "
+        "confirmations, reminders, cancellations) is written to CLINIC_DATA_DIR/mailbox "
+        "instead of being sent.")
     mailbox.add_argument("--limit", type=int, default=10)
     mailbox.set_defaults(handler=show_mailbox)
 
 
 def show_mailbox(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    if not settings.development or settings.smtp_host:
+    box = dev_mailbox(load_settings())
+    if box is None:
         raise CliError("there is no development mailbox: email goes out through SMTP")
-    box = DevMailbox(dev_mailbox_path(settings))
     messages = box.messages(args.limit)
     if not messages:
         print("(no messages yet)")
     for message in messages:
-        print(f"{message['at']}  to {message['to']}  code {message['code']}")
+        code = find_sign_in_code(message["body"])
+        extra = f"  code {code}" if code else ""
+        print(f"{message['at']}  to {message['to']}  {message['subject']}{extra}")
     return 0

@@ -44,6 +44,7 @@ class Schema:
 
 def load_schema(path: Path) -> Schema:
     parsed = parse_schema(json.loads(path.read_text(encoding="utf-8")))
+    assert isinstance(parsed, dict), f"{path}: a record schema"
     canonical = to_parsing_canonical_form(parsed)
     return Schema(name=parsed["name"].rsplit(".", 1)[-1], parsed=parsed,
                   fingerprint=bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")))

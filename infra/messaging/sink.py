@@ -36,6 +36,11 @@ class LocalSink:
             lines = sink.readlines()[-limit:] if limit > 0 else []
         return [_decode(json.loads(line)) for line in lines if line.strip()]
 
+    @staticmethod
+    def decode_line(line: bytes) -> OutboundMessage | None:
+        """One line of the sink file (None for a blank one)."""
+        return _decode(json.loads(line)) if line.strip() else None
+
     def ready(self) -> bool:
         return os.access(self.path.parent, os.W_OK)
 

@@ -32,7 +32,9 @@ CREATE TABLE IF NOT EXISTS {s}.appointments (
     booked_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
     projected_at timestamptz NOT NULL DEFAULT clock_timestamp());
 CREATE INDEX IF NOT EXISTS appointments_by_patient ON {s}.appointments (patient_id, start_at);
-CREATE INDEX IF NOT EXISTS appointments_by_provider ON {s}.appointments (provider_id, start_at)
+CREATE INDEX IF NOT EXISTS appointments_by_provider ON {s}.appointments (provider_id, start_at);
+CREATE INDEX IF NOT EXISTS appointments_booked_by_start ON {s}.appointments (start_at)
+    WHERE status = 'booked'
 """
 COLUMNS = ("appointment_id", "patient_id", "provider_id", "clinic_id", "service_id", "slot_id",
            "start_at", "end_at", "modality", "status", "late_cancellation", "reason",

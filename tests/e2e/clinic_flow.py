@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from domain.access import Role
 from infra.container import Container
-from infra.notifications import DevMailbox
+from tests.delivery import deliver
 
 ADDRESS = {"line": "1 Main St", "city": "Boston", "state": "MA", "postal_code": "02110"}
 EVERY_DAY = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -59,9 +59,12 @@ def sign_up(client: TestClient, container: Container, email: str,
 
 
 def last_code(container: Container, email: str) -> str:
-    mailbox = container.code_sender
-    assert isinstance(mailbox, DevMailbox)
-    return next(m["code"] for m in mailbox.messages(50) if m["to"] == email)
+    """Deliver what is pending (the notifier makes the code), then read the newest code."""
+    deliver(container)
+    assert container.mailbox is not None
+    code = container.mailbox.latest_code(email)
+    assert code is not None, f"no sign-in code was emailed to {email}"
+    return code
 
 
 def open_slots(client: TestClient, service_id: str, limit: int = 50) -> list[dict[str, Any]]:

@@ -1,0 +1,126 @@
+"""What email a message calls for, built from the current state at send time.
+
+A message carries ids only; the body comes from the aggregates now (the repository cannot lag
+behind the message the way a read model can). So a patient erased since is never emailed, a
+visit cancelled since gets no confirmation, a moved visit no reminder for its old time, and a
+reminder goes out only with the patient's consent to email reminders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from commands.application import ClinicApplication
+from commands.ports import OneTimeCodes
+from domain.appointments import Appointment, AppointmentStatus
+from domain.consent import Purpose
+from domain.patients import Patient
+from infra.notify.emails import (
+    VisitSummary,
+    cancellation_email,
+    confirmation_email,
+    reminder_email,
+    rescheduled_email,
+    sign_in_code_email,
+)
+
+CODE_REQUEST_LIFETIME = timedelta(minutes=10)  # older requests: the patient asked again
+
+JoinUrl = Callable[[Appointment], str | None]
+
+
+@dataclass(frozen=True)
+class Email:
+    patient_id: UUID
+    message: EmailMessage
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Nothing to send, and why (PHI-free: it is logged and recorded)."""
+
+    reason: str
+
+
+class Composer:
+    def __init__(self, app: ClinicApplication, codes: OneTimeCodes, sender: str,
+                 join_url: JoinUrl, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+                 ) -> None:
+        self.app, self.codes, self.sender = app, codes, sender
+        self.join_url, self.clock = join_url, clock
+
+    def compose(self, name: str, record: dict[str, Any]) -> Email | Skip | None:
+        """The email for a decoded message; None: this kind of message sends nothing."""
+        if name == "SignInCodeRequested":
+            return self._code(record["patient_id"], record["occurred_at"])
+        if name not in ("AppointmentBooked", "AppointmentRescheduled", "AppointmentCancelled",
+                        "ReminderDue"):
+            return None
+        appointment = self._get(record["appointment_id"])
+        if not isinstance(appointment, Appointment):
+            return Skip("unknown appointment")
+        patient = self._get(appointment.patient_id)
+        if not isinstance(patient, Patient) or patient.erased:
+            return Skip("patient erased")
+        booked = appointment.status is AppointmentStatus.booked
+        if name == "AppointmentCancelled":
+            if appointment.status is not AppointmentStatus.cancelled:
+                return Skip("not cancelled")
+            return self._email(patient, cancellation_email, appointment)
+        if not booked:
+            return Skip(f"visit is {appointment.status.value}")
+        if name == "AppointmentBooked":
+            return self._email(patient, confirmation_email, appointment)
+        if name == "AppointmentRescheduled":
+            if appointment.start != record["start"]:
+                return Skip("moved again since")
+            return self._email(patient, rescheduled_email, appointment)
+        # ReminderDue
+        if appointment.start != record["appointment_start"]:
+            return Skip("visit moved since")
+        if appointment.start <= self.clock():
+            return Skip("visit has started")
+        consent = self.app.consent(patient.id, Purpose.reminders_email)
+        if consent is None or not consent.active:
+            return Skip("no consent to email reminders")
+        visit = self.visit(appointment)
+        return Email(patient.id, reminder_email(self.sender, patient.email, visit,
+                                                record["offset_minutes"]))
+
+    def _code(self, patient_id: UUID, requested_at: datetime) -> Email | Skip:
+        if self.clock() - requested_at > CODE_REQUEST_LIFETIME:
+            return Skip("code request expired")
+        patient = self._get(patient_id)
+        if not isinstance(patient, Patient) or patient.erased:
+            return Skip("patient erased")
+        code = self.codes.issue(patient_id)  # made here: the code never travels in a message
+        return Email(patient_id, sign_in_code_email(self.sender, patient.email, code))
+
+    def _email(self, patient: Patient,
+               build: Callable[[str, str, VisitSummary], EmailMessage],
+               appointment: Appointment) -> Email:
+        return Email(patient.id, build(self.sender, patient.email, self.visit(appointment)))
+
+    def visit(self, appointment: Appointment) -> VisitSummary:
+        clinic: Any = self.app.repository.get(appointment.clinic_id)
+        provider: Any = self.app.repository.get(appointment.provider_id)
+        service: Any = self.app.repository.get(appointment.service_id)
+        return VisitSummary(
+            appointment_id=appointment.id, start=appointment.start, end=appointment.end,
+            timezone=clinic.time_zone, clinic_name=clinic.name,
+            provider_name=provider.display_name, service_name=service.name,
+            modality=appointment.modality, join_url=self.join_url(appointment),
+            sequence=appointment.version - 1)
+
+    def _get(self, aggregate_id: UUID) -> Any:
+        try:
+            return self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None

@@ -1,0 +1,203 @@
+"""`clinic notify`: consume the topics, email patients, at least once and never twice.
+
+Each message is handled, then acknowledged (its offset stored for the next commit): a crash
+repeats messages, never skips one. The event_id header deduplicates: an event already handled
+(sent, skipped or dead-lettered) is recorded in notify_log and not handled again, so the
+relay's repeats never reach a patient twice. A transient send failure is retried with
+exponential backoff; a permanent one, an undecodable message, or a transient one that outlives
+every attempt goes to the dead-letter topic with the reason in its headers.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+import structlog
+from psycopg_pool import ConnectionPool
+
+from infra.messaging.avro import AvroCodec, UndecodableMessageError
+from infra.notify.compose import Composer, Email, Skip
+from infra.notify.mail import Mailer, PermanentDeliveryError, TransientDeliveryError
+from projections.messages import DEAD_LETTER_TOPIC
+from projections.ports import MessagePublisher, OutboundMessage
+
+log = structlog.get_logger("clinic.notify")
+
+DDL = """
+CREATE TABLE IF NOT EXISTS {s}.notify_log (
+    event_id uuid PRIMARY KEY, event_type text NOT NULL, outcome text NOT NULL,
+    detail text NOT NULL DEFAULT '', attempts int NOT NULL, handled_at timestamptz NOT NULL)
+"""
+
+
+@dataclass(frozen=True)
+class Incoming:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+
+
+class Source(Protocol):
+    def poll(self, timeout: float) -> list[tuple[Incoming, Any]]:
+        """Messages in order, each with the token to acknowledge it by."""
+
+    def ack(self, token: Any) -> None: ...
+    def close(self) -> None: ...
+
+
+class DeliveryLog:
+    """What the notifier has handled, by event id (ids and outcomes only, no PHI)."""
+
+    def __init__(self, database_url: str, schema: str) -> None:
+        self.s = f'"{schema}"'
+        self.pool: ConnectionPool[Any] = ConnectionPool(database_url, min_size=1, max_size=2,
+                                                        open=True)
+        with self.pool.connection() as conn:
+            conn.execute(DDL.format(s=self.s))
+
+    def handled(self, event_id: UUID) -> bool:
+        with self.pool.connection() as conn:
+            row = conn.execute(f"SELECT 1 FROM {self.s}.notify_log WHERE event_id = %s",
+                               (event_id,)).fetchone()
+        return row is not None
+
+    def record(self, event_id: UUID, event_type: str, outcome: str, detail: str,
+               attempts: int) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(f"INSERT INTO {self.s}.notify_log VALUES (%s, %s, %s, %s, %s, %s) "
+                         "ON CONFLICT (event_id) DO NOTHING",
+                         (event_id, event_type, outcome, detail, attempts, datetime.now(UTC)))
+
+    def outcomes(self) -> dict[str, int]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(f"SELECT outcome, count(*) FROM {self.s}.notify_log "
+                                "GROUP BY outcome").fetchall()
+        return {row[0]: row[1] for row in rows}
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class Stopped(Exception):
+    """Asked to stop while waiting to retry: the message stays unacknowledged."""
+
+
+class Notifier:
+    name = "notifier"
+
+    def __init__(self, source: Source, composer: Composer, mailer: Mailer,
+                 delivery_log: DeliveryLog, dead_letters: MessagePublisher, *,
+                 max_attempts: int = 6, backoff: float = 1.0, max_backoff: float = 300.0,
+                 codec: AvroCodec | None = None) -> None:
+        self.source, self.composer, self.mailer = source, composer, mailer
+        self.log, self.dead_letters = delivery_log, dead_letters
+        self.max_attempts, self.backoff, self.max_backoff = max_attempts, backoff, max_backoff
+        self.codec = codec or AvroCodec()
+        self.stopping = threading.Event()
+
+    def handle(self, incoming: Incoming) -> str:
+        """Deliver one message (or decide not to); return the outcome."""
+        event_id, event_type = _header(incoming, "event_id"), _header(incoming, "event_type")
+        try:
+            seen = UUID(event_id)
+        except ValueError:
+            return self._dead_letter(incoming, "no valid event_id header", 0)
+        if self.log.handled(seen):
+            return "duplicate"
+        try:
+            name, record = self.codec.decode(incoming.value)
+        except UndecodableMessageError as exc:
+            return self._dead_letter(incoming, str(exc), 0, seen, event_type or "unknown")
+        composed = self.composer.compose(name, record)
+        if composed is None:
+            return "ignored"
+        if isinstance(composed, Skip):
+            self.log.record(seen, name, "skipped", composed.reason, 0)
+            log.info("notification skipped", event_type=name, reason=composed.reason)
+            return "skipped"
+        return self._send(incoming, seen, name, composed)
+
+    def _send(self, incoming: Incoming, event_id: UUID, name: str, email: Email) -> str:
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                self.mailer.send(email.message, email.patient_id)
+            except PermanentDeliveryError as exc:
+                return self._dead_letter(incoming, str(exc), attempt, event_id, name)
+            except TransientDeliveryError as exc:
+                log.warning("send failed; will retry", event_type=name, attempt=attempt,
+                            error=str(exc))
+                if attempt == self.max_attempts:
+                    return self._dead_letter(incoming, f"gave up: {exc}", attempt, event_id,
+                                             name)
+                if self.stopping.wait(min(self.backoff * 2 ** (attempt - 1),
+                                          self.max_backoff)):
+                    raise Stopped from None
+            else:
+                self.log.record(event_id, name, "sent", "", attempt)
+                log.info("notification sent", event_type=name, attempts=attempt)
+                return "sent"
+        raise AssertionError("unreachable")
+
+    def _dead_letter(self, incoming: Incoming, reason: str, attempts: int,
+                     event_id: UUID | None = None, name: str = "unknown") -> str:
+        headers = {**incoming.headers, "dlq_reason": reason.encode(),
+                   "dlq_source_topic": incoming.topic.encode(),
+                   "dlq_attempts": str(attempts).encode(),
+                   "dlq_failed_at": datetime.now(UTC).isoformat().encode()}
+        self.dead_letters.publish([OutboundMessage(DEAD_LETTER_TOPIC, incoming.key or b"",
+                                                   incoming.value, headers)])
+        if event_id is not None:
+            self.log.record(event_id, name, "dead-lettered", reason, attempts)
+        log.error("notification dead-lettered", event_type=name, reason=reason)
+        return "dead-lettered"
+
+    def run_once(self, timeout: float = 1.0) -> int:
+        """Handle what the source has now; return how many messages that was."""
+        batch = self.source.poll(timeout)
+        for incoming, token in batch:
+            self._handle_until_done(incoming)
+            self.source.ack(token)
+        return len(batch)
+
+    def drain(self) -> int:
+        total = 0
+        while handled := self.run_once(0.5):
+            total += handled
+        return total
+
+    def _handle_until_done(self, incoming: Incoming) -> None:
+        """A failure that is not the email's (database, Redis, broker) blocks this message
+        until it passes: skipping it would lose it."""
+        wait = self.backoff or 0.5
+        while True:
+            try:
+                self.handle(incoming)
+                return
+            except Stopped:
+                raise
+            except Exception:
+                log.exception("handling failed; retrying", topic=incoming.topic)
+                if self.stopping.wait(wait):
+                    raise Stopped from None
+                wait = min(wait * 2, 30.0)
+
+    def run_forever(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                self.run_once()
+        except Stopped:
+            pass
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def _header(incoming: Incoming, name: str) -> str:
+    value = incoming.headers.get(name)
+    return value.decode("utf-8", "replace") if value else ""
+

@@ -1,0 +1,93 @@
+"""Where the notifier's messages come from: a Kafka consumer group, or the local sink."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+from confluent_kafka import Consumer, KafkaError, Message
+
+from infra.messaging.sink import LocalSink
+from infra.notify.service import Incoming
+from projections.messages import DEAD_LETTER_TOPIC
+
+log = structlog.get_logger("clinic.notify")
+
+
+class KafkaSource:
+    """At least once: an offset is stored only once its message was handled (ack), and
+    committed in the background; what was handled but not yet committed comes again after a
+    crash, and the delivery log drops it."""
+
+    def __init__(self, client: Mapping[str, Any], group: str, topics: list[str]) -> None:
+        self.consumer = Consumer({
+            **client, "group.id": group, "enable.auto.commit": True,
+            "enable.auto.offset.store": False, "auto.offset.reset": "earliest",
+            "auto.commit.interval.ms": 1000})
+        self.consumer.subscribe(topics)
+
+    def poll(self, timeout: float) -> list[tuple[Incoming, Any]]:
+        message: Message | None = self.consumer.poll(timeout)
+        if message is None:
+            return []
+        error = message.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("consumer error", error=str(error))
+            return []
+        pairs: list[tuple[str, Any]] = list(message.headers() or [])  # type: ignore[arg-type]
+        headers = {k: v if isinstance(v, bytes) else (v or "").encode() for k, v in pairs}
+        incoming = Incoming(topic=message.topic() or "", key=message.key(),
+                            value=message.value() or b"", headers=headers)
+        return [(incoming, message)]
+
+    def ack(self, token: Any) -> None:
+        self.consumer.store_offsets(message=token)
+
+    def close(self) -> None:
+        self.consumer.close()  # commits what was stored
+
+
+class SinkSource:
+    """Development without Kafka: follow the local sink file, remembering the byte offset
+    reached in a file beside it."""
+
+    def __init__(self, sink: LocalSink) -> None:
+        self.path = sink.path
+        self.offset_file = sink.path.with_suffix(".notify-offset")
+        self.offset = int(self.offset_file.read_text()) if self.offset_file.exists() else 0
+
+    def poll(self, timeout: float) -> list[tuple[Incoming, Any]]:
+        batch: list[tuple[Incoming, Any]] = []
+        if not self.path.exists():
+            return batch
+        with self.path.open("rb") as sink:
+            sink.seek(self.offset)
+            for line in sink:
+                if not line.endswith(b"\n"):
+                    break  # a line still being written
+                end = sink.tell()
+                message = LocalSink.decode_line(line)
+                if message is not None and message.topic != DEAD_LETTER_TOPIC:
+                    batch.append((Incoming(message.topic, message.key, message.value,
+                                           message.headers), end))
+                else:
+                    self.offset = end
+                if len(batch) >= 200:
+                    break
+        return batch
+
+    def ack(self, token: Any) -> None:
+        self.offset = int(token)
+        _write_atomically(self.offset_file, str(self.offset))
+
+    def close(self) -> None:
+        return None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(text)
+    temporary.replace(path)

@@ -1,0 +1,35 @@
+"""Wire the outbox relay (projections/relay.py): the application's log, Kafka (or the local
+sink), the Avro codec and a tracking table of its own (relay_tracking)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.utils import Environment
+
+from infra.application import build_application
+from infra.eventstore import eventsourcing_env
+from infra.messaging import build_publisher, kafka_client_config
+from infra.messaging.avro import AvroCodec
+from infra.settings import Settings
+from projections.relay import Relay
+from projections.runner import CatchUpRunner
+
+
+def build_relay(settings: Settings, **options: Any) -> tuple[CatchUpRunner, list[Any]]:
+    """The relay's runner, and what to close after it stopped."""
+    assert settings.database_url
+    app = build_application(settings)
+    env = eventsourcing_env(settings.database_url, settings.db_schema) | {
+        "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "1"}
+    factory = InfrastructureFactory[PostgresTrackingRecorder].construct(
+        env=Environment(name=Relay.name, env=env))
+    tracking = factory.tracking_recorder(PostgresTrackingRecorder)
+    client = kafka_client_config(settings)
+    data_dir = settings.resolved_data_dir()
+    relay = Relay(tracking, lambda: build_publisher(client, data_dir), AvroCodec().outbound,
+                  app.repository.get)
+    options.setdefault("idle_sleep", 0.01)
+    return CatchUpRunner(app, relay, **options), [relay, tracking.datastore, app]

@@ -1,0 +1,72 @@
+"""PostgreSQL side of the reminder scheduler: due visits from the appointments read model,
+and the marks of reminders already recorded (projections/reminders.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+from infra.application import build_application
+from infra.readmodels.base import utc_now
+from infra.readmodels.build import create_read_model_tables
+from infra.settings import Settings
+from projections.reminders import ReminderScheduler
+
+DDL = """
+CREATE TABLE IF NOT EXISTS {s}.reminder_marks (
+    appointment_id uuid NOT NULL, offset_minutes int NOT NULL, start_at timestamptz NOT NULL,
+    marked_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (appointment_id, offset_minutes, start_at))
+"""
+
+
+class PostgresReminderSchedule:
+    def __init__(self, database_url: str, schema: str) -> None:
+        self.s = f'"{schema}"'
+        self.pool: ConnectionPool[Any] = ConnectionPool(database_url, min_size=1, max_size=2,
+                                                        open=True)
+        with self.pool.connection() as conn:
+            conn.execute(DDL.format(s=self.s))
+
+    def due(self, offset: timedelta, now: datetime, limit: int) -> list[tuple[UUID, datetime]]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT a.appointment_id, a.start_at FROM {self.s}.appointments a "
+                "WHERE a.status = 'booked' AND a.start_at > %(now)s "
+                "AND a.start_at <= %(now)s + %(offset)s "
+                "AND a.updated_at < a.start_at - %(offset)s "
+                f"AND NOT EXISTS (SELECT 1 FROM {self.s}.reminder_marks m "
+                "  WHERE m.appointment_id = a.appointment_id "
+                "  AND m.offset_minutes = %(minutes)s AND m.start_at = a.start_at) "
+                "ORDER BY a.start_at LIMIT %(limit)s",
+                {"now": now, "offset": offset, "minutes": _minutes(offset), "limit": limit},
+            ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def mark(self, appointment_id: UUID, offset: timedelta, start: datetime) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(f"INSERT INTO {self.s}.reminder_marks "
+                         "(appointment_id, offset_minutes, start_at) VALUES (%s, %s, %s) "
+                         "ON CONFLICT DO NOTHING", (appointment_id, _minutes(offset), start))
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def _minutes(offset: timedelta) -> int:
+    return int(offset.total_seconds() // 60)
+
+
+def build_scheduler(settings: Settings, clock: Any = utc_now,
+                    **options: Any) -> tuple[ReminderScheduler, list[Any]]:
+    """The scheduler, and what to close after it stopped."""
+    assert settings.database_url
+    create_read_model_tables(settings.database_url, settings.db_schema)
+    app = build_application(settings)
+    schedule = PostgresReminderSchedule(settings.database_url, settings.db_schema)
+    scheduler = ReminderScheduler(schedule, app.record_reminder_due,
+                                  settings.reminder_offset_list(), clock, **options)
+    return scheduler, [schedule, app]
