@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import redis
 from psycopg_pool import ConnectionPool
 
 from commands.application import ClinicApplication
-from commands.ports import CodeSender, Holds, OneTimeCodes, SlotCatalog
+from commands.ports import Holds, OneTimeCodes, SlotCatalog
 from infra.application import build_application
 from infra.audit import AuditTrail
 from infra.auth.sessions import PatientSessions
@@ -22,10 +21,12 @@ from infra.cache.ratelimit import RateLimiter
 from infra.crypto.phi import PhiCipher
 from infra.keys import DerivedKeys, derived_keys
 from infra.messaging import build_publisher, kafka_client_config
-from infra.notifications import DevMailbox, SmtpCodeSender
+from infra.notify.build import dev_mailbox
+from infra.notify.dev_mailbox import DevMailbox
 from infra.readmodels.build import create_read_model_tables
 from infra.readmodels.slot_catalog import PostgresSlotCatalog
 from infra.settings import Settings
+from infra.telehealth import JoinLinks, join_links
 from projections.ports import MessagePublisher
 
 
@@ -38,7 +39,7 @@ class Container:
     publisher: MessagePublisher
     tokens: TokenService
     codes: OneTimeCodes
-    code_sender: CodeSender
+    mailbox: DevMailbox | None  # development without SMTP: where the notifier's email goes
     holds: Holds
     limits: RateLimiter
     idempotency: IdempotencyRecords
@@ -47,6 +48,7 @@ class Container:
     phi: PhiCipher
     audit: AuditTrail
     sessions: PatientSessions
+    join_links: JoinLinks
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -74,7 +76,7 @@ class Container:
             publisher=build_publisher(kafka_client_config(settings), settings.resolved_data_dir()),
             tokens=tokens,
             codes=RedisOneTimeCodes(client, keys.code_pepper),
-            code_sender=build_code_sender(settings),
+            mailbox=dev_mailbox(settings),
             holds=RedisHolds(client),
             limits=RateLimiter(client, keys.pseudonyms),
             idempotency=IdempotencyRecords(client, keys.pseudonyms),
@@ -85,6 +87,7 @@ class Container:
             sessions=PatientSessions(client, tokens,
                                      idle_seconds=settings.patient_idle_minutes * 60,
                                      absolute_seconds=int(settings.patient_session_hours * 3600)),
+            join_links=join_links(settings),
         )
 
     def close(self) -> None:
@@ -92,18 +95,3 @@ class Container:
         self.redis.close()
         self.pool.close()
         self.app.close()
-
-
-def build_code_sender(settings: Settings) -> CodeSender:
-    if settings.smtp_host:
-        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-        return SmtpCodeSender(settings.smtp_host, settings.smtp_port, settings.smtp_from,
-                              starttls=settings.smtp_starttls,
-                              username=settings.smtp_username, password=password)
-    if not settings.development:
-        raise RuntimeError("CLINIC_SMTP_HOST is required outside development mode")
-    return DevMailbox(dev_mailbox_path(settings))
-
-
-def dev_mailbox_path(settings: Settings) -> Path:
-    return settings.resolved_data_dir() / "mailbox" / "messages.jsonl"

@@ -11,7 +11,7 @@ from eventsourcing.utils import Environment
 
 from infra.application import build_application
 from infra.eventstore import eventsourcing_env
-from infra.messaging import build_publisher, kafka_client_config
+from infra.messaging import build_publisher, create_topics, kafka_client_config
 from infra.messaging.avro import AvroCodec
 from infra.settings import Settings
 from projections.relay import Relay
@@ -21,6 +21,7 @@ from projections.runner import CatchUpRunner
 def build_relay(settings: Settings, **options: Any) -> tuple[CatchUpRunner, list[Any]]:
     """The relay's runner, and what to close after it stopped."""
     assert settings.database_url
+    create_topics(settings)
     app = build_application(settings)
     env = eventsourcing_env(settings.database_url, settings.db_schema) | {
         "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "1"}
@@ -29,7 +30,8 @@ def build_relay(settings: Settings, **options: Any) -> tuple[CatchUpRunner, list
     tracking = factory.tracking_recorder(PostgresTrackingRecorder)
     client = kafka_client_config(settings)
     data_dir = settings.resolved_data_dir()
-    relay = Relay(tracking, lambda: build_publisher(client, data_dir), AvroCodec().outbound,
-                  app.repository.get)
+    codec, prefix = AvroCodec(), settings.kafka_topic_prefix
+    relay = Relay(tracking, lambda: build_publisher(client, data_dir),
+                  lambda message: codec.outbound(message, prefix), app.repository.get)
     options.setdefault("idle_sleep", 0.01)
     return CatchUpRunner(app, relay, **options), [relay, tracking.datastore, app]

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     # --- messaging (docs/messaging.md) -------------------------------------------------------
     # Reminders fall due this long before each booked visit: comma-separated, e.g. "24h,2h,30m".
     reminder_offsets: str = "24h,2h"
+    # Prepended to every topic name (clinic.appointments.v1 ...): one broker, several
+    # environments or tenants.
+    kafka_topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$", max_length=100)
+    # Topics the relay creates when they are missing (production: provision them yourself).
+    kafka_partitions: int = Field(default=6, ge=1, le=1000)
+    kafka_replication: int = Field(default=1, ge=1, le=10)
     notify_group: str = "clinic-notify"  # Kafka consumer group of `clinic notify`
     # A transient send failure is retried this many times, backing off exponentially from
     # notify_backoff_seconds; then (and at once for a permanent failure) the message goes to

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from infra.cli import keys, mailbox, projections, retention, serve, token
+from infra.cli import keys, mailbox, messaging, projections, retention, serve, token
 from infra.cli.errors import CliError
 
-COMMANDS = (serve, projections, retention, keys, mailbox, token)
+COMMANDS = (serve, projections, messaging, retention, keys, mailbox, token)
 
 
 def build_parser() -> argparse.ArgumentParser:

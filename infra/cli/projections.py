@@ -17,9 +17,10 @@ from infra.runtime import Runtime
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     project = sub.add_parser(
-        "project", help="run the read-model projectors until Ctrl-C or SIGTERM",
-        description="Follow the event log and keep every read model current. A second "
-        "instance waits as a standby (PostgreSQL advisory lock).",
+        "project", help="run the read-model projectors and the reminder scheduler until Ctrl-C",
+        description="Follow the event log and keep every read model current, and record "
+        "reminders as they fall due. A second instance waits as a standby (PostgreSQL "
+        "advisory lock).",
     )
     project.set_defaults(handler=run_projectors)
 

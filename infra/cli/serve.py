@@ -12,7 +12,7 @@ from infra.crypto.kek import KeyEncryptionKeyError
 from infra.demo import seed_demo
 from infra.http import workers
 from infra.logging import configure_logging
-from infra.projectors import ProjectorHost
+from infra.projectors import ProjectorHost, everything
 from infra.runtime import Runtime
 from infra.settings import Settings
 
@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         cmd.add_argument("--port", type=int, default=8000, help="port (default 8000)")
         cmd.add_argument("--workers", type=int, default=1, help="API worker processes")
         cmd.add_argument("--no-projectors", action="store_true",
-                         help="do not run read-model projectors here (run `clinic project`)")
+                         help="do not run the projectors, relay and reminder scheduler here "
+                         "(run `clinic project` and `clinic relay`)")
         cmd.set_defaults(handler=run_server, seed=name == "demo")
 
 
@@ -48,7 +49,7 @@ def run_server(args: argparse.Namespace) -> int:
             if args.seed:
                 _seed(resolved)
             if not args.no_projectors:
-                host = ProjectorHost(resolved).start()
+                host = ProjectorHost(resolved, everything(resolved)).start()
             try:
                 _serve(args, resolved)
             finally:

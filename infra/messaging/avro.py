@@ -79,7 +79,7 @@ class AvroCodec:
         assert isinstance(record, dict)
         return writer.name, record
 
-    def outbound(self, message: Message) -> OutboundMessage:
+    def outbound(self, message: Message, topic_prefix: str = "") -> OutboundMessage:
         """The message as Kafka will carry it: key, value and headers."""
         schema = self.current[message.name]
         headers = {
@@ -92,7 +92,7 @@ class AvroCodec:
         for field in ("traceparent", "tracestate", "request_id"):
             if message.meta.get(field):
                 headers[field] = message.meta[field].encode()
-        return OutboundMessage(topic=message.topic, key=str(message.key).encode(),
+        return OutboundMessage(topic=topic_prefix + message.topic, key=str(message.key).encode(),
                                value=self.encode(message.name, message.record),
                                headers=headers)
 

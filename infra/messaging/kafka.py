@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import KafkaException, Producer
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from infra.settings import Settings
 from projections.ports import OutboundMessage, PublishError
@@ -27,6 +27,25 @@ def kafka_client_config(settings: Settings) -> dict[str, Any] | None:
             config |= {"ssl.certificate.location": str(tls.cert),
                        "ssl.key.location": str(tls.key)}
     return config
+
+
+def ensure_topics(client: Mapping[str, Any], topics: Sequence[str], partitions: int,
+                  replication: int, timeout: float = 30.0) -> None:
+    """Create the topics that do not exist yet (keyed partitions need them up front: a topic
+    auto-created by the first message gets the broker's default partition count, and a
+    consumer subscribed before it existed would not see it for minutes)."""
+    admin = AdminClient(dict(client))
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    missing = [NewTopic(t, num_partitions=partitions, replication_factor=replication)
+               for t in topics if t not in existing]
+    if not missing:
+        return
+    for topic, future in admin.create_topics(missing, operation_timeout=timeout).items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise PublishError(f"cannot create topic {topic}: {exc}") from exc
 
 
 class KafkaPublisher:

@@ -11,7 +11,7 @@ from infra.application import build_application
 from infra.cache.client import redis_client
 from infra.cache.codes import RedisOneTimeCodes
 from infra.keys import derived_keys
-from infra.messaging import LocalSink, build_publisher, kafka_client_config
+from infra.messaging import LocalSink, build_publisher, create_topics, kafka_client_config
 from infra.notify.compose import Composer
 from infra.notify.dev_mailbox import DevMailbox
 from infra.notify.mail import Mailer, SmtpMailer
@@ -19,7 +19,7 @@ from infra.notify.service import DeliveryLog, Notifier, Source
 from infra.notify.sources import KafkaSource, SinkSource
 from infra.settings import Settings
 from infra.telehealth import join_links
-from projections.messages import TOPICS
+from projections.messages import DEAD_LETTER_TOPIC, TOPICS
 
 
 def dev_mailbox_path(settings: Settings) -> Path:
@@ -65,7 +65,8 @@ def build_notifier(settings: Settings, source: Source) -> tuple[Notifier, list[A
     dead_letters = build_publisher(kafka_client_config(settings), settings.resolved_data_dir())
     notifier = Notifier(source, composer, build_mailer(settings), delivery_log, dead_letters,
                         max_attempts=settings.notify_max_attempts,
-                        backoff=settings.notify_backoff_seconds)
+                        backoff=settings.notify_backoff_seconds,
+                        dead_letter_topic=settings.kafka_topic_prefix + DEAD_LETTER_TOPIC)
     return notifier, [source, dead_letters, delivery_log, redis, app]
 
 
@@ -80,4 +81,6 @@ def build_kafka_notifier(settings: Settings) -> tuple[Notifier, list[Any]]:
     client = kafka_client_config(settings)
     if client is None:
         raise RuntimeError("CLINIC_KAFKA_BOOTSTRAP is not set")
-    return build_notifier(settings, KafkaSource(client, settings.notify_group, list(TOPICS)))
+    create_topics(settings)
+    topics = [settings.kafka_topic_prefix + topic for topic in TOPICS]
+    return build_notifier(settings, KafkaSource(client, settings.notify_group, topics))

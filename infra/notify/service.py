@@ -93,11 +93,13 @@ class Notifier:
     def __init__(self, source: Source, composer: Composer, mailer: Mailer,
                  delivery_log: DeliveryLog, dead_letters: MessagePublisher, *,
                  max_attempts: int = 6, backoff: float = 1.0, max_backoff: float = 300.0,
-                 codec: AvroCodec | None = None) -> None:
+                 codec: AvroCodec | None = None,
+                 dead_letter_topic: str = DEAD_LETTER_TOPIC) -> None:
         self.source, self.composer, self.mailer = source, composer, mailer
         self.log, self.dead_letters = delivery_log, dead_letters
         self.max_attempts, self.backoff, self.max_backoff = max_attempts, backoff, max_backoff
         self.codec = codec or AvroCodec()
+        self.dead_letter_topic = dead_letter_topic
         self.stopping = threading.Event()
 
     def handle(self, incoming: Incoming) -> str:
@@ -149,7 +151,7 @@ class Notifier:
                    "dlq_source_topic": incoming.topic.encode(),
                    "dlq_attempts": str(attempts).encode(),
                    "dlq_failed_at": datetime.now(UTC).isoformat().encode()}
-        self.dead_letters.publish([OutboundMessage(DEAD_LETTER_TOPIC, incoming.key or b"",
+        self.dead_letters.publish([OutboundMessage(self.dead_letter_topic, incoming.key or b"",
                                                    incoming.value, headers)])
         if event_id is not None:
             self.log.record(event_id, name, "dead-lettered", reason, attempts)

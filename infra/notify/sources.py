@@ -25,7 +25,7 @@ class KafkaSource:
         self.consumer = Consumer({
             **client, "group.id": group, "enable.auto.commit": True,
             "enable.auto.offset.store": False, "auto.offset.reset": "earliest",
-            "auto.commit.interval.ms": 1000})
+            "auto.commit.interval.ms": 1000, "topic.metadata.refresh.interval.ms": 10000})
         self.consumer.subscribe(topics)
 
     def poll(self, timeout: float) -> list[tuple[Incoming, Any]]:
@@ -70,7 +70,7 @@ class SinkSource:
                     break  # a line still being written
                 end = sink.tell()
                 message = LocalSink.decode_line(line)
-                if message is not None and message.topic != DEAD_LETTER_TOPIC:
+                if message is not None and not message.topic.endswith(DEAD_LETTER_TOPIC):
                     batch.append((Incoming(message.topic, message.key, message.value,
                                            message.headers), end))
                 else:

@@ -1,0 +1,70 @@
+"""`clinic relay` and `clinic notify`: the outbox relay and the email notifier."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from infra.cli.errors import CliError, load_settings
+from infra.logging import configure_logging
+from infra.notify.build import build_kafka_notifier
+from infra.projectors import ProjectorHost
+from infra.runtime import Runtime
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    relay = sub.add_parser(
+        "relay", help="publish the event log to Kafka (the outbox relay) until Ctrl-C",
+        description="Follow the event store's notification log and publish every message to "
+        "Kafka (CLINIC_KAFKA_BOOTSTRAP; unset: the local sink), recording the position only "
+        "after the broker acknowledged. A second instance waits as a standby.")
+    relay.set_defaults(handler=run_relay)
+    notify = sub.add_parser(
+        "notify", help="email patients from the Kafka topics until Ctrl-C",
+        description="Consume the topics in consumer group CLINIC_NOTIFY_GROUP and send sign-in "
+        "codes, confirmations (.ics), reminders and cancellations through CLINIC_SMTP_HOST "
+        "(development: the mailbox). Without Kafka it follows the local sink instead.")
+    notify.set_defaults(handler=run_notify)
+
+
+def _until_signal() -> threading.Event:
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    return done
+
+
+def run_relay(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    done = _until_signal()
+    with Runtime(settings) as resolved:
+        host = ProjectorHost(resolved, ("relay",)).start()
+        done.wait()
+        host.stop()
+    return 0
+
+
+def run_notify(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    done = _until_signal()
+    with Runtime(settings) as resolved:
+        if not resolved.kafka_bootstrap:
+            host = ProjectorHost(resolved, ("notifier",)).start()
+            done.wait()
+            host.stop()
+            return 0
+        try:
+            notifier, resources = build_kafka_notifier(resolved)
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from None
+        worker = threading.Thread(target=notifier.run_forever, name="notifier", daemon=True)
+        worker.start()
+        done.wait()
+        notifier.stop()
+        worker.join(timeout=30)
+        for resource in resources:
+            resource.close()
+    return 0
