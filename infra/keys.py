@@ -26,6 +26,8 @@ class DerivedKeys:
     code_pepper: bytes  # keyed hash of one-time codes in Redis
     receipts: bytes  # signatures of consent receipts
     pseudonyms: bytes  # keyed hashes of emails / addresses / bodies in Redis keys
+    join_links: bytes  # signatures of telehealth join links (never the API token key)
+    rooms: bytes  # keyed hash of an appointment id: the telehealth room id
 
 
 def keyed_hash(key: bytes, data: str | bytes) -> str:
@@ -42,7 +44,9 @@ def derive(secret: bytes, purpose: str) -> bytes:
 def derived_keys(settings: Settings) -> DerivedKeys:
     jwt = settings.jwt_secret.get_secret_value().encode()
     return DerivedKeys(code_pepper=derive(jwt, "otp"), receipts=derive(jwt, "receipts"),
-                       pseudonyms=derive(jwt, "pseudonyms"))
+                       pseudonyms=derive(jwt, "pseudonyms"),
+                       join_links=derive(jwt, "telehealth-join-links"),
+                       rooms=derive(jwt, "telehealth-rooms"))
 
 
 def key_ring(settings: Settings) -> KeyRing:

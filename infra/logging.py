@@ -17,6 +17,9 @@ PHI_KEYS = frozenset({"given_name", "family_name", "name", "birth_date", "email"
                       "client", "to", "subject_line"})
 EMAIL = re.compile(r"[^@\s\"']+@[^@\s\"']+\.[A-Za-z]{2,}")
 BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
+# Credentials in URLs (a telehealth join link: `?token=...`) and any JWT in free text.
+URL_TOKEN = re.compile(r"(?i)(\b[\w.-]*token=)[^&\s\"'#]+")
+JWT = re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]*")
 # International (+1 555 …), (555) 010-2233 and 555-010-2233 / 555.010.2233 forms; not ids,
 # dates or durations.
 PHONE = re.compile(r"(?<![\w-])(?:\+\d[\d ()\-]{7,}\d|\(\d{3}\)\s?\d{3}-\d{4}"
@@ -26,7 +29,7 @@ PHONE = re.compile(r"(?<![\w-])(?:\+\d[\d ()\-]{7,}\d|\(\d{3}\)\s?\d{3}-\d{4}"
 def drop_phi(_logger: object, _method: str, event: MutableMapping[str, Any]
              ) -> MutableMapping[str, Any]:
     """Logs carry ids, never PHI: known PHI keys are masked at any depth; email addresses,
-    bearer tokens and phone numbers in free text are redacted."""
+    bearer tokens, URL tokens, JWTs and phone numbers in free text are redacted."""
     for key in list(event):
         event[key] = _clean(key, event[key])
     return event
@@ -36,7 +39,8 @@ def _clean(key: object, value: Any) -> Any:
     if isinstance(key, str) and key.lower() in PHI_KEYS:
         return "[redacted]"
     if isinstance(value, str):
-        return PHONE.sub("[phone]", BEARER.sub("[token]", EMAIL.sub("[email]", value)))
+        value = BEARER.sub("[token]", EMAIL.sub("[email]", value))
+        return PHONE.sub("[phone]", JWT.sub("[token]", URL_TOKEN.sub(r"\1[token]", value)))
     if isinstance(value, dict):
         return {k: _clean(k, v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -1,27 +1,36 @@
-"""The message path of the embedded default, run in the test's own thread: the relay to the
-local sink, then the notifier from it into the development mailbox (`clinic demo` runs the
-same two as background workers)."""
+"""The message path, run in the test's own thread: the relay to the local sink (or Kafka, when
+the settings name a broker), then the notifier from there into the development mailbox
+(`clinic demo` runs the same two as background workers)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from infra.container import Container
-from infra.notify.build import build_local_notifier
+from infra.notify.build import build_kafka_notifier, build_local_notifier
 from infra.relay import build_relay
 from infra.settings import Settings
+from projections.relay import Relay
 
 
 class LocalDelivery:
     def __init__(self, settings: Settings) -> None:
         self.relay, relay_resources = build_relay(settings)
-        self.notifier, notifier_resources = build_local_notifier(settings)
+        build_notifier = build_kafka_notifier if settings.kafka_bootstrap else build_local_notifier
+        self.notifier, notifier_resources = build_notifier(settings)
         self.resources: list[Any] = [*relay_resources, *notifier_resources]
 
-    def run(self) -> int:
+    def run(self, timeout: float = 30.0) -> int:
         """Relay everything recorded, then deliver it; return how many messages were handled."""
         self.relay.catch_up()
-        return self.notifier.drain()
+        relay = self.relay.read_model
+        assert isinstance(relay, Relay)
+        before, deadline = self.notifier.handled, time.monotonic() + timeout
+        while self.notifier.handled < relay.published:
+            assert time.monotonic() < deadline, "the notifier did not get every message"
+            self.notifier.run_once(0.2)
+        return self.notifier.handled - before
 
     def close(self) -> None:
         for resource in self.resources:

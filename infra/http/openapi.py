@@ -50,6 +50,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "request_id": {"anyOf": [{"type": "string"}, {"type": "null"}]},
         "error": {"type": "string", "description": "The more specific error code, if any."},
         "required_scope": {"type": "string", "description": "forbidden: the scope needed."},
+        "opens_at": {"type": "string", "format": "date-time",
+                     "description": "join-not-open: when the video visit opens."},
         "errors": {
             "type": "array",
             "description": "validation-error: each invalid field.",

@@ -126,7 +126,8 @@ def install_problem_handlers(app: FastAPI, on_denial: DenialHook | None = None) 
 
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(request, domain_code(exc), exc.detail, error=exc.code)
+        extensions: dict[str, Any] = {"error": exc.code, **exc.extensions()}
+        return problem_response(request, domain_code(exc), exc.detail, **extensions)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -50,9 +50,11 @@ def bind(host: str, port: int, *, listen: bool = True) -> socket.socket:
 
 
 def config(host: str, port: int, tls: SslOptions | None = None) -> uvicorn.Config:
-    """tls: ssl_options(settings); empty or None serves plain HTTP."""
+    """tls: ssl_options(settings); empty or None serves plain HTTP. No access log: its line
+    carries the query string (a join link's token); our middleware logs the route instead."""
     return uvicorn.Config(APP, factory=True, host=host, port=port, log_config=None,
-                          proxy_headers=False, timeout_keep_alive=30, **(tls or {}))
+                          access_log=False, proxy_headers=False, timeout_keep_alive=30,
+                          **(tls or {}))
 
 
 def _worker(host: str, port: int, tls: SslOptions | None) -> None:

@@ -101,6 +101,7 @@ class Notifier:
         self.codec = codec or AvroCodec()
         self.dead_letter_topic = dead_letter_topic
         self.stopping = threading.Event()
+        self.handled = 0  # messages taken from the source since start
 
     def handle(self, incoming: Incoming) -> str:
         """Deliver one message (or decide not to); return the outcome."""
@@ -164,6 +165,7 @@ class Notifier:
         for incoming, token in batch:
             self._handle_until_done(incoming)
             self.source.ack(token)
+            self.handled += 1
         return len(batch)
 
     def drain(self) -> int:

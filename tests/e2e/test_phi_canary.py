@@ -28,6 +28,7 @@ from infra.embedded.postgres import EmbeddedPostgres
 from infra.http.app import create_app
 from infra.logging import configure_logging
 from infra.settings import Settings
+from tests.delivery import deliver
 from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
 
 
@@ -43,13 +44,17 @@ def _markers(tag: str) -> dict[str, str]:
 
 @pytest.fixture
 def kafka_settings(settings: Settings, kafka: EmbeddedKafka) -> Settings:
-    return settings.model_copy(update={"kafka_bootstrap": kafka.bootstrap})
+    return settings.model_copy(update={"kafka_bootstrap": kafka.bootstrap,
+                                       "kafka_topic_prefix": f"{settings.db_schema}."})
 
 
 @pytest.fixture
 def kafka_container(kafka_settings: Settings) -> Iterator[Container]:
+    from tests.delivery import stop_delivery
+
     built = Container.build(kafka_settings)
     yield built
+    stop_delivery(built)
     built.close()
 
 
@@ -61,6 +66,9 @@ def test_no_phi_in_postgres_redis_kafka_or_logs_and_erasure_leaves_none(
     people = {"a": _markers("a"), "b": _markers("b")}
     with TestClient(create_app(container), raise_server_exceptions=False) as client:
         ids = _journey(client, container, people)
+        deliver(container)  # every event relayed to Kafka, every email sent
+        kafka_text = _kafka_dump(kafka.bootstrap)
+        assert "AppointmentBooked" in kafka_text and "AppointmentCancelled" in kafka_text
         everything = _stored_text(container, postgres, kafka) + capfd.readouterr().err
         for person in people.values():
             _assert_absent(person, everything, where="before erasure")
@@ -71,6 +79,9 @@ def test_no_phi_in_postgres_redis_kafka_or_logs_and_erasure_leaves_none(
         assert erased.status_code == 200, erased.text
         assert erased.json()["visits_cancelled"] == 1  # the provider gets the time back
         _project(container)
+        mailed_before = _mailbox_lines(container, ids["a"]["patient"])
+        deliver(container)  # the erasure's messages: nothing may reach patient a now
+        assert _mailbox_lines(container, ids["a"]["patient"]) == mailed_before == 0
         everything = (_stored_text(container, postgres, kafka) + capfd.readouterr().err
                       + _mailbox_text(container))
         _assert_absent(people["a"], everything, where="after erasure (mailbox included)")
@@ -192,6 +203,10 @@ def _kafka_dump(bootstrap: str) -> str:
     finally:
         consumer.close()
     return "\n".join(parts)
+
+
+def _mailbox_lines(container: Container, patient_id: str) -> int:
+    return _mailbox_text(container).count(f'"patient_id": "{patient_id}"')
 
 
 def _mailbox_text(container: Container) -> str:

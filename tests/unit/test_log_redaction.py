@@ -31,3 +31,14 @@ def test_dates_and_durations_are_left_alone() -> None:
     assert drop_phi(None, "info", dict(event))["event"] == (
         "run at 2026-11-24 21:14:53 took 1234567 ms [phone] or [phone], "
         "id 6f1c2d3e-aaaa-4bbb-8ccc-123456789abc")
+
+
+def test_join_link_tokens_and_jwts_in_free_text_are_redacted() -> None:
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJhcHQiOiIxIn0.c2lnbmF0dXJl-_x"
+    event = {"event": f'127.0.0.1:5 - "GET /telehealth/join?token={jwt}&x=1 HTTP/1.1" 200',
+             "url": f"https://clinic.example.org/telehealth/join?token={jwt}",
+             "detail": f"decoded {jwt} later"}
+    cleaned = drop_phi(None, "info", dict(event))
+    assert cleaned["event"] == '127.0.0.1:5 - "GET /telehealth/join?token=[token]&x=1 HTTP/1.1" 200'
+    assert cleaned["url"] == "https://clinic.example.org/telehealth/join?token=[token]"
+    assert cleaned["detail"] == "decoded [token] later"
