@@ -16,7 +16,7 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 from fastavro.utils import generate_many
 
-from infra.messaging.avro import AvroCodec, UndecodableMessageError
+from infra.messaging.avro import AvroCodec, UndecodableMessageError, load_schema
 from infra.messaging.compat import backward_problems
 
 AVRO = Path(__file__).resolve().parents[2] / "avro"
@@ -103,6 +103,15 @@ def test_a_current_schema_has_released_versions_numbered_from_1(path: Path) -> N
 def test_the_current_schema_reads_the_newest_released_version(path: Path) -> None:
     _, newest = released_versions(path.stem)[-1]
     assert backward_problems(raw(path), raw(newest)) == []
+
+
+@pytest.mark.parametrize("path", CURRENT, ids=lambda p: p.stem)
+def test_the_current_schema_is_released(path: Path) -> None:
+    """Producers write with the current schema: it must be on record before a message does,
+    or consumers meet a fingerprint no released file has. Copy it to released/<Name>.vN+1."""
+    newest = released_versions(path.stem)[-1][1]
+    assert load_schema(path).fingerprint == load_schema(newest).fingerprint, (
+        f"{path.name} changed since {newest.name}: release it as the next version")
 
 
 @pytest.mark.parametrize(("current", "released"), released_pairs())
