@@ -106,9 +106,15 @@ class PatientUseCases(UseCases):
     def request_sign_in_code(self, patient_id: UUID) -> None:
         """Recorded, then relayed: the notifier makes the code and emails it to the address
         on record (docs/messaging.md), so the request survives a crash once answered."""
-        patient = self.patient(patient_id)
-        patient.request_sign_in_code()
-        self.save(patient)
+        for attempt in range(3):
+            patient = self.patient(patient_id)
+            patient.request_sign_in_code()
+            try:
+                self.save(patient)
+                return
+            except IntegrityError:  # a racing request (or verification) saved first
+                if attempt == 2:
+                    raise
 
     def verify_patient_email(self, patient_id: UUID) -> None:
         patient = self.patient(patient_id)

@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     rebuild_cmd.add_argument("name", choices=READ_MODELS)
     rebuild_cmd.set_defaults(handler=run_rebuild)
-    status = actions.add_parser("status", help="each read model's position and lag in events")
+    status = actions.add_parser("status",
+                                help="each read model's (and the relay's) position and lag")
     status.set_defaults(handler=show_status)
 
 
@@ -67,7 +68,7 @@ def show_status(args: argparse.Namespace) -> int:
     with Runtime(settings) as resolved, psycopg.connect(str(resolved.database_url)) as conn:
         schema = resolved.db_schema
         head = _scalar(conn, f'SELECT max(notification_id) FROM "{schema}".clinic_events')
-        for name in READ_MODELS:
+        for name in (*READ_MODELS, "relay"):
             at = _scalar(conn, f'SELECT notification_id FROM "{schema}".{name}_tracking '
                                "WHERE application_name = 'clinic'")
             print(f"{name}: position {at or 0} of {head or 0} (lag {(head or 0) - (at or 0)})")
