@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Consume the topics in consumer group CLINIC_NOTIFY_GROUP and send sign-in "
         "codes, confirmations (.ics), reminders and cancellations through CLINIC_SMTP_HOST "
         "(development: the mailbox). Without Kafka it follows the local sink instead.")
+    notify.add_argument("--retry-dead-letters", action="store_true",
+                        help="handle the dead-letter topic's messages again (after fixing "
+                        "the cause), then exit once it stays quiet for 10 s")
     notify.set_defaults(handler=run_notify)
 
 
@@ -52,14 +55,24 @@ def run_notify(args: argparse.Namespace) -> int:
     done = _until_signal()
     with Runtime(settings) as resolved:
         if not resolved.kafka_bootstrap:
+            if args.retry_dead_letters:
+                raise CliError("dead letters are kept on Kafka: set CLINIC_KAFKA_BOOTSTRAP")
             host = ProjectorHost(resolved, ("notifier",)).start()
             done.wait()
             host.stop()
             return 0
         try:
-            notifier, resources = build_kafka_notifier(resolved)
+            notifier, resources = build_kafka_notifier(
+                resolved, dead_letters=args.retry_dead_letters)
         except RuntimeError as exc:
             raise CliError(str(exc)) from None
+        if args.retry_dead_letters:
+            try:
+                print(notifier.redeliver_all())
+            finally:
+                for resource in resources:
+                    resource.close()
+            return 0
         worker = threading.Thread(target=notifier.run_forever, name="notifier", daemon=True)
         worker.start()
         done.wait()

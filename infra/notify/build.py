@@ -77,10 +77,17 @@ def build_local_notifier(settings: Settings) -> tuple[Notifier, list[Any]]:
     return build_notifier(settings, SinkSource(sink))
 
 
-def build_kafka_notifier(settings: Settings) -> tuple[Notifier, list[Any]]:
+def build_kafka_notifier(settings: Settings, *, dead_letters: bool = False
+                         ) -> tuple[Notifier, list[Any]]:
+    """The notifier on the topics, or (dead_letters) on the dead-letter topic, to retry."""
     client = kafka_client_config(settings)
     if client is None:
         raise RuntimeError("CLINIC_KAFKA_BOOTSTRAP is not set")
     create_topics(settings)
-    topics = [settings.kafka_topic_prefix + topic for topic in TOPICS]
-    return build_notifier(settings, KafkaSource(client, settings.notify_group, topics))
+    if dead_letters:
+        source = KafkaSource(client, f"{settings.notify_group}-dead-letters",
+                             [settings.kafka_topic_prefix + DEAD_LETTER_TOPIC])
+    else:
+        source = KafkaSource(client, settings.notify_group,
+                             [settings.kafka_topic_prefix + topic for topic in TOPICS])
+    return build_notifier(settings, source)

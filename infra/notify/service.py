@@ -11,6 +11,7 @@ every attempt goes to the dead-letter topic with the reason in its headers.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -72,6 +73,12 @@ class DeliveryLog:
             conn.execute(f"INSERT INTO {self.s}.notify_log VALUES (%s, %s, %s, %s, %s, %s) "
                          "ON CONFLICT (event_id) DO NOTHING",
                          (event_id, event_type, outcome, detail, attempts, datetime.now(UTC)))
+
+    def forget_dead_letter(self, event_id: UUID) -> None:
+        """Let a dead-lettered message be handled again (a message sent since stays sent)."""
+        with self.pool.connection() as conn:
+            conn.execute(f"DELETE FROM {self.s}.notify_log WHERE event_id = %s "
+                         "AND outcome = 'dead-lettered'", (event_id,))
 
     def outcomes(self) -> dict[str, int]:
         with self.pool.connection() as conn:
@@ -158,6 +165,28 @@ class Notifier:
             self.log.record(event_id, name, "dead-lettered", reason, attempts)
         log.error("notification dead-lettered", event_type=name, reason=reason)
         return "dead-lettered"
+
+    def redeliver(self, dead: Incoming) -> str:
+        """Handle a dead letter again, as the message it was (after its cause was fixed)."""
+        headers = {k: v for k, v in dead.headers.items() if not k.startswith("dlq_")}
+        try:
+            self.log.forget_dead_letter(UUID(_header(dead, "event_id")))
+        except ValueError:
+            return self._dead_letter(dead, "no valid event_id header", 0)
+        return self.handle(Incoming(_header(dead, "dlq_source_topic") or dead.topic, dead.key,
+                                    dead.value, headers))
+
+    def redeliver_all(self, idle: float = 10.0) -> dict[str, int]:
+        """Redeliver what the (dead-letter) source holds until it stays quiet for `idle` s."""
+        outcomes: dict[str, int] = {}
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < idle and not self.stopping.is_set():
+            for dead, token in self.source.poll(0.5):
+                outcome = self.redeliver(dead)
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                self.source.ack(token)
+                quiet_since = time.monotonic()
+        return outcomes
 
     def run_once(self, timeout: float = 1.0) -> int:
         """Handle what the source has now; return how many messages that was."""

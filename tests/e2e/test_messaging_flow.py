@@ -243,3 +243,15 @@ def test_a_dead_letter_keeps_what_could_not_be_sent(
     assert _decode_with_only_the_avsc(dead.value())[1]["patient_id"] == uuid.UUID(
         registered.json()["patient_id"])
     assert not smtp.messages
+
+    # The cause fixed (a server that accepts), the dead letter is delivered after all, once.
+    retrying, resources = build_kafka_notifier(settings, dead_letters=True)
+    try:
+        assert retrying.redeliver_all(idle=5.0) == {"sent": 1}
+    finally:
+        for resource in resources:
+            resource.close()
+    [email] = smtp.wait_for(1)
+    assert email.rcpt_tos == ["lou@example.org"]
+    assert find_sign_in_code(email.message.get_body(
+        preferencelist=("plain",)).get_content()) is not None  # type: ignore[union-attr]
