@@ -1,4 +1,5 @@
-"""structlog JSON logs: one object per line, with the request id bound per request."""
+"""structlog JSON logs: one object per line on stderr, in every `clinic` process, with the
+request id bound per request and the trace and span ids of the current span, if any."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import orjson
 import structlog
+from opentelemetry import trace
 
 PHI_KEYS = frozenset({"given_name", "family_name", "name", "birth_date", "email", "phone",
                       "reason", "note", "code", "address", "hold_secret", "access_token",
@@ -35,12 +37,26 @@ def drop_phi(_logger: object, _method: str, event: MutableMapping[str, Any]
     return event
 
 
+def redact_text(value: str) -> str:
+    """Email addresses, bearer tokens, URL tokens, JWTs and phone numbers masked (also used
+    for span attributes: infra/observability/spans.py)."""
+    lowered = value.lower()  # cheap tests first: most text has no address and no token
+    if "@" in value:
+        value = EMAIL.sub("[email]", value)
+    if "bearer" in lowered:
+        value = BEARER.sub("[token]", value)
+    if "token=" in lowered:
+        value = URL_TOKEN.sub(r"\1[token]", value)
+    if "eyJ" in value:
+        value = JWT.sub("[token]", value)
+    return PHONE.sub("[phone]", value)
+
+
 def _clean(key: object, value: Any) -> Any:
     if isinstance(key, str) and key.lower() in PHI_KEYS:
         return "[redacted]"
     if isinstance(value, str):
-        value = BEARER.sub("[token]", EMAIL.sub("[email]", value))
-        return PHONE.sub("[phone]", JWT.sub("[token]", URL_TOKEN.sub(r"\1[token]", value)))
+        return redact_text(value)
     if isinstance(value, dict):
         return {k: _clean(k, v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -48,9 +64,22 @@ def _clean(key: object, value: Any) -> Any:
     return value
 
 
+def add_trace_ids(_logger: object, _method: str, event: MutableMapping[str, Any]
+                  ) -> MutableMapping[str, Any]:
+    """`trace_id` and `span_id` (W3C hex) of the span current where the line is logged."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event["trace_id"] = format(context.trace_id, "032x")
+        event["span_id"] = format(context.span_id, "016x")
+    return event
+
+
 def configure_logging(level: str = "INFO") -> None:
+    """JSON on stderr for structlog and standard-library loggers alike. An unknown level
+    name falls back to INFO."""
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -75,7 +104,7 @@ def configure_logging(level: str = "INFO") -> None:
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(level.upper() if level.upper() in logging.getLevelNamesMapping() else "INFO")
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -3,8 +3,10 @@ sealed with the patient's own data key.
 
 Selected through eventsourcing's MAPPER_TOPIC setting (infra/eventstore.py); the application
 hands it the PhiCipher (infra/application.protect). Reading an event back gives it a `__meta__`
-attribute (actor, role, request_id, reason, purpose) and its PHI in the clear, or as
-`[erased]` once the patient's key was shredded. Snapshots are sealed the same way.
+attribute (actor, role, request_id, reason, purpose and, when tracing is on, the W3C
+`traceparent` / `tracestate` of the span that saved it: the relay continues that trace) and
+its PHI in the clear, or as `[erased]` once the patient's key was shredded. Snapshots are
+sealed the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 from commands.context import current_context
 from domain.privacy import PHI, SELF, phi_of
 from infra.crypto.phi import PhiCipher
+from infra.observability.tracing import trace_context
 
 META = "__meta__"
 
@@ -32,7 +35,8 @@ class ClinicMapper(Mapper[UUID]):
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         if META not in vars(domain_event):
-            object.__setattr__(domain_event, META, current_context().as_dict())
+            object.__setattr__(domain_event, META,
+                               current_context().as_dict() | trace_context())
         target = _phi_target(domain_event)
         if target is not None:
             declaration, _ = target

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -17,6 +19,8 @@ from commands.ports import SlotInfo
 from commands.routes.holds import check_hold
 from domain.access import Role, Scope
 from domain.appointments import Appointment
+from domain.calendars import SlotTakenError
+from domain.errors import ConflictError, DomainError
 from infra.auth.tokens import Principal
 from infra.container import Container
 from infra.http.client import client_ip
@@ -24,6 +28,7 @@ from infra.http.commands import acting, idempotent_create, rate_limit
 from infra.http.deps import ContainerDep
 from infra.http.problems import ProblemError
 from infra.http.security import Authorized
+from infra.observability.metrics import record_booking, record_booking_conflict
 
 router = APIRouter(tags=["bookings"])
 Booker = Annotated[Principal, Authorized(Scope.bookings_write)]
@@ -73,6 +78,12 @@ def create_booking(body: BookingCreate, request: Request, principal: Booker,
     """Book a slot, with or without a hold. Send `Idempotency-Key` to retry safely."""
     rate_limit(container, "book", principal.subject, 30, 60)
     rate_limit(container, "book-ip", client_ip(request), 120, 60)
+    with _counted_refusals("book"):
+        return _book(body, request, principal, container)
+
+
+def _book(body: BookingCreate, request: Request, principal: Principal,
+          container: Container) -> JSONResponse:
     patient_id = _patient_for(principal, body.patient_id)
     slot = _bookable_slot(container, body.slot_id, body.hold_id, body.hold_secret)
 
@@ -83,6 +94,8 @@ def create_booking(body: BookingCreate, request: Request, principal: Booker,
                                                  datetime.now(UTC), derived_id)
         except DuplicateAppointmentError as dup:  # a retry whose first answer was lost
             appointment = container.app.appointment(dup.appointment_id)
+        else:
+            record_booking("booked")  # not for a replayed answer: that booking was counted
         if body.hold_id is not None:
             container.holds.release(slot.slot_id, body.hold_id)
         if appointment.patient_id != patient_id:
@@ -112,7 +125,7 @@ def reschedule_booking(appointment_id: UUID, body: Reschedule, request: Request,
     """Move to another slot of the same provider and service, atomically."""
     _own_appointment(container, principal, appointment_id)
     slot = _bookable_slot(container, body.slot_id, body.hold_id, body.hold_secret)
-    with acting(request, principal, "reschedule"):
+    with acting(request, principal, "reschedule"), _counted_refusals("reschedule"):
         appointment = container.app.reschedule(appointment_id, slot, datetime.now(UTC))
     if body.hold_id is not None:
         container.holds.release(slot.slot_id, body.hold_id)
@@ -190,3 +203,20 @@ def _bookable_slot(container: Container, slot_id: UUID, hold_id: UUID | None,
             raise ProblemError("conflict", "Someone else is holding that time.",
                                error="slot-held")
     return slot
+
+
+@contextmanager
+def _counted_refusals(command: Literal["book", "reschedule"]) -> Iterator[None]:
+    """Count why a booking did not happen: a 409 is a conflict (slot-taken: the event store
+    found the time gone), any other refusal is rejected. Crashes are not outcomes: they are
+    5xx in the request metrics."""
+    try:
+        yield
+    except (DomainError, ProblemError) as exc:
+        if isinstance(exc, SlotTakenError):
+            record_booking_conflict(command)
+        if command == "book":
+            conflict = isinstance(exc, ConflictError) or \
+                (isinstance(exc, ProblemError) and exc.code == "conflict")
+            record_booking("conflict" if conflict else "rejected")
+        raise

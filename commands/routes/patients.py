@@ -22,6 +22,7 @@ from infra.http.deps import ContainerDep
 from infra.http.inputs import IsoDate
 from infra.http.problems import ProblemError
 from infra.http.security import Authorized
+from infra.observability.metrics import record_otp_failure
 
 router = APIRouter(tags=["patients"])
 Email = Annotated[str, Field(min_length=3, max_length=254, examples=["ana@example.org"])]
@@ -119,6 +120,7 @@ def verify_code(body: CodeVerification, request: Request,
     patient_id = container.app.patient_for_email(body.email)
     outcome = container.codes.check(patient_id, body.code) if patient_id else CodeCheck.expired
     if patient_id is None or outcome is not CodeCheck.accepted:
+        record_otp_failure("wrong" if outcome is CodeCheck.wrong else "expired")
         raise ProblemError("unauthenticated", "The code is wrong, used or expired; ask for a "
                            "new one after five wrong tries.", error="invalid-code")
     with acting(request, None, "email verification"):

@@ -1,7 +1,8 @@
 """Slot holds in Redis: SET NX PX per slot, and a bounded set of holds per holder.
 
 A hold makes checkout pleasant; it is not the double-booking guarantee (the provider
-calendar in the event store is).
+calendar in the event store is). An index of every hold by expiry (hold:index) answers "how
+many holds are active" without scanning the keyspace (the clinic_holds_active gauge).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import redis.asyncio
 
 from commands.ports import Hold, HoldLimitError
 
-# KEYS: slot key, holder set. ARGV: value, ttl ms, now ms, max per holder, slot id.
+# KEYS: slot key, holder set, index. ARGV: value, ttl ms, now ms, max per holder, slot id.
 _PLACE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then
@@ -27,6 +28,8 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'ta
 local expires = tonumber(ARGV[3]) + tonumber(ARGV[2])
 redis.call('ZADD', KEYS[2], expires, ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[3])
+redis.call('ZADD', KEYS[3], expires, ARGV[5])
 return {'ok', tostring(expires)}
 """
 
@@ -42,7 +45,7 @@ class RedisHolds:
         now_ms = int(time.time() * 1000)
         value = json.dumps({"hold_id": str(hold_id), "holder": holder, "secret": secret})
         outcome, detail = self._place(
-            keys=[self._slot_key(slot_id), self._holder_key(holder)],
+            keys=[self._slot_key(slot_id), self._holder_key(holder), HOLD_INDEX],
             args=[value, ttl_ms, now_ms, max_per_holder, str(slot_id)],
         )
         outcome = outcome.decode() if isinstance(outcome, bytes) else outcome
@@ -70,6 +73,7 @@ class RedisHolds:
         if current is not None and current[0].hold_id == hold_id:
             self.client.delete(self._slot_key(slot_id))
             self.client.zrem(self._holder_key(current[0].holder), str(slot_id))
+            self.client.zrem(HOLD_INDEX, str(slot_id))
 
     def release_all(self, holder: str) -> int:
         released = 0
@@ -99,6 +103,14 @@ class RedisHolds:
 
 def slot_key(slot_id: UUID) -> str:
     return f"hold:slot:{slot_id}"
+
+
+HOLD_INDEX = "hold:index"  # slot id -> expiry (ms), for counting
+
+
+def active_holds(client: redis.Redis) -> int:
+    """Holds that have neither expired nor been released."""
+    return int(client.zcount(HOLD_INDEX, f"({int(time.time() * 1000)}", "+inf"))
 
 
 class AsyncHeldSlots:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from infra.cli import keys, mailbox, messaging, projections, retention, serve, token
 from infra.cli.errors import CliError
+from infra.logging import configure_logging
 
 COMMANDS = (serve, projections, messaging, retention, keys, mailbox, token)
 
@@ -27,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # JSON logs on stderr from every command, also those that never load settings; the
+    # others configure again with their settings' level.
+    configure_logging(os.environ.get("CLINIC_LOG_LEVEL", "INFO"))
     try:
         result: int = args.handler(args)
     except CliError as exc:

@@ -9,6 +9,7 @@ import threading
 from infra.cli.errors import CliError, load_settings
 from infra.logging import configure_logging
 from infra.notify.build import build_kafka_notifier
+from infra.observability.tracing import configure_tracing
 from infra.projectors import ProjectorHost
 from infra.runtime import Runtime
 
@@ -41,6 +42,7 @@ def _until_signal() -> threading.Event:
 def run_relay(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level)
+    configure_tracing("relay")
     done = _until_signal()
     with Runtime(settings) as resolved:
         host = ProjectorHost(resolved, ("relay",)).start()
@@ -52,6 +54,7 @@ def run_relay(args: argparse.Namespace) -> int:
 def run_notify(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level)
+    configure_tracing("notify")
     done = _until_signal()
     with Runtime(settings) as resolved:
         if not resolved.kafka_bootstrap:

@@ -10,6 +10,7 @@ import psycopg
 
 from infra.cli.errors import CliError, load_settings
 from infra.logging import configure_logging
+from infra.observability.tracing import configure_tracing
 from infra.projectors import ProjectorHost, rebuild
 from infra.readmodels.build import READ_MODELS
 from infra.runtime import Runtime
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run_projectors(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level)
+    configure_tracing("project")
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

@@ -12,6 +12,8 @@ from infra.crypto.kek import KeyEncryptionKeyError
 from infra.demo import seed_demo
 from infra.http import workers
 from infra.logging import configure_logging
+from infra.observability.metrics import enable_multiprocess
+from infra.observability.tracing import configure_tracing
 from infra.projectors import ProjectorHost, everything
 from infra.runtime import Runtime
 from infra.settings import Settings
@@ -35,6 +37,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run_server(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level)
+    configure_tracing("serve")  # API workers of --workers N configure their own
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: these
     # handlers turn it into an exception so that the runtime stops every embedded server.
     signal.signal(signal.SIGTERM, _stop)
@@ -42,6 +45,8 @@ def run_server(args: argparse.Namespace) -> int:
     host: ProjectorHost | None = None
     try:
         with Runtime(settings) as resolved:
+            if args.workers > 1:  # one scrape of /metrics must see every worker and this one
+                enable_multiprocess(resolved.resolved_data_dir() / "metrics")
             try:
                 check_keys(resolved)
             except KeyEncryptionKeyError as exc:

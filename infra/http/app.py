@@ -11,12 +11,14 @@ from commands.routes import ROUTERS as COMMAND_ROUTERS
 from infra.cache.client import async_redis_client
 from infra.cache.holds import AsyncHeldSlots
 from infra.container import Container
-from infra.http import account, health
+from infra.http import account, health, metrics
 from infra.http.audit import record_denial
 from infra.http.openapi import install_problem_responses
 from infra.http.problems import install_problem_handlers
 from infra.http.request_context import RequestContextMiddleware
 from infra.logging import configure_logging
+from infra.observability.middleware import RequestMetricsMiddleware
+from infra.observability.tracing import configure_tracing, instrument_app
 from infra.settings import Settings
 from queries.appointments_router import router as appointments_router
 from queries.audit_router import router as audit_router
@@ -60,7 +62,9 @@ def create_app(container: Container | None = None, settings: Settings | None = N
         app.state.container = container
     install_problem_handlers(app, on_denial=record_denial)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestMetricsMiddleware)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(account.router)
     app.include_router(query_router)
     app.include_router(appointments_router)
@@ -68,6 +72,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     for router in COMMAND_ROUTERS:
         app.include_router(router)
     install_problem_responses(app)
+    instrument_app(app)  # server spans, when tracing is on (infra/observability/tracing.py)
     return app
 
 
@@ -75,4 +80,5 @@ def app_from_environment() -> FastAPI:
     """uvicorn factory for `clinic serve` workers: settings come from CLINIC_* variables."""
     settings = Settings()
     configure_logging(settings.log_level)
+    configure_tracing("api")
     return create_app(settings=settings)

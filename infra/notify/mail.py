@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Literal, Protocol
 from uuid import UUID
 
+from opentelemetry.trace import SpanKind, StatusCode
+
 from infra.notify.dev_mailbox import DevMailbox
+from infra.observability.tracing import tracer
 
 __all__ = ["DeliveryError", "DevMailbox", "Mailer", "PermanentDeliveryError", "Security",
            "SmtpMailer", "TransientDeliveryError"]
@@ -68,6 +71,20 @@ class SmtpMailer(Mailer):
         return self._sender
 
     def send(self, message: EmailMessage, patient_id: UUID) -> None:
+        """In an `smtp send` span: the server and the outcome, never an address."""
+        with tracer().start_as_current_span(
+                "smtp send", kind=SpanKind.CLIENT, record_exception=False,
+                set_status_on_exception=False,
+                attributes={"server.address": self.host, "server.port": self.port,
+                            "network.protocol.name": "smtp"}) as span:
+            try:
+                self._deliver(message)
+            except DeliveryError as exc:
+                span.set_attribute("error.type", type(exc).__name__)
+                span.set_status(StatusCode.ERROR, str(exc))  # a code and a generic reason
+                raise
+
+    def _deliver(self, message: EmailMessage) -> None:
         try:
             with self._connect() as smtp:
                 if self._username:

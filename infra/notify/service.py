@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -21,8 +23,10 @@ import structlog
 from psycopg_pool import ConnectionPool
 
 from infra.messaging.avro import AvroCodec, UndecodableMessageError
+from infra.messaging.tracing import processing
 from infra.notify.compose import Composer, Email, Skip
 from infra.notify.mail import Mailer, PermanentDeliveryError, TransientDeliveryError
+from infra.observability.metrics import record_notification
 from projections.messages import DEAD_LETTER_TOPIC
 from projections.ports import MessagePublisher, OutboundMessage
 
@@ -109,6 +113,7 @@ class Notifier:
         self.dead_letter_topic = dead_letter_topic
         self.stopping = threading.Event()
         self.handled = 0  # messages taken from the source since start
+        self.system = getattr(source, "system", "kafka")  # messaging.system of its spans
 
     def handle(self, incoming: Incoming) -> str:
         """Deliver one message (or decide not to); return the outcome."""
@@ -182,7 +187,9 @@ class Notifier:
         quiet_since = time.monotonic()
         while time.monotonic() - quiet_since < idle and not self.stopping.is_set():
             for dead, token in self.source.poll(0.5):
-                outcome = self.redeliver(dead)
+                with _processing(dead, self.system):
+                    outcome = self.redeliver(dead)
+                record_notification(outcome)
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
                 self.source.ack(token)
                 quiet_since = time.monotonic()
@@ -192,7 +199,8 @@ class Notifier:
         """Handle what the source has now; return how many messages that was."""
         batch = self.source.poll(timeout)
         for incoming, token in batch:
-            self._handle_until_done(incoming)
+            with _processing(incoming, self.system):
+                self._handle_until_done(incoming)
             self.source.ack(token)
             self.handled += 1
         return len(batch)
@@ -209,7 +217,7 @@ class Notifier:
         wait = self.backoff or 0.5
         while True:
             try:
-                self.handle(incoming)
+                record_notification(self.handle(incoming))
                 return
             except Stopped:
                 raise
@@ -228,6 +236,17 @@ class Notifier:
 
     def stop(self) -> None:
         self.stopping.set()
+
+
+@contextmanager
+def _processing(incoming: Incoming, system: str) -> Iterator[None]:
+    """The message's process span (the child of its publish span), and its originating
+    request's id on every log line, while it is handled."""
+    request_id = _header(incoming, "request_id")
+    bound = {"request_id": request_id} if request_id not in ("", "-") else {}
+    with processing(incoming.topic, incoming.headers, system, incoming.key), \
+            structlog.contextvars.bound_contextvars(**bound):
+        yield
 
 
 def _header(incoming: Incoming, name: str) -> str:

@@ -10,6 +10,7 @@ import structlog
 from confluent_kafka import Consumer, KafkaError, Message
 
 from infra.messaging.sink import LocalSink
+from infra.messaging.tracing import LOCAL_SINK
 from infra.notify.service import Incoming
 from projections.messages import DEAD_LETTER_TOPIC
 
@@ -20,6 +21,8 @@ class KafkaSource:
     """At least once: an offset is stored only once its message was handled (ack), and
     committed in the background; what was handled but not yet committed comes again after a
     crash, and the delivery log drops it."""
+
+    system = "kafka"  # messaging.system of the notifier's spans
 
     def __init__(self, client: Mapping[str, Any], group: str, topics: list[str]) -> None:
         self.consumer = Consumer({
@@ -53,6 +56,8 @@ class KafkaSource:
 class SinkSource:
     """Development without Kafka: follow the local sink file, remembering the byte offset
     reached in a file beside it."""
+
+    system = LOCAL_SINK
 
     def __init__(self, sink: LocalSink) -> None:
         self.path = sink.path

@@ -1,4 +1,12 @@
-from infra.logging import drop_phi
+import json
+import logging
+
+import pytest
+import structlog
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+
+from infra.logging import configure_logging, drop_phi
 
 
 def test_phi_keys_are_masked_and_emails_redacted() -> None:
@@ -42,3 +50,29 @@ def test_join_link_tokens_and_jwts_in_free_text_are_redacted() -> None:
     assert cleaned["event"] == '127.0.0.1:5 - "GET /telehealth/join?token=[token]&x=1 HTTP/1.1" 200'
     assert cleaned["url"] == "https://clinic.example.org/telehealth/join?token=[token]"
     assert cleaned["detail"] == "decoded [token] later"
+
+
+def test_a_line_logged_in_a_request_and_a_span_is_json_with_its_ids(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    configure_logging("INFO")
+    span = TracerProvider().get_tracer("test").start_span("request")
+    context = span.get_span_context()
+    try:
+        with trace.use_span(span, end_on_exit=True), \
+                structlog.contextvars.bound_contextvars(request_id="req-12345678"):
+            structlog.get_logger("clinic.test").info("booked", patient_id="p-1")
+            logging.getLogger("some.library").warning("retrying %s", "ana@example.org")
+        structlog.get_logger("clinic.test").info("outside")
+    finally:
+        root.handlers[:], root.level = handlers, level
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines()]
+    inside, foreign, outside = lines
+    for line in (inside, foreign):
+        assert line["trace_id"] == format(context.trace_id, "032x")
+        assert line["span_id"] == format(context.span_id, "016x")
+        assert line["request_id"] == "req-12345678"
+    assert inside["event"] == "booked" and inside["patient_id"] == "p-1"
+    assert foreign["event"] == "retrying [email]" and foreign["logger"] == "some.library"
+    assert not {"trace_id", "span_id", "request_id"} & set(outside)

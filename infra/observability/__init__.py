@@ -1,0 +1,1 @@
+"""Observability: metrics, tracing, dashboards and alert rules (docs/observability.md)."""
