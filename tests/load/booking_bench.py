@@ -19,6 +19,7 @@ import asyncio
 import json
 import random
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -32,16 +33,20 @@ from domain.consent import POLICIES, Purpose
 from infra.application import build_application
 from infra.auth.sessions import PatientSessions
 from infra.auth.tokens import TokenService
+from infra.crypto.phi import PhiCipher
 from infra.eventstore import ensure_schema
 from infra.readmodels.build import READ_MODELS, read_model
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
-from tests.load.common import api_server, pgbench_baseline, print_table, servers
+from tests.load.common import api_server, pgbench_baseline, print_table, servers, staircase
 from tests.load.openloop import post, run_open_loop
 from tests.load.slot_search_bench import World
 
 
-def _patients(app: ClinicApplication, sessions: PatientSessions, count: int) -> list[str]:
+def seed_patients(app: ClinicApplication, sessions: PatientSessions, count: int,
+                  progress: Callable[[int], None] | None = None) -> list[str]:
+    """`count` verified patients with treatment and telehealth consent, each signed in:
+    their bearer headers."""
     bearer = []
     for n in range(count):
         pid, _ = app.register_patient("Bench", f"Patient{n}", date(1985, 1, 1),
@@ -50,18 +55,24 @@ def _patients(app: ClinicApplication, sessions: PatientSessions, count: int) -> 
         for purpose in (Purpose.treatment, Purpose.telehealth):
             app.grant_consent(pid, purpose, POLICIES[purpose].version, "web")
         bearer.append(f"Bearer {sessions.sign_in(pid).access_token}")
+        if progress is not None:
+            progress(n + 1)
     return bearer
 
 
-def _slot_ids(database_url: str, limit: int) -> list[UUID]:
+def open_slot_ids(database_url: str, limit: int, *, sample: bool = False) -> list[UUID]:
+    """Open slots bookable for at least another hour: the soonest `limit`, or with
+    `sample` a random `limit` of them."""
+    order = "random()" if sample else "start_at"
     with psycopg.connect(database_url) as conn:
         rows = conn.execute("SELECT slot_id FROM open_slots WHERE status = 'open' "
-                            "AND book_by > now() + interval '1 hour' ORDER BY start_at "
-                            "LIMIT %s", (limit,)).fetchall()
+                            "AND book_by > now() + interval '1 hour' "
+                            f"ORDER BY {order} LIMIT %s", (limit,)).fetchall()
     return [r[0] for r in rows]
 
 
-def _double_bookings(database_url: str) -> int:
+def double_bookings(database_url: str) -> int:
+    """Pairs of live appointments of one provider that overlap, in the read model."""
     with psycopg.connect(database_url) as conn:
         row = conn.execute("""SELECT count(*) FROM appointments a JOIN appointments b
             ON a.provider_id = b.provider_id AND a.appointment_id < b.appointment_id
@@ -71,13 +82,18 @@ def _double_bookings(database_url: str) -> int:
     return int(row[0]) if row else -1
 
 
-def _projection_lag(database_url: str, since: datetime) -> dict[str, float]:
+def projection_lag(database_url: str, since: datetime,
+                   until: datetime | None = None) -> dict[str, float]:
+    """Appointments read model: booking event time to row written, for visits booked in
+    [since, until)."""
     with psycopg.connect(database_url) as conn:
         row = conn.execute("""SELECT
             percentile_cont(0.5) WITHIN GROUP (ORDER BY lag),
             percentile_cont(0.95) WITHIN GROUP (ORDER BY lag), max(lag), count(*)
             FROM (SELECT extract(epoch FROM projected_at - booked_at) * 1000 AS lag
-                  FROM appointments WHERE booked_at >= %s) t""", (since,)).fetchone()
+                  FROM appointments WHERE booked_at >= %s
+                  AND booked_at < coalesce(%s, 'infinity'::timestamptz)) t""",
+                           (since, until)).fetchone()
     if not row or row[3] == 0:
         return {}
     return {"projection_lag_p50_ms": round(float(row[0]), 1),
@@ -108,6 +124,7 @@ def main() -> None:
         app = build_application(settings)
         world = World(app)
         world.grow_to(2_000 if args.smoke else 150_000)
+        assert isinstance(app.data_keys, PhiCipher)
         for name in READ_MODELS:
             model = read_model(name, srv.database_url, "public", phi=app.data_keys)
             CatchUpRunner(app, model, batch_size=200).catch_up()
@@ -116,8 +133,8 @@ def main() -> None:
         sessions = PatientSessions(redis.Redis.from_url(srv.redis.url), tokens,
                                    idle_seconds=3600, absolute_seconds=3600)
         print(f"preparing {args.patients} verified patients...", flush=True)
-        bearer = _patients(app, sessions, args.patients)
-        slots = _slot_ids(srv.database_url, 40_000)
+        bearer = seed_patients(app, sessions, args.patients)
+        slots = open_slot_ids(srv.database_url, 40_000)
         rnd = random.Random(7)
         hot = slots[: max(50, len(slots) // 20)]  # popular times: contention
 
@@ -146,18 +163,15 @@ def main() -> None:
             rows.append(run(args.booking_rate, args.duration, booking, "POST /bookings"))
             rows.append(run(args.registration_rate, args.duration, registration,
                             "POST /patients"))
-            staircase = []
-            for rate in [float(r) for r in args.staircase.split(",")]:
-                step = run(rate, args.step_seconds, booking, f"POST /bookings @{rate:.0f}")
-                staircase.append(step)
-                rows.append(step)
-                if step["p95_ms"] > 100:
-                    break
+            steps, _ = staircase(
+                [float(r) for r in args.staircase.split(",")],
+                lambda rate: run(rate, args.step_seconds, booking, f"POST /bookings @{rate:.0f}"),
+                lambda step: step["p95_ms"] <= 100)
+            rows.extend(steps)
             time.sleep(2)  # let the projectors finish
-        sustained = max((s["throughput_rps"] for s in staircase if s["p95_ms"] <= 100),
-                        default=0.0)
-        lag = _projection_lag(srv.database_url, started)
-        doubles = _double_bookings(srv.database_url)
+        sustained = max((s["throughput_rps"] for s in steps if s["sustained"]), default=0.0)
+        lag = projection_lag(srv.database_url, started)
+        doubles = double_bookings(srv.database_url)
         app.close()
         print("measuring the PostgreSQL baseline (pgbench simple-update)...", flush=True)
         baseline = pgbench_baseline(srv.postgres, 2 if args.smoke else 10,

@@ -1,4 +1,5 @@
-"""Shared benchmark plumbing: servers in a temp folder, the PostgreSQL baseline, the API."""
+"""Shared benchmark plumbing: servers in a temp folder, the PostgreSQL baseline, the API,
+a Kafka broker, the followers' positions, a saturation staircase and a progress bar."""
 
 from __future__ import annotations
 
@@ -9,16 +10,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TextIO
 
 import httpx
+import psycopg
 
+from infra.embedded.kafka import EmbeddedKafka, missing_prerequisites
 from infra.embedded.postgres import EmbeddedPostgres
 from infra.embedded.process import free_port
 from infra.embedded.redis import EmbeddedRedis
+from infra.readmodels.build import READ_MODELS
 from infra.settings import Settings
 
 
@@ -121,3 +127,108 @@ def print_table(rows: list[dict[str, object]]) -> None:
     print("  ".join(k.ljust(widths[k]) for k in keys))
     for r in rows:
         print("  ".join(str(r.get(k, "")).ljust(widths[k]) for k in keys))
+
+
+@contextmanager
+def background_kafka(folder: Path) -> Iterator[Callable[[], str]]:
+    """A real Kafka broker (KRaft, from the project's Maven jars) started in the background
+    while the caller seeds: yields a function that waits until it is up and returns its
+    bootstrap address. Stopped on exit."""
+    missing = missing_prerequisites()
+    if missing:
+        raise RuntimeError("the benchmark starts a real Kafka broker and needs: "
+                           + ", ".join(missing))
+    kafka = EmbeddedKafka(folder)
+    with ThreadPoolExecutor(1, thread_name_prefix="kafka-start") as pool:
+        started: Future[EmbeddedKafka] = pool.submit(kafka.start)
+        try:
+            yield lambda: started.result(timeout=300).bootstrap
+        finally:
+            started.exception()  # wait for the start to finish, whatever its outcome
+            kafka.stop()
+
+
+FOLLOWERS = (*READ_MODELS, "relay")
+
+
+def follower_positions(conn: psycopg.Connection[Any], schema: str = "public") -> dict[str, int]:
+    """The event log's head and each follower's position (as `clinic projections status`)."""
+    row = conn.execute(f'SELECT max(notification_id) FROM "{schema}".clinic_events').fetchone()
+    positions = {"head": int(row[0] or 0) if row else 0}
+    for name in FOLLOWERS:
+        try:
+            row = conn.execute(f'SELECT notification_id FROM "{schema}".{name}_tracking '
+                               "WHERE application_name = 'clinic'").fetchone()
+        except psycopg.errors.UndefinedTable:
+            conn.rollback()
+            row = None
+        positions[name] = int(row[0]) if row and row[0] is not None else 0
+    return positions
+
+
+def wait_for_followers(database_url: str, timeout_s: float,
+                       names: tuple[str, ...] = FOLLOWERS) -> float:
+    """Wait until every named follower reached the log's head (as it was when asked, or
+    later); return the seconds it took. RuntimeError after timeout_s."""
+    started = time.perf_counter()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        head = follower_positions(conn)["head"]
+        while True:
+            positions = follower_positions(conn)
+            if all(positions[n] >= head for n in names):
+                return time.perf_counter() - started
+            if time.perf_counter() - started > timeout_s:
+                behind = {n: head - positions[n] for n in names if positions[n] < head}
+                raise RuntimeError(f"followers still behind after {timeout_s:.0f}s: {behind}")
+            time.sleep(0.1)
+
+
+Step = dict[str, Any]
+
+
+def staircase(rates: list[float], run_step: Callable[[float], Step],
+              sustained: Callable[[Step], bool]) -> tuple[list[Step], Step | None]:
+    """Offer rising rates, one step each, until a step is not sustained (latency or errors
+    blew up). Returns every step run, and the highest-rate sustained step (or None)."""
+    steps: list[Step] = []
+    best: Step | None = None
+    for rate in rates:
+        step = run_step(rate)
+        step["sustained"] = sustained(step)
+        steps.append(step)
+        if not step["sustained"]:
+            break
+        best = step
+    return steps, best
+
+
+class Progress:
+    """A one-line text progress bar on stderr, redrawn in place (at most 5 times a second);
+    close() ends the line. No dependency: a benchmark must not need a terminal library."""
+
+    def __init__(self, label: str, total: float, unit: str = "",
+                 stream: TextIO = sys.stderr, width: int = 28) -> None:
+        self.label, self.total, self.unit = label, max(total, 1e-9), unit
+        self.stream, self.width = stream, width
+        self.started = time.perf_counter()
+        self.drawn = 0.0
+        self.done = 0.0
+
+    def update(self, done: float, note: str = "", force: bool = False) -> None:
+        self.done = done
+        now = time.perf_counter()
+        if not force and now - self.drawn < 0.2:
+            return
+        self.drawn = now
+        share = min(1.0, max(0.0, done / self.total))
+        bar = "#" * int(share * self.width)
+        figures = f"{done:,.0f}/{self.total:,.0f}{self.unit}"
+        line = (f"{self.label:<22} [{bar:<{self.width}}] {share:4.0%} {figures} "
+                f"{now - self.started:5.1f}s {note}")
+        self.stream.write(f"\r{line:<110}")
+        self.stream.flush()
+
+    def close(self, note: str = "", done: float | None = None) -> None:
+        self.update(self.done if done is None else done, note, force=True)
+        self.stream.write("\n")
+        self.stream.flush()

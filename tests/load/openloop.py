@@ -9,30 +9,45 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100); NaN for no values."""
+    data = sorted(values)
+    if not data:
+        return float("nan")
+    k = min(len(data) - 1, max(0, round(p / 100 * len(data) + 0.5) - 1))
+    return data[k]
 
 
 @dataclass
 class Result:
     name: str
     latencies_ms: list[float] = field(default_factory=list)
+    # Scheduled send time of each answered request, seconds after `started` (parallel to
+    # latencies_ms): latency over time.
+    sent_at_s: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
     sent: int = 0
+    skipped: int = 0  # scheduled, but make_request had nothing to send
+    # How late the generator itself dispatched each request (its own event loop busy or
+    # starved of CPU): milliseconds after the scheduled time. Large values mean the
+    # generator, not the server, limits the offered rate.
+    dispatch_late_ms: list[float] = field(default_factory=list)
+    started: float = 0.0  # time.perf_counter() of the first scheduled send
     elapsed_s: float = 0.0
 
-    def record(self, status: int, latency_ms: float) -> None:
+    def record(self, status: int, latency_ms: float, sent_at_s: float = float("nan")) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
         self.latencies_ms.append(latency_ms)
+        self.sent_at_s.append(sent_at_s)
 
     def percentile(self, p: float) -> float:
-        data = sorted(self.latencies_ms)
-        if not data:
-            return float("nan")
-        k = min(len(data) - 1, max(0, round(p / 100 * len(data) + 0.5) - 1))
-        return data[k]
+        return percentile(self.latencies_ms, p)
 
     @property
     def error_rate(self) -> float:
@@ -57,7 +72,8 @@ class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
 
-    async def request(self, raw: bytes) -> int:
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        """Send one request; the answer's status and body."""
         self.writer.write(raw)
         status_line = await self.reader.readline()
         if not status_line:
@@ -70,18 +86,25 @@ class _Connection:
                 break
             if line[:15].lower() == b"content-length:":
                 length = int(line[15:].strip())
-        if length:
-            await self.reader.readexactly(length)
-        return status
+        body = await self.reader.readexactly(length) if length else b""
+        return status, body
 
 
 async def run_open_loop(host: str, port: int, rate: float, duration_s: float,
-                        make_request: Callable[[int], bytes], name: str,
-                        max_connections: int = 256, initial_connections: int = 32) -> Result:
+                        make_request: Callable[[int], bytes | None], name: str,
+                        max_connections: int = 256, initial_connections: int = 32, *,
+                        on_response: Callable[[int, int, bytes], None] | None = None,
+                        timeout_s: float | None = None) -> Result:
     """Send `rate` requests per second for `duration_s`; return latencies and statuses.
 
+    make_request(i) builds request i at its scheduled time; None skips that tick (nothing to
+    send, e.g. no earlier booking left to cancel: counted in `skipped`, not in `sent`).
+    on_response(i, status, body) hears every answer; status 0 (empty body) when request i
+    got none (transport error or timeout). timeout_s bounds each request, connecting and
+    queueing for a connection included; a request past it counts as a `TimeoutError`.
+
     Connections are opened up front and used in turn, so that keep-alive connections spread
-    over every API worker process the way a load balancer would spread requests; a lazily
+    over every API worker process the way a load balancer would spread them; a lazily
     grown pool would pin most traffic to whichever worker accepted first.
     """
     result = Result(name)
@@ -93,47 +116,68 @@ async def run_open_loop(host: str, port: int, rate: float, duration_s: float,
     interval = 1.0 / rate
     total = int(rate * duration_s)
     start = time.perf_counter()
+    result.started = start
     tasks: list[asyncio.Task[None]] = []
 
-    async def one(i: int, scheduled: float) -> None:
+    async def connect() -> _Connection:
+        nonlocal open_count
+        open_count += 1
+        try:
+            return _Connection(*await asyncio.open_connection(host, port))
+        except BaseException:
+            open_count -= 1
+            raise
+
+    async def one(i: int, scheduled: float, raw: bytes) -> None:
         nonlocal open_count
         conn: _Connection | None = None
         try:
-            if idle:
-                conn = idle.pop(0)  # the longest idle: rotate over every connection
-            elif open_count < max_connections:
-                open_count += 1
-                conn = _Connection(*await asyncio.open_connection(host, port))
-            else:
-                while not idle:
-                    await asyncio.sleep(0.0005)
-                conn = idle.pop()
-            try:
-                status = await conn.request(make_request(i))
-            except ConnectionResetError:
-                # An idle keep-alive connection the server closed: reconnect, as any HTTP
-                # client does; the latency still counts from the scheduled start.
-                conn.writer.close()
-                conn = _Connection(*await asyncio.open_connection(host, port))
-                status = await conn.request(make_request(i))
-            result.record(status, (time.perf_counter() - scheduled) * 1000)
+            async with asyncio.timeout(timeout_s):
+                if idle:
+                    conn = idle.pop(0)  # the longest idle: rotate over every connection
+                elif open_count < max_connections:
+                    conn = await connect()
+                else:
+                    while not idle:
+                        await asyncio.sleep(0.0005)
+                    conn = idle.pop()
+                try:
+                    status, body = await conn.request(raw)
+                except ConnectionResetError:
+                    # An idle keep-alive connection the server closed: reconnect, as any HTTP
+                    # client does; the latency still counts from the scheduled start.
+                    conn.writer.close()
+                    open_count -= 1
+                    conn = None
+                    conn = await connect()
+                    status, body = await conn.request(raw)
+            result.record(status, (time.perf_counter() - scheduled) * 1000, scheduled - start)
             idle.append(conn)
         except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
+            # OSError includes TimeoutError (asyncio.timeout)
             result.errors += 1
             kind = type(exc).__name__
             result.error_kinds[kind] = result.error_kinds.get(kind, 0) + 1
             if conn is not None:
                 conn.writer.close()
                 open_count -= 1
+            status, body = 0, b""
+        if on_response is not None:
+            on_response(i, status, body)
 
     for i in range(total):
         scheduled = start + i * interval
         delay = scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
+        result.dispatch_late_ms.append((time.perf_counter() - scheduled) * 1000)
+        raw = make_request(i)
+        if raw is None:
+            result.skipped += 1
+            continue
         result.sent += 1
-        tasks.append(asyncio.create_task(one(i, scheduled)))
-    await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
+        tasks.append(asyncio.create_task(one(i, scheduled, raw)))
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=max(60.0, (timeout_s or 0) + 10))
     result.elapsed_s = time.perf_counter() - start
     for conn in idle:
         conn.writer.close()

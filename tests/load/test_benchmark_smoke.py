@@ -37,3 +37,41 @@ def test_booking_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert bookings["error_rate"] == 0
     assert result["summary"]["double_bookings"] == 0
     assert result["summary"]["appointments"] > 0
+
+
+def test_slo_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "slo.json"
+    run = subprocess.run([sys.executable, "-m", "tests.load.slo_bench", "--smoke",
+                          "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "SLO targets" in run.stdout and "pgbench" in run.stdout
+    result = json.loads(out.read_text())
+    endpoints = result["mixed"]["endpoints"]
+    assert set(endpoints) == {"GET /slots", "POST /holds", "POST /bookings", "POST /patients",
+                              "POST /bookings/{id}/cancel"}
+    for name, figures in endpoints.items():
+        assert figures["sent"] > 0, name
+        assert figures["completed"] == figures["sent"], name
+        assert figures["error_rate"] == 0, (name, figures)
+    assert result["double_bookings"] == 0
+    assert result["live_appointments_event_store"] == result["live_appointments_read_model"] > 0
+    assert result["saturation"]["steps"] and len(result["targets"]) == 6
+    assert result["baseline"]["pgbench_simple_update_tps_c1"] > 0
+    png = out.with_suffix(".png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_relay_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "relay.json"
+    run = subprocess.run([sys.executable, "-m", "tests.load.relay_bench", "--smoke",
+                          "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    result = json.loads(out.read_text())
+    catch_up, load, latency = result["catch_up"], result["load"], result["latency"]
+    assert catch_up["messages"] == catch_up["messages_expected"] > 0
+    assert catch_up["messages_missing"] == 0
+    assert load["name"] == "POST /bookings" and load["completed"] == load["sent"]
+    assert load["error_rate"] == 0 and load["statuses"] == f"{{201: {load['sent']}}}"
+    assert latency["arrived"] == latency["messages"] == load["sent"]
+    assert latency["messages_missing"] == 0
+    assert result["baseline"]["pgbench_simple_update_tps_c1"] > 0
