@@ -16,9 +16,10 @@ from infra.mapper import ClinicMapper
 from infra.settings import Settings
 
 
-def build_application(settings: Settings) -> ClinicApplication:
+def build_application(settings: Settings, *, open_phi: bool = True) -> ClinicApplication:
     """Fails loudly (KeyEncryptionKeyError) if the configured KEKs cannot open the stored
-    data keys: never a silent start with a wrong key."""
+    data keys: never a silent start with a wrong key. `open_phi=False`: a follower that reads
+    events with their PHI still sealed and records none (infra/mapper.py)."""
     assert settings.database_url
     keys = open_data_keys(settings)
     try:
@@ -37,6 +38,8 @@ def build_application(settings: Settings) -> ClinicApplication:
         keys.close()
         raise
     protect(app, cipher)
+    assert isinstance(app.mapper, ClinicMapper)
+    app.mapper.open_phi = open_phi
     return app
 
 

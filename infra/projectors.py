@@ -16,7 +16,7 @@ import structlog
 
 from infra.application import build_application
 from infra.crypto.phi import PhiCipher
-from infra.readmodels.build import READ_MODELS, read_model
+from infra.readmodels.build import KINDS, READ_MODELS, read_model
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
 
@@ -35,7 +35,7 @@ def build_runner(name: str, settings: Settings, **options: Any) -> CatchUpRunner
     if name not in READ_MODELS:
         raise ValueError(f"unknown read model '{name}'; known: {', '.join(READ_MODELS)}")
     assert settings.database_url
-    app = build_application(settings)
+    app = build_application(settings, open_phi=KINDS[name].reads_phi)
     assert isinstance(app.data_keys, PhiCipher)
     model = read_model(name, settings.database_url, settings.db_schema, phi=app.data_keys)
     return CatchUpRunner(app, model, **options)

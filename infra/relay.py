@@ -27,7 +27,7 @@ def build_relay(settings: Settings, **options: Any) -> tuple[CatchUpRunner, list
     """The relay's runner, and what to close after it stopped."""
     assert settings.database_url
     create_topics(settings)
-    app = build_application(settings)
+    app = build_application(settings, open_phi=False)
     env = eventsourcing_env(settings.database_url, settings.db_schema) | {
         "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "1"}
     factory = InfrastructureFactory[PostgresTrackingRecorder].construct(

@@ -65,7 +65,7 @@ def build_scheduler(settings: Settings, clock: Any = utc_now,
     """The scheduler, and what to close after it stopped."""
     assert settings.database_url
     create_read_model_tables(settings.database_url, settings.db_schema)
-    app = build_application(settings)
+    app = build_application(settings, open_phi=False)
     schedule = PostgresReminderSchedule(settings.database_url, settings.db_schema)
     scheduler = ReminderScheduler(schedule, app.record_reminder_due,
                                   settings.reminder_offset_list(), clock, **options)

@@ -21,6 +21,7 @@ from infra.crypto.datakeys import DataKeys, SubjectErasedError
 
 PREFIX: Final = "phi1"
 SEALED_KEY: Final = "__phi__"  # where an event's sealed fields are kept in stored state
+SEALED = "[sealed]"  # a PHI field read by a follower that does not open PHI
 
 
 class _Shredded:
@@ -90,6 +91,13 @@ class PhiCipher:
             state[SEALED_KEY] = self.seal(subject, values, context)
         except SubjectErasedError:
             state.update(dict.fromkeys(values, ERASED))
+
+    @staticmethod
+    def leave_sealed(state: dict[str, Any], declaration: PHI) -> None:
+        """For readers that never need PHI: the fields read as SEALED, nothing is decrypted."""
+        if state.pop(SEALED_KEY, None) is not None:
+            for field in declaration.fields:
+                state.setdefault(field, SEALED)
 
     def open_fields(self, state: dict[str, Any], declaration: PHI, subject: Any,
                     context: str) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI
 
 from commands.routes import ROUTERS as COMMAND_ROUTERS
@@ -44,6 +47,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
         await app.state.read_pool.open()
         async_redis = async_redis_client(built.settings)
         app.state.held_slots = AsyncHeldSlots(async_redis)
+        share_the_gil(built.settings)
         try:
             yield
         finally:
@@ -82,3 +86,12 @@ def app_from_environment() -> FastAPI:
     configure_logging(settings.log_level)
     configure_tracing("api")
     return create_app(settings=settings)
+
+
+def share_the_gil(settings: Settings) -> None:
+    """Sync handlers (the write side) run in a thread pool; every runnable thread competes with
+    the event loop for the GIL, so 40 of them (anyio's default) starve the async read side.
+    A few threads keep the loop responsive; requests past them wait their turn in the pool's
+    queue (docs/performance.md)."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+    sys.setswitchinterval(settings.gil_switch_ms / 1000)

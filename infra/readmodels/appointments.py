@@ -47,6 +47,7 @@ class AppointmentsReadModel(TrackedReadModel):
     name = "appointments"
     DDL = DDL + ";" + PATIENTS_DDL
     TABLES = ("appointments", "patients")
+    reads_phi = True  # the visit reason, sealed again under its own context
 
     def apply(self, curs: Cursor[DictRow], events: Sequence[Any], now: datetime) -> None:
         if self.phi is None:

@@ -25,6 +25,7 @@ class TrackedReadModel(PostgresTrackingRecorder):
     DDL: ClassVar[str]  # statements separated by ';', with {s} for the schema
     TABLES: ClassVar[tuple[str, ...]]
     phi: PhiCipher | None = None  # for read models that keep PHI (sealed)
+    reads_phi: ClassVar[bool] = False  # whether it needs events with their PHI opened
 
     def __init__(self, datastore: PostgresDatastore, *, clock: Clock = utc_now,
                  **kwargs: Any) -> None:

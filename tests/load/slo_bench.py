@@ -530,6 +530,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--baseline-seconds", type=int, help="seconds per pgbench run (10)")
     parser.add_argument("--pgbench-scale", type=int, help="pgbench scale factor (10)")
     parser.add_argument("--seed", type=int, default=7, help="random seed")
+    parser.add_argument("--api-env", action="append", default=[], metavar="CLINIC_X=VALUE",
+                        help="extra setting for the API processes (repeatable)")
     parser.add_argument("--out", type=Path, default=Path("tests/load/results/slo.json"),
                         help="JSON result; the plot goes next to it (.png)")
     args = parser.parse_args(argv)
@@ -560,7 +562,8 @@ def main(argv: list[str] | None = None) -> None:
         bootstrap = kafka()
         seeding["kafka_wait_s"] = round(time.perf_counter() - waited, 1)
         sampler = FollowerSampler(srv.database_url)
-        env = {**API_ENV, "CLINIC_KAFKA_BOOTSTRAP": bootstrap}
+        env = {**API_ENV, "CLINIC_KAFKA_BOOTSTRAP": bootstrap,
+               **dict(item.split("=", 1) for item in cfg.api_env)}
         with api_server(srv, cfg.workers, env, projectors=True) as port:
             # The relay publishes the seeding's events first: start from a steady state.
             seeding["followers_settle_s"] = round(wait_for_followers(srv.database_url, 600), 1)

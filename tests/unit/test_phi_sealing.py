@@ -122,3 +122,21 @@ def test_a_visit_of_an_erased_patient_can_still_be_cancelled_and_nothing_new_is_
     reread: Appointment = app.repository.get(visit.id)
     assert reread.status.value == "cancelled" and cancelled.status == reread.status
     assert reread.reason == ERASED
+
+
+def test_a_follower_that_does_not_open_phi_reads_it_sealed_and_cannot_record_it() -> None:
+    from infra.crypto.phi import SEALED
+    from infra.mapper import ClinicMapper, PhiCipherMissingError
+
+    app = in_memory_application()
+    patient_id = _register(app)
+    mapper = app.mapper
+    assert isinstance(mapper, ClinicMapper)
+    mapper.open_phi = False
+    patient = app.repository.get(patient_id)
+    assert (patient.given_name, patient.email) == (SEALED, SEALED)  # nothing decrypted
+    patient.change_contact_details("other@example.org", None)
+    with pytest.raises(PhiCipherMissingError):
+        app.save(patient)
+    mapper.open_phi = True
+    assert app.patient(patient_id).given_name == "Zorblax"
