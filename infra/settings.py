@@ -62,8 +62,8 @@ class Settings(BaseSettings):
     rate_limit_scale: float = Field(default=1.0, gt=0, le=100_000)
     # Per API worker process: threads for the sync (write-side) handlers, and how often the
     # GIL changes hands (docs/performance.md, "sharing the GIL").
-    api_threads: int = Field(default=4, ge=1, le=200)
-    gil_switch_ms: float = Field(default=1.0, gt=0, le=100)
+    api_threads: int = Field(default=40, ge=1, le=200)
+    gil_switch_ms: float = Field(default=5.0, gt=0, le=100)
     # Where people reach the API (behind the proxy): join links in emails point here.
     public_url: str = "http://127.0.0.1:8000"
     # A video visit opens this long before its start.
