@@ -6,9 +6,12 @@ import argparse
 import signal
 import threading
 
+from prometheus_client import start_http_server
+
 from infra.cli.errors import CliError, load_settings
 from infra.logging import configure_logging
 from infra.notify.build import build_kafka_notifier
+from infra.observability.metrics import exposition_registry
 from infra.observability.tracing import configure_tracing
 from infra.projectors import ProjectorHost
 from infra.runtime import Runtime
@@ -20,6 +23,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Follow the event store's notification log and publish every message to "
         "Kafka (CLINIC_KAFKA_BOOTSTRAP; unset: the local sink), recording the position only "
         "after the broker acknowledged. A second instance waits as a standby.")
+    _metrics_options(relay)
     relay.set_defaults(handler=run_relay)
     notify = sub.add_parser(
         "notify", help="email patients from the Kafka topics until Ctrl-C",
@@ -29,7 +33,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     notify.add_argument("--retry-dead-letters", action="store_true",
                         help="handle the dead-letter topic's messages again (after fixing "
                         "the cause), then exit once it stays quiet for 10 s")
+    _metrics_options(notify)
     notify.set_defaults(handler=run_notify)
+
+
+def _metrics_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--metrics-port", type=int, metavar="PORT",
+                         help="serve this process's Prometheus metrics (published messages, "
+                         "publish failures, notifier outcomes) on PORT at /metrics")
+    command.add_argument("--metrics-host", default="127.0.0.1",
+                         help="address for --metrics-port (default 127.0.0.1)")
+
+
+def _serve_metrics(args: argparse.Namespace) -> None:
+    """An API process shows the lags; what only this process counts needs its own port."""
+    if args.metrics_port is not None:
+        start_http_server(args.metrics_port, addr=args.metrics_host,
+                          registry=exposition_registry())
 
 
 def _until_signal() -> threading.Event:
@@ -45,6 +65,7 @@ def run_relay(args: argparse.Namespace) -> int:
     configure_tracing("relay")
     done = _until_signal()
     with Runtime(settings) as resolved:
+        _serve_metrics(args)
         host = ProjectorHost(resolved, ("relay",)).start()
         done.wait()
         host.stop()
@@ -57,6 +78,7 @@ def run_notify(args: argparse.Namespace) -> int:
     configure_tracing("notify")
     done = _until_signal()
     with Runtime(settings) as resolved:
+        _serve_metrics(args)
         if not resolved.kafka_bootstrap:
             if args.retry_dead_letters:
                 raise CliError("dead letters are kept on Kafka: set CLINIC_KAFKA_BOOTSTRAP")

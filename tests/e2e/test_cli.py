@@ -7,7 +7,9 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -88,3 +90,33 @@ def test_retention_and_a_wrong_key_encryption_key_on_the_embedded_default(
                              text=True, timeout=120)
     assert refused.returncode == 2
     assert "is not configured" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_relay_publishes_and_serves_its_own_metrics(settings: Settings, container: Any,
+                                                   tmp_path: Path) -> None:
+    """`clinic relay --metrics-port`: the counters only the relay process keeps, scraped."""
+    container.app.register_patient("Ida", "Moe", date(1990, 1, 1), "ida@example.org", None)
+    port = free_port()
+    env = _clean_env(tmp_path / "relay-data") | {
+        "CLINIC_DATABASE_URL": str(settings.database_url),
+        "CLINIC_REDIS_URL": str(settings.redis_url), "CLINIC_DB_SCHEMA": settings.db_schema}
+    proc = subprocess.Popen([*CLINIC, "relay", "--metrics-port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        published = ""
+        for _ in range(300):
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).text
+            except httpx.TransportError:
+                text = ""
+            published = next((line for line in text.splitlines() if line.startswith(
+                'clinic_relay_messages_published_total{topic="clinic.patients.v1"}')), "")
+            if published:
+                break
+            time.sleep(0.1)
+        assert published.endswith(" 1.0"), published  # the sign-in code request
+        assert "clinic_relay_publish_failures_total 0.0" in text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
