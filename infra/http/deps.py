@@ -1,4 +1,8 @@
-"""FastAPI dependencies as Annotated aliases: the one place routes get their collaborators."""
+"""FastAPI dependencies as Annotated aliases: the one place routes get their collaborators.
+
+They are `async def` on purpose: FastAPI runs a plain `def` dependency in the thread pool,
+so a one-line accessor would cost a thread hop, and under write load wait for a free thread
+behind the sync handlers (GET /slots timed out that way: docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -13,27 +17,31 @@ from queries import db as queries_db
 from queries.slots import HeldSlots
 
 
-def get_container(request: Request) -> Container:
+def _container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
 
-def get_application(request: Request) -> ClinicApplication:
-    return get_container(request).app
+async def get_container(request: Request) -> Container:
+    return _container(request)
+
+
+async def get_application(request: Request) -> ClinicApplication:
+    return _container(request).app
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_phi(request: Request) -> PhiCipher:
-    return get_container(request).phi
+async def get_phi(request: Request) -> PhiCipher:
+    return _container(request).phi
 
 
 PhiDep = Annotated[PhiCipher, Depends(get_phi)]
 ApplicationDep = Annotated[ClinicApplication, Depends(get_application)]
 
 
-def get_read_pool(request: Request) -> queries_db.ReadPool:
+async def get_read_pool(request: Request) -> queries_db.ReadPool:
     pool: queries_db.ReadPool = request.app.state.read_pool
     return pool
 
@@ -41,7 +49,7 @@ def get_read_pool(request: Request) -> queries_db.ReadPool:
 ReadPool = Annotated[queries_db.ReadPool, Depends(get_read_pool)]
 
 
-def get_held_slots(request: Request) -> HeldSlots:
+async def get_held_slots(request: Request) -> HeldSlots:
     held: HeldSlots = request.app.state.held_slots
     return held
 

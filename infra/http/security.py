@@ -20,7 +20,7 @@ _bearer = HTTPBearer(auto_error=False, description="JWT from `clinic token issue
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="clinic"'}
 
 
-def get_token_service(request: Request) -> TokenService:
+async def get_token_service(request: Request) -> TokenService:
     service: TokenService = request.app.state.container.tokens
     return service
 
