@@ -10,6 +10,7 @@ from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool
 
 # Parameters eventsourcing takes as POSTGRES_*; every other libpq parameter in the URL
 # (sslmode, sslrootcert, sslcert, sslkey, application_name, ...) goes in POSTGRES_LIBPQ_PARAMS.
@@ -75,3 +76,13 @@ def run_ddl(conn: psycopg.Connection[Any], script: str) -> None:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
         conn.execute(script.encode())  # several statements, no parameters
+
+
+def table_pool(database_url: str, schema: str, ddl: str, max_size: int = 2
+               ) -> ConnectionPool[Any]:
+    """A small pool for a worker's own tables, created first (`{s}` in `ddl`: the schema)."""
+    pool: ConnectionPool[Any] = ConnectionPool(database_url, min_size=1, max_size=max_size,
+                                               open=True)
+    with pool.connection() as conn:
+        run_ddl(conn, ddl.format(s=f'"{schema}"'))
+    return pool

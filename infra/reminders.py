@@ -7,9 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from psycopg_pool import ConnectionPool
-
 from infra.application import build_application
+from infra.eventstore import table_pool
 from infra.readmodels.base import utc_now
 from infra.readmodels.build import create_read_model_tables
 from infra.settings import Settings
@@ -26,10 +25,7 @@ CREATE TABLE IF NOT EXISTS {s}.reminder_marks (
 class PostgresReminderSchedule:
     def __init__(self, database_url: str, schema: str) -> None:
         self.s = f'"{schema}"'
-        self.pool: ConnectionPool[Any] = ConnectionPool(database_url, min_size=1, max_size=2,
-                                                        open=True)
-        with self.pool.connection() as conn:
-            conn.execute(DDL.format(s=self.s))
+        self.pool = table_pool(database_url, schema, DDL)
 
     def due(self, offset: timedelta, now: datetime, limit: int) -> list[tuple[UUID, datetime]]:
         with self.pool.connection() as conn:

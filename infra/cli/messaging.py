@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 
 from prometheus_client import start_http_server
 
 from infra.cli.errors import CliError, load_settings
+from infra.cli.workers import close_all, host_until, until_signal, worker_until
 from infra.logging import configure_logging
 from infra.notify.build import build_kafka_notifier
 from infra.observability.metrics import exposition_registry
 from infra.observability.tracing import configure_tracing
-from infra.projectors import ProjectorHost
 from infra.runtime import Runtime
 
 
@@ -52,23 +50,14 @@ def _serve_metrics(args: argparse.Namespace) -> None:
                           registry=exposition_registry())
 
 
-def _until_signal() -> threading.Event:
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    return done
-
-
 def run_relay(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level)
     configure_tracing("relay")
-    done = _until_signal()
+    done = until_signal()
     with Runtime(settings) as resolved:
         _serve_metrics(args)
-        host = ProjectorHost(resolved, ("relay",)).start()
-        done.wait()
-        host.stop()
+        host_until(done, resolved, ("relay",))
     return 0
 
 
@@ -76,15 +65,13 @@ def run_notify(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level)
     configure_tracing("notify")
-    done = _until_signal()
+    done = until_signal()
     with Runtime(settings) as resolved:
         _serve_metrics(args)
         if not resolved.kafka_bootstrap:
             if args.retry_dead_letters:
                 raise CliError("dead letters are kept on Kafka: set CLINIC_KAFKA_BOOTSTRAP")
-            host = ProjectorHost(resolved, ("notifier",)).start()
-            done.wait()
-            host.stop()
+            host_until(done, resolved, ("notifier",))
             return 0
         try:
             notifier, resources = build_kafka_notifier(
@@ -95,14 +82,7 @@ def run_notify(args: argparse.Namespace) -> int:
             try:
                 print(notifier.redeliver_all())
             finally:
-                for resource in resources:
-                    resource.close()
+                close_all(resources)
             return 0
-        worker = threading.Thread(target=notifier.run_forever, name="notifier", daemon=True)
-        worker.start()
-        done.wait()
-        notifier.stop()
-        worker.join(timeout=30)
-        for resource in resources:
-            resource.close()
+        worker_until(done, notifier, resources)
     return 0

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 
 import psycopg
 
 from infra.cli.errors import CliError, load_settings
+from infra.cli.workers import host_until, until_signal
 from infra.logging import configure_logging
 from infra.observability.tracing import configure_tracing
-from infra.projectors import ProjectorHost, rebuild
+from infra.projectors import rebuild
 from infra.readmodels.build import READ_MODELS
 from infra.runtime import Runtime
 
@@ -43,13 +42,9 @@ def run_projectors(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level)
     configure_tracing("project")
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
+    done = until_signal()
     with Runtime(settings) as resolved:
-        host = ProjectorHost(resolved).start()
-        done.wait()
-        host.stop()
+        host_until(done, resolved)
     return 0
 
 

@@ -20,8 +20,8 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import structlog
-from psycopg_pool import ConnectionPool
 
+from infra.eventstore import table_pool
 from infra.messaging.avro import AvroCodec, UndecodableMessageError
 from infra.messaging.tracing import processing
 from infra.notify.compose import Composer, Email, Skip
@@ -60,10 +60,7 @@ class DeliveryLog:
 
     def __init__(self, database_url: str, schema: str) -> None:
         self.s = f'"{schema}"'
-        self.pool: ConnectionPool[Any] = ConnectionPool(database_url, min_size=1, max_size=2,
-                                                        open=True)
-        with self.pool.connection() as conn:
-            conn.execute(DDL.format(s=self.s))
+        self.pool = table_pool(database_url, schema, DDL)
 
     def handled(self, event_id: UUID) -> bool:
         with self.pool.connection() as conn:

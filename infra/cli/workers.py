@@ -1,0 +1,44 @@
+"""Long-running CLI commands: run workers until SIGINT or SIGTERM, then stop them in order."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from infra.projectors import PROJECTORS, ProjectorHost, Worker
+from infra.settings import Settings
+
+
+def until_signal() -> threading.Event:
+    """Set by the first SIGINT or SIGTERM (install before starting anything)."""
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    return done
+
+
+def host_until(done: threading.Event, settings: Settings,
+               names: tuple[str, ...] = PROJECTORS) -> None:
+    """The named log followers, one active instance each (advisory locks)."""
+    host = ProjectorHost(settings, names).start()
+    done.wait()
+    host.stop()
+
+
+def worker_until(done: threading.Event, worker: Worker, resources: Iterable[Any]) -> None:
+    """One worker in a thread of its own, then what it used, closed."""
+    thread = threading.Thread(target=worker.run_forever, name="worker", daemon=True)
+    thread.start()
+    try:
+        done.wait()
+        worker.stop()
+        thread.join(timeout=30)
+    finally:
+        close_all(resources)
+
+
+def close_all(resources: Iterable[Any]) -> None:
+    for resource in resources:
+        resource.close()
