@@ -23,6 +23,7 @@ from infra.embedded.redis import EmbeddedRedis
 from infra.http.app import create_app
 from infra.settings import Settings
 from tests.harness.servers import kafka_server, postgres_server, redis_server
+from tests.harness.smtp import SmtpServer, smtp_server
 
 TEST_DATABASE = "clinic_test"
 
@@ -55,6 +56,13 @@ def kafka() -> Iterator[EmbeddedKafka]:
             yield broker
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on loopback, keeping what it receives."""
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture

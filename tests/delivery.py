@@ -5,6 +5,7 @@ the settings name a broker), then the notifier from there into the development m
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from infra.container import Container
@@ -20,6 +21,14 @@ class LocalDelivery:
         build_notifier = build_kafka_notifier if settings.kafka_bootstrap else build_local_notifier
         self.notifier, notifier_resources = build_notifier(settings)
         self.resources: list[Any] = [*relay_resources, *notifier_resources]
+
+    def deliver_until(self, done: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Relay and deliver, step by step, until `done()` (when the count is not known)."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert time.monotonic() < deadline, "not delivered in time"
+            self.relay.catch_up()
+            self.notifier.run_once(0.2)
 
     def run(self, timeout: float = 30.0) -> int:
         """Relay everything recorded, then deliver it; return how many messages were handled."""

@@ -7,7 +7,7 @@ import io
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,19 +24,13 @@ from infra.container import Container
 from infra.embedded.kafka import EmbeddedKafka
 from infra.notify.build import build_kafka_notifier
 from infra.notify.emails import find_sign_in_code
-from infra.relay import build_relay
 from infra.reminders import build_scheduler
 from infra.settings import Settings
+from tests.delivery import LocalDelivery
 from tests.e2e.clinic_flow import open_slots, set_up_clinic
 from tests.harness.smtp import Received, SmtpServer, smtp_server
 
 AVRO = Path(__file__).resolve().parents[2] / "avro"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 @pytest.fixture
@@ -47,29 +41,9 @@ def settings(settings: Settings, kafka: EmbeddedKafka, smtp: SmtpServer) -> Sett
         "reminder_offsets": "30m", "notify_backoff_seconds": 0.1})
 
 
-class Pipeline:
-    """The relay and `clinic notify`, stepped by the test."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.relay, relay_resources = build_relay(settings)
-        self.notifier, notifier_resources = build_kafka_notifier(settings)
-        self.resources = [*relay_resources, *notifier_resources]
-
-    def deliver_until(self, done: Callable[[], bool], timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not done():
-            assert time.monotonic() < deadline, "not delivered in time"
-            self.relay.catch_up()
-            self.notifier.run_once(0.2)
-
-    def close(self) -> None:
-        for resource in self.resources:
-            resource.close()
-
-
 @pytest.fixture
-def pipeline(settings: Settings) -> Iterator[Pipeline]:
-    running = Pipeline(settings)
+def pipeline(settings: Settings) -> Iterator[LocalDelivery]:
+    running = LocalDelivery(settings)
     yield running
     running.close()
 
@@ -78,7 +52,7 @@ def _emails_to(smtp: SmtpServer, address: str) -> list[Received]:
     return [m for m in smtp.messages if address in m.rcpt_tos]
 
 
-def _sign_up(client: TestClient, smtp: SmtpServer, pipeline: Pipeline, email: str
+def _sign_up(client: TestClient, smtp: SmtpServer, pipeline: LocalDelivery, email: str
              ) -> tuple[str, dict[str, str]]:
     registered = client.post("/patients", json={
         "given_name": "Kai", "family_name": "Moss", "birth_date": "1985-02-03", "email": email})
@@ -128,7 +102,8 @@ def _decode_with_only_the_avsc(value: bytes) -> tuple[str, dict[str, Any]]:
 
 def test_booking_reaches_kafka_reminds_and_emails_with_ics(
         client: TestClient, container: Container, token_for: Any, project: Any,
-        settings: Settings, kafka: EmbeddedKafka, smtp: SmtpServer, pipeline: Pipeline) -> None:
+        settings: Settings, kafka: EmbeddedKafka, smtp: SmtpServer,
+        pipeline: LocalDelivery) -> None:
     ids = set_up_clinic(client, token_for, telehealth=True)
     project()
     email = "kai@example.org"
@@ -193,7 +168,7 @@ def test_booking_reaches_kafka_reminds_and_emails_with_ics(
 
 def test_no_email_to_or_about_an_erased_patient(
         client: TestClient, container: Container, token_for: Any, project: Any,
-        smtp: SmtpServer, pipeline: Pipeline) -> None:
+        smtp: SmtpServer, pipeline: LocalDelivery) -> None:
     ids = set_up_clinic(client, token_for)
     project()
     email = "gone@example.org"
@@ -226,7 +201,7 @@ def test_a_dead_letter_keeps_what_could_not_be_sent(
     with smtp_server(reply=550) as refusing:
         refused = settings.model_copy(update={"smtp_port": refusing.port,
                                               "notify_max_attempts": 2})
-        pipeline = Pipeline(refused)
+        pipeline = LocalDelivery(refused)
         try:
             registered = client.post("/patients", json={
                 "given_name": "Lou", "family_name": "Reed", "birth_date": "1970-01-01",

@@ -26,9 +26,10 @@ from infra.logging import configure_logging
 from infra.notify.emails import find_sign_in_code
 from infra.observability.tracing import configure_tracing, shutdown_tracing
 from infra.settings import Settings
+from tests.delivery import LocalDelivery
 from tests.e2e.clinic_flow import open_slots, set_up_clinic
-from tests.e2e.test_messaging_flow import Pipeline, _emails_to
-from tests.harness.smtp import SmtpServer, smtp_server
+from tests.e2e.test_messaging_flow import _emails_to
+from tests.harness.smtp import SmtpServer
 
 
 @pytest.fixture(autouse=True)
@@ -41,12 +42,6 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
 def settings(settings: Settings, kafka: EmbeddedKafka, smtp: SmtpServer) -> Settings:
     return settings.model_copy(update={
         "kafka_bootstrap": kafka.bootstrap, "kafka_topic_prefix": f"{settings.db_schema}.",
@@ -55,8 +50,8 @@ def settings(settings: Settings, kafka: EmbeddedKafka, smtp: SmtpServer) -> Sett
 
 
 @pytest.fixture
-def pipeline(settings: Settings) -> Iterator[Pipeline]:
-    running = Pipeline(settings)
+def pipeline(settings: Settings) -> Iterator[LocalDelivery]:
+    running = LocalDelivery(settings)
     yield running
     running.close()
 
@@ -68,7 +63,7 @@ def _person() -> dict[str, str]:
             "birth_date": "1961-07-13", "reason": f"Rsn{tag} chest pain"}
 
 
-def _register(client: TestClient, smtp: SmtpServer, pipeline: Pipeline,
+def _register(client: TestClient, smtp: SmtpServer, pipeline: LocalDelivery,
               person: dict[str, str]) -> tuple[str, dict[str, str], str]:
     """Register, take the code from the real SMTP server, verify, consent."""
     registered = client.post("/patients", json={k: person[k] for k in (
@@ -105,7 +100,7 @@ def _parent_of(span: ReadableSpan) -> int:
 
 def test_one_booking_is_one_trace_from_the_request_to_the_email(
         client: TestClient, token_for: Any, project: Any, settings: Settings, smtp: SmtpServer,
-        pipeline: Pipeline, spans: InMemorySpanExporter,
+        pipeline: LocalDelivery, spans: InMemorySpanExporter,
         capfd: pytest.CaptureFixture[str]) -> None:
     configure_logging("INFO")
     ids = set_up_clinic(client, token_for, telehealth=True)
@@ -170,7 +165,7 @@ def _parent_of_or_none(span: ReadableSpan) -> int | None:
 
 def test_no_span_carries_phi_or_a_credential(
         client: TestClient, token_for: Any, project: Any, settings: Settings, smtp: SmtpServer,
-        pipeline: Pipeline, spans: InMemorySpanExporter) -> None:
+        pipeline: LocalDelivery, spans: InMemorySpanExporter) -> None:
     ids = set_up_clinic(client, token_for, telehealth=True)
     project()
     person = _person()
