@@ -69,6 +69,7 @@ from tests.load.common import (
     staircase,
     wait_for_followers,
 )
+from tests.load.cpu import CpuMeter, api_parent_pid, api_processes, py_spy
 from tests.load.openloop import Result, percentile, post, run_open_loop
 from tests.load.slot_search_bench import SLOTS_PER_PROVIDER, World, slot_search_request
 
@@ -532,6 +533,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7, help="random seed")
     parser.add_argument("--api-env", action="append", default=[], metavar="CLINIC_X=VALUE",
                         help="extra setting for the API processes (repeatable)")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="py-spy the API parent and workers during the mixed phase "
+                             "(collapsed stacks, one file per process, in DIR)")
     parser.add_argument("--out", type=Path, default=Path("tests/load/results/slo.json"),
                         help="JSON result; the plot goes next to it (.png)")
     args = parser.parse_args(argv)
@@ -577,10 +581,14 @@ def main(argv: list[str] | None = None) -> None:
 
             mixed_streams = work.streams(rates)
             bar = Progress("mixed workload", cfg.duration, "s")
+            cpu = CpuMeter(api_parent_pid(port))
             mixed_from = datetime.now(UTC)
             mixed_t0 = time.perf_counter()
-            results = run_phase(port, mixed_streams, cfg.duration, cfg.timeout,
-                                lambda t, n: bar.update(t, f"{n:,} answers"))
+            cpu.start()
+            with py_spy(api_processes(port), cfg.duration, cfg.profile):
+                results = run_phase(port, mixed_streams, cfg.duration, cfg.timeout,
+                                    lambda t, n: bar.update(t, f"{n:,} answers"))
+            cpu.stop()
             mixed_t1 = time.perf_counter()
             mixed_until = datetime.now(UTC)
             bar.close(f"{sum(st.tally.answers for st in mixed_streams):,} answers",
@@ -665,6 +673,7 @@ def main(argv: list[str] | None = None) -> None:
         "saturation": saturation,
         "projection_lag": lag, "projection_lag_saturation": saturation_lag,
         "followers": followers,
+        "cpu_mixed": cpu.report(total["completed"]),
         "double_bookings": doubles_rm + doubles_es,
         "double_bookings_read_model": doubles_rm, "double_bookings_event_store": doubles_es,
         "live_appointments_read_model": live_rm, "live_appointments_event_store": live_es,
@@ -710,6 +719,11 @@ def _print_report(r: dict[str, Any]) -> None:
                default=0.0)
     print(f"Load generator: requests dispatched at most {late} ms after their scheduled "
           "time (p99); if that nears the p95s, the generator was starved of CPU.")
+    cpu = r["cpu_mixed"]
+    print(f"CPU during the mixed phase: {cpu['cores_total']} of {cpu['machine_cores']} cores "
+          "busy on average")
+    print_table([{"process group": k, "cores": v, "CPU ms per answer": cpu[
+                  "cpu_ms_per_request"].get(k, "")} for k, v in cpu["cores"].items() if v])
     sat = r["saturation"]
     print(f"\nSaturation, bookings alone (sustained: {sat['criteria']}):")
     print_table([{"offered/s": st["offered_rps"], "achieved/s": st["throughput_rps"],
