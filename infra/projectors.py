@@ -16,6 +16,7 @@ import structlog
 
 from infra.application import build_application
 from infra.crypto.phi import PhiCipher
+from infra.eventstore import LogDoorbell
 from infra.readmodels.build import KINDS, READ_MODELS, read_model
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
@@ -44,7 +45,8 @@ def build_runner(name: str, settings: Settings, **options: Any) -> CatchUpRunner
 def _read_model_worker(name: str) -> Callable[[Settings], Built]:
     def build(settings: Settings) -> Built:
         runner = build_runner(name, settings)
-        return runner, [runner.app]
+        runner.doorbell = doorbell = LogDoorbell(runner.app.recorder)
+        return runner, [doorbell, runner.app]
     return build
 
 

@@ -12,7 +12,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.utils import Environment
 
 from infra.application import build_application
-from infra.eventstore import eventsourcing_env
+from infra.eventstore import LogDoorbell, eventsourcing_env
 from infra.messaging import build_publisher, create_topics, kafka_client_config
 from infra.messaging.avro import AvroCodec
 from infra.messaging.tracing import messaging_system, traced
@@ -41,7 +41,9 @@ def build_relay(settings: Settings, **options: Any) -> tuple[CatchUpRunner, list
                   lambda: traced(CountedPublisher(build_publisher(client, data_dir)), system),
                   lambda message: codec.outbound(message, prefix), app.repository.get)
     options.setdefault("idle_sleep", 0.01)
-    return CatchUpRunner(app, relay, **options), [relay, tracking.datastore, app]
+    doorbell = LogDoorbell(app.recorder)
+    return (CatchUpRunner(app, relay, doorbell=doorbell, **options),
+            [doorbell, relay, tracking.datastore, app])
 
 
 class CountedPublisher:

@@ -29,3 +29,14 @@ class MessagePublisher(Protocol):
         """Whether the broker (or local sink) can take messages now."""
 
     def close(self) -> None: ...
+
+
+class Doorbell(Protocol):
+    """Rings whenever the event log may have grown, so followers sleep until there is news
+    instead of polling the database (infra/eventstore.py: PostgreSQL LISTEN/NOTIFY)."""
+
+    def rings(self) -> int:
+        """How many times it has rung so far."""
+
+    def wait(self, after: int, timeout: float) -> None:
+        """Return once it has rung more than `after` times, or after `timeout` seconds."""

@@ -17,6 +17,8 @@ import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import Tracking
 
+from projections.ports import Doorbell
+
 log = structlog.get_logger("clinic.projections")
 
 
@@ -38,27 +40,37 @@ class ReadModel(Protocol):
 
 
 class CatchUpRunner:
+    """With a doorbell, an idle runner costs nothing: it sleeps until the log grows, then
+    waits `idle_sleep` more so that a burst of commits becomes one batch. Without one, it
+    polls every `idle_sleep` (in-memory stores, tests)."""
+
     def __init__(self, app: Application[Any], read_model: ReadModel, *,
                  batch_size: int = 500, idle_sleep: float = 0.02,
-                 tick_every: float = 300.0) -> None:
+                 tick_every: float = 300.0, doorbell: Doorbell | None = None,
+                 recheck_every: float = 1.0) -> None:
         self.app = app
         self.read_model = read_model
         self.batch_size = batch_size
         self.idle_sleep = idle_sleep
         self.tick_every = tick_every
+        self.doorbell = doorbell
+        self.recheck_every = recheck_every  # a missed ring costs at most this much lag
         self.stopping = threading.Event()
 
     def run_once(self) -> int:
         """Apply the next batch, if any; return how many events it held."""
-        after = self.read_model.position(self.app.name) or 0
+        return self._apply_after(self.read_model.position(self.app.name) or 0)[0]
+
+    def _apply_after(self, after: int) -> tuple[int, int]:
+        """Apply the batch after `after`; return its size and the new position."""
         notifications = self.app.recorder.select_notifications(
             start=after, limit=self.batch_size, inclusive_of_start=False
         )
         if not notifications:
-            return 0
+            return 0, after
         events = [self.app.mapper.to_domain_event(n) for n in notifications]
         self.read_model.process(events, Tracking(self.app.name, notifications[-1].id))
-        return len(events)
+        return len(events), notifications[-1].id
 
     def catch_up(self) -> int:
         """Apply everything recorded so far; return the number of events applied."""
@@ -68,17 +80,35 @@ class CatchUpRunner:
         return total
 
     def run_forever(self) -> None:
+        """Follow the log until stop(). The position is read once and then kept in memory:
+        while this runner holds its worker lock (infra/projectors.py), nothing else moves it.
+        After a failure it is read again."""
         last_tick = 0.0
+        position: int | None = None
         while not self.stopping.is_set():
             if time.monotonic() - last_tick >= self.tick_every:
                 self.read_model.tick()
                 last_tick = time.monotonic()
+            rang = self.doorbell.rings() if self.doorbell else 0
             try:
-                if not self.run_once():
-                    self.stopping.wait(self.idle_sleep)
+                if position is None:
+                    position = self.read_model.position(self.app.name) or 0
+                applied, position = self._apply_after(position)
             except Exception:
+                position = None
                 log.exception("projection batch failed; retrying", read_model=self.read_model.name)
                 self.stopping.wait(1.0)
+                continue
+            if applied >= self.batch_size:
+                continue  # more is waiting
+            if self.doorbell is None:
+                if not applied:
+                    self.stopping.wait(self.idle_sleep)
+                continue
+            until_tick = self.tick_every - (time.monotonic() - last_tick)
+            self.doorbell.wait(rang, max(0.0, min(self.recheck_every, until_tick)))
+            if self.doorbell.rings() != rang:
+                self.stopping.wait(self.idle_sleep)  # gather the burst the ring announced
 
     def stop(self) -> None:
         self.stopping.set()
