@@ -8,7 +8,9 @@ cheap enough to share two cores with the server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -108,16 +110,21 @@ async def run_open_loop(host: str, port: int, rate: float, duration_s: float,
     grown pool would pin most traffic to whichever worker accepted first.
     """
     result = Result(name)
-    idle: list[_Connection] = [
+    idle: deque[_Connection] = deque([
         _Connection(*await asyncio.open_connection(host, port))
         for _ in range(initial_connections)
-    ]
+    ])
+    # Requests waiting for a connection when all max_connections are busy, served in
+    # order; a future each, so waiting costs no CPU (a polling wait would make an
+    # overloaded server look worse by starving it of the generator's share of the cores).
+    waiting: deque[asyncio.Future[_Connection]] = deque()
     open_count = len(idle)
     interval = 1.0 / rate
     total = int(rate * duration_s)
     start = time.perf_counter()
     result.started = start
     tasks: list[asyncio.Task[None]] = []
+    spares: set[asyncio.Task[None]] = set()
 
     async def connect() -> _Connection:
         nonlocal open_count
@@ -128,19 +135,38 @@ async def run_open_loop(host: str, port: int, rate: float, duration_s: float,
             open_count -= 1
             raise
 
+    async def acquire() -> _Connection:
+        if idle:
+            return idle.popleft()  # the longest idle: rotate over every connection
+        if open_count < max_connections:
+            return await connect()
+        turn: asyncio.Future[_Connection] = asyncio.get_running_loop().create_future()
+        waiting.append(turn)
+        try:
+            return await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                release(turn.result())  # handed over just as the wait timed out
+            raise
+
+    def release(conn: _Connection) -> None:
+        while waiting:
+            turn = waiting.popleft()
+            if not turn.done():
+                turn.set_result(conn)
+                return
+        idle.append(conn)
+
+    async def replace() -> None:
+        with contextlib.suppress(OSError):
+            release(await connect())
+
     async def one(i: int, scheduled: float, raw: bytes) -> None:
         nonlocal open_count
         conn: _Connection | None = None
         try:
             async with asyncio.timeout(timeout_s):
-                if idle:
-                    conn = idle.pop(0)  # the longest idle: rotate over every connection
-                elif open_count < max_connections:
-                    conn = await connect()
-                else:
-                    while not idle:
-                        await asyncio.sleep(0.0005)
-                    conn = idle.pop()
+                conn = await acquire()
                 try:
                     status, body = await conn.request(raw)
                 except ConnectionResetError:
@@ -152,7 +178,7 @@ async def run_open_loop(host: str, port: int, rate: float, duration_s: float,
                     conn = await connect()
                     status, body = await conn.request(raw)
             result.record(status, (time.perf_counter() - scheduled) * 1000, scheduled - start)
-            idle.append(conn)
+            release(conn)
         except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
             # OSError includes TimeoutError (asyncio.timeout)
             result.errors += 1
@@ -161,6 +187,8 @@ async def run_open_loop(host: str, port: int, rate: float, duration_s: float,
             if conn is not None:
                 conn.writer.close()
                 open_count -= 1
+                if waiting:  # its place goes to whoever waits for a connection
+                    spares.add(asyncio.create_task(replace()))
             status, body = 0, b""
         if on_response is not None:
             on_response(i, status, body)
@@ -179,6 +207,8 @@ async def run_open_loop(host: str, port: int, rate: float, duration_s: float,
         tasks.append(asyncio.create_task(one(i, scheduled, raw)))
     await asyncio.wait_for(asyncio.gather(*tasks), timeout=max(60.0, (timeout_s or 0) + 10))
     result.elapsed_s = time.perf_counter() - start
+    for spare in spares:
+        spare.cancel()
     for conn in idle:
         conn.writer.close()
     return result
