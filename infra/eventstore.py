@@ -18,6 +18,7 @@ from psycopg_pool import ConnectionPool
 # Parameters eventsourcing takes as POSTGRES_*; every other libpq parameter in the URL
 # (sslmode, sslrootcert, sslcert, sslkey, application_name, ...) goes in POSTGRES_LIBPQ_PARAMS.
 log = structlog.get_logger("clinic.eventstore")
+DDL_LOCK = 0x636C696E  # one advisory lock for our own schema changes ("clin")
 _OWN_PARAMS = frozenset({"dbname", "host", "port", "user", "password"})
 
 
@@ -41,11 +42,62 @@ def eventsourcing_env(database_url: str, schema: str = "public") -> dict[str, st
         "POSTGRES_MAX_OVERFLOW": "10",
         "POSTGRES_LOCK_TIMEOUT": "5",
         "POSTGRES_CONNECT_TIMEOUT": "5",
-        # Off on purpose: see ARCHITECTURE.md (9.5.6 insert function skips the table lock).
-        "POSTGRES_ENABLE_DB_FUNCTIONS": "no",
+        # On, with our own insert function that keeps the table lock (SingleTripRecorder).
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "yes",
         "CREATE_TABLE": "yes",
         "MAPPER_TOPIC": "infra.mapper:ClinicMapper",
     }
+
+
+class SingleTripRecorder(PostgresApplicationRecorder):
+    """Records events with one server-side call: lock the table, NOTIFY, insert, commit.
+
+    eventsourcing's default insert takes `LOCK TABLE ... IN EXCLUSIVE MODE` (so that insert
+    order equals commit order for the notification log) and then needs client round trips
+    (results, COMMIT) while holding it. In a Python API process each of those waits for
+    the GIL too, and every other writer queues on the lock meanwhile: the convoy that
+    limited booking throughput (docs/performance.md). Here the lock is taken inside a
+    function called in autocommit mode, so it is held only server-side, from the lock to the
+    commit that ends the statement. eventsourcing 9.5.6's own insert function leaves the lock
+    out (ARCHITECTURE.md); this one keeps it, under a name of its own per table
+    (docs/decisions/0023-single-trip-event-inserts.md)."""
+
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        schema, table = datastore.schema, self.events_table_name
+        self.pg_function_name_insert_events = f"{table}_insert"
+        self.check_identifier_length(self.pg_function_name_insert_events)
+        self.sql_create_pg_function_insert_events = sql.SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
+            "BEGIN "
+            "  SET LOCAL lock_timeout = '{lock_timeout}s'; "
+            "  LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+            "  NOTIFY {channel}; "
+            "  RETURN QUERY "
+            "  INSERT INTO {schema}.{table} AS t "
+            "    (originator_id, originator_version, topic, state) "
+            "  SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+            "  RETURNING notification_id; "
+            "END; $BODY$"
+        ).format(
+            schema=sql.Identifier(schema), table=sql.Identifier(table),
+            function=sql.Identifier(self.pg_function_name_insert_events),
+            event=sql.Identifier(self.stored_event_type_name),
+            lock_timeout=datastore.lock_timeout, channel=sql.Identifier(self.channel_name),
+        )
+        self.sql_create_statements[self.create_insert_function_statement_index] = \
+            self.sql_create_pg_function_insert_events
+        self.sql_invoke_pg_function_insert_events = sql.SQL(
+            "SELECT * FROM {schema}.{function}((%s))"
+        ).format(schema=sql.Identifier(schema),
+                 function=sql.Identifier(self.pg_function_name_insert_events))
+
+    def _create_table(self, curs: Any) -> None:
+        # Every process creates (or replaces) the function at start; one at a time, or
+        # PostgreSQL fails concurrent replacements ("tuple concurrently updated").
+        curs.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
+        super()._create_table(curs)
 
 
 class LibpqPostgresFactory(PostgresFactory):
@@ -57,6 +109,7 @@ class LibpqPostgresFactory(PostgresFactory):
     connection it will make (recorders, tracking, the LISTEN of subscriptions)."""
 
     POSTGRES_LIBPQ_PARAMS = "POSTGRES_LIBPQ_PARAMS"
+    application_recorder_class = SingleTripRecorder
 
     def __init__(self, env: Environment | EnvType | None):
         super().__init__(env)
@@ -70,8 +123,6 @@ def ensure_schema(database_url: str, schema: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
-
-DDL_LOCK = 0x636C696E  # one advisory lock for our own schema changes ("clin")
 
 
 def run_ddl(conn: psycopg.Connection[Any], script: str) -> None:

@@ -114,7 +114,7 @@ def py_spy(pids: dict[str, int], seconds: float, folder: Path | None) -> Iterato
         out = folder / f"{label}.txt"
         procs.append(subprocess.Popen(
             [str(spy), "record", "--pid", str(pid), "--duration", str(int(seconds)),
-             "--rate", "200", "--nonblocking", "--format", "raw", "--output", str(out)],
+             "--rate", "200", "--nonblocking", "--gil", "--format", "raw", "--output", str(out)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
         yield
