@@ -76,8 +76,8 @@ class BookingPublic(BaseModel):
 def create_booking(body: BookingCreate, request: Request, principal: Booker,
                    container: ContainerDep) -> JSONResponse:
     """Book a slot, with or without a hold. Send `Idempotency-Key` to retry safely."""
-    rate_limit(container, "book", principal.subject, 30, 60)
-    rate_limit(container, "book-ip", client_ip(request), 120, 60)
+    rate_limit(container, ("book", principal.subject, 30, 60),
+               ("book-ip", client_ip(request), 120, 60))
     with _counted_refusals("book"):
         return _book(body, request, principal, container)
 

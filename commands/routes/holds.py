@@ -41,9 +41,11 @@ class HoldPublic(BaseModel):
 def create_hold(body: HoldCreate, request: Request, principal: MaybePrincipal,
                 container: ContainerDep) -> HoldPublic:
     """Hold a slot (sign-in optional). Keep `hold_secret`: booking and releasing need it."""
-    rate_limit(container, "holds-ip", client_ip(request), 60, 60)
-    if principal is not None:
-        rate_limit(container, "holds-subject", principal.subject, 20, 60)
+    by_ip = ("holds-ip", client_ip(request), 60, 60)
+    if principal is None:
+        rate_limit(container, by_ip)
+    else:
+        rate_limit(container, by_ip, ("holds-subject", principal.subject, 20, 60))
     slot = container.slots.slot(body.slot_id)
     if slot is None or slot.book_by < datetime.now(UTC):
         raise ProblemError("not-found", f"no bookable slot with id {body.slot_id}")

@@ -82,8 +82,8 @@ class PatientProfile(BaseModel):
 def register_patient(body: PatientCreate, request: Request,
                      container: ContainerDep) -> JSONResponse:
     """Register with minimal details; a sign-in code goes to the email address."""
-    rate_limit(container, "register-ip", client_ip(request), 20, 3600)
-    rate_limit(container, "code-email", body.email.strip().lower(), 5, 3600)
+    rate_limit(container, ("register-ip", client_ip(request), 20, 3600),
+               ("code-email", body.email.strip().lower(), 5, 3600))
 
     def create(derived_id: UUID | None) -> tuple[int, Any]:
         with acting(request, None, "patient registration"):
@@ -101,8 +101,8 @@ def register_patient(body: PatientCreate, request: Request,
              responses={202: {"description": "If the address is registered, a code was sent"}})
 def request_code(body: CodeRequest, request: Request, container: ContainerDep) -> dict[str, str]:
     """Ask for a sign-in code. The answer is the same whether or not the address is known."""
-    rate_limit(container, "code-ip", client_ip(request), 20, 3600)
-    rate_limit(container, "code-email", body.email.strip().lower(), 5, 3600)
+    rate_limit(container, ("code-ip", client_ip(request), 20, 3600),
+               ("code-email", body.email.strip().lower(), 5, 3600))
     patient_id = container.app.patient_for_email(body.email)
     if patient_id is not None:
         with acting(request, None, "sign-in code request"):
@@ -115,8 +115,8 @@ def request_code(body: CodeRequest, request: Request, container: ContainerDep) -
 def verify_code(body: CodeVerification, request: Request,
                 container: ContainerDep) -> AccessToken:
     """Trade the emailed code for a patient token; the address counts as verified."""
-    rate_limit(container, "verify-ip", client_ip(request), 30, 600)
-    rate_limit(container, "verify-email", body.email.strip().lower(), 10, 600)
+    rate_limit(container, ("verify-ip", client_ip(request), 30, 600),
+               ("verify-email", body.email.strip().lower(), 10, 600))
     patient_id = container.app.patient_for_email(body.email)
     outcome = container.codes.check(patient_id, body.code) if patient_id else CodeCheck.expired
     if patient_id is None or outcome is not CodeCheck.accepted:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import redis
+import redis.asyncio
 
 from domain.access import Role
 from infra.auth.tokens import Principal, TokenService
@@ -47,11 +48,15 @@ class PatientSessions:
         """Whether the caller's session is alive; if so, its idle clock restarts."""
         if principal.session_id is None:
             return False
-        raw = self.client.getex(_key(principal.session_id), ex=self.idle)
-        if raw is None:
+        return _alive(self.client.getex(_key(principal.session_id), ex=self.idle), principal)
+
+    async def touch_async(self, principal: Principal, client: redis.asyncio.Redis) -> bool:
+        """touch() on the API's event loop: every patient request asks, and a thread hop
+        for one Redis command costs more than the command (docs/performance.md)."""
+        if principal.session_id is None:
             return False
-        subject, ends_at = _text(raw).split("|")
-        return subject == principal.subject and time.time() < int(ends_at)
+        raw = await client.getex(_key(principal.session_id), ex=self.idle)
+        return _alive(raw, principal)
 
     def end(self, principal: Principal) -> None:
         if principal.session_id is not None:
@@ -64,6 +69,13 @@ class PatientSessions:
         live = int(self.client.delete(*[_key(s) for s in ids])) if ids else 0
         self.client.delete(_index(patient_id))
         return live
+
+
+def _alive(raw: bytes | str | None, principal: Principal) -> bool:
+    if raw is None:
+        return False
+    subject, ends_at = _text(raw).split("|")
+    return subject == principal.subject and time.time() < int(ends_at)
 
 
 def _key(session_id: str) -> str:

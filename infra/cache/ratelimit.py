@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import redis
 
 from infra.keys import keyed_hash
@@ -14,14 +16,19 @@ class RateLimiter:
 
     def hit(self, bucket: str, key: str, limit: int, window_s: int) -> int | None:
         """Count one hit; return None if allowed, else seconds until the window resets."""
-        # Keys never hold raw emails or addresses: a keyed hash, so not guessable either.
-        digest = keyed_hash(self.pseudonym_key, key)[:32]
-        name = f"rl:{bucket}:{digest}"
+        return self.hit_all([(bucket, key, limit, window_s)])
+
+    def hit_all(self, limits: Sequence[tuple[str, str, int, int]]) -> int | None:
+        """Count one hit in each (bucket, key, limit, window_s), in one round trip; None if
+        every one allows it, else the longest wait until a tripped window resets."""
         with self.client.pipeline() as pipe:
-            pipe.set(name, 0, ex=window_s, nx=True)  # opens the window (Redis 6.2: no EXPIRE NX)
-            pipe.incr(name)
-            pipe.ttl(name)
-            _, count, ttl = pipe.execute()
-        if int(count) > limit:
-            return max(1, int(ttl))
-        return None
+            for bucket, key, _limit, window_s in limits:
+                # Keys never hold raw emails or addresses: a keyed hash, not guessable either.
+                name = f"rl:{bucket}:{keyed_hash(self.pseudonym_key, key)[:32]}"
+                pipe.set(name, 0, ex=window_s, nx=True)  # opens the window (no EXPIRE NX in 6.2)
+                pipe.incr(name)
+                pipe.ttl(name)
+            replies = pipe.execute()
+        waits = [max(1, int(replies[3 * i + 2])) for i, (_b, _k, limit, _w) in enumerate(limits)
+                 if int(replies[3 * i + 1]) > limit]
+        return max(waits) if waits else None

@@ -45,7 +45,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
         assert built.settings.database_url
         app.state.read_pool = read_pool(built.settings.database_url, built.settings.db_schema)
         await app.state.read_pool.open()
-        async_redis = async_redis_client(built.settings)
+        app.state.async_redis = async_redis = async_redis_client(built.settings)
         app.state.held_slots = AsyncHeldSlots(async_redis)
         share_the_gil(built.settings)
         try:

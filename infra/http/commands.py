@@ -39,9 +39,15 @@ def acting(request: Request, principal: Principal | None, reason: str) -> Iterat
         yield
 
 
-def rate_limit(container: Container, bucket: str, key: str, limit: int, window_s: int) -> None:
-    scaled = max(1, int(limit * container.settings.rate_limit_scale))
-    retry_after = container.limits.hit(bucket, key, scaled, window_s)
+Limit = tuple[str, str, int, int]  # bucket, key, hits allowed, window in seconds
+
+
+def rate_limit(container: Container, *limits: Limit) -> None:
+    """Count this request in every limit (one Redis round trip); 429 if any is exceeded."""
+    scale = container.settings.rate_limit_scale
+    retry_after = container.limits.hit_all(
+        [(bucket, key, max(1, int(limit * scale)), window) for bucket, key, limit, window
+         in limits])
     if retry_after is not None:
         raise ProblemError("rate-limited", f"Too many attempts; try again in {retry_after}s.",
                            headers={"Retry-After": str(retry_after)})

@@ -28,7 +28,7 @@ async def get_token_service(request: Request) -> TokenService:
 def Authorized(scope: Scope) -> Any:
     """A dependency yielding the Principal, or answering 401 / 403 as problem+json."""
 
-    def authorize(
+    async def authorize(
         request: Request,
         credentials: Annotated[
             HTTPAuthorizationCredentials | None, Security(_bearer, scopes=[scope.value])
@@ -37,7 +37,7 @@ def Authorized(scope: Scope) -> Any:
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise ProblemError("unauthenticated", "Send a bearer token.", headers=CHALLENGE)
-        principal = _verified(request, tokens, credentials.credentials)
+        principal = await _verified(request, tokens, credentials.credentials)
         request.state.principal = principal  # the audit of a refusal names the caller
         if not principal.may(scope):
             raise ProblemError(
@@ -49,7 +49,7 @@ def Authorized(scope: Scope) -> Any:
     return Depends(authorize)
 
 
-def optional_principal(
+async def optional_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     tokens: Annotated[TokenService, Depends(get_token_service)],
@@ -57,7 +57,7 @@ def optional_principal(
     """For public routes that behave better for a signed-in caller (holds)."""
     if credentials is None:
         return None
-    principal = _verified(request, tokens, credentials.credentials)
+    principal = await _verified(request, tokens, credentials.credentials)
     request.state.principal = principal
     return principal
 
@@ -65,8 +65,9 @@ def optional_principal(
 MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
-def _verified(request: Request, tokens: TokenService, token: str) -> Principal:
-    """A valid token; for a patient, also a live session (which this request keeps alive)."""
+async def _verified(request: Request, tokens: TokenService, token: str) -> Principal:
+    """A valid token; for a patient, also a live session (which this request keeps alive).
+    Async on purpose, like infra/http/deps.py: a plain def dependency costs a thread hop."""
     try:
         principal = tokens.verify(token)
     except InvalidTokenError as exc:
@@ -74,7 +75,7 @@ def _verified(request: Request, tokens: TokenService, token: str) -> Principal:
     request.state.principal = principal  # authentic, if not (yet) authorized: for the audit
     if principal.role is Role.patient:
         sessions: PatientSessions = request.app.state.container.sessions
-        if not sessions.touch(principal):
+        if not await sessions.touch_async(principal, request.app.state.async_redis):
             raise ProblemError("unauthenticated", "The session has ended (signed out, idle "
                                "too long, or past its limit); sign in again.",
                                headers=CHALLENGE, error="session-ended")
