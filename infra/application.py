@@ -15,18 +15,23 @@ from infra.keys import EMAIL_INDEX_SUBJECT, email_index_key, key_ring
 from infra.mapper import ClinicMapper
 from infra.settings import Settings
 
+FOLLOWER_POOL = 2  # a log follower is one thread (and its doorbell's listening connection)
 
-def build_application(settings: Settings, *, open_phi: bool = True) -> ClinicApplication:
+
+def build_application(settings: Settings, *, open_phi: bool = True,
+                      pool_size: int = 10) -> ClinicApplication:
     """Fails loudly (KeyEncryptionKeyError) if the configured KEKs cannot open the stored
     data keys: never a silent start with a wrong key. `open_phi=False`: a follower that reads
-    events with their PHI still sealed and records none (infra/mapper.py)."""
+    events with their PHI still sealed and records none (infra/mapper.py). `pool_size`:
+    connections opened at once (twice that at most); FOLLOWER_POOL for a log follower, so
+    that API workers and followers together stay within PostgreSQL's max_connections."""
     assert settings.database_url
     keys = open_data_keys(settings)
     try:
         keys.verify()
         cipher = PhiCipher(keys)
         app = ClinicApplication(
-            env=eventsourcing_env(settings.database_url, settings.db_schema),
+            env=eventsourcing_env(settings.database_url, settings.db_schema, pool_size),
             data_keys=cipher, cancellation_cutoff=timedelta(
                 hours=settings.cancellation_cutoff_hours))
         if not keys.has_key(EMAIL_INDEX_SUBJECT) and _has_patients(keys, settings.db_schema):

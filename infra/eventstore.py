@@ -22,8 +22,10 @@ DDL_LOCK = 0x636C696E  # one advisory lock for our own schema changes ("clin")
 _OWN_PARAMS = frozenset({"dbname", "host", "port", "user", "password"})
 
 
-def eventsourcing_env(database_url: str, schema: str = "public") -> dict[str, str]:
-    """The environment an eventsourcing Application reads its persistence from."""
+def eventsourcing_env(database_url: str, schema: str = "public",
+                      pool_size: int = 10) -> dict[str, str]:
+    """The environment an eventsourcing Application reads its persistence from. The pool
+    opens `pool_size` connections at once and grows to twice that under load."""
     url = urlsplit(database_url)
     if url.scheme not in ("postgresql", "postgres"):
         raise ValueError("CLINIC_DATABASE_URL must be a postgresql:// URL")
@@ -38,8 +40,8 @@ def eventsourcing_env(database_url: str, schema: str = "public") -> dict[str, st
         "POSTGRES_USER": unquote(url.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(url.password or ""),
         "POSTGRES_SCHEMA": schema,
-        "POSTGRES_POOL_SIZE": "10",
-        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(pool_size),
         "POSTGRES_LOCK_TIMEOUT": "5",
         "POSTGRES_CONNECT_TIMEOUT": "5",
         # On, with our own insert function that keeps the table lock (SingleTripRecorder).

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import psycopg
 import structlog
 
-from infra.application import build_application
+from infra.application import FOLLOWER_POOL, build_application
 from infra.crypto.phi import PhiCipher
 from infra.eventstore import LogDoorbell
 from infra.readmodels.build import KINDS, READ_MODELS, read_model
@@ -36,7 +36,8 @@ def build_runner(name: str, settings: Settings, **options: Any) -> CatchUpRunner
     if name not in READ_MODELS:
         raise ValueError(f"unknown read model '{name}'; known: {', '.join(READ_MODELS)}")
     assert settings.database_url
-    app = build_application(settings, open_phi=KINDS[name].reads_phi)
+    app = build_application(settings, open_phi=KINDS[name].reads_phi,
+                            pool_size=FOLLOWER_POOL)
     assert isinstance(app.data_keys, PhiCipher)
     model = read_model(name, settings.database_url, settings.db_schema, phi=app.data_keys)
     return CatchUpRunner(app, model, **options)

@@ -11,7 +11,7 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.utils import Environment
 
-from infra.application import build_application
+from infra.application import FOLLOWER_POOL, build_application
 from infra.eventstore import LogDoorbell, eventsourcing_env
 from infra.messaging import build_publisher, create_topics, kafka_client_config
 from infra.messaging.avro import AvroCodec
@@ -27,7 +27,7 @@ def build_relay(settings: Settings, **options: Any) -> tuple[CatchUpRunner, list
     """The relay's runner, and what to close after it stopped."""
     assert settings.database_url
     create_topics(settings)
-    app = build_application(settings, open_phi=False)
+    app = build_application(settings, open_phi=False, pool_size=FOLLOWER_POOL)
     env = eventsourcing_env(settings.database_url, settings.db_schema) | {
         "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "1"}
     factory = InfrastructureFactory[PostgresTrackingRecorder].construct(

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from infra.application import build_application
+from infra.application import FOLLOWER_POOL, build_application
 from infra.eventstore import table_pool
 from infra.readmodels.base import utc_now
 from infra.readmodels.build import create_read_model_tables
@@ -61,7 +61,7 @@ def build_scheduler(settings: Settings, clock: Any = utc_now,
     """The scheduler, and what to close after it stopped."""
     assert settings.database_url
     create_read_model_tables(settings.database_url, settings.db_schema)
-    app = build_application(settings, open_phi=False)
+    app = build_application(settings, open_phi=False, pool_size=FOLLOWER_POOL)
     schedule = PostgresReminderSchedule(settings.database_url, settings.db_schema)
     scheduler = ReminderScheduler(schedule, app.record_reminder_due,
                                   settings.reminder_offset_list(), clock, **options)

@@ -87,7 +87,8 @@ class EmbeddedPostgres:
                 check=True, capture_output=True, user=self.user,
             )
         self._stop_leftover()
-        settings = {"max_connections": "200", "shared_buffers": "256MB"}
+        # 400: `clinic serve --workers 4` and its followers hold about 250 at peak.
+        settings = {"max_connections": "400", "shared_buffers": "256MB"}
         if not self.durable:
             settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
         if self.hba is not None:
