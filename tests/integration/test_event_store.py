@@ -67,6 +67,6 @@ def test_database_url_becomes_eventsourcing_environment() -> None:
     assert env["POSTGRES_PORT"] == "6543"
     assert env["POSTGRES_DBNAME"] == "clinic"
     assert env["POSTGRES_SCHEMA"] == "s1"
-    assert env["POSTGRES_ENABLE_DB_FUNCTIONS"] == "no"
+    assert env["POSTGRES_ENABLE_DB_FUNCTIONS"] == "yes"  # our function keeps the lock (0023)
     with pytest.raises(ValueError):
         eventsourcing_env("mysql://x/y")
