@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import psycopg
-import structlog
-from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
+DDL_LOCK = 0x636C696E  # one advisory lock for our own schema changes ("clin")
 # Parameters eventsourcing takes as POSTGRES_*; every other libpq parameter in the URL
 # (sslmode, sslrootcert, sslcert, sslkey, application_name, ...) goes in POSTGRES_LIBPQ_PARAMS.
-log = structlog.get_logger("clinic.eventstore")
-DDL_LOCK = 0x636C696E  # one advisory lock for our own schema changes ("clin")
 _OWN_PARAMS = frozenset({"dbname", "host", "port", "user", "password"})
 
 
@@ -126,7 +122,6 @@ def ensure_schema(database_url: str, schema: str) -> None:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
-
 def run_ddl(conn: psycopg.Connection[Any], script: str) -> None:
     """Run idempotent DDL once at a time across processes: API workers start together, and
     concurrent CREATE OR REPLACE of one function or trigger deadlocks in PostgreSQL."""
@@ -144,51 +139,3 @@ def table_pool(database_url: str, schema: str, ddl: str, max_size: int = 2
         run_ddl(conn, ddl.format(s=f'"{schema}"'))
     return pool
 
-
-class LogDoorbell:
-    """Rings on the NOTIFY eventsourcing sends with every write to the event table, so log
-    followers sleep until there is news instead of polling (projections/ports.Doorbell).
-    One listening connection per follower; it rings once more after every (re)connect, in
-    case something was recorded while nobody listened."""
-
-    def __init__(self, recorder: ApplicationRecorder) -> None:
-        assert isinstance(recorder, PostgresApplicationRecorder), "needs the PostgreSQL store"
-        self._recorder = recorder
-        self._rings = 0
-        self._changed = threading.Condition()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._listen, daemon=True,
-                                        name=f"doorbell-{recorder.channel_name}")
-        self._thread.start()
-
-    def rings(self) -> int:
-        with self._changed:
-            return self._rings
-
-    def wait(self, after: int, timeout: float) -> None:
-        with self._changed:
-            self._changed.wait_for(lambda: self._rings > after, timeout)
-
-    def _ring(self) -> None:
-        with self._changed:
-            self._rings += 1
-            self._changed.notify_all()
-
-    def _listen(self) -> None:
-        listen = sql.SQL("LISTEN {}").format(sql.Identifier(self._recorder.channel_name))
-        while not self._stopping.is_set():
-            try:
-                with self._recorder.datastore.get_connection() as conn:
-                    conn.execute(listen)
-                    self._ring()
-                    while not self._stopping.is_set():
-                        for _ in conn.notifies(timeout=0.5):
-                            self._ring()
-            except Exception:  # the followers fall back to re-checking every second
-                log.warning("event log listener lost its connection; reconnecting",
-                            exc_info=True)
-                self._stopping.wait(1.0)
-
-    def close(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=2)

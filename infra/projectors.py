@@ -16,7 +16,7 @@ import structlog
 
 from infra.application import FOLLOWER_POOL, build_application
 from infra.crypto.phi import PhiCipher
-from infra.eventstore import LogDoorbell
+from infra.doorbell import LogDoorbell
 from infra.readmodels.build import KINDS, READ_MODELS, read_model
 from infra.settings import Settings
 from projections.runner import CatchUpRunner

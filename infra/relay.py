@@ -12,7 +12,8 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.utils import Environment
 
 from infra.application import FOLLOWER_POOL, build_application
-from infra.eventstore import LogDoorbell, eventsourcing_env
+from infra.doorbell import LogDoorbell
+from infra.eventstore import eventsourcing_env
 from infra.messaging import build_publisher, create_topics, kafka_client_config
 from infra.messaging.avro import AvroCodec
 from infra.messaging.tracing import messaging_system, traced

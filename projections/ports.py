@@ -33,7 +33,7 @@ class MessagePublisher(Protocol):
 
 class Doorbell(Protocol):
     """Rings whenever the event log may have grown, so followers sleep until there is news
-    instead of polling the database (infra/eventstore.py: PostgreSQL LISTEN/NOTIFY)."""
+    instead of polling the database (infra/doorbell.py: PostgreSQL LISTEN/NOTIFY)."""
 
     def rings(self) -> int:
         """How many times it has rung so far."""

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from infra.container import Container
-from infra.eventstore import LogDoorbell
+from infra.doorbell import LogDoorbell
 from infra.readmodels.build import slot_search_read_model
 from infra.readmodels.slot_search import SlotSearchReadModel
 from projections.runner import CatchUpRunner
