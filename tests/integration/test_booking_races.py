@@ -45,7 +45,9 @@ def api(settings: Settings, container: Container) -> Iterator[str]:
         yield base
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        _, errors = proc.communicate(timeout=30)
+        if errors:  # a failed race shows the server's own account of it
+            sys.stderr.write(errors.decode(errors="replace")[-20_000:])
 
 
 def _patients(container: Container, count: int) -> list[dict[str, str]]:
