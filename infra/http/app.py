@@ -20,7 +20,6 @@ from infra.http.openapi import install_problem_responses
 from infra.http.problems import install_problem_handlers
 from infra.http.request_context import RequestContextMiddleware
 from infra.logging import configure_logging
-from infra.observability.middleware import RequestMetricsMiddleware
 from infra.observability.tracing import configure_tracing, instrument_app
 from infra.settings import Settings
 from queries.appointments_router import router as appointments_router
@@ -66,7 +65,6 @@ def create_app(container: Container | None = None, settings: Settings | None = N
         app.state.container = container
     install_problem_handlers(app, on_denial=record_denial)
     app.add_middleware(RequestContextMiddleware)
-    app.add_middleware(RequestMetricsMiddleware)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(account.router)

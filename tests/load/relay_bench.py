@@ -64,7 +64,7 @@ from projections.relay import Relay
 from projections.runner import CatchUpRunner
 from tests.harness.servers import kafka_server
 from tests.load.common import Servers, api_server, pgbench_baseline, print_table, servers
-from tests.load.openloop import post, run_open_loop
+from tests.load.openloop import percentile, post, run_open_loop
 from tests.load.slot_search_bench import World
 
 PREFIX = "bench."
@@ -352,15 +352,6 @@ def _relay_running(srv: Servers, settings: Settings, mode: str) -> Iterator[None
         proc.wait(60)
 
 
-def _percentile(data: list[float], p: float) -> float:
-    """Nearest rank, as tests/load/openloop.Result does."""
-    ordered = sorted(data)
-    if not ordered:
-        return float("nan")
-    k = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[k]
-
-
 def _latency(app: ClinicApplication, settings: Settings, srv: Servers, slots: list[SlotInfo],
              bearer: list[str], args: argparse.Namespace
              ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -402,9 +393,9 @@ def _latency(app: ClinicApplication, settings: Settings, srv: Servers, slots: li
     latencies = [arrivals.latency_ms[i] for i in measured if i in arrivals.latency_ms]
     latency = {"name": "commit -> readable on topic", "messages": len(measured),
                "arrived": len(latencies), "messages_missing": len(measured) - len(latencies),
-               "p50_ms": round(_percentile(latencies, 50), 2),
-               "p95_ms": round(_percentile(latencies, 95), 2),
-               "p99_ms": round(_percentile(latencies, 99), 2),
+               "p50_ms": round(percentile(latencies, 50), 2),
+               "p95_ms": round(percentile(latencies, 95), 2),
+               "p99_ms": round(percentile(latencies, 99), 2),
                "max_ms": round(max(latencies, default=float("nan")), 2),
                "min_ms": round(min(latencies, default=float("nan")), 2),
                "relay": args.relay}
