@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace import ReadableSpan
@@ -93,6 +94,23 @@ def _one(spans: list[ReadableSpan], what: str, **match: Any) -> ReadableSpan:
     return found[0]
 
 
+def _book_a_video_visit(client: TestClient, token_for: Any, project: Any, smtp: SmtpServer,
+                        pipeline: LocalDelivery, key: str
+                        ) -> tuple[dict[str, str], dict[str, str], str, httpx.Response]:
+    """A new patient books a video visit; both of their emails (code, confirmation) arrive.
+    Returns the person, their headers, their sign-in code and the booking's answer."""
+    ids = set_up_clinic(client, token_for, telehealth=True)
+    project()
+    person = _person()
+    _, headers, code = _register(client, smtp, pipeline, person)
+    slot = open_slots(client, ids["long"])[0]
+    booked = client.post("/bookings", headers={**headers, "Idempotency-Key": key},
+                         json={"slot_id": slot["id"], "reason": person["reason"]})
+    assert booked.status_code == 201, booked.text
+    pipeline.deliver_until(lambda: len(_emails_to(smtp, person["email"])) >= 2)
+    return person, headers, code, booked
+
+
 def _parent_of(span: ReadableSpan) -> int:
     assert span.parent is not None, f"{span.name} has no parent"
     return span.parent.span_id
@@ -103,16 +121,9 @@ def test_one_booking_is_one_trace_from_the_request_to_the_email(
         pipeline: LocalDelivery, spans: InMemorySpanExporter,
         capfd: pytest.CaptureFixture[str]) -> None:
     configure_logging("INFO")
-    ids = set_up_clinic(client, token_for, telehealth=True)
-    project()
-    person = _person()
-    _, headers, _ = _register(client, smtp, pipeline, person)
-    slot = open_slots(client, ids["long"])[0]
-    booked = client.post("/bookings", headers={**headers, "Idempotency-Key": "trace-1"},
-                         json={"slot_id": slot["id"], "reason": person["reason"]})
-    assert booked.status_code == 201, booked.text
+    _, _, _, booked = _book_a_video_visit(client, token_for, project, smtp, pipeline,
+                                          "trace-1")
     request_id = booked.headers["x-request-id"]
-    pipeline.deliver_until(lambda: len(_emails_to(smtp, person["email"])) >= 2)
     finished = list(spans.get_finished_spans())
 
     request = _one(finished, "the booking request", name="POST /bookings",
@@ -165,15 +176,8 @@ def _parent_of_or_none(span: ReadableSpan) -> int | None:
 def test_no_span_carries_phi_or_a_credential(
         client: TestClient, token_for: Any, project: Any, settings: Settings, smtp: SmtpServer,
         pipeline: LocalDelivery, spans: InMemorySpanExporter) -> None:
-    ids = set_up_clinic(client, token_for, telehealth=True)
-    project()
-    person = _person()
-    _, headers, code = _register(client, smtp, pipeline, person)
-    slot = open_slots(client, ids["long"])[0]
-    booked = client.post("/bookings", headers={**headers, "Idempotency-Key": "trace-2"},
-                         json={"slot_id": slot["id"], "reason": person["reason"]})
-    assert booked.status_code == 201, booked.text
-    pipeline.deliver_until(lambda: len(_emails_to(smtp, person["email"])) >= 2)
+    person, headers, code, booked = _book_a_video_visit(client, token_for, project, smtp,
+                                                        pipeline, "trace-2")
     link = client.get(f"/appointments/{booked.json()['id']}/join-link", headers=headers)
     assert link.status_code == 200, link.text
     join_token = parse_qs(urlsplit(link.json()["url"]).query)["token"][0]
