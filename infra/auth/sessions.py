@@ -44,19 +44,17 @@ class PatientSessions:
                                   session_id=session_id)
         return SessionGrant(token, self.absolute, self.idle)
 
-    def touch(self, principal: Principal) -> bool:
-        """Whether the caller's session is alive; if so, its idle clock restarts."""
-        if principal.session_id is None:
-            return False
-        return _alive(self.client.getex(_key(principal.session_id), ex=self.idle), principal)
-
-    async def touch_async(self, principal: Principal, client: redis.asyncio.Redis) -> bool:
-        """touch() on the API's event loop: every patient request asks, and a thread hop
-        for one Redis command costs more than the command (docs/performance.md)."""
+    async def touch(self, principal: Principal, client: redis.asyncio.Redis) -> bool:
+        """Whether the caller's session is alive; if so, its idle clock restarts. Async, on
+        the API's event-loop client: every patient request asks, and a thread hop for one
+        Redis command costs more than the command (docs/performance.md)."""
         if principal.session_id is None:
             return False
         raw = await client.getex(_key(principal.session_id), ex=self.idle)
-        return _alive(raw, principal)
+        if raw is None:
+            return False
+        subject, ends_at = _text(raw).split("|")
+        return subject == principal.subject and time.time() < int(ends_at)
 
     def end(self, principal: Principal) -> None:
         if principal.session_id is not None:
@@ -69,13 +67,6 @@ class PatientSessions:
         live = int(self.client.delete(*[_key(s) for s in ids])) if ids else 0
         self.client.delete(_index(patient_id))
         return live
-
-
-def _alive(raw: bytes | str | None, principal: Principal) -> bool:
-    if raw is None:
-        return False
-    subject, ends_at = _text(raw).split("|")
-    return subject == principal.subject and time.time() < int(ends_at)
 
 
 def _key(session_id: str) -> str:

@@ -75,7 +75,7 @@ async def _verified(request: Request, tokens: TokenService, token: str) -> Princ
     request.state.principal = principal  # authentic, if not (yet) authorized: for the audit
     if principal.role is Role.patient:
         sessions: PatientSessions = request.app.state.container.sessions
-        if not await sessions.touch_async(principal, request.app.state.async_redis):
+        if not await sessions.touch(principal, request.app.state.async_redis):
             raise ProblemError("unauthenticated", "The session has ended (signed out, idle "
                                "too long, or past its limit); sign in again.",
                                headers=CHALLENGE, error="session-ended")
