@@ -10,8 +10,8 @@ status codes, outcome enums, projector and topic names only: never an id, never 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable
-from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -69,9 +69,20 @@ class _Metrics:
             self.notifications.labels(outcome=handled)
 
 
-@cache
+_built: _Metrics | None = None
+_building = threading.Lock()
+
+
 def _metrics() -> _Metrics:
-    return _Metrics()
+    """Built once per process. Not functools.cache: two threads missing it at once (the
+    first concurrent requests of a fresh worker) both built the metrics, and the second
+    registration failed with DuplicateTimeseries: a 500 for that request."""
+    global _built
+    if _built is None:
+        with _building:
+            if _built is None:
+                _built = _Metrics()
+    return _built
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
@@ -108,7 +119,7 @@ def enable_multiprocess(directory: Path) -> None:
     of any of them merges every process's files. Call before anything was recorded and before
     the workers start (they inherit the environment variable). The folder is emptied: counters
     of a previous run must not add up with this one's."""
-    if _metrics.cache_info().currsize:
+    if _built is not None:
         raise RuntimeError("metrics were recorded before multiprocess mode was enabled")
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
