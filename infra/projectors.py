@@ -6,6 +6,7 @@ a standby and takes over when the first one's database session ends.
 
 from __future__ import annotations
 
+import os
 import threading
 import zlib
 from collections.abc import Callable
@@ -115,6 +116,7 @@ class ProjectorHost:
         return self
 
     def _run(self, name: str) -> None:
+        yield_to_requests(self.settings.follower_nice)
         while not self.stopping.is_set():
             try:
                 with _exclusive(self.settings, name, wait=True, stopping=self.stopping.is_set):
@@ -139,6 +141,20 @@ class ProjectorHost:
             worker.stop()
         for thread in self.threads:
             thread.join(timeout=10)
+
+
+def yield_to_requests(nice: int) -> None:
+    """Lower the calling thread's CPU priority by `nice` steps. On Linux nice is per thread,
+    and threads it starts (the doorbell's listener, librdkafka's) inherit it; the API workers
+    are other processes, so on a shared machine the scheduler runs their requests first and
+    the followers take the idle time (decision 0025)."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    me = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + nice))
+    except OSError as exc:  # e.g. a container that forbids it: run at normal priority
+        log.warning("could not lower the follower's priority", error=str(exc))
 
 
 class _Stopped(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -34,8 +35,9 @@ class BrokerTls:
 
 class EmbeddedKafka:
     def __init__(self, folder: Path, *, port: int | None = None,
-                 tls: BrokerTls | None = None) -> None:
+                 tls: BrokerTls | None = None, nice: int = 10) -> None:
         self.folder = folder.resolve()
+        self.nice = nice  # a local broker shares the machine with the API (decision 0025)
         self.port = port or free_port()
         self.controller_port = free_port()
         self.tls = tls
@@ -77,7 +79,7 @@ class EmbeddedKafka:
         subprocess.run(
             ["bash", str(SCRIPT), "start", str(self.folder), str(self.port),
              str(self.controller_port)],
-            check=True,
+            check=True, env={**os.environ, "KAFKA_NICE": str(self.nice)},
         )
         return self
 
