@@ -23,7 +23,41 @@ from queries.models import (
 )
 from queries.slots import InvalidSearchError, SlotSearch, search_slots
 
-router = APIRouter(tags=["directory and search"])
+router = APIRouter(tags=["directory and search"])  # slot search first: the busiest route
+
+
+@router.get("/slots", response_model=SlotPage, responses={
+    404: {"description": "A filter names an unknown clinic, service or provider"}})
+async def read_slots(
+    pool: ReadPool,
+    held: HeldSlotsDep,
+    clinic_id: UUID | None = None,
+    service_id: UUID | None = None,
+    provider_id: UUID | None = None,
+    modality: Modality | None = None,
+    start_from: Annotated[IsoDateTime | None, Query(description="UTC instant; default now")] = None,
+    start_to: Annotated[IsoDateTime | None,
+                        Query(description="default start_from + 14 days")] = None,
+    tz: Annotated[str | None, Query(max_length=64, description="IANA zone for display_*",
+                                    examples=["America/Denver"])] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """Open, bookable slots sorted by start; follow `next_cursor` for the next page."""
+    start = start_from or datetime.now(UTC)
+    try:
+        zone = valid_time_zone(tz) if tz else None
+    except InvalidClinicError:
+        raise InvalidSearchError(f"tz '{tz}' is not an IANA time zone") from None
+    search = SlotSearch(
+        start_from=start, start_to=start_to or start + timedelta(days=14),
+        clinic_id=clinic_id, service_id=service_id, provider_id=provider_id,
+        modality=modality.value if modality else None, display_zone=zone, limit=limit,
+        cursor=cursor,
+    )
+    # Serialized here, not validated again: this is the hot path (docs/performance.md).
+    page = await search_slots(pool, search, held)
+    return Response(orjson.dumps(page), media_type="application/json")
 
 
 @router.get("/clinics", response_model=list[ClinicPublic])
@@ -69,37 +103,3 @@ async def read_availability(provider_id: UUID, clinic_id: UUID,
                             pool: ReadPool) -> AvailabilityPublic:
     """A provider's published hours at a clinic, in clinic-local time."""
     return await directory.get_availability(pool, provider_id, clinic_id)
-
-
-@router.get("/slots", response_model=SlotPage, responses={
-    404: {"description": "A filter names an unknown clinic, service or provider"}})
-async def read_slots(
-    pool: ReadPool,
-    held: HeldSlotsDep,
-    clinic_id: UUID | None = None,
-    service_id: UUID | None = None,
-    provider_id: UUID | None = None,
-    modality: Modality | None = None,
-    start_from: Annotated[IsoDateTime | None, Query(description="UTC instant; default now")] = None,
-    start_to: Annotated[IsoDateTime | None,
-                        Query(description="default start_from + 14 days")] = None,
-    tz: Annotated[str | None, Query(max_length=64, description="IANA zone for display_*",
-                                    examples=["America/Denver"])] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> Response:
-    """Open, bookable slots sorted by start; follow `next_cursor` for the next page."""
-    start = start_from or datetime.now(UTC)
-    try:
-        zone = valid_time_zone(tz) if tz else None
-    except InvalidClinicError:
-        raise InvalidSearchError(f"tz '{tz}' is not an IANA time zone") from None
-    search = SlotSearch(
-        start_from=start, start_to=start_to or start + timedelta(days=14),
-        clinic_id=clinic_id, service_id=service_id, provider_id=provider_id,
-        modality=modality.value if modality else None, display_zone=zone, limit=limit,
-        cursor=cursor,
-    )
-    # Serialized here, not validated again: this is the hot path (docs/performance.md).
-    page = await search_slots(pool, search, held)
-    return Response(orjson.dumps(page), media_type="application/json")

@@ -8,5 +8,6 @@ from commands.routes.patients import router as patients_router
 from commands.routes.privacy import router as privacy_router
 from commands.routes.telehealth import router as telehealth_router
 
-ROUTERS = [directory_router, patients_router, consents_router, holds_router, bookings_router,
+# The busiest first: route matching is linear (infra/http/app.py).
+ROUTERS = [holds_router, bookings_router, patients_router, consents_router, directory_router,
            privacy_router, telehealth_router]

@@ -65,13 +65,10 @@ def create_app(container: Container | None = None, settings: Settings | None = N
         app.state.container = container
     install_problem_handlers(app, on_denial=record_denial)
     app.add_middleware(RequestContextMiddleware)
-    app.include_router(health.router)
-    app.include_router(metrics.router)
-    app.include_router(account.router)
-    app.include_router(query_router)
-    app.include_router(appointments_router)
-    app.include_router(audit_router)
-    for router in COMMAND_ROUTERS:
+    # Route matching tries every route in order: the busiest routes come first (slot search,
+    # holds, bookings, registration; docs/performance.md).
+    for router in (query_router, *COMMAND_ROUTERS, health.router, metrics.router,
+                   account.router, appointments_router, audit_router):
         app.include_router(router)
     install_problem_responses(app)
     instrument_app(app)  # server spans, when tracing is on (infra/observability/tracing.py)

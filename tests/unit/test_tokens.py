@@ -53,3 +53,23 @@ def test_ttl_is_bounded(ttl: int) -> None:
 
 def test_every_scope_belongs_to_some_role() -> None:
     assert all(roles_with(scope) for scope in Scope)
+
+
+def test_a_remembered_token_still_expires() -> None:
+    service = TokenService(SECRET, "test")
+    token = service.issue(Role.patient, "p-1", ttl_seconds=1)
+    assert service.verify(token).subject == "p-1"  # verified, and remembered
+    assert service.verify(token).subject == "p-1"  # from memory
+    time.sleep(2.1)  # exp has whole seconds
+    with pytest.raises(InvalidTokenError, match="expired"):
+        service.verify(token)
+
+
+def test_a_tampered_copy_of_a_remembered_token_is_refused() -> None:
+    service = TokenService(SECRET, "test")
+    token = service.issue(Role.patient, "p-1")
+    service.verify(token)
+    header, payload, signature = token.split(".")
+    forged_claims = payload[:-2] + ("AA" if payload[-2:] != "AA" else "AB")
+    with pytest.raises(InvalidTokenError):
+        service.verify(".".join([header, forged_claims, signature]))
