@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Response
 
 from domain.clinics import InvalidClinicError, valid_time_zone
 from domain.modality import Modality
-from infra.http.deps import HeldSlotsDep, ReadPool
+from infra.http.deps import HeldSlotsDep, ReadPool, SearchPool
 from infra.http.inputs import IsoDateTime
 from queries import directory
 from queries.models import (
@@ -29,7 +29,7 @@ router = APIRouter(tags=["directory and search"])  # slot search first: the busi
 @router.get("/slots", response_model=SlotPage, responses={
     404: {"description": "A filter names an unknown clinic, service or provider"}})
 async def read_slots(
-    pool: ReadPool,
+    pool: SearchPool,
     held: HeldSlotsDep,
     clinic_id: UUID | None = None,
     service_id: UUID | None = None,

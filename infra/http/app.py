@@ -44,6 +44,9 @@ def create_app(container: Container | None = None, settings: Settings | None = N
         assert built.settings.database_url
         app.state.read_pool = read_pool(built.settings.database_url, built.settings.db_schema)
         await app.state.read_pool.open()
+        app.state.search_pool = read_pool(built.settings.database_url, built.settings.db_schema,
+                                          generic_plans=True)
+        await app.state.search_pool.open()
         app.state.async_redis = async_redis = async_redis_client(built.settings)
         app.state.held_slots = AsyncHeldSlots(async_redis)
         share_the_gil(built.settings)
@@ -51,6 +54,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
             yield
         finally:
             await app.state.read_pool.close()
+            await app.state.search_pool.close()
             await async_redis.aclose()
             if owned:
                 built.close()

@@ -49,6 +49,14 @@ async def get_read_pool(request: Request) -> queries_db.ReadPool:
 ReadPool = Annotated[queries_db.ReadPool, Depends(get_read_pool)]
 
 
+async def get_search_pool(request: Request) -> queries_db.ReadPool:
+    pool: queries_db.ReadPool = request.app.state.search_pool
+    return pool
+
+
+SearchPool = Annotated[queries_db.ReadPool, Depends(get_search_pool)]
+
+
 async def get_held_slots(request: Request) -> HeldSlots:
     held: HeldSlots = request.app.state.held_slots
     return held
