@@ -65,8 +65,9 @@ class Settings(BaseSettings):
     api_threads: int = Field(default=40, ge=1, le=200)
     gil_switch_ms: float = Field(default=5.0, gt=0, le=100)
     # The log followers in `clinic serve` / `clinic project` (projectors, relay, reminders)
-    # run this many nice steps below the API: they tolerate lag, requests do not (0025).
-    follower_nice: int = Field(default=10, ge=0, le=19)
+    # may run this many nice steps below the API (decision 0025: off by default, since an
+    # overloaded machine then starves them and projection lag grows without bound).
+    follower_nice: int = Field(default=0, ge=0, le=19)
     # Where people reach the API (behind the proxy): join links in emails point here.
     public_url: str = "http://127.0.0.1:8000"
     # A video visit opens this long before its start.

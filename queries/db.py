@@ -26,8 +26,8 @@ def read_pool(database_url: str, schema: str, max_size: int = 10, *,
     options = f"-c search_path={schema}"
     if generic_plans:
         options += " -c plan_cache_mode=force_generic_plan"
-    return AsyncConnectionPool(database_url, min_size=min(2, max_size), max_size=max_size, open=False,
-                               configure=configure,
+    return AsyncConnectionPool(database_url, min_size=min(2, max_size), max_size=max_size,
+                               open=False, configure=configure,
                                name="slot-search" if generic_plans else "queries",
                                kwargs={"options": options})
 
