@@ -499,7 +499,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     full = PROFILES["full"]
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes and rates, seconds long (the test suite runs it)")
-    parser.add_argument("--workers", type=int, default=2,
+    parser.add_argument("--workers", type=int, default=4,
                         help="API worker processes (docs/performance.md compares 2, 3, 4, 6)")
     parser.add_argument("--slots", type=int, help=f"open slots to seed ({full['slots']:,})")
     parser.add_argument("--clinics", type=int, help=f"clinics ({full['clinics']})")

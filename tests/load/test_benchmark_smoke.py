@@ -42,7 +42,8 @@ def test_booking_benchmark_runs_end_to_end(tmp_path: Path) -> None:
 def test_slo_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "slo.json"
     run = subprocess.run([sys.executable, "-m", "tests.load.slo_bench", "--smoke",
-                          "--out", str(out)], capture_output=True, text=True, timeout=300)
+                          "--workers", "2", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "SLO targets" in run.stdout and "pgbench" in run.stdout
     result = json.loads(out.read_text())
