@@ -17,10 +17,9 @@ from queries.slots import SlotSearch, search_slots
 pytestmark = pytest.mark.integration
 
 
-async def _plans_after_searches(settings: Settings, *, generic: bool) -> list[tuple[int, int]]:
+async def _plans_after_searches(settings: Settings) -> list[tuple[int, int]]:
     assert settings.database_url
-    pool = read_pool(settings.database_url, settings.db_schema, max_size=1,
-                     generic_plans=generic)
+    pool = read_pool(settings.database_url, settings.db_schema, max_size=1, generic_plans=True)
     await pool.open()
     try:
         start = datetime.now(UTC) + timedelta(days=2)
@@ -40,6 +39,6 @@ def test_the_search_pool_plans_each_search_once(settings: Settings) -> None:
     assert settings.database_url
     ensure_schema(settings.database_url, settings.db_schema)
     create_read_model_tables(settings.database_url, settings.db_schema)
-    plans = asyncio.run(_plans_after_searches(settings, generic=True))
+    plans = asyncio.run(_plans_after_searches(settings))
     assert plans, "the search was not a prepared statement"
     assert all(custom == 0 and generic >= 12 for generic, custom in plans), plans
