@@ -77,7 +77,9 @@ def test_serve_runs_on_the_embedded_default_and_stops_its_servers(
 
 def test_retention_and_a_wrong_key_encryption_key_on_the_embedded_default(
         tmp_path: Path) -> None:
-    """`clinic retention run` previews and erases; a wrong KEK stops `serve` with a message."""
+    """`clinic retention run --dry-run` starts on the embedded default and previews (an empty
+    database: no one); a wrong KEK stops `serve` with a message. Erasing for real, by the
+    CLI and the endpoint: tests/e2e/test_retention.py."""
     env = _clean_env(tmp_path / "data")
     preview = subprocess.run([*CLINIC, "retention", "run", "--dry-run"], env=env,
                              capture_output=True, text=True)
