@@ -1,5 +1,6 @@
 """A real SMTP server for tests (aiosmtpd on loopback): it keeps what it receives, can
-speak STARTTLS or implicit TLS with a throwaway CA, require a login, or refuse with a code.
+speak STARTTLS or implicit TLS with a throwaway CA, require a login, or refuse with a code
+(every message, or only the first few: a server that recovers, for the retry path).
 
     with smtp_server(tls="starttls", reply=None) as server:
         SmtpMailer(server.host, server.port, ..., ca_file=server.ca_file).send(...)
@@ -43,6 +44,7 @@ class SmtpServer:
     port: int
     ca_file: Path | None  # the CA to trust when tls is on
     messages: list[Received] = field(default_factory=list)
+    refused: int = 0  # messages turned away with the reply code so far
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         """The first `count` messages, once they arrived (for senders in other threads)."""
@@ -55,18 +57,30 @@ class SmtpServer:
 
 
 class _Handler:
-    def __init__(self, server: SmtpServer, reply: int | None, reply_at: Stage) -> None:
+    def __init__(self, server: SmtpServer, reply: int | None, reply_at: Stage,
+                 refuse_first: int | None) -> None:
         self.server, self.reply, self.reply_at = server, reply, reply_at
+        self.refuse_first = refuse_first
+
+    def _refuses(self, stage: Stage) -> bool:
+        """Whether this message is turned away here (and counted). The handler runs in the
+        controller's one event loop, so the count needs no lock."""
+        if not self.reply or self.reply_at != stage:
+            return False
+        if self.refuse_first is not None and self.server.refused >= self.refuse_first:
+            return False
+        self.server.refused += 1
+        return True
 
     async def handle_RCPT(self, server: Any, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
-        if self.reply and self.reply_at == "rcpt":  # real servers echo the address
+        if self._refuses("rcpt"):  # real servers echo the address
             return f"{self.reply} <{address}> refused by the test server"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        if self.reply and self.reply_at == "data":
+        if self._refuses("data"):
             return f"{self.reply} message for {envelope.rcpt_tos} refused by the test server"
         raw = cast(bytes, envelope.original_content or envelope.content)
         message = message_from_bytes(raw, policy=policy.default)
@@ -86,9 +100,12 @@ def _authenticator(username: str, password: str) -> Any:
 
 @contextmanager
 def smtp_server(*, tls: Tls | None = None, reply: int | None = None, reply_at: Stage = "data",
+                refuse_first: int | None = None,
                 credentials: tuple[str, str] | None = None) -> Iterator[SmtpServer]:
     """A server on 127.0.0.1 and a free port. `reply` (e.g. 550, 451) refuses every message
-    at RCPT or DATA; `credentials` requires AUTH (over TLS only, as real servers do)."""
+    at RCPT or DATA, or with `refuse_first` only the first that many (one recipient each)
+    and accepts the rest, as a server over its trouble would; `credentials` requires AUTH
+    (over TLS only, as real servers do)."""
     with tempfile.TemporaryDirectory(prefix="clinic-smtp-") as folder:
         server = SmtpServer("127.0.0.1", free_port(), None)
         options: dict[str, Any] = {}
@@ -101,8 +118,9 @@ def smtp_server(*, tls: Tls | None = None, reply: int | None = None, reply_at: S
                        if tls == "starttls" else {"ssl_context": context})
         if credentials:
             options.update(authenticator=_authenticator(*credentials), auth_required=True)
-        controller = Controller(_Handler(server, reply, reply_at), hostname=server.host,
-                                port=server.port, server_hostname="localhost", **options)
+        controller = Controller(_Handler(server, reply, reply_at, refuse_first),
+                                hostname=server.host, port=server.port,
+                                server_hostname="localhost", **options)
         controller.start()
         try:
             yield server

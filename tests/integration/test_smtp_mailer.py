@@ -83,6 +83,20 @@ def test_451_is_transient(stage: Stage) -> None:
     assert_no_phi(deferred.value, message)
 
 
+@pytest.mark.parametrize("stage", ["rcpt", "data"])
+def test_a_server_that_defers_the_first_messages_then_accepts(stage: Stage) -> None:
+    """The harness the notifier's retry tests rely on: 451 twice, then delivered."""
+    message = sign_in_code_email(SENDER, TO, "123456")
+    with smtp_server(reply=451, reply_at=stage, refuse_first=2) as server:
+        for _ in range(2):
+            with pytest.raises(TransientDeliveryError):
+                mailer(server).send(message, uuid4())
+        mailer(server).send(message, uuid4())
+        [received] = server.wait_for(1)
+    assert server.refused == 2 and len(server.messages) == 1
+    assert received.rcpt_tos == [TO]
+
+
 def test_nobody_listening_is_transient() -> None:
     smtp = SmtpMailer("127.0.0.1", free_port(), SENDER, security="none", timeout=2.0)
     with pytest.raises(TransientDeliveryError):
