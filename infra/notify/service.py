@@ -1,11 +1,13 @@
-"""`clinic notify`: consume the topics, email patients, at least once and never twice.
+"""`clinic notify`: consume the topics, email patients, at least once.
 
 Each message is handled, then acknowledged (its offset stored for the next commit): a crash
 repeats messages, never skips one. The event_id header deduplicates: an event already handled
 (sent, skipped or dead-lettered) is recorded in notify_log and not handled again, so the
-relay's repeats never reach a patient twice. A transient send failure is retried with
-exponential backoff; a permanent one, an undecodable message, or a transient one that outlives
-every attempt goes to the dead-letter topic with the reason in its headers.
+relay's repeats never reach a patient twice. The record follows the send (SMTP has no
+idempotency), so a crash or rebalance between the two sends that email again: a rare repeat
+rather than a lost email (docs/messaging.md, "Duplicates"). A transient send failure is
+retried with exponential backoff; a permanent one, an undecodable message, or a transient
+one that outlives every attempt goes to the dead-letter topic with the reason in its headers.
 """
 
 from __future__ import annotations
