@@ -1,17 +1,21 @@
 """PHI canary: unique marker names, contact details, visit reasons and notes go in through the
 API; then every byte the system keeps — a pg_dump of PostgreSQL, every Redis key and value,
-every Kafka topic, the captured logs — is searched for them, in plaintext and hex (bytea).
+every Kafka topic, the captured logs (which must hold the requests' own log lines, so the
+search cannot pass on nothing) — is searched for them, in plaintext and hex (bytea).
 After one patient is erased, none of their markers is anywhere (the development mailbox
 included), the other patient still reads fine, and the whole event log still replays."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 from confluent_kafka import Consumer, TopicPartition
@@ -69,7 +73,12 @@ def test_no_phi_in_postgres_redis_kafka_or_logs_and_erasure_leaves_none(
         deliver(container)  # every event relayed to Kafka, every email sent
         kafka_text = _kafka_dump(kafka.bootstrap)
         assert "AppointmentBooked" in kafka_text and "AppointmentCancelled" in kafka_text
-        everything = _stored_text(container, postgres, kafka) + capfd.readouterr().err
+        staff = _token(container, Role.front_desk)
+        read = client.get(f"/bookings/{ids['a']['appointment']}", headers=staff)
+        assert read.status_code == 200 and read.json()["reason"] == people["a"]["reason"]
+        logs = capfd.readouterr().err
+        _assert_logged(logs, read, "/bookings/{appointment_id}")
+        everything = _stored_text(container, postgres, kafka) + logs
         for person in people.values():
             _assert_absent(person, everything, where="before erasure")
 
@@ -82,12 +91,12 @@ def test_no_phi_in_postgres_redis_kafka_or_logs_and_erasure_leaves_none(
         mailed_before = _mailbox_lines(container, ids["a"]["patient"])
         deliver(container)  # the erasure's messages: nothing may reach patient a now
         assert _mailbox_lines(container, ids["a"]["patient"]) == mailed_before == 0
-        everything = (_stored_text(container, postgres, kafka) + capfd.readouterr().err
-                      + _mailbox_text(container))
+        logs = capfd.readouterr().err
+        _assert_logged(logs, erased, "/admin/patients/{patient_id}/erase")
+        everything = _stored_text(container, postgres, kafka) + logs + _mailbox_text(container)
         _assert_absent(people["a"], everything, where="after erasure (mailbox included)")
         assert people["b"]["email"] in _mailbox_text(container)  # the search can find things
 
-        staff = _token(container, Role.front_desk)
         gone = client.get(f"/patients/{ids['a']['patient']}", headers=staff)
         assert gone.status_code == 404 and gone.json()["error"] == "patient-erased"
         kept = client.get(f"/patients/{ids['b']['patient']}", headers=staff).json()
@@ -154,6 +163,21 @@ def _assert_absent(person: dict[str, str], haystack: str, *, where: str) -> None
             continue  # a date is not unique text; it is sealed with the names
         for form in (marker.lower(), marker.encode().hex()):
             assert form not in lowered, f"{field} found in plaintext {where}"
+
+
+def _assert_logged(logs: str, response: httpx.Response, route: str) -> None:
+    """Positive control: the captured text holds the application's own log line for
+    `response` (its request id, route template and status), so finding no marker in it
+    means the logs were searched, not that nothing was captured."""
+    assert logs.strip(), "no log output was captured: the log check would prove nothing"
+    request_id = response.headers["x-request-id"]
+    lines = []
+    for line in logs.splitlines():
+        with suppress(ValueError):
+            lines.append(json.loads(line))
+    assert any(isinstance(entry, dict) and entry.get("request_id") == request_id
+               and entry.get("route") == route and entry.get("status") == response.status_code
+               for entry in lines), f"the request log line of {route} was not captured"
 
 
 def _stored_text(container: Container, postgres: EmbeddedPostgres, kafka: EmbeddedKafka) -> str:
