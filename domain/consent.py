@@ -95,7 +95,6 @@ class Consent(Aggregate):
         self.policy_digest = policy_digest
         self.method = method
         self.active = True
-        self.changed_at: datetime = self.created_on
 
     def grant(self, policy_version: str, method: str) -> None:
         policy = _current(Purpose(self.purpose), policy_version)
@@ -106,7 +105,6 @@ class Consent(Aggregate):
         self.policy_version, self.policy_digest, self.method = (policy_version, policy_digest,
                                                                 method)
         self.active = True
-        self.changed_at = self.modified_on
 
     def revoke(self, method: str) -> None:
         if self.active:
@@ -116,7 +114,12 @@ class Consent(Aggregate):
     def _revoked(self, method: str) -> None:
         self.active = False
         self.method = method
-        self.changed_at = self.modified_on
+
+    @property
+    def changed_at(self) -> datetime:
+        """When the consent was last given or withdrawn: every event of a consent is one of
+        those. (Inside an @event method `modified_on` is still the previous event's time.)"""
+        return self.modified_on
 
     def is_current(self) -> bool:
         """Active, and given against the policy text in force today."""
