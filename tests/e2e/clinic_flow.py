@@ -72,3 +72,19 @@ def open_slots(client: TestClient, service_id: str, limit: int = 50) -> list[dic
     assert page.status_code == 200, page.text
     slots: list[dict[str, Any]] = page.json()["slots"]
     return slots
+
+
+def project_all(container: Container) -> None:
+    """Every read model catches up with the log once (for containers the `project` fixture
+    does not hold, such as ones built for a changed setting)."""
+    from infra.readmodels.build import READ_MODELS, read_model
+    from projections.runner import CatchUpRunner
+
+    settings = container.settings
+    assert settings.database_url
+    for name in READ_MODELS:
+        model = read_model(name, settings.database_url, settings.db_schema, phi=container.phi)
+        try:
+            CatchUpRunner(container.app, model).catch_up()
+        finally:
+            model.datastore.close()

@@ -3,20 +3,13 @@ server, with a valid .ics; and nothing is emailed to or about an erased patient.
 
 from __future__ import annotations
 
-import io
-import json
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer
 from fastapi.testclient import TestClient
-from fastavro import parse_schema, schemaless_reader
-from fastavro.schema import fingerprint, to_parsing_canonical_form
 from icalendar import Calendar
 
 from domain.access import Role
@@ -29,8 +22,7 @@ from infra.settings import Settings
 from tests.delivery import LocalDelivery
 from tests.e2e.clinic_flow import open_slots, set_up_clinic
 from tests.harness.smtp import Received, SmtpServer, smtp_server
-
-AVRO = Path(__file__).resolve().parents[2] / "avro"
+from tests.harness.topics import decode_with_only_the_avsc, read_topic
 
 
 @pytest.fixture
@@ -72,34 +64,6 @@ def _sign_up(client: TestClient, smtp: SmtpServer, pipeline: LocalDelivery, emai
     return patient_id, headers
 
 
-def _topic_messages(kafka: EmbeddedKafka, topic: str, expected: int) -> list[Any]:
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": uuid.uuid4().hex,
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe([topic])
-    received: list[Any] = []
-    deadline = time.monotonic() + 30
-    try:
-        while len(received) < expected and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is not None and not message.error():
-                received.append(message)
-    finally:
-        consumer.close()
-    return received
-
-
-def _decode_with_only_the_avsc(value: bytes) -> tuple[str, dict[str, Any]]:
-    """What any consumer can do with the .avsc files and fastavro, no project code."""
-    schemas = {}
-    for path in AVRO.glob("*.avsc"):
-        schema = parse_schema(json.loads(path.read_text()))
-        schemas[bytes.fromhex(fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO"))] = (
-            path.stem, schema)
-    assert value[:2] == b"\xc3\x01"
-    name, schema = schemas[value[2:10]]
-    return name, schemaless_reader(io.BytesIO(value[10:]), schema)  # type: ignore[return-value]
-
-
 def test_booking_reaches_kafka_reminds_and_emails_with_ics(
         client: TestClient, container: Container, token_for: Any, project: Any,
         settings: Settings, kafka: EmbeddedKafka, smtp: SmtpServer,
@@ -130,8 +94,8 @@ def test_booking_reaches_kafka_reminds_and_emails_with_ics(
 
     # The message on the topic: decodable with only the .avsc, ids and times only.
     topic = f"{settings.kafka_topic_prefix}clinic.appointments.v1"
-    [message] = _topic_messages(kafka, topic, 1)
-    name, record = _decode_with_only_the_avsc(message.value())
+    [message] = read_topic(kafka.bootstrap, topic, 1)
+    name, record = decode_with_only_the_avsc(message.value())
     assert name == "AppointmentBooked"
     assert str(record["appointment_id"]) == appointment_id
     assert str(record["patient_id"]) == patient_id
@@ -158,8 +122,8 @@ def test_booking_reaches_kafka_reminds_and_emails_with_ics(
     pipeline.deliver_until(lambda: len(_emails_to(smtp, email)) >= 3)
     reminder = _emails_to(smtp, email)[2].message
     assert "reminder" in str(reminder["Subject"]).lower()
-    [due] = _topic_messages(kafka, f"{settings.kafka_topic_prefix}clinic.reminders.v1", 1)
-    assert _decode_with_only_the_avsc(due.value())[1]["offset_minutes"] == 30
+    [due] = read_topic(kafka.bootstrap, f"{settings.kafka_topic_prefix}clinic.reminders.v1", 1)
+    assert decode_with_only_the_avsc(due.value())[1]["offset_minutes"] == 30
 
     # Every email went to the patient, and none twice.
     assert all(m.rcpt_tos == [email] for m in smtp.messages)
@@ -211,11 +175,11 @@ def test_a_dead_letter_keeps_what_could_not_be_sent(
                 lambda: pipeline.notifier.log.outcomes().get("dead-lettered", 0) == 1)
         finally:
             pipeline.close()
-    [dead] = _topic_messages(kafka, f"{settings.kafka_topic_prefix}clinic.notify.dlq.v1", 1)
+    [dead] = read_topic(kafka.bootstrap, f"{settings.kafka_topic_prefix}clinic.notify.dlq.v1", 1)
     dead_headers = dict(dead.headers())
     assert dead_headers["event_type"] == b"SignInCodeRequested"
     assert b"550" in dead_headers["dlq_reason"]
-    assert _decode_with_only_the_avsc(dead.value())[1]["patient_id"] == uuid.UUID(
+    assert decode_with_only_the_avsc(dead.value())[1]["patient_id"] == uuid.UUID(
         registered.json()["patient_id"])
     assert not smtp.messages
 

@@ -33,7 +33,7 @@ from infra.http.app import create_app
 from infra.logging import configure_logging
 from infra.settings import Settings
 from tests.delivery import deliver
-from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
+from tests.e2e.clinic_flow import open_slots, project_all, set_up_clinic, sign_up
 
 
 def _markers(tag: str) -> dict[str, str]:
@@ -87,7 +87,7 @@ def test_no_phi_in_postgres_redis_kafka_or_logs_and_erasure_leaves_none(
                              json={"basis": "patient-request"})
         assert erased.status_code == 200, erased.text
         assert erased.json()["visits_cancelled"] == 1  # the provider gets the time back
-        _project(container)
+        project_all(container)
         mailed_before = _mailbox_lines(container, ids["a"]["patient"])
         deliver(container)  # the erasure's messages: nothing may reach patient a now
         assert _mailbox_lines(container, ids["a"]["patient"]) == mailed_before == 0
@@ -124,7 +124,7 @@ def _journey(client: TestClient, container: Container,
     """Register, sign in, consent, look, book, cancel, read back — each person."""
     admin = _token(container, Role.admin)
     clinic = set_up_clinic(client, lambda role, subject="t": admin)
-    _project(container)
+    project_all(container)
     slots = open_slots(client, clinic["checkup"])
     ids: dict[str, dict[str, str]] = {}
     for n, (tag, person) in enumerate(people.items()):
@@ -147,7 +147,7 @@ def _journey(client: TestClient, container: Container,
         # A second, unused code waits in Redis; a hold stays placed.
         client.post("/auth/email-code", json={"email": person["email"]})
         client.post("/holds", json={"slot_id": slots[n + 10]["id"]}, headers=headers)
-        _project(container)
+        project_all(container)
         profile = client.get(f"/patients/{patient_id}", headers=headers)
         assert profile.json()["given_name"] == person["given_name"]
         details = client.get(f"/bookings/{kept.json()['id']}", headers=headers)
@@ -240,20 +240,6 @@ def _mailbox_text(container: Container) -> str:
 
 def _token(container: Container, role: Role) -> dict[str, str]:
     return {"Authorization": f"Bearer {container.tokens.issue(role, f'{role.value}-1', 600)}"}
-
-
-def _project(container: Container) -> None:
-    from infra.readmodels.build import READ_MODELS, read_model
-    from projections.runner import CatchUpRunner
-
-    settings = container.settings
-    assert settings.database_url
-    for name in READ_MODELS:
-        model = read_model(name, settings.database_url, settings.db_schema, phi=container.phi)
-        try:
-            CatchUpRunner(container.app, model).catch_up()
-        finally:
-            model.datastore.close()
 
 
 def test_problem_responses_never_echo_what_was_sent(client: TestClient) -> None:

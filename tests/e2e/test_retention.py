@@ -26,10 +26,10 @@ from infra.container import Container
 from infra.erasure import DAYS_PER_YEAR, run_retention
 from infra.http.app import create_app
 from infra.mapper import META
-from infra.readmodels.build import READ_MODELS, read_model
+from infra.readmodels.build import read_model
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
-from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
+from tests.e2e.clinic_flow import open_slots, project_all, set_up_clinic, sign_up
 
 PERIOD_SECONDS = 2.0  # the short retention period of the CLI and HTTP runs
 SECONDS_PER_YEAR = DAYS_PER_YEAR * 24 * 3600
@@ -105,17 +105,17 @@ def test_clinic_retention_run_and_the_admin_endpoint_erase_the_lapsed_only(
         with TestClient(create_app(container), raise_server_exceptions=False) as client:
             admin = {"Authorization": f"Bearer {container.tokens.issue(Role.admin, 'ops-1')}"}
             clinic = set_up_clinic(client, lambda role, subject="t": admin)
-            _project(container)
+            project_all(container)
             first, _ = sign_up(client, container, "first@example.org", given_name="Fay")
             booked, headers = sign_up(client, container, "ahead@example.org",
                                       given_name="Abe")
             _book(client, headers, open_slots(client, clinic["checkup"], limit=1)[0]["id"],
                   "annual checkup")
-            _project(container)
+            project_all(container)
             time.sleep(PERIOD_SECONDS + 0.5)
             as_of = datetime.now(UTC).isoformat()  # `first` lapsed by then, `recent` not yet
             recent, _ = sign_up(client, container, "recent@example.org", given_name="Rita")
-            _project(container)
+            project_all(container)
 
             for name, value in {"CLINIC_DATABASE_URL": str(brief.database_url),
                                 "CLINIC_REDIS_URL": str(brief.redis_url),
@@ -132,7 +132,7 @@ def test_clinic_retention_run_and_the_admin_endpoint_erase_the_lapsed_only(
             out = capsys.readouterr().out
             assert "erased 1 patient(s)" in out and first in out
             assert booked not in out and recent not in out
-            _project(container)
+            project_all(container)
             staff = {"Authorization":
                      f"Bearer {container.tokens.issue(Role.front_desk, 'fd-1')}"}
             _assert_erased(container, client, staff, first, actor="cli:",
@@ -148,7 +148,7 @@ def test_clinic_retention_run_and_the_admin_endpoint_erase_the_lapsed_only(
             body = answer.json()
             assert body["dry_run"] is False
             assert body["candidates"] == body["erased"] == [recent]  # `first` was done
-            _project(container)
+            project_all(container)
             _assert_erased(container, client, staff, recent, actor="ops-1",
                            reason="retention run")
             _assert_kept(container, client, staff, booked, "Abe")
@@ -245,14 +245,3 @@ def _appointments_projector(container: Container) -> Iterator[None]:
         runner.stop()
         thread.join(timeout=10)
         model.datastore.close()
-
-
-def _project(container: Container) -> None:
-    settings = container.settings
-    assert settings.database_url
-    for name in READ_MODELS:
-        model = read_model(name, settings.database_url, settings.db_schema, phi=container.phi)
-        try:
-            CatchUpRunner(container.app, model).catch_up()
-        finally:
-            model.datastore.close()
