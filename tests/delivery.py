@@ -61,3 +61,14 @@ def stop_delivery(container: Container) -> None:
     delivery = _RUNNING.pop(id(container), None)
     if delivery is not None:
         delivery.close()
+
+
+def redeliver_dead_letters(settings: Settings, idle: float) -> dict[str, int]:
+    """`clinic notify --retry-dead-letters` once: the dead-letter topic handled again until
+    it has been quiet for `idle` seconds; the notifier's outcomes counted."""
+    retrying, resources = build_kafka_notifier(settings, dead_letters=True)
+    try:
+        return retrying.redeliver_all(idle=idle)
+    finally:
+        for resource in resources:
+            resource.close()

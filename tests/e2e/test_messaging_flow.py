@@ -15,11 +15,10 @@ from icalendar import Calendar
 from domain.access import Role
 from infra.container import Container
 from infra.embedded.kafka import EmbeddedKafka
-from infra.notify.build import build_kafka_notifier
 from infra.notify.emails import find_sign_in_code
 from infra.reminders import build_scheduler
 from infra.settings import Settings
-from tests.delivery import LocalDelivery
+from tests.delivery import LocalDelivery, redeliver_dead_letters
 from tests.e2e.clinic_flow import open_slots, set_up_clinic
 from tests.harness.smtp import Received, SmtpServer, smtp_server
 from tests.harness.topics import decode_with_only_the_avsc, read_topic
@@ -184,12 +183,7 @@ def test_a_dead_letter_keeps_what_could_not_be_sent(
     assert not smtp.messages
 
     # The cause fixed (a server that accepts), the dead letter is delivered after all, once.
-    retrying, resources = build_kafka_notifier(settings, dead_letters=True)
-    try:
-        assert retrying.redeliver_all(idle=5.0) == {"sent": 1}
-    finally:
-        for resource in resources:
-            resource.close()
+    assert redeliver_dead_letters(settings, idle=5.0) == {"sent": 1}
     [email] = smtp.wait_for(1)
     assert email.rcpt_tos == ["lou@example.org"]
     assert find_sign_in_code(email.message.get_body(

@@ -10,10 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from infra.embedded.kafka import EmbeddedKafka
-from infra.notify.build import build_kafka_notifier
 from infra.notify.emails import find_sign_in_code
 from infra.settings import Settings
-from tests.delivery import LocalDelivery
+from tests.delivery import LocalDelivery, redeliver_dead_letters
 from tests.harness.smtp import Received, SmtpServer, smtp_server
 from tests.harness.topics import decode_with_only_the_avsc, headers_of, read_topic
 
@@ -108,12 +107,7 @@ def test_an_email_deferred_past_every_attempt_is_dead_lettered_and_not_lost(
         assert name == "SignInCodeRequested" and str(record["patient_id"]) == patient_id
 
         # The server has recovered: retrying the dead letters delivers the email, once.
-        retrying, resources = build_kafka_notifier(sending, dead_letters=True)
-        try:
-            assert retrying.redeliver_all(idle=3.0) == {"sent": 1}
-        finally:
-            for resource in resources:
-                resource.close()
+        assert redeliver_dead_letters(sending, idle=3.0) == {"sent": 1}
         [received] = deferring.wait_for(1)
     assert len(deferring.messages) == 1 and received.rcpt_tos == [email]
     _signs_in_with(client, received, email)
