@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import StoredEvent
 
 from domain.errors import NotFoundError
 
 A = TypeVar("A", bound=Aggregate)
+
+
+@runtime_checkable
+class ReadsManyStreams(Protocol):
+    """A recorder that reads several aggregates' events in one round trip
+    (infra.eventstore.SingleTripRecorder)."""
+
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]: ...
 
 
 class UseCases(Application[UUID]):
@@ -18,7 +29,33 @@ class UseCases(Application[UUID]):
         try:
             aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            raise NotFoundError(f"no {label} with id {aggregate_id}") from None
+            aggregate = None
+        return self._found({aggregate_id: aggregate}, kind, aggregate_id, label)
+
+    @staticmethod
+    def _found(loaded: dict[UUID, Any], kind: type[A], aggregate_id: UUID, label: str) -> A:
+        """The `kind` aggregate with this id among those loaded, or NotFoundError."""
+        aggregate = loaded.get(aggregate_id)
         if not isinstance(aggregate, kind):
             raise NotFoundError(f"no {label} with id {aggregate_id}")
         return aggregate
+
+    def _get_many(self, *aggregate_ids: UUID) -> dict[UUID, Any]:
+        """The aggregates that exist among these ids, read together: a command that decides
+        on several (a booking: patient, consents, calendars) waits for one query, not one
+        each (docs/decisions/0027-one-read-per-command.md)."""
+        if isinstance(self.recorder, ReadsManyStreams):
+            stored: Sequence[StoredEvent] = self.recorder.select_events_of(aggregate_ids)
+        else:  # in-memory and other recorders: one read per aggregate
+            stored = [event for aggregate_id in aggregate_ids
+                      for event in self.recorder.select_events(aggregate_id)]
+        streams: defaultdict[UUID, list[Any]] = defaultdict(list)
+        for record in stored:
+            event = self.mapper.to_domain_event(record)
+            streams[event.originator_id].append(event)
+        found: dict[UUID, Any] = {}
+        for aggregate_id, events in streams.items():
+            aggregate = project_aggregate(None, events)
+            if aggregate is not None:
+                found[aggregate_id] = aggregate
+        return found

@@ -7,16 +7,16 @@ calendars in one atomic write (docs/decisions/0008-booking-consistency.md).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from commands.patients import PatientUseCases
 from commands.ports import SlotInfo
 from domain.appointments import Appointment
 from domain.calendars import ProviderCalendar, SlotTakenError, calendar_days
-from domain.consent import ConsentRequiredError, Purpose
+from domain.consent import Consent, ConsentRequiredError, Purpose
 from domain.errors import ConflictError, RuleViolationError
 from domain.modality import Modality
 from domain.patients import Patient
@@ -45,19 +45,29 @@ class BookingUseCases(PatientUseCases):
 
     def book(self, patient_id: UUID, slot: SlotInfo, reason: str, now: datetime,
              appointment_id: UUID | None = None) -> Appointment:
-        patient = self.patient(patient_id)
-        self._require_bookable(patient, slot, now)
+        """One read for everything the decision needs (patient, consents, calendars); after
+        a lost race, one read of the calendars (and of the appointment: a retry that won)."""
+        needed = {Consent.create_id(patient_id, purpose.value): purpose
+                  for purpose in consents_needed(slot)}
+        days = _days(slot.provider_id, slot.start, slot.end)
+        loaded = self._get_many(patient_id, *needed, *days)
+        patient = self._found(loaded, Patient, patient_id, "patient")
+        patient.require_present()
+        self._require_bookable(patient, {purpose: loaded.get(consent_id) for consent_id, purpose
+                                         in needed.items()}, slot, now)
         appointment_id = appointment_id or uuid4()
         for _attempt in range(MAX_ATTEMPTS):
             appointment = Appointment(
                 patient_id=patient_id, provider_id=slot.provider_id, clinic_id=slot.clinic_id,
                 service_id=slot.service_id, slot_id=slot.slot_id, start=slot.start,
                 end=slot.end, modality=slot.modality, reason=reason, id=appointment_id)
-            calendars = self._reserve(slot.provider_id, slot.clinic_id, appointment_id,
-                                      slot.start, slot.end)
+            calendars = self._calendars(slot.provider_id, days, loaded)
+            for calendar in calendars:
+                calendar.reserve(appointment_id, slot.start, slot.end, slot.clinic_id)
             if self._saved(appointment, *calendars):
                 return appointment
-            if self._exists(appointment_id):
+            loaded = self._get_many(appointment_id, *days)
+            if appointment_id in loaded:
                 raise DuplicateAppointmentError(appointment_id)
         raise SlotTakenError("that time is in high demand; please try again")
 
@@ -80,16 +90,16 @@ class BookingUseCases(PatientUseCases):
                 raise RuleViolationError("reschedule to a time of the same provider and service")
             if slot.book_by < now:
                 raise SlotUnavailableError("that time can no longer be booked")
-            old_start, old_end = appointment.start, appointment.end
+            old_days = _days(appointment.provider_id, appointment.start, appointment.end)
+            new_days = _days(slot.provider_id, slot.start, slot.end)
             appointment.reschedule(slot.slot_id, slot.start, slot.end, now)
-            touched: dict[UUID, ProviderCalendar] = {}
-            for cal in self._release(appointment.provider_id, appointment_id, old_start, old_end):
-                touched[cal.id] = cal
-            for day in calendar_days(slot.start, slot.end):
-                key = ProviderCalendar.create_id(slot.provider_id, day.isoformat())
-                if key not in touched:
-                    touched[key] = self._calendar(slot.provider_id, day.isoformat())
-                touched[key].reserve(appointment_id, slot.start, slot.end, slot.clinic_id)
+            days = old_days | new_days
+            touched = dict(zip(days, self._calendars(slot.provider_id, days), strict=True))
+            for calendar_id in old_days:
+                touched[calendar_id].release(appointment_id)
+            for calendar_id in new_days:
+                touched[calendar_id].reserve(appointment_id, slot.start, slot.end,
+                                             slot.clinic_id)
             if self._saved(appointment, *touched.values()):
                 return appointment
         raise SlotTakenError("that time is in high demand; please try again")
@@ -119,53 +129,42 @@ class BookingUseCases(PatientUseCases):
                   days: int) -> list[tuple[datetime, datetime]]:
         """Live bookings of a provider at a clinic ending after `after`, from the calendars
         (the event store, not a read model: a rule change must see every booking)."""
+        first = after.astimezone(UTC).date()
+        calendars = self._get_many(*(
+            ProviderCalendar.create_id(provider_id, (first + timedelta(days=n)).isoformat())
+            for n in range(days + 2)))
         booked: list[tuple[datetime, datetime]] = []
-        for n in range(days + 2):
-            day = (after.astimezone(UTC) + timedelta(days=n)).date().isoformat()
-            try:
-                calendar: ProviderCalendar = self.repository.get(
-                    ProviderCalendar.create_id(provider_id, day))
-            except AggregateNotFoundError:
-                continue
+        for calendar in calendars.values():
             for start, end, clinic in calendar.reservations.values():
                 if clinic == clinic_id and end > after and (start, end) not in booked:
                     booked.append((start, end))
-        return booked
+        return sorted(booked)
 
     # -----------------------------------------------------------------------------------
-    def _require_bookable(self, patient: Patient, slot: SlotInfo, now: datetime) -> None:
+    def _require_bookable(self, patient: Patient, consents: dict[Purpose, Consent | None],
+                          slot: SlotInfo, now: datetime) -> None:
         if not patient.email_verified:
             raise UnverifiedPatientError("verify your email address before booking")
-        needed = [Purpose.treatment]
-        if slot.modality == Modality.telehealth.value:
-            needed.append(Purpose.telehealth)
-        for purpose in needed:
-            consent = self.consent(patient.id, purpose)
+        for purpose, consent in consents.items():
             if consent is None or not consent.is_current():
                 raise ConsentRequiredError(
                     f"a current {purpose.value} consent is needed to book this visit")
         if slot.book_by < now:
             raise SlotUnavailableError("that time can no longer be booked")
 
-    def _calendar(self, provider_id: UUID, day: str) -> ProviderCalendar:
-        try:
-            calendar: ProviderCalendar = self.repository.get(
-                ProviderCalendar.create_id(provider_id, day))
-        except AggregateNotFoundError:
-            calendar = ProviderCalendar(provider_id=provider_id, day=day)
-        return calendar
-
-    def _reserve(self, provider_id: UUID, clinic_id: UUID, appointment_id: UUID,
-                 start: datetime,
-                 end: datetime) -> list[ProviderCalendar]:
-        calendars = [self._calendar(provider_id, d.isoformat()) for d in calendar_days(start, end)]
-        for calendar in calendars:
-            calendar.reserve(appointment_id, start, end, clinic_id)
-        return calendars
+    def _calendars(self, provider_id: UUID, days: dict[UUID, str],
+                   loaded: dict[UUID, Any] | None = None) -> list[ProviderCalendar]:
+        """The provider's calendars of these days (opened where none exists yet), from
+        `loaded` or read now in one query."""
+        if loaded is None:
+            loaded = self._get_many(*days)
+        return [calendar if (calendar := loaded.get(calendar_id)) is not None
+                else ProviderCalendar(provider_id=provider_id, day=day)
+                for calendar_id, day in days.items()]
 
     def _release(self, provider_id: UUID, appointment_id: UUID, start: datetime,
                  end: datetime) -> list[ProviderCalendar]:
-        calendars = [self._calendar(provider_id, d.isoformat()) for d in calendar_days(start, end)]
+        calendars = self._calendars(provider_id, _days(provider_id, start, end))
         for calendar in calendars:
             calendar.release(appointment_id)
         return calendars
@@ -178,9 +177,16 @@ class BookingUseCases(PatientUseCases):
             return False
         return True
 
-    def _exists(self, aggregate_id: UUID) -> bool:
-        try:
-            self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return False
-        return True
+
+def consents_needed(slot: SlotInfo) -> list[Purpose]:
+    """Every visit needs consent to treatment; a video visit also to telehealth."""
+    needed = [Purpose.treatment]
+    if slot.modality == Modality.telehealth.value:
+        needed.append(Purpose.telehealth)
+    return needed
+
+
+def _days(provider_id: UUID, start: datetime, end: datetime) -> dict[UUID, str]:
+    """The provider's calendar ids over [start, end), with their UTC days."""
+    return {ProviderCalendar.create_id(provider_id, day.isoformat()): day.isoformat()
+            for day in calendar_days(start, end)}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
+from uuid import UUID
 
 import psycopg
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 from psycopg import sql
@@ -90,6 +93,21 @@ class SingleTripRecorder(PostgresApplicationRecorder):
             "SELECT * FROM {schema}.{function}((%s))"
         ).format(schema=sql.Identifier(schema),
                  function=sql.Identifier(self.pg_function_name_insert_events))
+
+        self.sql_select_events_of = sql.SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(schema=sql.Identifier(schema), table=sql.Identifier(table))
+
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]:
+        """Every event of several aggregates in one round trip (commands.base.UseCases
+        loads what a command decides on at once: docs/decisions/0027)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.sql_select_events_of, (list(originator_ids),), prepare=True)
+            return [StoredEvent(originator_id=row["originator_id"],
+                                originator_version=row["originator_version"],
+                                topic=row["topic"], state=bytes(row["state"]))
+                    for row in curs.fetchall()]
 
     def _create_table(self, curs: Any) -> None:
         # Every process creates (or replaces) the function at start; one at a time, or

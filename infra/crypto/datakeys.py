@@ -77,16 +77,19 @@ class DataKeys(ABC):
         cached = self._cache.get(subject)
         if cached is not None and time.monotonic() - cached[1] < CACHE_SECONDS:
             return cached[0]
-        stored = self._load(subject)
+        if create and subject not in self._shredding:
+            # Insert-or-read in one statement: a new patient's key costs one round trip.
+            stored: bytes | _Tombstone | None = self._create(subject,
+                                                             material or os.urandom(32))
+        else:
+            stored = self._load(subject)
         if stored is TOMBSTONE or subject in self._shredding:
             if create:
                 raise SubjectErasedError(f"{subject} was erased")
             return None
         if stored is None:
-            if not create:
-                raise DataKeyMissingError(f"no data key for {subject}: was phi_data_keys "
-                                          "restored apart from the events?")
-            stored = self._create(subject, material or os.urandom(32))
+            raise DataKeyMissingError(f"no data key for {subject}: was phi_data_keys "
+                                      "restored apart from the events?")
         assert isinstance(stored, bytes)
         with self._lock:
             if subject in self._shredding:  # shredded while we were reading

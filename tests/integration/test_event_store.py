@@ -70,3 +70,37 @@ def test_database_url_becomes_eventsourcing_environment() -> None:
     assert env["POSTGRES_ENABLE_DB_FUNCTIONS"] == "yes"  # our function keeps the lock (0023)
     with pytest.raises(ValueError):
         eventsourcing_env("mysql://x/y")
+
+
+def test_several_aggregates_read_in_one_query_match_one_by_one(container: Container) -> None:
+    """The booking path's batched read (commands/base.py) gives the same aggregates as
+    eventsourcing's repository, skips ids with no events, and opens PHI as the repository
+    does."""
+    import uuid
+    from datetime import date
+
+    from commands.base import ReadsManyStreams
+    from domain.consent import POLICIES, Consent, Purpose
+
+    app = container.app
+    assert isinstance(app.recorder, ReadsManyStreams)
+    clinic_id = app.register_clinic("Harbor", Address("1 Main", "Boston", "MA", "02110"),
+                                    "America/New_York", [Modality.in_person])
+    app.revise_clinic(clinic_id, "Harbor Street", Address("1 Main", "Boston", "MA", "02110"),
+                      [Modality.in_person])
+    patient_id, _ = app.register_patient("Ana", "Lima", date(1990, 1, 2), "ana@example.org",
+                                         None)
+    app.grant_consent(patient_id, Purpose.treatment, POLICIES[Purpose.treatment].version, "web")
+    consent_id = Consent.create_id(patient_id, Purpose.treatment.value)
+    missing = uuid.uuid4()
+
+    loaded = app._get_many(clinic_id, patient_id, consent_id, missing)
+
+    assert set(loaded) == {clinic_id, patient_id, consent_id}
+    for aggregate_id in (clinic_id, patient_id, consent_id):
+        one = app.repository.get(aggregate_id)
+        assert type(loaded[aggregate_id]) is type(one)
+        assert loaded[aggregate_id].version == one.version
+        assert vars(loaded[aggregate_id]) == vars(one)
+    assert loaded[patient_id].given_name == "Ana"  # PHI opened, as the repository does
+    assert loaded[clinic_id].name == "Harbor Street"
