@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
@@ -16,11 +17,12 @@ from domain.errors import NotFoundError
 A = TypeVar("A", bound=Aggregate)
 
 
-@runtime_checkable
-class ReadsManyStreams(Protocol):
+class ReadsManyStreams(ABC):
     """A recorder that reads several aggregates' events in one round trip
-    (infra.eventstore.SingleTripRecorder)."""
+    (infra.eventstore.SingleTripRecorder). An ABC, not a runtime-checkable Protocol: the
+    check runs on every booking, and a Protocol's isinstance inspects every member."""
 
+    @abstractmethod
     def select_events_of(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]: ...
 
 
@@ -44,7 +46,7 @@ class UseCases(Application[UUID]):
         """The aggregates that exist among these ids, read together: a command that decides
         on several (a booking: patient, consents, calendars) waits for one query, not one
         each (docs/decisions/0027-one-read-per-command.md)."""
-        if isinstance(self.recorder, ReadsManyStreams):
+        if isinstance(self.recorder, ReadsManyStreams):  # a class check: see the Protocol
             stored: Sequence[StoredEvent] = self.recorder.select_events_of(aggregate_ids)
         else:  # in-memory and other recorders: one read per aggregate
             stored = [event for aggregate_id in aggregate_ids

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,9 @@ class CommandContext:
     purpose: str = "operations"
 
     def as_dict(self) -> dict[str, str]:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies field by field, once per event saved.
+        return {"actor": self.actor, "role": self.role, "request_id": self.request_id,
+                "reason": self.reason, "purpose": self.purpose}
 
 
 SYSTEM = CommandContext(actor="system", role="system", request_id="-", reason="")
