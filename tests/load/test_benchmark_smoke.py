@@ -76,3 +76,14 @@ def test_relay_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert latency["arrived"] == latency["messages"] == load["sent"]
     assert latency["messages_missing"] == 0
     assert result["baseline"]["pgbench_simple_update_tps_c1"] > 0
+
+
+def test_command_cpu_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "command_cpu.json"
+    run = subprocess.run([sys.executable, "-m", "tests.load.command_cpu", "--smoke",
+                          "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert set(result["median"]) == {"book", "register"}
+    for command, figures in result["median"].items():
+        assert figures["cpu_ms"] > 0 and figures["wall_ms"] >= figures["cpu_ms"] / 2, command
