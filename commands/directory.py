@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
 from commands.booking import BookingUseCases
 from domain.availability import AvailabilityRules
 from domain.clinics import Address, Clinic, valid_time_zone
@@ -78,9 +76,8 @@ class DirectoryUseCases(BookingUseCases):
         if not provider.works_at(clinic_id):
             raise RuleViolationError(f"provider {provider_id} does not work at clinic {clinic_id}")
         schedule_id = Schedule.create_id(provider_id, clinic_id)
-        try:
-            schedule: Schedule = self.repository.get(schedule_id)
-        except AggregateNotFoundError:
+        schedule = self._find(Schedule, schedule_id)
+        if schedule is None:
             schedule = Schedule(provider_id=provider_id, clinic_id=clinic_id,
                                 rules=rules.as_dict())
         else:

@@ -8,7 +8,6 @@ import hmac
 from datetime import UTC, date, datetime
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
@@ -65,11 +64,7 @@ class PatientUseCases(UseCases):
         return claim.patient_id if claim is not None else None
 
     def _claim(self, email: str) -> EmailClaim | None:
-        try:
-            claim: EmailClaim = self.repository.get(self.email_claim_id(email))
-        except AggregateNotFoundError:
-            return None
-        return claim
+        return self._find(EmailClaim, self.email_claim_id(email))
 
     def patient(self, patient_id: UUID) -> Patient:
         """A patient who is still on record (an erased one answers PatientErasedError)."""
@@ -127,12 +122,14 @@ class PatientUseCases(UseCases):
         patient.change_contact_details(new, phone)
         changed: list[Aggregate] = [patient]
         if new != old:
-            try:
-                claim: EmailClaim = self.repository.get(self.email_claim_id(new))
+            new_id, old_id = self.email_claim_id(new), self.email_claim_id(old)
+            claims = self._get_many(new_id, old_id)
+            claim = claims.get(new_id)
+            if claim is None:
+                claim = EmailClaim(patient_id=patient_id, id=new_id)
+            else:
                 claim.reclaim(patient_id)
-            except AggregateNotFoundError:
-                claim = EmailClaim(patient_id=patient_id, id=self.email_claim_id(new))
-            previous: EmailClaim = self.repository.get(self.email_claim_id(old))
+            previous = self._found(claims, EmailClaim, old_id, "email claim")
             previous.release()
             changed += [claim, previous]
         try:
@@ -161,8 +158,4 @@ class PatientUseCases(UseCases):
         return consent
 
     def consent(self, patient_id: UUID, purpose: Purpose) -> Consent | None:
-        try:
-            consent: Consent = self.repository.get(Consent.create_id(patient_id, purpose.value))
-        except AggregateNotFoundError:
-            return None
-        return consent
+        return self._find(Consent, Consent.create_id(patient_id, purpose.value))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from commands.base import UseCases
@@ -19,9 +18,8 @@ class ReminderUseCases(UseCases):
         """True if this call recorded the reminder. The schedule (a read model) may lag: the
         appointment itself decides, so a visit cancelled or moved since gets no reminder for
         its old time, and a reminder already recorded is not recorded again."""
-        try:
-            appointment: Appointment = self.repository.get(appointment_id)
-        except AggregateNotFoundError:
+        appointment = self._find(Appointment, appointment_id)
+        if appointment is None:
             return False
         if appointment.status is not AppointmentStatus.booked or appointment.start != start:
             return False
