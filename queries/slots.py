@@ -45,9 +45,10 @@ class SlotSearch:
 
 
 _SELECT = """
-SELECT s.slot_id, s.start_at, s.end_at, s.time_zone, s.modality,
-       s.clinic_id, c.name AS clinic_name, s.provider_id, p.display_name AS provider_name,
-       s.service_id, v.name AS service_name, v.duration_minutes
+SELECT s.slot_id::text AS slot_id, s.start_at, s.end_at, s.time_zone, s.modality,
+       s.clinic_id::text AS clinic_id, c.name AS clinic_name,
+       s.provider_id::text AS provider_id, p.display_name AS provider_name,
+       s.service_id::text AS service_id, v.name AS service_name, v.duration_minutes
 FROM open_slots s
 JOIN directory_clinics c ON c.clinic_id = s.clinic_id
 JOIN directory_providers p ON p.provider_id = s.provider_id
@@ -69,7 +70,7 @@ def search_sql(present: frozenset[str]) -> str:
 
 
 class HeldSlots(Protocol):
-    async def held_among(self, slot_ids: list[UUID]) -> set[UUID]:
+    async def held_among(self, slot_ids: list[str]) -> set[str]:
         """Which of these slots someone holds right now (Redis)."""
 
 
@@ -101,16 +102,19 @@ async def search_slots(pool: ReadPool, search: SlotSearch,
 
 
 def _slot(row: dict[str, Any], display_zone: ZoneInfo | None) -> dict[str, Any]:
+    """Ids come as text from PostgreSQL: a page never builds UUID objects only to print
+    them again (docs/performance.md)."""
     zone = ZoneInfo(row["time_zone"])
+    local_start, local_end = row["start_at"].astimezone(zone), row["end_at"].astimezone(zone)
     shown = display_zone or zone
     return {
         "id": row["slot_id"],
         "start": row["start_at"], "end": row["end_at"],
-        "clinic_local_start": row["start_at"].astimezone(zone),
-        "clinic_local_end": row["end_at"].astimezone(zone),
+        "clinic_local_start": local_start,
+        "clinic_local_end": local_end,
         "clinic_time_zone": row["time_zone"],
-        "display_start": row["start_at"].astimezone(shown),
-        "display_end": row["end_at"].astimezone(shown),
+        "display_start": row["start_at"].astimezone(shown) if display_zone else local_start,
+        "display_end": row["end_at"].astimezone(shown) if display_zone else local_end,
         "display_time_zone": shown.key,
         "modality": row["modality"],
         "clinic": {"id": row["clinic_id"], "name": row["clinic_name"]},

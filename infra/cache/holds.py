@@ -101,8 +101,8 @@ class RedisHolds:
         return f"hold:holder:{holder}"
 
 
-def slot_key(slot_id: UUID) -> str:
-    return f"hold:slot:{slot_id}"
+def slot_key(slot_id: UUID | str) -> str:
+    return f"hold:slot:{slot_id}"  # AsyncHeldSlots.held_among builds it inline
 
 
 HOLD_INDEX = "hold:index"  # slot id -> expiry (ms), for counting
@@ -119,8 +119,8 @@ class AsyncHeldSlots:
     def __init__(self, client: redis.asyncio.Redis) -> None:
         self.client = client
 
-    async def held_among(self, slot_ids: list[UUID]) -> set[UUID]:
+    async def held_among(self, slot_ids: list[str]) -> set[str]:
         if not slot_ids:
             return set()
-        values = await self.client.mget([slot_key(s) for s in slot_ids])
+        values = await self.client.mget([f"hold:slot:{s}" for s in slot_ids])
         return {s for s, v in zip(slot_ids, values, strict=True) if v is not None}
