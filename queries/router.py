@@ -7,12 +7,14 @@ from typing import Annotated
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
 
 from domain.clinics import InvalidClinicError, valid_time_zone
 from domain.modality import Modality
-from infra.http.deps import HeldSlotsDep, ReadPool, SearchPool
+from infra.http.deps import ReadPool
 from infra.http.inputs import IsoDateTime
+from infra.http.query_models import documented, query_of
 from queries import directory
 from queries.models import (
     AvailabilityPublic,
@@ -26,34 +28,39 @@ from queries.slots import InvalidSearchError, SlotSearch, search_slots
 router = APIRouter(tags=["directory and search"])  # slot search first: the busiest route
 
 
-@router.get("/slots", response_model=SlotPage, responses={
+class SlotQuery(BaseModel):
+    """GET /slots's query parameters (infra/http/query_models.py: read in one validation)."""
+
+    clinic_id: UUID | None = None
+    service_id: UUID | None = None
+    provider_id: UUID | None = None
+    modality: Modality | None = None
+    start_from: Annotated[IsoDateTime | None, Field(description="UTC instant; default now")] = None
+    start_to: Annotated[IsoDateTime | None, Field(description="default start_from + 14 days")] \
+        = None
+    tz: Annotated[str | None, Field(max_length=64, description="IANA zone for display_*",
+                                    examples=["America/Denver"])] = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    cursor: Annotated[str | None, Field(max_length=200)] = None
+
+
+@router.get("/slots", response_model=SlotPage, openapi_extra=documented(SlotQuery), responses={
     404: {"description": "A filter names an unknown clinic, service or provider"}})
-async def read_slots(
-    pool: SearchPool,
-    held: HeldSlotsDep,
-    clinic_id: UUID | None = None,
-    service_id: UUID | None = None,
-    provider_id: UUID | None = None,
-    modality: Modality | None = None,
-    start_from: Annotated[IsoDateTime | None, Query(description="UTC instant; default now")] = None,
-    start_to: Annotated[IsoDateTime | None,
-                        Query(description="default start_from + 14 days")] = None,
-    tz: Annotated[str | None, Query(max_length=64, description="IANA zone for display_*",
-                                    examples=["America/Denver"])] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> Response:
+async def read_slots(request: Request) -> Response:
     """Open, bookable slots sorted by start; follow `next_cursor` for the next page."""
-    start = start_from or datetime.now(UTC)
+    # The hot path: parameters and collaborators read here, not resolved by FastAPI.
+    query = query_of(SlotQuery, request)
+    pool, held = request.app.state.search_pool, request.app.state.held_slots
+    start = query.start_from or datetime.now(UTC)
     try:
-        zone = valid_time_zone(tz) if tz else None
+        zone = valid_time_zone(query.tz) if query.tz else None
     except InvalidClinicError:
-        raise InvalidSearchError(f"tz '{tz}' is not an IANA time zone") from None
+        raise InvalidSearchError(f"tz '{query.tz}' is not an IANA time zone") from None
     search = SlotSearch(
-        start_from=start, start_to=start_to or start + timedelta(days=14),
-        clinic_id=clinic_id, service_id=service_id, provider_id=provider_id,
-        modality=modality.value if modality else None, display_zone=zone, limit=limit,
-        cursor=cursor,
+        start_from=start, start_to=query.start_to or start + timedelta(days=14),
+        clinic_id=query.clinic_id, service_id=query.service_id, provider_id=query.provider_id,
+        modality=query.modality.value if query.modality else None, display_zone=zone,
+        limit=query.limit, cursor=query.cursor,
     )
     # Serialized here, not validated again: this is the hot path (docs/performance.md).
     page = await search_slots(pool, search, held)

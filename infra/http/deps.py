@@ -14,7 +14,6 @@ from commands.application import ClinicApplication
 from infra.container import Container
 from infra.crypto.phi import PhiCipher
 from queries import db as queries_db
-from queries.slots import HeldSlots
 
 
 def _container(request: Request) -> Container:
@@ -48,18 +47,3 @@ async def get_read_pool(request: Request) -> queries_db.ReadPool:
 
 ReadPool = Annotated[queries_db.ReadPool, Depends(get_read_pool)]
 
-
-async def get_search_pool(request: Request) -> queries_db.ReadPool:
-    pool: queries_db.ReadPool = request.app.state.search_pool
-    return pool
-
-
-SearchPool = Annotated[queries_db.ReadPool, Depends(get_search_pool)]
-
-
-async def get_held_slots(request: Request) -> HeldSlots:
-    held: HeldSlots = request.app.state.held_slots
-    return held
-
-
-HeldSlotsDep = Annotated[HeldSlots, Depends(get_held_slots)]
