@@ -1,63 +1,110 @@
-"""CPU per command, in-process: the write side's own cost, without HTTP or contention.
+"""Server CPU per request, in-process: the app's own cost without sockets or contention.
 
-    .venv/bin/python -m tests.load.command_cpu              # ~1 minute
+    .venv/bin/python -m tests.load.command_cpu              # ~2 minutes
     .venv/bin/python -m tests.load.command_cpu --smoke      # seconds
 
 Latency on this shared 2-core machine moves with its neighbours (docs/performance.md); the
-CPU one command costs the Python process moves much less. To compare two versions of the
-write path, run this from each checkout (a `git worktree` of the other commit) minutes
-apart. One thread, real PostgreSQL and Redis: books `--bookings` fresh slots (patient,
-consents and calendars read, appointment and calendar saved) and registers `--patients` new
-patients (claim read, data key created, events saved), `--rounds` times, and prints the
-median of the rounds: Python CPU ms and wall ms per command.
+CPU one request costs the Python process moves much less. To compare two versions of the
+code, run this from each checkout (a `git worktree` of the other commit) minutes apart,
+alternating. One process, real PostgreSQL and Redis, the whole ASGI app (middleware,
+routing, validation, authentication, rate limits, idempotency records, the use case) called
+directly, as uvicorn would call it: GET /slots (random start, a service filter half the
+time), POST /bookings of fresh slots (with an Idempotency-Key) and POST /patients, each
+`--requests` times a round, `--rounds` rounds; prints the median of the rounds, CPU ms and
+wall ms per request. Sync handlers run in the thread pool as in production; CPU is the
+whole process's (`time.process_time`).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import itertools
 import json
+import random
 import statistics
 import time
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import psycopg
 
-from commands.ports import SlotInfo
 from domain.consent import POLICIES, Purpose
 from infra.application import build_application
 from infra.crypto.phi import PhiCipher
 from infra.eventstore import ensure_schema
+from infra.http.app import create_app
+from infra.logging import configure_logging
 from infra.readmodels.build import read_model
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
 from tests.load.common import servers
 from tests.load.slot_search_bench import World
 
+Call = Callable[[str, str, bytes, dict[str, str]], Awaitable[int]]
 
-def open_slots(database_url: str, count: int) -> list[SlotInfo]:
+
+def open_slots(database_url: str, count: int) -> list[UUID]:
     """`count` random open slots, no two of one provider overlapping: every booking books."""
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
-            "SELECT slot_id, provider_id, clinic_id, service_id, modality, start_at, end_at, "
-            "book_by FROM open_slots WHERE status = 'open' AND book_by > now() + "
-            "interval '1 hour' ORDER BY random() LIMIT %s", (count * 4,)).fetchall()
-    chosen: list[SlotInfo] = []
-    for slot in (SlotInfo(*row) for row in rows):
-        if not any(c.provider_id == slot.provider_id and c.start < slot.end and
-                   slot.start < c.end for c in chosen):
-            chosen.append(slot)
+            "SELECT slot_id, provider_id, start_at, end_at FROM open_slots WHERE status = "
+            "'open' AND book_by > now() + interval '1 hour' ORDER BY random() LIMIT %s",
+            (count * 4,)).fetchall()
+    chosen: list[tuple[UUID, UUID, datetime, datetime]] = []
+    for slot, provider, start, end in rows:
+        if not any(p == provider and s < end and start < e for _, p, s, e in chosen):
+            chosen.append((slot, provider, start, end))
     if len(chosen) < count:
         raise SystemExit(f"only {len(chosen)} non-overlapping open slots; seed more")
-    return chosen[:count]
+    return [slot for slot, *_ in chosen[:count]]
 
 
-def per_command(run: Callable[[int], object], count: int) -> dict[str, float]:
-    """Mean Python CPU and wall time of `count` calls, in milliseconds."""
+def asgi_caller(app: Any) -> Call:
+    """Call the ASGI app as uvicorn does; the answer's status."""
+
+    async def call(method: str, target: str, body: bytes, headers: dict[str, str]) -> int:
+        path, _, query = target.partition("?")
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+                 "root_path": "", "query_string": query.encode(),
+                 "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
+                             *((k.lower().encode(), v.encode()) for k, v in headers.items())],
+                 "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000), "state": {}}
+        sent = False
+        status = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                await asyncio.sleep(3600)  # the client is still there
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif status >= 400 and message.get("body"):
+                print(message["body"][:500].decode(errors="replace"))
+
+        await app(scope, receive, send)
+        return status
+
+    return call
+
+
+async def per_request(call: Call, make: Callable[[int], tuple[str, str, bytes, dict[str, str]]],
+                      count: int, expected: set[int]) -> dict[str, float]:
+    """Mean process CPU and wall time of `count` requests, in milliseconds."""
     cpu, wall = time.process_time(), time.perf_counter()
     for n in range(count):
-        run(n)
+        status = await call(*make(n))
+        if status not in expected:
+            raise SystemExit(f"{make(n)[:2]} answered {status}")
     return {"cpu_ms": (time.process_time() - cpu) * 1000 / count,
             "wall_ms": (time.perf_counter() - wall) * 1000 / count}
 
@@ -65,57 +112,83 @@ def per_command(run: Callable[[int], object], count: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bookings", type=int, default=500)
-    parser.add_argument("--patients", type=int, default=300, help="registrations per round")
+    parser.add_argument("--requests", type=int, default=500, help="per endpoint and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--smoke", action="store_true", help="seconds-long run")
     parser.add_argument("--out", type=Path,
                         default=Path("tests/load/results/command_cpu.json"))
     args = parser.parse_args()
     if args.smoke:
-        args.bookings, args.patients, args.rounds = 20, 10, 1
+        args.requests, args.rounds = 10, 1
+    configure_logging("WARNING")  # as the benchmarks run the API
 
     with servers() as srv:
         ensure_schema(srv.database_url, "public")
-        app = build_application(Settings(database_url=srv.database_url,
-                                         redis_url=srv.redis.url))
-        World(app).grow_to(2_000 if args.smoke else 20_000)
-        assert isinstance(app.data_keys, PhiCipher)
-        model = read_model("slot_search", srv.database_url, "public", phi=app.data_keys)
-        CatchUpRunner(app, model, batch_size=200).catch_up()
+        settings = Settings(database_url=srv.database_url, redis_url=srv.redis.url,
+                            data_dir=srv.data_dir, rate_limit_scale=100_000)
+        seeder = build_application(settings)
+        world = World(seeder)
+        world.grow_to(2_000 if args.smoke else 20_000)
+        assert isinstance(seeder.data_keys, PhiCipher)
+        model = read_model("slot_search", srv.database_url, "public", phi=seeder.data_keys)
+        CatchUpRunner(seeder, model, batch_size=200).catch_up()
         model.datastore.close()
-        slots = open_slots(srv.database_url, args.bookings * args.rounds)
-        patients = []
-        for n in range(args.rounds):
-            pid, _ = app.register_patient("Bench", f"Booker{n}", date(1985, 1, 1),
-                                          f"booker{n}@example.org", None)
-            app.verify_patient_email(pid)
-            for purpose in (Purpose.treatment, Purpose.telehealth):
-                app.grant_consent(pid, purpose, POLICIES[purpose].version, "web")
-            patients.append(pid)
+        patient, _ = seeder.register_patient("Bench", "Booker", date(1985, 1, 1),
+                                             "booker@example.org", None)
+        seeder.verify_patient_email(patient)
+        for purpose in (Purpose.treatment, Purpose.telehealth):
+            seeder.grant_consent(patient, purpose, POLICIES[purpose].version, "web")
+        seeder.close()
+        slots = open_slots(srv.database_url, args.requests * args.rounds + 20)
+        result = asyncio.run(measure(settings, patient, world.services, slots, args))
 
-        rounds: dict[str, list[dict[str, float]]] = {"book": [], "register": []}
-        for r in range(args.rounds):
-            mine = slots[r * args.bookings:(r + 1) * args.bookings]
-            rounds["book"].append(per_command(
-                lambda n, mine=mine, r=r: app.book(patients[r], mine[n], "checkup",
-                                                   datetime.now(UTC)), len(mine)))
-            rounds["register"].append(per_command(
-                lambda n, r=r: app.register_patient(
-                    "New", f"Patient{n}", date(1990, 2, 3), f"new{r}-{n}@example.org", None),
-                args.patients))
-        app.close()
-
-    result = {command: {key: round(statistics.median(run[key] for run in runs), 3)
-                        for key in ("cpu_ms", "wall_ms")} for command, runs in rounds.items()}
-    for command, figures in result.items():
-        print(f"{command:9} {figures['cpu_ms']:7.3f} ms CPU  {figures['wall_ms']:7.3f} ms wall"
-              f"  (median of {args.rounds} rounds)")
+    for endpoint, figures in result["median"].items():
+        print(f"{endpoint:15} {figures['cpu_ms']:7.3f} ms CPU  {figures['wall_ms']:7.3f} ms "
+              f"wall  (median of {args.rounds} rounds of {args.requests})")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"median": result, "rounds": rounds,
-                                    "config": vars(args) | {"out": str(args.out)},
+    args.out.write_text(json.dumps({**result, "config": vars(args) | {"out": str(args.out)},
                                     "measured_at": datetime.now(UTC).isoformat()}, indent=2))
     print(f"results written to {args.out}")
+
+
+async def measure(settings: Settings, patient: UUID, services: list[UUID], slots: list[UUID],
+                  args: argparse.Namespace) -> dict[str, Any]:
+    app = create_app(settings=settings)
+    rnd = random.Random(7)
+    run = str(rnd.randrange(10**9))
+    async with app.router.lifespan_context(app):
+        container = app.state.container
+        bearer = {"Authorization": f"Bearer {container.sessions.sign_in(patient).access_token}"}
+        call = asgi_caller(app)
+        free, keys = iter(slots), itertools.count()
+
+        def search(_: int) -> tuple[str, str, bytes, dict[str, str]]:
+            start = datetime.now(UTC) + timedelta(minutes=rnd.randrange(60 * 24 * 60))
+            service = f"&service_id={rnd.choice(services)}" if rnd.random() < 0.5 else ""
+            return "GET", f"/slots?limit=20&start_from={start:%Y-%m-%dT%H:%M:%SZ}{service}", \
+                b"", {}
+
+        def booking(n: int) -> tuple[str, str, bytes, dict[str, str]]:
+            body = json.dumps({"slot_id": str(next(free)), "reason": "checkup"}).encode()
+            return "POST", "/bookings", body, {**bearer, "Idempotency-Key": f"{run}-{next(keys)}"}
+
+        def registration(n: int) -> tuple[str, str, bytes, dict[str, str]]:
+            body = json.dumps({"given_name": "New", "family_name": "Patient",
+                               "birth_date": "1991-03-03",
+                               "email": f"new{n}-{rnd.randrange(10**12)}@example.org"}).encode()
+            return "POST", "/patients", body, {"Idempotency-Key": f"{run}-{next(keys)}"}
+
+        endpoints = {"GET /slots": (search, {200}), "POST /bookings": (booking, {201}),
+                     "POST /patients": (registration, {202})}
+        for make, expected in endpoints.values():  # warm-up: caches, prepared statements
+            await per_request(call, make, 10, expected)
+        rounds: dict[str, list[dict[str, float]]] = {name: [] for name in endpoints}
+        for _ in range(args.rounds):
+            for name, (make, expected) in endpoints.items():
+                rounds[name].append(await per_request(call, make, args.requests, expected))
+    median = {name: {key: round(statistics.median(r[key] for r in runs), 3)
+                     for key in ("cpu_ms", "wall_ms")} for name, runs in rounds.items()}
+    return {"median": median, "rounds": rounds}
 
 
 if __name__ == "__main__":
