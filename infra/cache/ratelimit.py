@@ -8,11 +8,26 @@ import redis
 
 from infra.keys import keyed_hash
 
+# Every limit of a request in one command: open the window if new, count the hit, and
+# answer the longest wait among the tripped windows (0: allowed). One reply to parse instead
+# of a MULTI/EXEC pipeline's eight (docs/performance.md).
+_HIT_ALL = """
+local wait = 0
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, 0, 'EX', ARGV[2 * i], 'NX')
+  if redis.call('INCR', key) > tonumber(ARGV[2 * i - 1]) then
+    wait = math.max(wait, redis.call('TTL', key), 1)
+  end
+end
+return wait
+"""
+
 
 class RateLimiter:
     def __init__(self, client: redis.Redis, pseudonym_key: bytes) -> None:
         self.client = client
         self.pseudonym_key = pseudonym_key
+        self._hit_all = client.register_script(_HIT_ALL)
 
     def hit(self, bucket: str, key: str, limit: int, window_s: int) -> int | None:
         """Count one hit; return None if allowed, else seconds until the window resets."""
@@ -21,14 +36,9 @@ class RateLimiter:
     def hit_all(self, limits: Sequence[tuple[str, str, int, int]]) -> int | None:
         """Count one hit in each (bucket, key, limit, window_s), in one round trip; None if
         every one allows it, else the longest wait until a tripped window resets."""
-        with self.client.pipeline() as pipe:
-            for bucket, key, _limit, window_s in limits:
-                # Keys never hold raw emails or addresses: a keyed hash, not guessable either.
-                name = f"rl:{bucket}:{keyed_hash(self.pseudonym_key, key)[:32]}"
-                pipe.set(name, 0, ex=window_s, nx=True)  # opens the window (no EXPIRE NX in 6.2)
-                pipe.incr(name)
-                pipe.ttl(name)
-            replies = pipe.execute()
-        waits = [max(1, int(replies[3 * i + 2])) for i, (_b, _k, limit, _w) in enumerate(limits)
-                 if int(replies[3 * i + 1]) > limit]
-        return max(waits) if waits else None
+        # Keys never hold raw emails or addresses: a keyed hash, not guessable either.
+        keys = [f"rl:{bucket}:{keyed_hash(self.pseudonym_key, key)[:32]}"
+                for bucket, key, _limit, _window in limits]
+        args = [value for _b, _k, limit, window in limits for value in (limit, window)]
+        wait = int(self._hit_all(keys=keys, args=args))
+        return wait or None

@@ -11,6 +11,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from commands.context import CommandContext, acting_as
 from infra.auth.tokens import Principal
@@ -59,7 +60,7 @@ def idempotent_create(request: Request, container: Container, caller: str, body:
     key = request.headers.get("idempotency-key")
     if key is None:
         status, payload = create(None)
-        return JSONResponse(jsonable_encoder(payload), status_code=status)
+        return JSONResponse(_encoded(payload), status_code=status)
     if not _KEY.match(key):
         raise ProblemError("validation-error", "Idempotency-Key must be 1-255 visible "
                            "ASCII characters.")
@@ -84,6 +85,14 @@ def idempotent_create(request: Request, container: Container, caller: str, body:
     except Exception:  # a domain refusal or a crash: the key may be used again
         container.idempotency.abandon(scope, key)
         raise
-    encoded = jsonable_encoder(payload)
+    encoded = _encoded(payload)
     container.idempotency.complete(scope, key, body_print, status, encoded)
     return JSONResponse(encoded, status_code=status)
+
+
+def _encoded(payload: Any) -> Any:
+    """JSON-ready: a pydantic model by its own (compiled) serializer, anything else by
+    FastAPI's generic encoder."""
+    if isinstance(payload, BaseModel):
+        return payload.model_dump(mode="json")
+    return jsonable_encoder(payload)
