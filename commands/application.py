@@ -17,9 +17,10 @@ from commands.reminders import ReminderUseCases
 
 class ClinicApplication(DirectoryUseCases, ReminderUseCases):
     name = "clinic"
-    # Snapshots are off (each load would look for one first: a query per aggregate read on
-    # the booking path). Turn them on with IS_SNAPSHOTTING_ENABLED=y; they are sealed like
-    # events (infra/mapper.py).
+    # Snapshots are off. The use cases read every aggregate from its events in one query
+    # (UseCases._get_many, decision 0027), which does not look for snapshots: turning them
+    # on (IS_SNAPSHOTTING_ENABLED=y; they are sealed like events, infra/mapper.py) would
+    # only add writes until _get_many reads them too.
 
     def __init__(self, env: Any = None, *, data_keys: PersonalDataKeys | None = None,
                  email_key: bytes | None = None,

@@ -1,8 +1,8 @@
-"""What every group of use cases relies on: the application's save and repository."""
+"""What every group of use cases relies on: the application's save, and reading aggregates
+(several in one query: `_get_many`)."""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -12,18 +12,10 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
+from commands.ports import ReadsManyStreams
 from domain.errors import NotFoundError
 
 A = TypeVar("A", bound=Aggregate)
-
-
-class ReadsManyStreams(ABC):
-    """A recorder that reads several aggregates' events in one round trip
-    (infra.eventstore.SingleTripRecorder). An ABC, not a runtime-checkable Protocol: the
-    check runs on every booking, and a Protocol's isinstance inspects every member."""
-
-    @abstractmethod
-    def select_events_of(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]: ...
 
 
 class UseCases(Application[UUID]):
@@ -49,7 +41,7 @@ class UseCases(Application[UUID]):
         on several (a booking: patient, consents, calendars) waits for one query, not one
         each. Every read of the use cases comes through here, not through eventsourcing's
         Repository.get (docs/decisions/0027-one-read-per-command.md)."""
-        if isinstance(self.recorder, ReadsManyStreams):  # a class check: see the Protocol
+        if isinstance(self.recorder, ReadsManyStreams):
             stored: Sequence[StoredEvent] = self.recorder.select_events_of(aggregate_ids)
         else:  # in-memory and other recorders: one read per aggregate
             stored = [event for aggregate_id in aggregate_ids

@@ -129,9 +129,11 @@ class PatientUseCases(UseCases):
                 claim = EmailClaim(patient_id=patient_id, id=new_id)
             else:
                 claim.reclaim(patient_id)
-            previous = self._found(claims, EmailClaim, old_id, "email claim")
-            previous.release()
-            changed += [claim, previous]
+            changed.append(claim)
+            previous = claims.get(old_id)
+            if isinstance(previous, EmailClaim):
+                previous.release()
+                changed.append(previous)
         try:
             self.save(*changed)
         except IntegrityError:

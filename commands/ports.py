@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
 
 
 class CodeCheck(StrEnum):
@@ -78,3 +82,12 @@ class PersonalDataKeys(Protocol):
         """Destroy the patient's key: their PHI becomes unreadable everywhere, for good."""
 
     def close(self) -> None: ...
+
+
+class ReadsManyStreams(ABC):
+    """A recorder that reads several aggregates' events in one round trip
+    (infra.eventstore.SingleTripRecorder). An ABC, not a runtime-checkable Protocol: the
+    check runs on every booking, and a Protocol's isinstance inspects every member."""
+
+    @abstractmethod
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]: ...

@@ -15,7 +15,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
-from commands.base import ReadsManyStreams
+from commands.ports import ReadsManyStreams
 
 DDL_LOCK = 0x636C696E  # one advisory lock for our own schema changes ("clin")
 # Parameters eventsourcing takes as POSTGRES_*; every other libpq parameter in the URL
@@ -115,6 +115,7 @@ class SingleTripRecorder(PostgresApplicationRecorder, ReadsManyStreams):
             curs.execute(self.sql_invoke_pg_function_insert_events, columns, prepare=True)
             return [row[self.pg_function_name_insert_events] for row in curs.fetchall()]
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_events_of(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]:
         """Every event of several aggregates in one round trip (commands.base.UseCases
         loads what a command decides on at once: docs/decisions/0027)."""

@@ -102,7 +102,7 @@ class RedisHolds:
 
 
 def slot_key(slot_id: UUID | str) -> str:
-    return f"hold:slot:{slot_id}"  # AsyncHeldSlots.held_among builds it inline
+    return f"hold:slot:{slot_id}"
 
 
 HOLD_INDEX = "hold:index"  # slot id -> expiry (ms), for counting
@@ -122,5 +122,5 @@ class AsyncHeldSlots:
     async def held_among(self, slot_ids: list[str]) -> set[str]:
         if not slot_ids:
             return set()
-        values = await self.client.mget([f"hold:slot:{s}" for s in slot_ids])
+        values = await self.client.mget([slot_key(s) for s in slot_ids])
         return {s for s, v in zip(slot_ids, values, strict=True) if v is not None}

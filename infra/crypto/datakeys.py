@@ -153,15 +153,23 @@ class PostgresDataKeys(DataKeys):
         return self.ring.unwrap(subject, row[0], bytes(row[1]))
 
     def _create(self, subject: UUID, key: bytes) -> bytes:
+        """Insert `key`, or read the key already stored, in one statement."""
         kek, wrapped = self.ring.wrap(subject, key)
         with self.pool.connection() as conn:
-            inserted = conn.execute(sql.SQL(
-                "INSERT INTO {} (subject_id, kek_id, wrapped) VALUES (%s, %s, %s) "
-                "ON CONFLICT (subject_id) DO NOTHING RETURNING subject_id").format(self.table),
-                (subject, kek, wrapped)).fetchone()
-        if inserted is not None:
+            row = conn.execute(sql.SQL(
+                "WITH inserted AS (INSERT INTO {table} (subject_id, kek_id, wrapped) "
+                "VALUES (%(s)s, %(k)s, %(w)s) ON CONFLICT (subject_id) DO NOTHING "
+                "RETURNING subject_id) "
+                "SELECT true, NULL, NULL FROM inserted UNION ALL "
+                "SELECT false, kek_id, wrapped FROM {table} WHERE subject_id = %(s)s "
+                "AND NOT EXISTS (SELECT 1 FROM inserted)").format(table=self.table),
+                {"s": subject, "k": kek, "w": wrapped}).fetchone()
+        if row is not None and row[0]:
             return key
-        stored = self._load(subject)  # a racing writer's key wins; ours is dropped
+        # Stored before (or, when row is None, by a writer racing this statement, whose row
+        # its snapshot could not see): that key wins, ours is dropped.
+        stored = self._load(subject) if row is None else \
+            self.ring.unwrap(subject, row[1], bytes(row[2])) if row[2] is not None else TOMBSTONE
         if not isinstance(stored, bytes):
             raise SubjectErasedError(f"{subject} was erased")
         return stored

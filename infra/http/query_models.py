@@ -50,9 +50,12 @@ def _inline(node: Any, definitions: dict[str, Any]) -> Any:
     """The schema with pydantic's local `$defs` references replaced by what they name."""
     if isinstance(node, dict):
         reference = node.get("$ref", "")
-        if reference.startswith("#/$defs/"):
-            return _inline(definitions[reference.removeprefix("#/$defs/")], definitions)
-        return {key: _inline(value, definitions) for key, value in node.items()}
+        inlined = {key: _inline(value, definitions) for key, value in node.items()
+                   if key != "$ref" or not reference.startswith("#/$defs/")}
+        if reference.startswith("#/$defs/"):  # the definition, with what stood beside $ref
+            return {**_inline(definitions[reference.removeprefix("#/$defs/")], definitions),
+                    **inlined}
+        return inlined
     if isinstance(node, list):
         return [_inline(item, definitions) for item in node]
     return node

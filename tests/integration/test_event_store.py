@@ -79,7 +79,7 @@ def test_several_aggregates_read_in_one_query_match_one_by_one(container: Contai
     import uuid
     from datetime import date
 
-    from commands.base import ReadsManyStreams
+    from commands.ports import ReadsManyStreams
     from domain.consent import POLICIES, Consent, Purpose
 
     app = container.app

@@ -119,6 +119,9 @@ def test_racing_first_uses_of_a_patient_key_agree_and_erasure_is_final(
         thread.join()
     try:
         assert len(keys) == 6 and len(set(keys)) == 1 and keys[0] is not None
+        later = PostgresDataKeys(settings.database_url, settings.db_schema, key_ring(settings))
+        assert later.key_for(subject, create=True) == keys[0]  # stored: read, not replaced
+        later.close()
         stores[0].shred(subject)
         assert stores[1].key_for(subject, create=False) in (None, keys[0])  # cached ≤ 60 s
         fresh = PostgresDataKeys(settings.database_url, settings.db_schema, key_ring(settings))

@@ -102,9 +102,10 @@ async def per_request(call: Call, make: Callable[[int], tuple[str, str, bytes, d
     """Mean process CPU and wall time of `count` requests, in milliseconds."""
     cpu, wall = time.process_time(), time.perf_counter()
     for n in range(count):
-        status = await call(*make(n))
+        method, target, body, headers = make(n)
+        status = await call(method, target, body, headers)
         if status not in expected:
-            raise SystemExit(f"{make(n)[:2]} answered {status}")
+            raise SystemExit(f"{method} {target} answered {status}")
     return {"cpu_ms": (time.process_time() - cpu) * 1000 / count,
             "wall_ms": (time.perf_counter() - wall) * 1000 / count}
 

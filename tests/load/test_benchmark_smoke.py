@@ -6,19 +6,23 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+
+def run_benchmark(module: str, out: Path, *args: str) -> tuple[str, dict[str, Any]]:
+    """Run `python -m tests.load.<module> ... --out <out>`; its stdout and its JSON file."""
+    run = subprocess.run([sys.executable, "-m", f"tests.load.{module}", *args,
+                          "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    result: dict[str, Any] = json.loads(out.read_text())
+    return run.stdout, result
 
 
 def test_slot_search_benchmark_runs_end_to_end(tmp_path: Path) -> None:
-    out = tmp_path / "result.json"
-    run = subprocess.run(
-        [sys.executable, "-m", "tests.load.slot_search_bench", "--sizes", "1500",
-         "--duration", "1", "--rate", "40", "--baseline-seconds", "1", "--pgbench-scale", "1",
-         "--workers", "1", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    assert "GET /slots" in run.stdout and "pgbench_simple_update_tps_c1" in run.stdout
-    result = json.loads(out.read_text())
+    stdout, result = run_benchmark(
+        "slot_search_bench", tmp_path / "result.json", "--sizes", "1500", "--duration", "1",
+        "--rate", "40", "--baseline-seconds", "1", "--pgbench-scale", "1", "--workers", "1")
+    assert "GET /slots" in stdout and "pgbench_simple_update_tps_c1" in stdout
     first = result["runs"][0]
     assert first["open_slots"] >= 1500
     assert first["completed"] == first["sent"] == 40
@@ -27,11 +31,7 @@ def test_slot_search_benchmark_runs_end_to_end(tmp_path: Path) -> None:
 
 
 def test_booking_benchmark_runs_end_to_end(tmp_path: Path) -> None:
-    out = tmp_path / "booking.json"
-    run = subprocess.run([sys.executable, "-m", "tests.load.booking_bench", "--smoke",
-                          "--out", str(out)], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    result = json.loads(out.read_text())
+    _, result = run_benchmark("booking_bench", tmp_path / "booking.json", "--smoke")
     bookings = result["runs"][0]
     assert bookings["name"] == "POST /bookings" and bookings["completed"] == bookings["sent"]
     assert bookings["error_rate"] == 0
@@ -41,12 +41,8 @@ def test_booking_benchmark_runs_end_to_end(tmp_path: Path) -> None:
 
 def test_slo_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "slo.json"
-    run = subprocess.run([sys.executable, "-m", "tests.load.slo_bench", "--smoke",
-                          "--workers", "2", "--out", str(out)],
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    assert "SLO targets" in run.stdout and "pgbench" in run.stdout
-    result = json.loads(out.read_text())
+    stdout, result = run_benchmark("slo_bench", out, "--smoke", "--workers", "2")
+    assert "SLO targets" in stdout and "pgbench" in stdout
     endpoints = result["mixed"]["endpoints"]
     assert set(endpoints) == {"GET /slots", "POST /holds", "POST /bookings", "POST /patients",
                               "POST /bookings/{id}/cancel"}
@@ -63,11 +59,7 @@ def test_slo_benchmark_runs_end_to_end(tmp_path: Path) -> None:
 
 
 def test_relay_benchmark_runs_end_to_end(tmp_path: Path) -> None:
-    out = tmp_path / "relay.json"
-    run = subprocess.run([sys.executable, "-m", "tests.load.relay_bench", "--smoke",
-                          "--out", str(out)], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    result = json.loads(out.read_text())
+    _, result = run_benchmark("relay_bench", tmp_path / "relay.json", "--smoke")
     catch_up, load, latency = result["catch_up"], result["load"], result["latency"]
     assert catch_up["messages"] == catch_up["messages_expected"] > 0
     assert catch_up["messages_missing"] == 0
@@ -79,11 +71,7 @@ def test_relay_benchmark_runs_end_to_end(tmp_path: Path) -> None:
 
 
 def test_command_cpu_benchmark_runs_end_to_end(tmp_path: Path) -> None:
-    out = tmp_path / "command_cpu.json"
-    run = subprocess.run([sys.executable, "-m", "tests.load.command_cpu", "--smoke",
-                          "--out", str(out)], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    result = json.loads(out.read_text())
+    _, result = run_benchmark("command_cpu", tmp_path / "command_cpu.json", "--smoke")
     assert set(result["median"]) == {"GET /slots", "POST /bookings", "POST /patients"}
     for command, figures in result["median"].items():
         assert figures["cpu_ms"] > 0 and figures["wall_ms"] >= figures["cpu_ms"] / 2, command
