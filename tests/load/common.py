@@ -183,6 +183,25 @@ def wait_for_followers(database_url: str, timeout_s: float,
             time.sleep(0.1)
 
 
+def wait_until_quiet(database_url: str, timeout_s: float, quiet_s: float = 2.0) -> float:
+    """Wait until no event has been recorded for `quiet_s` and every follower is at the
+    head: requests a phase left queued in the API (their clients gave up at the timeout,
+    the server still runs them) are done before the next phase measures anything. Returns
+    the seconds it took; RuntimeError after timeout_s."""
+    started = time.perf_counter()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        head, since = follower_positions(conn)["head"], time.perf_counter()
+        while time.perf_counter() - since < quiet_s:
+            if time.perf_counter() - started > timeout_s:
+                raise RuntimeError(f"events still being recorded after {timeout_s:.0f}s")
+            time.sleep(0.25)
+            now = follower_positions(conn)["head"]
+            if now != head:
+                head, since = now, time.perf_counter()
+    return time.perf_counter() - started + wait_for_followers(
+        database_url, max(1.0, timeout_s - (time.perf_counter() - started)))
+
+
 Step = dict[str, Any]
 
 
