@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ClinicPublic(BaseModel):
@@ -62,4 +62,7 @@ class SlotPublic(BaseModel):
 
 class SlotPage(BaseModel):
     slots: list[SlotPublic]
-    next_cursor: str | None
+    next_cursor: str | None = Field(description=(
+        "Pass as `cursor` for the next page; null when no later time matches. A page can "
+        "hold fewer slots than `limit` (even none) while others hold many of the times "
+        "read for it: follow the cursor until it is null."))

@@ -88,16 +88,25 @@ async def search_slots(pool: ReadPool, search: SlotSearch,
         "limit": search.limit + 1 + (HOLD_SLACK if held else 0),
     }
     present = frozenset(name for name, _ in _FILTERS if params[name] is not None)
-    rows = await fetch_all(pool, search_sql(present), params)
-    if not rows:
+    fetched = await fetch_all(pool, search_sql(present), params)
+    if not fetched:
         await _require_known(pool, search)
-    if held is not None and rows:
-        taken = await held.held_among([r["slot_id"] for r in rows])
-        rows = [r for r in rows if r["slot_id"] not in taken]
-    page, more = rows[: search.limit], len(rows) > search.limit
+    rows = fetched
+    if held is not None and fetched:
+        taken = await held.held_among([r["slot_id"] for r in fetched])
+        rows = [r for r in fetched if r["slot_id"] not in taken]
+    page = rows[: search.limit]
+    if len(rows) > search.limit:  # more open times follow the page
+        resume: dict[str, Any] | None = page[-1]
+    elif len(fetched) == params["limit"]:
+        # More were held than the slack covers: the next page starts after every row read
+        # here (this page may even be empty; the cursor still leads on).
+        resume = fetched[-1]
+    else:
+        resume = None
     return {
         "slots": [_slot(r, search.display_zone) for r in page],
-        "next_cursor": _encode_cursor(page[-1]) if more and page else None,
+        "next_cursor": _encode_cursor(resume) if resume is not None else None,
     }
 
 
