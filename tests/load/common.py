@@ -183,12 +183,24 @@ def wait_for_followers(database_url: str, timeout_s: float,
             time.sleep(0.1)
 
 
-def wait_until_quiet(database_url: str, timeout_s: float, quiet_s: float = 2.0) -> float:
-    """Wait until no event has been recorded for `quiet_s` and every follower is at the
+def wait_until_quiet(database_url: str, port: int, timeout_s: float,
+                     quiet_s: float = 2.0) -> float:
+    """Wait until the API answers /healthz at once five times in a row (new connections,
+    so any worker), no event has been recorded for `quiet_s` and every follower is at the
     head: requests a phase left queued in the API (their clients gave up at the timeout,
     the server still runs them) are done before the next phase measures anything. Returns
     the seconds it took; RuntimeError after timeout_s."""
-    started = time.perf_counter()
+    started, fast = time.perf_counter(), 0
+    while fast < 5:
+        if time.perf_counter() - started > timeout_s:
+            raise RuntimeError(f"the API still answers slowly after {timeout_s:.0f}s")
+        sent = time.perf_counter()
+        try:
+            ok = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        except httpx.TransportError:
+            ok = False
+        fast = fast + 1 if ok and time.perf_counter() - sent < 0.05 else 0
+        time.sleep(0.1)
     with psycopg.connect(database_url, autocommit=True) as conn:
         head, since = follower_positions(conn)["head"], time.perf_counter()
         while time.perf_counter() - since < quiet_s:

@@ -597,7 +597,7 @@ def main(argv: list[str] | None = None) -> None:
                       done=cfg.duration)
 
             try:  # the mixed phase's queue, if it left one, must not count as saturation
-                settle_s: float | None = wait_until_quiet(srv.database_url, 300)
+                settle_s: float | None = wait_until_quiet(srv.database_url, port, 300)
             except RuntimeError as exc:
                 print(f"warning: {exc}", file=sys.stderr)
                 settle_s = None
@@ -757,8 +757,9 @@ def _print_report(r: dict[str, Any]) -> None:
              f"{f['drain_after_s']} s after the load")
           + ("; the API's queue NOT done within 300 s after the mixed phase"
              if f["quiet_before_saturation_s"] is None else
-             f"; {f['quiet_before_saturation_s']} s after the mixed phase until no event was "
-             "recorded for 2 s (the saturation staircase starts then)"))
+             f"; {f['quiet_before_saturation_s']} s after the mixed phase until the API "
+             "answered at once and no event was recorded for 2 s (the saturation "
+             "staircase starts then)"))
     print(f"Double bookings: {r['double_bookings_read_model']} in the read model "
           f"({r['live_appointments_read_model']} live visits), "
           f"{r['double_bookings_event_store']} in the event store "
