@@ -146,11 +146,7 @@ class PostgresDataKeys(DataKeys):
         with self.pool.connection() as conn:
             row = conn.execute(sql.SQL("SELECT kek_id, wrapped FROM {} WHERE subject_id = %s")
                                .format(self.table), (subject,)).fetchone()
-        if row is None:
-            return None
-        if row[1] is None:
-            return TOMBSTONE
-        return self.ring.unwrap(subject, row[0], bytes(row[1]))
+        return None if row is None else self._opened(subject, row[0], row[1])
 
     def _create(self, subject: UUID, key: bytes) -> bytes:
         """Insert `key`, or read the key already stored, in one statement."""
@@ -166,13 +162,20 @@ class PostgresDataKeys(DataKeys):
                 {"s": subject, "k": kek, "w": wrapped}).fetchone()
         if row is not None and row[0]:
             return key
-        # Stored before (or, when row is None, by a writer racing this statement, whose row
-        # its snapshot could not see): that key wins, ours is dropped.
-        stored = self._load(subject) if row is None else \
-            self.ring.unwrap(subject, row[1], bytes(row[2])) if row[2] is not None else TOMBSTONE
+        # Stored before: that key wins, ours is dropped. No row at all: a writer racing this
+        # statement stored it, out of this statement's snapshot; read it now.
+        stored = self._load(subject) if row is None else self._opened(subject, row[1], row[2])
         if not isinstance(stored, bytes):
             raise SubjectErasedError(f"{subject} was erased")
         return stored
+
+    def _opened(self, subject: UUID, kek_id: str | None, wrapped: bytes | None
+                ) -> bytes | _Tombstone:
+        """A stored row's key, unwrapped; TOMBSTONE once shredded."""
+        if wrapped is None:
+            return TOMBSTONE
+        assert kek_id is not None
+        return self.ring.unwrap(subject, kek_id, bytes(wrapped))
 
     def _shred(self, subject: UUID) -> None:
         with self.pool.connection() as conn:
