@@ -107,6 +107,8 @@ def test_holds_protect_the_holder(client: TestClient, container: Container,
     released = client.delete(f"/holds/{slots[0]['id']}/{hold['hold_id']}",
                              headers={"Hold-Secret": hold["hold_secret"]})
     assert released.status_code == 204
+    # Releasing gave Ana's allowance back, and the time to everyone.
+    assert client.post("/holds", headers=ana, json={"slot_id": slots[3]["id"]}).status_code == 201
     assert client.post("/bookings", headers=ben, json={"slot_id": slots[0]["id"]}
                        ).status_code == 201
 
