@@ -89,11 +89,13 @@ PROFILES: dict[str, dict[str, Any]] = {
              "warmup": 5.0, "slot_rate": 300.0, "hold_rate": 50.0, "booking_rate": 50.0,
              "registration_rate": 20.0, "cancel_rate": 5.0, "hot_slots": 200,
              "saturation_rates": "50,100,150,200,250,300,400,500", "step_seconds": 10.0,
+             "capacity_shares": "0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", "capacity_seconds": 20.0,
              "baseline_seconds": 10, "pgbench_scale": 10},
     "smoke": {"slots": 2_000, "clinics": 4, "patients": 20, "duration": 3.0,
               "warmup": 1.0, "slot_rate": 20.0, "hold_rate": 5.0, "booking_rate": 5.0,
               "registration_rate": 3.0, "cancel_rate": 2.0, "hot_slots": 3,
               "saturation_rates": "10,20", "step_seconds": 1.0,
+              "capacity_shares": "0.5", "capacity_seconds": 1.0,
               "baseline_seconds": 2, "pgbench_scale": 1},
 }
 
@@ -123,6 +125,8 @@ TARGETS = {
     "projection_lag_p95": Target("projection lag p95 (appointments)", "ms", "<", 500),
     "saturation_ratio": Target("saturation bookings / pgbench TPS (1 client)", "%", ">=", 25),
 }
+GOALS_MS = {"GET /slots": TARGETS["slots_p95"].goal, "POST /bookings": TARGETS[
+    "bookings_p95"].goal, "POST /patients": TARGETS["patients_p95"].goal}  # p95, by endpoint
 
 
 # ----------------------------------------------------------------------------- outcomes
@@ -521,6 +525,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"popular times: the soonest open slots ({full['hot_slots']})")
     parser.add_argument("--hold-booking-share", type=float, default=0.3,
                         help="share of bookings that complete an earlier hold (0.3)")
+    parser.add_argument("--capacity-shares", help="shares of the mixed rates offered, one "
+                        "step each, to find the largest mix served within every latency "
+                        f"target ({full['capacity_shares']}; '' skips)")
+    parser.add_argument("--capacity-seconds", type=float,
+                        help=f"seconds per capacity step ({full['capacity_seconds']:.0f})")
     parser.add_argument("--saturation-rates", help="booking rates of the saturation "
                         f"staircase ({full['saturation_rates']})")
     parser.add_argument("--step-seconds", type=float,
@@ -596,11 +605,11 @@ def main(argv: list[str] | None = None) -> None:
             bar.close(f"{sum(st.tally.answers for st in mixed_streams):,} answers",
                       done=cfg.duration)
 
-            try:  # the mixed phase's queue, if it left one, must not count as saturation
-                settle_s: float | None = wait_until_quiet(srv.database_url, port, 300)
-            except RuntimeError as exc:
-                print(f"warning: {exc}", file=sys.stderr)
-                settle_s = None
+            # A phase's queue, if it left one, must not count in the next phase.
+            settle_s = _quiet(srv.database_url, port)
+            capacity = capacity_staircase(port, work, rates, cfg)
+            if capacity["steps"]:
+                settle_s = _quiet(srv.database_url, port)
             sat_rates = [float(r) for r in cfg.saturation_rates.split(",")]
             bar = Progress("saturation (bookings)", len(sat_rates), " steps")
             sat_from = datetime.now(UTC)
@@ -678,7 +687,7 @@ def main(argv: list[str] | None = None) -> None:
         "mixed": {"duration_s": cfg.duration, "endpoints": endpoints, "total": total,
                   "timeline": {s.name: timeline(r, mixed_t0)
                                for s, r in zip(mixed_streams, results, strict=True)}},
-        "saturation": saturation,
+        "capacity": capacity, "saturation": saturation,
         "projection_lag": lag, "projection_lag_saturation": saturation_lag,
         "followers": followers,
         "cpu_mixed": cpu.report(total["completed"]),
@@ -698,6 +707,55 @@ def main(argv: list[str] | None = None) -> None:
     cfg.out.write_text(json.dumps(report, indent=2, default=str))
     plot(report, results, mixed_t0, sat_t0 - mixed_t0, png)
     print(f"results written to {cfg.out} and {png}")
+
+
+def _quiet(database_url: str, port: int) -> float | None:
+    """Seconds until the API answers at once and nothing is being recorded; None (and a
+    warning) if that took over 300 s."""
+    try:
+        return wait_until_quiet(database_url, port, 300)
+    except RuntimeError as exc:
+        print(f"warning: {exc}", file=sys.stderr)
+        return None
+
+
+def capacity_staircase(port: int, work: Workload, rates: dict[str, float],
+                       cfg: argparse.Namespace) -> dict[str, Any]:
+    """The mix at rising shares of its rates until a step misses a latency target (p95 of
+    every endpoint in GOALS_MS) or has errors: the most this machine serves within the
+    SLOs, the figure to read when the full mix is beyond it."""
+    shares = [float(x) for x in cfg.capacity_shares.split(",") if x.strip()]
+    criteria = ", ".join(f"{name} p95 < {goal:g} ms" for name, goal in GOALS_MS.items())
+    if not shares:
+        return {"steps": [], "highest_share": None, "highest_offered_rps": None,
+                "criteria": criteria}
+    bar = Progress("capacity (shares of the mix)", len(shares), " steps")
+
+    def step(share: float) -> dict[str, Any]:
+        streams = work.streams({name: rate * share for name, rate in rates.items()})
+        index = shares.index(share)
+        results = run_phase(port, streams, cfg.capacity_seconds, cfg.timeout,
+                            lambda t, _n: bar.update(index + t / cfg.capacity_seconds,
+                                                     f"{share:.0%} of the mix"))
+        endpoints = {st.name: endpoint_summary(st, r, cfg.capacity_seconds)
+                     for st, r in zip(streams, results, strict=True)}
+        sent = sum(e["sent"] for e in endpoints.values())
+        errors = sum(e["errors"] for e in endpoints.values())
+        return {"share": share, "offered_rps": round(sum(rates.values()) * share, 1),
+                "throughput_rps": round(sum(e["throughput_rps"] for e in endpoints.values()), 1),
+                "p95_ms": {name: endpoints[name]["p95_ms"] for name in GOALS_MS
+                           if name in endpoints},
+                "error_rate": round(errors / sent, 5) if sent else 0.0,
+                "endpoints": endpoints}
+
+    steps, best = staircase(shares, step, lambda st: st["error_rate"] < 0.001 and all(
+        st["p95_ms"].get(name, math.inf) < goal for name, goal in GOALS_MS.items()
+        if rates.get(name, 0) > 0))
+    bar.close(f"highest within the SLOs: {best['share'] if best else 0:.0%}",
+              done=len(shares))
+    return {"steps": steps, "highest_share": best["share"] if best else 0.0,
+            "highest_offered_rps": best["offered_rps"] if best else 0.0,
+            "criteria": criteria + ", errors < 0.1 %"}
 
 
 def _print_report(r: dict[str, Any]) -> None:
@@ -732,6 +790,16 @@ def _print_report(r: dict[str, Any]) -> None:
           "busy on average")
     print_table([{"process group": k, "cores": v, "CPU ms per answer": cpu[
                   "cpu_ms_per_request"].get(k, "")} for k, v in cpu["cores"].items() if v])
+    cap = r["capacity"]
+    if cap["steps"]:
+        print(f"\nCapacity within the SLOs: the mix at rising shares ({cap['criteria']}):")
+        print_table([{"share": f"{st['share']:.0%}", "offered/s": st["offered_rps"],
+                      "achieved/s": st["throughput_rps"],
+                      **{f"{name} p95 ms": p95 for name, p95 in st["p95_ms"].items()},
+                      "error %": round(st["error_rate"] * 100, 3),
+                      "within SLOs": st["sustained"]} for st in cap["steps"]])
+        print(f"Largest share of the mix served within every latency target: "
+              f"{cap['highest_share']:.0%} ({cap['highest_offered_rps']:g} requests/s)")
     sat = r["saturation"]
     print(f"\nSaturation, bookings alone (sustained: {sat['criteria']}):")
     print_table([{"offered/s": st["offered_rps"], "achieved/s": st["throughput_rps"],
@@ -755,9 +823,9 @@ def _print_report(r: dict[str, Any]) -> None:
           f"{f['max_events_behind_mixed']}; caught up "
           + ("NOT within 300 s" if f["drain_after_s"] is None else
              f"{f['drain_after_s']} s after the load")
-          + ("; the API's queue NOT done within 300 s after the mixed phase"
+          + ("; the API's queue NOT done within 300 s after the previous phase"
              if f["quiet_before_saturation_s"] is None else
-             f"; {f['quiet_before_saturation_s']} s after the mixed phase until the API "
+             f"; {f['quiet_before_saturation_s']} s after the previous phase until the API "
              "answered at once and no event was recorded for 2 s (the saturation "
              "staircase starts then)"))
     print(f"Double bookings: {r['double_bookings_read_model']} in the read model "
@@ -782,7 +850,6 @@ def _other(e: dict[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------- plot
-GOALS_MS = {"GET /slots": 15.0, "POST /bookings": 25.0, "POST /patients": 20.0}
 
 
 def plot(report: dict[str, Any], results: list[Result], t0: float, saturation_at: float,

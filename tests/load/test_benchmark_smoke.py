@@ -53,6 +53,11 @@ def test_slo_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert result["double_bookings"] == 0
     assert result["live_appointments_event_store"] == result["live_appointments_read_model"] > 0
     assert result["saturation"]["steps"] and len(result["targets"]) == 6
+    [half] = result["capacity"]["steps"]  # --smoke: one step, at half the mix
+    assert half["share"] == 0.5 and half["error_rate"] == 0
+    assert set(half["p95_ms"]) == {"GET /slots", "POST /bookings", "POST /patients"}
+    assert all(e["completed"] == e["sent"] for e in half["endpoints"].values())
+    assert half["endpoints"]["GET /slots"]["sent"] > 0
     assert result["baseline"]["pgbench_simple_update_tps_c1"] > 0
     png = out.with_suffix(".png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
