@@ -73,5 +73,5 @@ class AuditTrail:
         """Append entries (one transaction). Raises if they cannot be stored: a PHI read
         that cannot be audited must not happen."""
         if entries:
-            with self.pool.connection() as conn, conn.cursor() as cursor:
+            with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
                 cursor.executemany(self.insert, [asdict(entry) for entry in entries])

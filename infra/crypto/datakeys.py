@@ -134,8 +134,10 @@ class PostgresDataKeys(DataKeys):
         super().__init__()
         self.ring = ring
         self.table = sql.SQL("{}.phi_data_keys").format(sql.Identifier(schema))
+        # Autocommit: every statement here is one (the insert-or-read included), so no
+        # BEGIN and COMMIT round trips around it.
         self.pool = ConnectionPool(database_url, min_size=1, max_size=4, open=True,
-                                   name="phi-keys")
+                                   kwargs={"autocommit": True}, name="phi-keys")
         with self.pool.connection() as conn:
             run_ddl(conn, sql.SQL(DDL).format(s=sql.Identifier(schema)).as_string(conn))
 
@@ -189,7 +191,6 @@ class PostgresDataKeys(DataKeys):
     def vacuum(self) -> None:
         """Reclaim the space of shredded keys' old row versions (run after erasures)."""
         with self.pool.connection() as conn:
-            conn.autocommit = True
             conn.execute(sql.SQL("VACUUM {}").format(self.table))
 
     def status(self) -> list[KeyStatus]:
