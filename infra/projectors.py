@@ -41,6 +41,7 @@ def build_runner(name: str, settings: Settings, **options: Any) -> CatchUpRunner
                             pool_size=FOLLOWER_POOL)
     assert isinstance(app.data_keys, PhiCipher)
     model = read_model(name, settings.database_url, settings.db_schema, phi=app.data_keys)
+    options.setdefault("idle_sleep", settings.follower_gather_ms / 1000)
     return CatchUpRunner(app, model, **options)
 
 

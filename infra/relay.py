@@ -41,7 +41,7 @@ def build_relay(settings: Settings, **options: Any) -> tuple[CatchUpRunner, list
     relay = Relay(tracking,
                   lambda: traced(CountedPublisher(build_publisher(client, data_dir)), system),
                   lambda message: codec.outbound(message, prefix), app.repository.get)
-    options.setdefault("idle_sleep", 0.01)
+    options.setdefault("idle_sleep", settings.follower_gather_ms / 1000)
     doorbell = LogDoorbell(app.recorder)
     return (CatchUpRunner(app, relay, doorbell=doorbell, **options),
             [doorbell, relay, tracking.datastore, app])

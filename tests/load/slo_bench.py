@@ -89,7 +89,7 @@ PROFILES: dict[str, dict[str, Any]] = {
              "warmup": 5.0, "slot_rate": 300.0, "hold_rate": 50.0, "booking_rate": 50.0,
              "registration_rate": 20.0, "cancel_rate": 5.0, "hot_slots": 200,
              "saturation_rates": "50,100,150,200,250,300,400,500", "step_seconds": 10.0,
-             "capacity_shares": "0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", "capacity_seconds": 20.0,
+             "capacity_shares": "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", "capacity_seconds": 20.0,
              "baseline_seconds": 10, "pgbench_scale": 10},
     "smoke": {"slots": 2_000, "clinics": 4, "patients": 20, "duration": 3.0,
               "warmup": 1.0, "slot_rate": 20.0, "hold_rate": 5.0, "booking_rate": 5.0,
