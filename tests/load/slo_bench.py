@@ -589,6 +589,13 @@ def main(argv: list[str] | None = None) -> None:
             run_phase(port, work.streams(warm), cfg.warmup, cfg.timeout,
                       lambda t, n: bar.update(t, f"{n:,} answers"))
             bar.close(done=cfg.warmup)
+            # A phase's queue, if it left one, must not count in the next phase. The
+            # capacity steps come first: they stop before overload, so the mixed phase still
+            # starts from a steady state, and they do not start in the wake of its backlog.
+            _quiet(srv.database_url, port)
+            capacity = capacity_staircase(port, work, rates, cfg)
+            if capacity["steps"]:
+                _quiet(srv.database_url, port)
 
             mixed_streams = work.streams(rates)
             bar = Progress("mixed workload", cfg.duration, "s")
@@ -605,11 +612,7 @@ def main(argv: list[str] | None = None) -> None:
             bar.close(f"{sum(st.tally.answers for st in mixed_streams):,} answers",
                       done=cfg.duration)
 
-            # A phase's queue, if it left one, must not count in the next phase.
             settle_s = _quiet(srv.database_url, port)
-            capacity = capacity_staircase(port, work, rates, cfg)
-            if capacity["steps"]:
-                settle_s = _quiet(srv.database_url, port)
             sat_rates = [float(r) for r in cfg.saturation_rates.split(",")]
             bar = Progress("saturation (bookings)", len(sat_rates), " steps")
             sat_from = datetime.now(UTC)
@@ -823,9 +826,9 @@ def _print_report(r: dict[str, Any]) -> None:
           f"{f['max_events_behind_mixed']}; caught up "
           + ("NOT within 300 s" if f["drain_after_s"] is None else
              f"{f['drain_after_s']} s after the load")
-          + ("; the API's queue NOT done within 300 s after the previous phase"
+          + ("; the API's queue NOT done within 300 s after the mixed phase"
              if f["quiet_before_saturation_s"] is None else
-             f"; {f['quiet_before_saturation_s']} s after the previous phase until the API "
+             f"; {f['quiet_before_saturation_s']} s after the mixed phase until the API "
              "answered at once and no event was recorded for 2 s (the saturation "
              "staircase starts then)"))
     print(f"Double bookings: {r['double_bookings_read_model']} in the read model "
