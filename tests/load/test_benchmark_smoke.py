@@ -80,3 +80,14 @@ def test_command_cpu_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert set(result["median"]) == {"GET /slots", "POST /bookings", "POST /patients"}
     for command, figures in result["median"].items():
         assert figures["cpu_ms"] > 0 and figures["wall_ms"] >= figures["cpu_ms"] / 2, command
+
+
+def test_write_latency_probe_runs_end_to_end(tmp_path: Path) -> None:
+    stdout, result = run_benchmark("write_latency", tmp_path / "write.json", "--smoke")
+    assert "One request at a time" in stdout
+    assert set(result["results"]) == {"followers running", "no followers"}
+    for figures in result["results"].values():
+        assert set(figures["endpoints"]) == {"GET /slots", "POST /bookings", "POST /patients"}
+        assert all(e["requests"] == 10 and e["p95_ms"] >= e["p50_ms"] > 0
+                   for e in figures["endpoints"].values())
+    assert result["results"]["followers running"]["parent_threads_cpu_ms_per_booking"] >= 0
