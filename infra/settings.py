@@ -68,9 +68,9 @@ class Settings(BaseSettings):
     # may run this many nice steps below the API (decision 0025: off by default, since an
     # overloaded machine then starves them and projection lag grows without bound).
     follower_nice: int = Field(default=0, ge=0, le=19)
-    # After the log grows, a follower waits this long before reading, so the events of that
-    # moment become one batch (one read, one transaction, one Kafka flush) instead of one
-    # each. Projection lag grows by as much; decision 0031.
+    # After the log grows, the read-model workers and the relay wait this long before
+    # reading, so the events of that moment become one batch (one read, one transaction,
+    # one Kafka flush) instead of one each. Projection lag grows by as much; decision 0031.
     follower_gather_ms: float = Field(default=50, ge=0, le=1000)
     # Where people reach the API (behind the proxy): join links in emails point here.
     public_url: str = "http://127.0.0.1:8000"

@@ -43,6 +43,8 @@ return {value, redis.call('PTTL', KEYS[1])}
 
 # KEYS: slot key, index. ARGV: hold id, slot id, holder-set key prefix. Only the hold's own
 # id frees it; the holder's set is named from the stored hold (one round trip, not four).
+# That key is not declared in KEYS: fine on the one Redis server this runs on, not on a
+# Redis Cluster (which would need the holder in a hash tag shared with the slot key).
 _RELEASE = """
 local value = redis.call('GET', KEYS[1])
 if not value then return 0 end

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from commands.ports import HoldLimitError
 from domain.access import Role
 from infra.container import Container
 from tests.e2e.clinic_flow import last_code, open_slots, set_up_clinic, sign_up
@@ -111,6 +113,20 @@ def test_holds_protect_the_holder(client: TestClient, container: Container,
     assert client.post("/holds", headers=ana, json={"slot_id": slots[3]["id"]}).status_code == 201
     assert client.post("/bookings", headers=ben, json={"slot_id": slots[0]["id"]}
                        ).status_code == 201
+
+
+def test_a_hold_is_released_only_by_its_own_id(container: Container) -> None:
+    slot = uuid.uuid4()
+    hold = container.holds.place(slot, "ip:probe", "s", 60_000, 1)
+    assert hold is not None
+    container.holds.release(slot, uuid.uuid4())  # another hold's id: nothing changes
+    current = container.holds.holding(slot)
+    assert current is not None and current[0].hold_id == hold.hold_id
+    with pytest.raises(HoldLimitError):  # the holder still holds its one allowed slot
+        container.holds.place(uuid.uuid4(), "ip:probe", "s", 60_000, 1)
+    container.holds.release(slot, hold.hold_id)
+    assert container.holds.holding(slot) is None
+    assert container.holds.place(uuid.uuid4(), "ip:probe", "s", 60_000, 1) is not None
 
 
 def test_booking_needs_verification_and_consent(client: TestClient, container: Container,

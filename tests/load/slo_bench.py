@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import math
 import random
@@ -592,10 +593,11 @@ def main(argv: list[str] | None = None) -> None:
             # A phase's queue, if it left one, must not count in the next phase. The
             # capacity steps come first: they stop before overload, so the mixed phase still
             # starts from a steady state, and they do not start in the wake of its backlog.
-            _quiet(srv.database_url, port)
+            quiet_before = _quiet(srv.database_url, port)
             capacity = capacity_staircase(port, work, rates, cfg)
-            if capacity["steps"]:
-                _quiet(srv.database_url, port)
+            capacity["quiet_before_s"] = quiet_before
+            capacity["quiet_after_s"] = _quiet(srv.database_url, port) \
+                if capacity["steps"] else None
 
             mixed_streams = work.streams(rates)
             bar = Progress("mixed workload", cfg.duration, "s")
@@ -733,10 +735,11 @@ def capacity_staircase(port: int, work: Workload, rates: dict[str, float],
         return {"steps": [], "highest_share": None, "highest_offered_rps": None,
                 "criteria": criteria}
     bar = Progress("capacity (shares of the mix)", len(shares), " steps")
+    positions = itertools.count()
 
     def step(share: float) -> dict[str, Any]:
         streams = work.streams({name: rate * share for name, rate in rates.items()})
-        index = shares.index(share)
+        index = next(positions)
         results = run_phase(port, streams, cfg.capacity_seconds, cfg.timeout,
                             lambda t, _n: bar.update(index + t / cfg.capacity_seconds,
                                                      f"{share:.0%} of the mix"))

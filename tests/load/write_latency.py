@@ -7,16 +7,17 @@ No load, no queue: `clinic serve --workers 4` on real PostgreSQL, Redis and Kafk
 seeded world, and GET /slots, POST /bookings (fresh slots, Idempotency-Key, a PHI reason)
 and POST /patients sent one after another over one keep-alive connection. Run twice: with
 the followers (projectors, relay, reminders) in the API's parent process as deployed, and
-with `--no-projectors`. Prints p50/p95 per endpoint for each, and the followers' CPU per
-booking from the parent's threads (/proc). What it answers: how much of a write's own time
-is the work its events cause on the same cores (docs/performance.md, 2026-12-07).
+with `--no-projectors`. Prints p50/p95 per endpoint for each, and the CPU a booking costs
+each process group (API workers, the API's parent with the followers, PostgreSQL, Redis,
+Kafka, this client), counted until the followers have handled its events. What it
+answers: how much of a write's own time is the work its events cause on the same cores
+(docs/performance.md, 2026-12-07).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 import uuid
@@ -35,37 +36,24 @@ from tests.load.common import (
     servers,
     wait_for_followers,
 )
-from tests.load.cpu import api_parent_pid
+from tests.load.cpu import CpuMeter, api_parent_pid
 from tests.load.openloop import percentile
 
 
-def thread_cpu_s(pid: int) -> float:
-    """CPU seconds of every thread of `pid` but its main thread (the followers' threads and
-    the Kafka client's, in the API's parent)."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        if task.name == str(pid):
-            continue
-        try:
-            stat = (task / "stat").read_text()
-        except OSError:
-            continue  # the thread ended meanwhile
-        fields = stat[stat.rindex(")") + 2:].split()
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
 def measure(client: httpx.Client, bearer: list[str], slots: list[str], requests: int,
-            parent: int | None, database_url: str) -> dict[str, Any]:
-    """`requests` of each endpoint, one at a time; latency in ms."""
+            port: int, followers: str | None) -> dict[str, Any]:
+    """`requests` of each endpoint, one at a time; latency in ms, and what the bookings
+    cost every process on the machine, the followers' work on their events included
+    (`followers`: the database they follow, None when they are not running)."""
     latencies: dict[str, list[float]] = {"GET /slots": [], "POST /bookings": [],
                                          "POST /patients": []}
+    statuses: dict[str, dict[int, int]] = {name: {} for name in latencies}
 
     def timed(name: str, ok: set[int], method: str, path: str, **request: Any) -> None:
         started = time.perf_counter()
         answer = client.request(method, path, **request)
         latencies[name].append((time.perf_counter() - started) * 1000)
+        statuses[name][answer.status_code] = statuses[name].get(answer.status_code, 0) + 1
         if answer.status_code not in ok:
             raise SystemExit(f"{name} answered {answer.status_code}: {answer.text[:300]}")
 
@@ -74,15 +62,19 @@ def measure(client: httpx.Client, bearer: list[str], slots: list[str], requests:
         at = start + timedelta(hours=n % 500)
         timed("GET /slots", {200}, "GET", "/slots",
               params={"limit": 20, "start_from": f"{at:%Y-%m-%dT%H:00:00Z}"})
-    followers_before = thread_cpu_s(parent) if parent else 0.0
+    if followers:  # nothing earlier counts in the bookings' CPU
+        wait_for_followers(followers, 60)
+    cpu = CpuMeter(api_parent_pid(port))
+    cpu.start()
     for n in range(requests):
+        # 409 slot-taken: a random slot overlapping an earlier booking of its provider
         timed("POST /bookings", {201, 409}, "POST", "/bookings",
               json={"slot_id": slots.pop(), "reason": "Follow-up visit"},
               headers={"Authorization": bearer[n % len(bearer)],
                        "Idempotency-Key": str(uuid.uuid4())})
-    if parent:  # count the followers' work on the last bookings too
-        wait_for_followers(database_url, 60)
-    followers_s = (thread_cpu_s(parent) if parent else 0.0) - followers_before
+    if followers:  # the followers' work on the last bookings too
+        wait_for_followers(followers, 60)
+    cpu.stop()
     for _n in range(requests):
         timed("POST /patients", {202}, "POST", "/patients",
               json={"given_name": "New", "family_name": "Patient", "birth_date": "1991-03-03",
@@ -90,9 +82,10 @@ def measure(client: httpx.Client, bearer: list[str], slots: list[str], requests:
               headers={"Idempotency-Key": str(uuid.uuid4())})
     return {
         "endpoints": {name: {"p50_ms": round(statistics.median(v), 2),
-                             "p95_ms": round(percentile(v, 95), 2), "requests": len(v)}
+                             "p95_ms": round(percentile(v, 95), 2), "requests": len(v),
+                             "statuses": statuses[name]}
                       for name, v in latencies.items()},
-        "parent_threads_cpu_ms_per_booking": round(followers_s * 1000 / requests, 3),
+        "cpu_ms_per_booking": cpu.report(requests)["cpu_ms_per_request"],
     }
 
 
@@ -121,19 +114,17 @@ def main() -> None:
         for label, followers in (("followers running", True), ("no followers", False)):
             with api_server(srv, 4, env, projectors=followers) as port, \
                     httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-                parent = api_parent_pid(port) if followers else None
-                measure(client, bearer, slots, min(20, args.requests), parent,  # warm-up
-                        srv.database_url)
-                results[label] = measure(client, bearer, slots, args.requests, parent,
-                                         srv.database_url)
+                follow = srv.database_url if followers else None
+                measure(client, bearer, slots, min(20, args.requests), port, follow)  # warm-up
+                results[label] = measure(client, bearer, slots, args.requests, port, follow)
 
     rows = [{"followers": label, "endpoint": name, "p50 ms": e["p50_ms"], "p95 ms": e["p95_ms"],
-             "requests": e["requests"]}
+             "requests": e["requests"], "answers": e["statuses"]}
             for label, r in results.items() for name, e in r["endpoints"].items()]
     print("One request at a time (no load, no queue):")
     print_table(rows)
-    print("CPU of the API parent's threads (followers, Kafka client) per booking: "
-          f"{results['followers running']['parent_threads_cpu_ms_per_booking']} ms")
+    print("\nCPU ms per booking, by process group (the followers' work on its events included):")
+    print_table([{"followers": label, **r["cpu_ms_per_booking"]} for label, r in results.items()])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"results": results, "config": vars(args) | {
         "out": str(args.out)}, "measured_at": datetime.now(UTC).isoformat()}, indent=2))
