@@ -1,6 +1,6 @@
 """Log followers yield the CPU to requests: each runs in a thread at the configured nice
 value, threads it starts inherit it, and the rest of the process keeps its priority
-(decision 0025)."""
+(decision 0025); and they gather events for the configured time (decision 0031)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from infra import projectors
 from infra.projectors import ProjectorHost
+from infra.relay import build_relay
 from infra.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -60,3 +61,17 @@ def test_followers_run_at_the_configured_nice_value(settings: Settings,
     expected = min(19, before + 7)
     assert probe.seen == {"follower": expected, "started by it": expected}
     assert _nice_of_this_thread() == before, "the caller's own priority must not change"
+
+
+def test_followers_gather_events_for_the_configured_time(settings: Settings) -> None:
+    """CLINIC_FOLLOWER_GATHER_MS reaches the read-model workers and the relay (decision 0031)."""
+    gathering = settings.model_copy(update={"follower_gather_ms": 70})
+    runner = projectors.build_runner("appointments", gathering)
+    relay, closing = build_relay(gathering)
+    try:
+        assert runner.idle_sleep == relay.idle_sleep == pytest.approx(0.07)
+    finally:
+        runner.app.close()
+        runner.read_model.datastore.close()  # type: ignore[attr-defined]
+        for item in closing:
+            item.close()
