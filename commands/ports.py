@@ -72,8 +72,6 @@ class Holds(Protocol):
     def release_all(self, holder: str) -> int:
         """Release every hold of one holder (erasure); returns how many."""
 
-    def held_among(self, slot_ids: list[UUID]) -> set[UUID]: ...
-
 
 class PersonalDataKeys(Protocol):
     """Each patient's PHI is sealed with a key of their own (infra/crypto)."""

@@ -115,16 +115,20 @@ def _slot(row: dict[str, Any], display_zone: ZoneInfo | None) -> dict[str, Any]:
     them again (docs/performance.md)."""
     zone = ZoneInfo(row["time_zone"])
     local_start, local_end = row["start_at"].astimezone(zone), row["end_at"].astimezone(zone)
-    shown = display_zone or zone
+    if display_zone is None:  # shown in the clinic's own zone
+        display_zone, display_start, display_end = zone, local_start, local_end
+    else:
+        display_start = row["start_at"].astimezone(display_zone)
+        display_end = row["end_at"].astimezone(display_zone)
     return {
         "id": row["slot_id"],
         "start": row["start_at"], "end": row["end_at"],
         "clinic_local_start": local_start,
         "clinic_local_end": local_end,
         "clinic_time_zone": row["time_zone"],
-        "display_start": row["start_at"].astimezone(shown) if display_zone else local_start,
-        "display_end": row["end_at"].astimezone(shown) if display_zone else local_end,
-        "display_time_zone": shown.key,
+        "display_start": display_start,
+        "display_end": display_end,
+        "display_time_zone": display_zone.key,
         "modality": row["modality"],
         "clinic": {"id": row["clinic_id"], "name": row["clinic_name"]},
         "provider": {"id": row["provider_id"], "name": row["provider_name"]},

@@ -105,12 +105,6 @@ class RedisHolds:
         self.client.delete(self._holder_key(holder))
         return released
 
-    def held_among(self, slot_ids: list[UUID]) -> set[UUID]:
-        if not slot_ids:
-            return set()
-        values = self.client.mget([self._slot_key(s) for s in slot_ids])
-        return {s for s, v in zip(slot_ids, values, strict=True) if v is not None}
-
     @staticmethod
     def _slot_key(slot_id: UUID) -> str:
         return slot_key(slot_id)
