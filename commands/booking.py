@@ -1,25 +1,39 @@
-"""Booking use cases: book, cancel, reschedule, check in, complete, no-show.
+"""Booking: book a slot, reschedule, cancel (FHIR Appointment).
 
 Every change that takes or gives back provider time saves the appointment and the provider's
-calendars in one atomic write (docs/decisions/0008-booking-consistency.md).
+calendars in one atomic write (docs/decisions/0008-booking-consistency.md). A use case owns
+all of it: whose booking, the slot and its hold, the Idempotency-Key, the retries.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated
 from uuid import UUID, uuid4
 
-from eventsourcing.persistence import IntegrityError
+from pydantic import Field
 
-from commands.patients import PatientUseCases
-from commands.ports import SlotInfo
+from commands.application import ClinicApplication, found
+from commands.calendars import calendars, days_of
+from commands.context import Actor, acting_as
+from commands.holds import Holding, HoldProof
+from commands.idempotency import (
+    IdempotencyKey,
+    IdempotencyKeyReusedError,
+    Outcome,
+    run_once,
+)
+from commands.ports import CommandMetrics, IdempotencyRecords, SlotInfo
+from commands.visits import BookingPublic, Visits
 from domain.appointments import Appointment
-from domain.calendars import ProviderCalendar, SlotTakenError, calendar_days
+from domain.calendars import SlotTakenError
 from domain.consent import Consent, ConsentRequiredError, Purpose
-from domain.errors import ConflictError, RuleViolationError
+from domain.errors import ConflictError, DomainError, RuleViolationError
 from domain.modality import Modality
 from domain.patients import Patient
+from domain.record_access import patient_to_book_for
 
 MAX_ATTEMPTS = 5
 
@@ -40,142 +54,141 @@ class DuplicateAppointmentError(Exception):
         self.appointment_id = appointment_id
 
 
-class BookingUseCases(PatientUseCases):
-    cancellation_cutoff: timedelta = timedelta(hours=24)
+class BookingCreate(HoldProof):
+    slot_id: UUID
+    reason: Annotated[str, Field(max_length=500, description="Visit reason (PHI)")] = ""
+    patient_id: Annotated[UUID | None, Field(description="Staff only: whom to book for")] = None
 
-    def book(self, patient_id: UUID, slot: SlotInfo, reason: str, now: datetime,
-             appointment_id: UUID | None = None) -> Appointment:
+
+class Reschedule(HoldProof):
+    slot_id: UUID
+
+
+class Bookings:
+    def __init__(self, app: ClinicApplication, visits: Visits, holding: Holding,
+                 idempotency: IdempotencyRecords, metrics: CommandMetrics) -> None:
+        self.app, self.visits, self.holding = app, visits, holding
+        self.idempotency, self.metrics = idempotency, metrics
+
+    def book(self, command: BookingCreate, actor: Actor,
+             key: IdempotencyKey | None = None) -> Outcome[BookingPublic]:
+        """Book a slot, with or without a hold; a retry with the same key answers again."""
+        with self._counted("book"):
+            patient_id = patient_to_book_for(actor, command.patient_id)
+            slot = self.holding.bookable(command.slot_id, command)
+
+            def create(derived_id: UUID | None) -> BookingPublic:
+                try:
+                    with acting_as(actor.doing("booking")):
+                        appointment = self.book_slot(patient_id, slot, command.reason,
+                                                 datetime.now(UTC), derived_id)
+                except DuplicateAppointmentError as dup:  # a retry whose answer was lost
+                    appointment = self.visits.appointment(dup.appointment_id)
+                else:
+                    self.metrics.booking("booked")  # a replayed answer was counted before
+                self.holding.used(slot.slot_id, command)
+                if appointment.patient_id != patient_id:
+                    raise IdempotencyKeyReusedError(
+                        "This Idempotency-Key was used for another booking.")
+                return BookingPublic.of(appointment)
+
+            return run_once(self.idempotency, key, "book", command, BookingPublic, create)
+
+    def reschedule(self, appointment_id: UUID, command: Reschedule,
+                   actor: Actor) -> BookingPublic:
+        """Move to another slot of the same provider and service: the new time is secured
+        before the old is given back, in one write, or nothing changes."""
+        self.visits.reachable(appointment_id, actor)
+        slot = self.holding.bookable(command.slot_id, command)
+        with acting_as(actor.doing("reschedule")), self._counted("reschedule"):
+            appointment = self.reschedule_to(appointment_id, slot, datetime.now(UTC))
+        self.holding.used(slot.slot_id, command)
+        return BookingPublic.of(appointment)
+
+    def cancel(self, appointment_id: UUID, note: str, actor: Actor) -> BookingPublic:
+        """Within the cut-off before the start it is recorded as a late cancellation."""
+        self.visits.reachable(appointment_id, actor)
+        with acting_as(actor.doing("cancellation")):
+            return BookingPublic.of(self.visits.cancel(appointment_id, datetime.now(UTC),
+                                                       note))
+
+    # The decisions, once the door's concerns are settled (whose booking, which slot) -------
+    def book_slot(self, patient_id: UUID, slot: SlotInfo, reason: str, now: datetime,
+                  appointment_id: UUID | None = None) -> Appointment:
         """One read for everything the decision needs (patient, consents, calendars); after
         a lost race, one read of the calendars (and of the appointment: a retry that won)."""
         needed = {Consent.create_id(patient_id, purpose.value): purpose
                   for purpose in consents_needed(slot)}
-        days = _days(slot.provider_id, slot.start, slot.end)
-        loaded = self._get_many(patient_id, *needed, *days)
-        patient = self._found(loaded, Patient, patient_id, "patient")
+        days = days_of(slot.provider_id, slot.start, slot.end)
+        loaded = self.app.get_many(patient_id, *needed, *days)
+        patient = found(loaded, Patient, patient_id, "patient")
         patient.require_present()
-        self._require_bookable(patient, {purpose: loaded.get(consent_id) for consent_id, purpose
-                                         in needed.items()}, slot, now)
+        _require_bookable(patient, {purpose: loaded.get(consent_id) for consent_id, purpose
+                                    in needed.items()}, slot, now)
         appointment_id = appointment_id or uuid4()
         for _attempt in range(MAX_ATTEMPTS):
             appointment = Appointment(
                 patient_id=patient_id, provider_id=slot.provider_id, clinic_id=slot.clinic_id,
                 service_id=slot.service_id, slot_id=slot.slot_id, start=slot.start,
                 end=slot.end, modality=slot.modality, reason=reason, id=appointment_id)
-            calendars = self._calendars(slot.provider_id, days, loaded)
-            for calendar in calendars:
+            taken = calendars(self.app, slot.provider_id, days, loaded)
+            for calendar in taken:
                 calendar.reserve(appointment_id, slot.start, slot.end, slot.clinic_id)
-            if self._saved(appointment, *calendars):
+            if self.app.saved(appointment, *taken):
                 return appointment
-            loaded = self._get_many(appointment_id, *days)
+            loaded = self.app.get_many(appointment_id, *days)
             if appointment_id in loaded:
                 raise DuplicateAppointmentError(appointment_id)
         raise SlotTakenError("that time is in high demand; please try again")
 
-    def cancel(self, appointment_id: UUID, now: datetime, note: str = "") -> Appointment:
+    def reschedule_to(self, appointment_id: UUID, slot: SlotInfo, now: datetime) -> Appointment:
         for _attempt in range(MAX_ATTEMPTS):
-            appointment = self.appointment(appointment_id)
-            appointment.cancel(now, self.cancellation_cutoff, note)
-            calendars = self._release(appointment.provider_id, appointment_id,
-                                      appointment.start, appointment.end)
-            if self._saved(appointment, *calendars):
-                return appointment
-        raise ConflictError("the appointment changed meanwhile; please try again")
-
-    def reschedule(self, appointment_id: UUID, slot: SlotInfo, now: datetime) -> Appointment:
-        """The new time is secured before the old is given back, in one write, or nothing."""
-        for _attempt in range(MAX_ATTEMPTS):
-            appointment = self.appointment(appointment_id)
+            appointment = self.visits.appointment(appointment_id)
             if slot.provider_id != appointment.provider_id or \
                     slot.service_id != appointment.service_id:
                 raise RuleViolationError("reschedule to a time of the same provider and service")
             if slot.book_by < now:
                 raise SlotUnavailableError("that time can no longer be booked")
-            old_days = _days(appointment.provider_id, appointment.start, appointment.end)
-            new_days = _days(slot.provider_id, slot.start, slot.end)
+            old_days = days_of(appointment.provider_id, appointment.start, appointment.end)
+            new_days = days_of(slot.provider_id, slot.start, slot.end)
             appointment.reschedule(slot.slot_id, slot.start, slot.end, now)
             days = old_days | new_days
-            touched = dict(zip(days, self._calendars(slot.provider_id, days), strict=True))
+            touched = dict(zip(days, calendars(self.app, slot.provider_id, days), strict=True))
             for calendar_id in old_days:
                 touched[calendar_id].release(appointment_id)
             for calendar_id in new_days:
                 touched[calendar_id].reserve(appointment_id, slot.start, slot.end,
                                              slot.clinic_id)
-            if self._saved(appointment, *touched.values()):
+            if self.app.saved(appointment, *touched.values()):
                 return appointment
         raise SlotTakenError("that time is in high demand; please try again")
 
-    def check_in(self, appointment_id: UUID) -> Appointment:
-        appointment = self.appointment(appointment_id)
-        appointment.check_in()
-        self.save(appointment)
-        return appointment
-
-    def complete(self, appointment_id: UUID) -> Appointment:
-        appointment = self.appointment(appointment_id)
-        appointment.complete()  # a fulfilled visit keeps its time on the calendar
-        self.save(appointment)
-        return appointment
-
-    def mark_no_show(self, appointment_id: UUID, now: datetime) -> Appointment:
-        appointment = self.appointment(appointment_id)
-        appointment.mark_no_show(now)
-        self.save(appointment)
-        return appointment
-
-    def appointment(self, appointment_id: UUID) -> Appointment:
-        return self._get(Appointment, appointment_id, "appointment")
-
-    def booked_at(self, provider_id: UUID, clinic_id: UUID, after: datetime,
-                  days: int) -> list[tuple[datetime, datetime]]:
-        """Live bookings of a provider at a clinic ending after `after`, from the calendars
-        (the event store, not a read model: a rule change must see every booking)."""
-        first = after.astimezone(UTC).date()
-        calendars = self._get_many(*(
-            ProviderCalendar.create_id(provider_id, (first + timedelta(days=n)).isoformat())
-            for n in range(days + 2)))
-        booked: list[tuple[datetime, datetime]] = []
-        for calendar in calendars.values():
-            for start, end, clinic in calendar.reservations.values():
-                if clinic == clinic_id and end > after and (start, end) not in booked:
-                    booked.append((start, end))
-        return sorted(booked)
-
-    # -----------------------------------------------------------------------------------
-    def _require_bookable(self, patient: Patient, consents: dict[Purpose, Consent | None],
-                          slot: SlotInfo, now: datetime) -> None:
-        if not patient.email_verified:
-            raise UnverifiedPatientError("verify your email address before booking")
-        for purpose, consent in consents.items():
-            if consent is None or not consent.is_current():
-                raise ConsentRequiredError(
-                    f"a current {purpose.value} consent is needed to book this visit")
-        if slot.book_by < now:
-            raise SlotUnavailableError("that time can no longer be booked")
-
-    def _calendars(self, provider_id: UUID, days: dict[UUID, str],
-                   loaded: dict[UUID, Any] | None = None) -> list[ProviderCalendar]:
-        """The provider's calendars of these days (opened where none exists yet), from
-        `loaded` or read now in one query."""
-        if loaded is None:
-            loaded = self._get_many(*days)
-        return [calendar if (calendar := loaded.get(calendar_id)) is not None
-                else ProviderCalendar(provider_id=provider_id, day=day)
-                for calendar_id, day in days.items()]
-
-    def _release(self, provider_id: UUID, appointment_id: UUID, start: datetime,
-                 end: datetime) -> list[ProviderCalendar]:
-        calendars = self._calendars(provider_id, _days(provider_id, start, end))
-        for calendar in calendars:
-            calendar.release(appointment_id)
-        return calendars
-
-    def _saved(self, *aggregates: object) -> bool:
-        """Save atomically; False when another writer got there first (re-read and retry)."""
+    @contextmanager
+    def _counted(self, command: str) -> Iterator[None]:
+        """Count why a booking did not happen: a 409 is a conflict (slot-taken: the event
+        store found the time gone), any other refusal is rejected. Crashes are not
+        outcomes: they are 5xx in the request metrics."""
         try:
-            self.save(*aggregates)  # type: ignore[arg-type]
-        except IntegrityError:
-            return False
-        return True
+            yield
+        except DomainError as exc:
+            if isinstance(exc, SlotTakenError):
+                self.metrics.booking_conflict(command)
+            if command == "book":
+                self.metrics.booking("conflict" if isinstance(exc, ConflictError)
+                                     else "rejected")
+            raise
+
+
+def _require_bookable(patient: Patient, consents: dict[Purpose, Consent | None],
+                      slot: SlotInfo, now: datetime) -> None:
+    if not patient.email_verified:
+        raise UnverifiedPatientError("verify your email address before booking")
+    for purpose, consent in consents.items():
+        if consent is None or not consent.is_current():
+            raise ConsentRequiredError(
+                f"a current {purpose.value} consent is needed to book this visit")
+    if slot.book_by < now:
+        raise SlotUnavailableError("that time can no longer be booked")
 
 
 def consents_needed(slot: SlotInfo) -> list[Purpose]:
@@ -185,8 +198,3 @@ def consents_needed(slot: SlotInfo) -> list[Purpose]:
         needed.append(Purpose.telehealth)
     return needed
 
-
-def _days(provider_id: UUID, start: datetime, end: datetime) -> dict[UUID, str]:
-    """The provider's calendar ids over [start, end), with their UTC days."""
-    return {ProviderCalendar.create_id(provider_id, day.isoformat()): day.isoformat()
-            for day in calendar_days(start, end)}

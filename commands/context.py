@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from domain.access import Role
+
 
 @dataclass(frozen=True)
 class CommandContext:
@@ -27,7 +29,26 @@ class CommandContext:
                 "reason": self.reason, "purpose": self.purpose}
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who asks a use case to act, as a door knows them: a token's subject and role (None:
+    signed out, or the system), the request, and the stated purpose of use."""
+
+    subject: str
+    role: Role | None = None
+    request_id: str = "-"
+    purpose: str = "operations"
+    session_id: str | None = None  # a patient's sign-in session (sign-out ends it)
+    system: bool = False  # the clinic's own processes and operators' CLI, not a person's token
+
+    def doing(self, reason: str) -> CommandContext:
+        role = self.role.value if self.role else "system" if self.system else "anonymous"
+        return CommandContext(actor=self.subject, role=role, request_id=self.request_id,
+                              reason=reason, purpose=self.purpose)
+
+
 SYSTEM = CommandContext(actor="system", role="system", request_id="-", reason="")
+SYSTEM_ACTOR = Actor(subject="system", system=True)
 _current: ContextVar[CommandContext] = ContextVar("command_context", default=SYSTEM)
 
 

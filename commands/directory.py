@@ -1,94 +1,124 @@
-"""Directory use cases: clinics, services, providers and their published hours."""
+"""The directory: clinics, services, providers and their published hours.
+
+Changing hours checks the bookings in the calendars: a rule change may not strand a booked
+visit.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from uuid import UUID
 
-from commands.booking import BookingUseCases
-from domain.availability import AvailabilityRules
-from domain.clinics import Address, Clinic, valid_time_zone
+from commands.application import ClinicApplication
+from commands.calendars import booked_at
+from commands.context import Actor, acting_as
+from commands.models import (
+    AvailabilityIn,
+    ClinicCreate,
+    ClinicUpdate,
+    ProviderCreate,
+    ServiceCreate,
+)
+from domain.clinics import Clinic, valid_time_zone
 from domain.errors import RuleViolationError
-from domain.modality import Modality
 from domain.providers import Provider
+from domain.record_access import require_own_hours
 from domain.schedules import Schedule
 from domain.services import Service
 
 
-class DirectoryUseCases(BookingUseCases):
-    """Directory changes check bookings (a rule change may not strand a booked visit)."""
+class Directory:
+    def __init__(self, app: ClinicApplication) -> None:
+        self.app = app
 
-    # Clinics ---------------------------------------------------------------------------
-    def register_clinic(self, name: str, address: Address, time_zone: str,
-                        modalities: list[Modality], id: UUID | None = None) -> UUID:
-        clinic = Clinic.register(name, address, time_zone, modalities, id=id)
-        self.save(clinic)
-        return clinic.id
+    def register_clinic(self, command: ClinicCreate, actor: Actor,
+                        id: UUID | None = None) -> Clinic:
+        """A clinic with its IANA time zone and the modalities it offers."""
+        with acting_as(actor.doing("clinic registration")):
+            clinic = Clinic.register(command.name, command.address.to_domain(),
+                                     command.time_zone, command.modalities, id=id)
+            self.app.save(clinic)
+        return clinic
 
-    def revise_clinic(self, clinic_id: UUID, name: str, address: Address,
-                      modalities: list[Modality]) -> None:
-        clinic = self.clinic(clinic_id)
-        clinic.revise(name, address, modalities)
-        self.save(clinic)
+    def revise_clinic(self, clinic_id: UUID, command: ClinicUpdate, actor: Actor) -> Clinic:
+        """Name, address or modalities (the time zone is fixed)."""
+        with acting_as(actor.doing("clinic change")):
+            clinic = self.clinic(clinic_id)
+            clinic.revise(command.name, command.address.to_domain(), command.modalities)
+            self.app.save(clinic)
+        return clinic
+
+    def register_service(self, command: ServiceCreate, actor: Actor,
+                         id: UUID | None = None) -> Service:
+        """A visit type: name, duration, in person or telehealth."""
+        with acting_as(actor.doing("service registration")):
+            service = Service.register(command.name, command.duration_minutes,
+                                       command.modality, id=id)
+            self.app.save(service)
+        return service
+
+    def revise_service(self, service_id: UUID, command: ServiceCreate,
+                       actor: Actor) -> Service:
+        """Open slots are cut anew."""
+        with acting_as(actor.doing("service change")):
+            service = self.service(service_id)
+            service.revise(command.name, command.duration_minutes, command.modality)
+            self.app.save(service)
+        return service
+
+    def register_provider(self, command: ProviderCreate, actor: Actor,
+                          id: UUID | None = None) -> Provider:
+        """With the clinics they work at and the services they offer."""
+        with acting_as(actor.doing("provider registration")):
+            self._require_all(command.clinic_ids, command.service_ids)
+            provider = Provider.register(command.display_name, command.clinic_ids,
+                                         command.service_ids, id=id)
+            self.app.save(provider)
+        return provider
+
+    def revise_provider(self, provider_id: UUID, command: ProviderCreate,
+                        actor: Actor) -> Provider:
+        with acting_as(actor.doing("provider change")):
+            provider = self.provider(provider_id)
+            self._require_all(command.clinic_ids, command.service_ids)
+            provider.revise(command.display_name, command.clinic_ids, command.service_ids)
+            self.app.save(provider)
+        return provider
+
+    def publish_availability(self, provider_id: UUID, clinic_id: UUID,
+                             command: AvailabilityIn, actor: Actor) -> Schedule:
+        """A provider's hours at a clinic (admin, or the provider themself); refused if
+        booked visits would be stranded."""
+        require_own_hours(actor, provider_id)
+        rules = command.to_domain()
+        with acting_as(actor.doing("availability published")):
+            provider, clinic = self.provider(provider_id), self.clinic(clinic_id)
+            if not provider.works_at(clinic_id):
+                raise RuleViolationError(
+                    f"provider {provider_id} does not work at clinic {clinic_id}")
+            schedule = self.app.find(Schedule, Schedule.create_id(provider_id, clinic_id))
+            if schedule is None:
+                schedule = Schedule(provider_id=provider_id, clinic_id=clinic_id,
+                                    rules=rules.as_dict())
+            else:
+                booked = booked_at(self.app, provider_id, clinic_id, datetime.now(UTC),
+                                   max(schedule.rules.horizon_days, rules.horizon_days))
+                schedule.change_rules(rules, valid_time_zone(clinic.time_zone), booked)
+            self.app.save(schedule)
+        return schedule
 
     def clinic(self, clinic_id: UUID) -> Clinic:
-        return self._get(Clinic, clinic_id, "clinic")
-
-    # Services --------------------------------------------------------------------------
-    def register_service(self, name: str, duration_minutes: int, modality: Modality,
-                         id: UUID | None = None) -> UUID:
-        service = Service.register(name, duration_minutes, modality, id=id)
-        self.save(service)
-        return service.id
-
-    def revise_service(self, service_id: UUID, name: str, duration_minutes: int,
-                       modality: Modality) -> None:
-        service = self.service(service_id)
-        service.revise(name, duration_minutes, modality)
-        self.save(service)
+        return self.app.get(Clinic, clinic_id, "clinic")
 
     def service(self, service_id: UUID) -> Service:
-        return self._get(Service, service_id, "service")
-
-    # Providers -------------------------------------------------------------------------
-    def register_provider(self, display_name: str, clinic_ids: list[UUID],
-                          service_ids: list[UUID], id: UUID | None = None) -> UUID:
-        self._require_all(clinic_ids, service_ids)
-        provider = Provider.register(display_name, clinic_ids, service_ids, id=id)
-        self.save(provider)
-        return provider.id
-
-    def revise_provider(self, provider_id: UUID, display_name: str, clinic_ids: list[UUID],
-                        service_ids: list[UUID]) -> None:
-        provider = self.provider(provider_id)
-        self._require_all(clinic_ids, service_ids)
-        provider.revise(display_name, clinic_ids, service_ids)
-        self.save(provider)
+        return self.app.get(Service, service_id, "service")
 
     def provider(self, provider_id: UUID) -> Provider:
-        return self._get(Provider, provider_id, "provider")
-
-    # Availability ----------------------------------------------------------------------
-    def publish_availability(self, provider_id: UUID, clinic_id: UUID,
-                             rules: AvailabilityRules) -> UUID:
-        """Set a provider's hours at a clinic; refused if booked visits would be stranded."""
-        provider, clinic = self.provider(provider_id), self.clinic(clinic_id)
-        if not provider.works_at(clinic_id):
-            raise RuleViolationError(f"provider {provider_id} does not work at clinic {clinic_id}")
-        schedule_id = Schedule.create_id(provider_id, clinic_id)
-        schedule = self._find(Schedule, schedule_id)
-        if schedule is None:
-            schedule = Schedule(provider_id=provider_id, clinic_id=clinic_id,
-                                rules=rules.as_dict())
-        else:
-            booked = self.booked_at(provider_id, clinic_id, datetime.now(UTC),
-                                    max(schedule.rules.horizon_days, rules.horizon_days))
-            schedule.change_rules(rules, valid_time_zone(clinic.time_zone), booked)
-        self.save(schedule)
-        return schedule.id
+        return self.app.get(Provider, provider_id, "provider")
 
     def schedule(self, provider_id: UUID, clinic_id: UUID) -> Schedule:
-        return self._get(Schedule, Schedule.create_id(provider_id, clinic_id), "availability")
+        return self.app.get(Schedule, Schedule.create_id(provider_id, clinic_id),
+                            "availability")
 
     def _require_all(self, clinic_ids: list[UUID], service_ids: list[UUID]) -> None:
         for clinic_id in clinic_ids:

@@ -1,16 +1,18 @@
-"""What the write side asks of the outside world."""
+"""What the use cases ask of the outside world; infra/ implements each port."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
+
+from domain.telehealth import JoinClaims, Participant
 
 
 class CodeCheck(StrEnum):
@@ -26,6 +28,22 @@ class OneTimeCodes(Protocol):
     def check(self, subject: UUID, code: str) -> CodeCheck: ...
     def revoke(self, subject: UUID) -> None:
         """Forget any outstanding code (sign-out everywhere, erasure)."""
+
+
+@dataclass(frozen=True)
+class SessionGrant:
+    access_token: str
+    expires_in: int  # seconds until the session ends at the latest (absolute limit)
+    idle_timeout: int  # seconds without a request after which it ends
+
+
+class Sessions(Protocol):
+    """Patients' sign-in sessions: a patient's token works only while its session lives."""
+
+    def sign_in(self, patient_id: UUID | str) -> SessionGrant: ...
+    def end(self, subject: str, session_id: str | None) -> None: ...
+    def end_all(self, patient_id: UUID) -> int:
+        """End every session of a patient (erasure); returns how many were live."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +71,7 @@ class Hold:
     expires_at: datetime
 
 
-class HoldLimitError(Exception):
+class HoldLimitReached(Exception):
     def __init__(self, retry_after: int) -> None:
         super().__init__("too many holds")
         self.retry_after = retry_after
@@ -62,7 +80,7 @@ class HoldLimitError(Exception):
 class Holds(Protocol):
     def place(self, slot_id: UUID, holder: str, secret: str, ttl_ms: int,
               max_per_holder: int) -> Hold | None:
-        """Hold a slot (None if someone holds it); HoldLimitError past the holder's limit."""
+        """Hold a slot (None if someone holds it); HoldLimitReached past the holder's limit."""
 
     def holding(self, slot_id: UUID) -> tuple[Hold, str] | None:
         """The current hold on a slot and its secret's hash."""
@@ -73,19 +91,99 @@ class Holds(Protocol):
         """Release every hold of one holder (erasure); returns how many."""
 
 
+@dataclass(frozen=True)
+class Replay:
+    body: dict[str, Any]
+
+
+class KeyInFlight(Exception):
+    pass
+
+
+class KeyReused(Exception):
+    pass
+
+
+class IdempotencyRecords(Protocol):
+    """What a creating command answered, per caller and Idempotency-Key, for a while."""
+
+    def begin(self, scope: str, key: str, command: bytes) -> Replay | None:
+        """None: go ahead (now in flight); a Replay: the first answer. KeyReused when
+        `command` differs from the first; KeyInFlight while the first still runs."""
+
+    def complete(self, scope: str, key: str, command: bytes, body: dict[str, Any]) -> None: ...
+    def abandon(self, scope: str, key: str) -> None: ...
+
+
+class CareTeam(Protocol):
+    def treats(self, provider_subject: str, patient_id: UUID) -> bool:
+        """Whether the patient has (or had) a visit with this provider."""
+
+
+class ReceiptSigner(Protocol):
+    def sign(self, receipt: dict[str, Any]) -> str: ...
+    def verify(self, receipt: dict[str, Any], signature: str) -> bool: ...
+
+
+class JoinLinks(Protocol):
+    """Signed, expiring telehealth links (the credential is the URL)."""
+
+    early: timedelta
+
+    def url_for(self, appointment_id: UUID, role: Participant, participant_id: UUID,
+                start: datetime, end: datetime) -> str: ...
+    def verify(self, token: str) -> JoinClaims:
+        """The claims of a genuine, unexpired link; InvalidJoinLinkError otherwise."""
+
+    def opens_at(self, start: datetime) -> datetime: ...
+    def room_id(self, appointment_id: UUID) -> str: ...
+
+
+class PatientRecords(Protocol):
+    """What erasure and retention look up in the read models."""
+
+    def caught_up(self, head: int, timeout: float) -> bool:
+        """Whether the appointments read model has seen the event log up to `head`."""
+
+    def upcoming_visits(self, patient_id: UUID, now: datetime) -> list[UUID]: ...
+    def retention_candidates(self, cutoff: datetime, limit: int) -> list[UUID]: ...
+
+
+class Mailbox(Protocol):
+    def forget(self, patient_id: UUID) -> int:
+        """Drop every kept message to a patient (erasure); returns how many."""
+
+
 class PersonalDataKeys(Protocol):
     """Each patient's PHI is sealed with a key of their own (infra/crypto)."""
 
     def shred(self, subject: UUID) -> None:
         """Destroy the patient's key: their PHI becomes unreadable everywhere, for good."""
 
+    def vacuum(self) -> None:
+        """Forget destroyed keys' tombstones where the store allows it."""
+
     def close(self) -> None: ...
+
+
+class CommandMetrics(Protocol):
+    """Outcome counters (infra/observability): ids and outcome names, never PHI."""
+
+    def booking(self, outcome: str) -> None:
+        """booked, conflict or rejected."""
+
+    def booking_conflict(self, command: str) -> None:
+        """book or reschedule lost a race (slot-taken)."""
+
+    def sign_in_refused(self, reason: str) -> None:
+        """wrong or expired."""
 
 
 class ReadsManyStreams(ABC):
     """A recorder that reads several aggregates' events in one round trip
-    (infra.eventstore.SingleTripRecorder). An ABC, not a runtime-checkable Protocol: the
-    check runs on every booking, and a Protocol's isinstance inspects every member."""
+    (infra.eventstore.recorder.SingleTripRecorder). An ABC, not a runtime-checkable
+    Protocol: the check runs on every booking, and a Protocol's isinstance inspects every
+    member."""
 
     @abstractmethod
     def select_events_of(self, originator_ids: Sequence[UUID]) -> Sequence[StoredEvent]: ...

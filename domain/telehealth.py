@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from uuid import UUID
 
 from domain.appointments import AppointmentStatus
-from domain.errors import ConflictError, RuleViolationError
+from domain.errors import ConflictError, NotAuthenticatedError, RuleViolationError
 from domain.modality import Modality
 
 # Checked in is still joinable: the patient may drop out of the call and come back.
@@ -21,6 +22,26 @@ JOINABLE = frozenset({AppointmentStatus.booked, AppointmentStatus.checked_in})
 class Participant(StrEnum):
     patient = "patient"
     provider = "provider"
+
+
+@dataclass(frozen=True)
+class JoinClaims:
+    """What a join link says: who may join which visit, made for which start."""
+
+    appointment_id: UUID
+    role: Participant
+    participant_id: UUID
+    start: datetime  # the visit's start when the link was made
+    expires_at: datetime
+
+
+class InvalidJoinLinkError(NotAuthenticatedError):
+    """Forged, tampered, expired or not a join link at all."""
+
+    code = "invalid-join-link"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"{detail[:1].upper()}{detail[1:]}; ask for a new one.")
 
 
 class NotTelehealthError(RuleViolationError):

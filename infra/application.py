@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from psycopg import sql
 
 from commands.application import ClinicApplication
@@ -11,7 +9,7 @@ from infra.crypto.datakeys import PostgresDataKeys
 from infra.crypto.kek import KeyEncryptionKeyError
 from infra.crypto.phi import PhiCipher
 from infra.eventstore import ensure_schema, eventsourcing_env
-from infra.keys import EMAIL_INDEX_SUBJECT, email_index_key, key_ring
+from infra.keys import EMAIL_INDEX_SUBJECT, key_ring
 from infra.mapper import ClinicMapper
 from infra.settings import Settings
 
@@ -32,13 +30,11 @@ def build_application(settings: Settings, *, open_phi: bool = True,
         cipher = PhiCipher(keys)
         app = ClinicApplication(
             env=eventsourcing_env(settings.database_url, settings.db_schema, pool_size),
-            data_keys=cipher, cancellation_cutoff=timedelta(
-                hours=settings.cancellation_cutoff_hours))
+            data_keys=cipher)
         if not keys.has_key(EMAIL_INDEX_SUBJECT) and _has_patients(keys, settings.db_schema):
             raise KeyEncryptionKeyError(
                 "patients are on record but phi_data_keys holds no keys: restore the key "
                 "table that belongs to these events (starting now would lose every patient)")
-        app.email_key = email_index_key(keys, keys.ring)
     except BaseException:
         keys.close()
         raise

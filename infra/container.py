@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import redis
 from psycopg_pool import ConnectionPool
 
 from commands.application import ClinicApplication
 from commands.ports import Holds, OneTimeCodes, SlotCatalog
+from commands.use_cases import Adapters, Policy, UseCases
 from infra.application import build_application
 from infra.audit import AuditTrail
 from infra.auth.sessions import PatientSessions
@@ -18,12 +20,16 @@ from infra.cache.codes import RedisOneTimeCodes
 from infra.cache.holds import RedisHolds
 from infra.cache.idempotency import IdempotencyRecords
 from infra.cache.ratelimit import RateLimiter
+from infra.crypto.datakeys import PostgresDataKeys
 from infra.crypto.phi import PhiCipher
-from infra.keys import DerivedKeys, derived_keys
+from infra.crypto.receipts import HmacReceiptSigner
+from infra.keys import DerivedKeys, derived_keys, email_index_key
 from infra.messaging import build_publisher, kafka_client_config
 from infra.notify.build import dev_mailbox
 from infra.notify.dev_mailbox import DevMailbox
+from infra.observability.metrics import PrometheusCommandMetrics
 from infra.readmodels.build import create_read_model_tables
+from infra.readmodels.patient_records import PostgresCareTeam, PostgresPatientRecords
 from infra.readmodels.slot_catalog import PostgresSlotCatalog
 from infra.settings import Settings
 from infra.telehealth import JoinLinks, join_links
@@ -49,6 +55,7 @@ class Container:
     audit: AuditTrail
     sessions: PatientSessions
     join_links: JoinLinks
+    use_cases: UseCases
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -70,6 +77,29 @@ class Container:
         client = redis_client(settings)
         keys = derived_keys(settings)
         tokens = TokenService(settings.jwt_secret.get_secret_value(), settings.jwt_issuer)
+        assert isinstance(app.data_keys.keys, PostgresDataKeys)
+        mailbox, links = dev_mailbox(settings), join_links(settings)
+        idempotency = IdempotencyRecords(client, keys.pseudonyms)
+        sessions = PatientSessions(client, tokens, idle_seconds=settings.patient_idle_minutes * 60,
+                                   absolute_seconds=int(settings.patient_session_hours * 3600))
+        adapters = Adapters(
+            email_key=email_index_key(app.data_keys.keys, app.data_keys.keys.ring),
+            slots=PostgresSlotCatalog(pool),
+            holds=RedisHolds(client),
+            idempotency=idempotency,
+            codes=RedisOneTimeCodes(client, keys.code_pepper),
+            sessions=sessions,
+            care_team=PostgresCareTeam(pool),
+            records=PostgresPatientRecords(pool, app.name),
+            receipts=HmacReceiptSigner(keys.receipts),
+            join_links=links,
+            metrics=PrometheusCommandMetrics(),
+            mailbox=mailbox,
+        )
+        policy = Policy(hold_ttl_seconds=settings.hold_ttl_seconds,
+                        max_holds_per_holder=settings.max_holds_per_client,
+                        cancellation_cutoff=timedelta(hours=settings.cancellation_cutoff_hours),
+                        retention_years=settings.retention_years)
         return cls(
             settings=settings,
             app=app,
@@ -77,19 +107,18 @@ class Container:
             redis=client,
             publisher=build_publisher(kafka_client_config(settings), settings.resolved_data_dir()),
             tokens=tokens,
-            codes=RedisOneTimeCodes(client, keys.code_pepper),
-            mailbox=dev_mailbox(settings),
-            holds=RedisHolds(client),
+            codes=adapters.codes,
+            mailbox=mailbox,
+            holds=adapters.holds,
             limits=RateLimiter(client, keys.pseudonyms),
-            idempotency=IdempotencyRecords(client, keys.pseudonyms),
-            slots=PostgresSlotCatalog(pool),
+            idempotency=idempotency,
+            slots=adapters.slots,
             keys=keys,
             phi=app.data_keys,
             audit=AuditTrail(pool, settings.db_schema),
-            sessions=PatientSessions(client, tokens,
-                                     idle_seconds=settings.patient_idle_minutes * 60,
-                                     absolute_seconds=int(settings.patient_session_hours * 3600)),
-            join_links=join_links(settings),
+            sessions=sessions,
+            join_links=links,
+            use_cases=UseCases.compose(app, adapters, policy),
         )
 
     def close(self) -> None:

@@ -8,11 +8,17 @@ from __future__ import annotations
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import structlog
-from eventsourcing.application import AggregateNotFoundError
 
-from commands.application import ClinicApplication
-from domain.availability import AvailabilityRules
-from domain.clinics import Address
+from commands.context import SYSTEM_ACTOR
+from commands.directory import Directory
+from commands.models import (
+    AddressIn,
+    AvailabilityIn,
+    ClinicCreate,
+    ProviderCreate,
+    ServiceCreate,
+    Weekly,
+)
 from domain.errors import NotFoundError
 from domain.modality import Modality
 
@@ -21,14 +27,15 @@ DEMO = uuid5(NAMESPACE_URL, "urn:clinic:demo")
 BOTH = [Modality.in_person, Modality.telehealth]
 
 CLINICS = [
-    ("Harbor Street Clinic", Address("101 Harbor St", "Boston", "MA", "02110"),
-     "America/New_York", BOTH),
-    ("Lakeside Family Health", Address("22 W Lake St", "Chicago", "IL", "60601"),
-     "America/Chicago", BOTH),
-    ("Front Range Virtual Care", Address("900 Larimer St", "Denver", "CO", "80202"),
-     "America/Denver", [Modality.telehealth]),
-    ("Pacific Coast Clinic", Address("450 B St", "San Diego", "CA", "92101"),
-     "America/Los_Angeles", BOTH),
+    ("Harbor Street Clinic", AddressIn(line="101 Harbor St", city="Boston", state="MA",
+                                       postal_code="02110"), "America/New_York", BOTH),
+    ("Lakeside Family Health", AddressIn(line="22 W Lake St", city="Chicago", state="IL",
+                                         postal_code="60601"), "America/Chicago", BOTH),
+    ("Front Range Virtual Care", AddressIn(line="900 Larimer St", city="Denver", state="CO",
+                                           postal_code="80202"), "America/Denver",
+     [Modality.telehealth]),
+    ("Pacific Coast Clinic", AddressIn(line="450 B St", city="San Diego", state="CA",
+                                       postal_code="92101"), "America/Los_Angeles", BOTH),
 ]
 SERVICES = [
     ("General consultation", 30, Modality.in_person),
@@ -60,46 +67,41 @@ def demo_id(kind: str, name: str) -> UUID:
     return uuid5(DEMO, f"{kind}:{name}")
 
 
-def seed_demo(app: ClinicApplication) -> int:
-    """Create whatever demo data is missing; return how many records were added."""
-    added = 0
+def seed_demo(directory: Directory) -> int:
+    """Create whatever demo data is missing; return how many records were added. Through
+    the directory's use cases, like any other door."""
+    added, actor, app = 0, SYSTEM_ACTOR, directory.app
     clinic_ids, service_ids = [], []
     for name, address, zone, modalities in CLINICS:
         cid = demo_id("clinic", name)
-        if not _exists(app, cid):
-            app.register_clinic(name, address, zone, modalities, id=cid)
+        if cid not in app.get_many(cid):
+            directory.register_clinic(ClinicCreate(name=name, address=address, time_zone=zone,
+                                                   modalities=modalities), actor, id=cid)
             added += 1
         clinic_ids.append(cid)
     for name, minutes, modality in SERVICES:
         sid = demo_id("service", name)
-        if not _exists(app, sid):
-            app.register_service(name, minutes, modality, id=sid)
+        if sid not in app.get_many(sid):
+            directory.register_service(ServiceCreate(name=name, duration_minutes=minutes,
+                                                     modality=modality), actor, id=sid)
             added += 1
         service_ids.append(sid)
     for name, clinics, services, pattern in PROVIDERS:
         pid = demo_id("provider", name)
-        if not _exists(app, pid):
-            app.register_provider(name, [clinic_ids[i] for i in clinics],
-                                  [service_ids[i] for i in services], id=pid)
+        if pid not in app.get_many(pid):
+            directory.register_provider(ProviderCreate(
+                display_name=name, clinic_ids=[clinic_ids[i] for i in clinics],
+                service_ids=[service_ids[i] for i in services]), actor, id=pid)
             added += 1
-        rules = AvailabilityRules.from_dict({"weekly": PATTERNS[pattern], "horizon_days": 30,
-                                             "granularity_minutes": 15,
-                                             "min_notice_minutes": 60})
+        hours = AvailabilityIn(weekly=Weekly.model_validate(PATTERNS[pattern]),
+                               horizon_days=30, granularity_minutes=15, min_notice_minutes=60)
         for i in clinics:
             try:
-                current: AvailabilityRules | None = app.schedule(pid, clinic_ids[i]).rules
+                current = directory.schedule(pid, clinic_ids[i]).rules
             except NotFoundError:
                 current = None
-            if current != rules:
-                app.publish_availability(pid, clinic_ids[i], rules)
+            if current != hours.to_domain():
+                directory.publish_availability(pid, clinic_ids[i], hours, actor)
                 added += 1
     log.info("demo data seeded", added=added)
     return added
-
-
-def _exists(app: ClinicApplication, aggregate_id: UUID) -> bool:
-    try:
-        app.repository.get(aggregate_id)
-    except AggregateNotFoundError:
-        return False
-    return True

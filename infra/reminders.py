@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from commands.reminders import Reminders
 from infra.application import FOLLOWER_POOL, build_application
 from infra.eventstore import table_pool
 from infra.readmodels.base import utc_now
@@ -63,6 +64,6 @@ def build_scheduler(settings: Settings, clock: Any = utc_now,
     create_read_model_tables(settings.database_url, settings.db_schema)
     app = build_application(settings, open_phi=False, pool_size=FOLLOWER_POOL)
     schedule = PostgresReminderSchedule(settings.database_url, settings.db_schema)
-    scheduler = ReminderScheduler(schedule, app.record_reminder_due,
+    scheduler = ReminderScheduler(schedule, Reminders(app).record_due,
                                   settings.reminder_offset_list(), clock, **options)
     return scheduler, [schedule, app]

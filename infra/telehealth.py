@@ -9,14 +9,13 @@ the visit's current state (domain/telehealth.py). Links must never reach a log l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 from uuid import UUID
 
 import jwt
 
-from domain.telehealth import Participant
+from domain.telehealth import InvalidJoinLinkError, JoinClaims, Participant
 from infra.keys import derived_keys, keyed_hash
 from infra.settings import Settings
 
@@ -24,19 +23,6 @@ AUDIENCE = "clinic-telehealth"
 ALGORITHM = "HS256"
 JOIN_PATH = "/telehealth/join"
 _REQUIRED = ["exp", "iat", "aud", "iss", "sub", "apt", "role", "start"]
-
-
-class InvalidJoinLinkError(Exception):
-    """Forged, tampered, expired or not a join link at all."""
-
-
-@dataclass(frozen=True)
-class JoinClaims:
-    appointment_id: UUID
-    role: Participant
-    participant_id: UUID
-    start: datetime  # the visit's start when the link was made
-    expires_at: datetime
 
 
 class JoinLinks:

@@ -8,6 +8,13 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from domain.errors import NotFoundError
+from domain.record_access import (
+    Caller,
+    HiddenRecordError,
+    may_see_appointment,
+    require_own_schedule,
+    require_patients_list,
+)
 from queries.db import ReadPool, fetch_all
 
 _SELECT = """
@@ -44,6 +51,29 @@ async def provider_day(pool: ReadPool, provider_id: UUID, day: date) -> list[dic
         AND a.start_at >= (%(d)s::date - 1) AND a.start_at < (%(d)s::date + 2)
         AND (a.start_at AT TIME ZONE c.time_zone)::date = %(d)s
         ORDER BY a.start_at""", {"p": provider_id, "d": day}))
+
+
+async def read_appointment(pool: ReadPool, caller: Caller,
+                           appointment_id: UUID) -> dict[str, Any]:
+    """One appointment the caller may see (domain/record_access.py), reason still sealed."""
+    row = await get_appointment(pool, appointment_id)
+    if not may_see_appointment(caller, row["patient_id"], row["provider_id"]):
+        raise HiddenRecordError(f"no appointment with id {appointment_id}")
+    return row
+
+
+async def read_patient_appointments(pool: ReadPool, caller: Caller,
+                                    patient_id: UUID) -> list[dict[str, Any]]:
+    """A patient's list as the caller may see it: a provider sees their visits only."""
+    return await patient_appointments(pool, patient_id,
+                                      require_patients_list(caller, patient_id))
+
+
+async def read_provider_day(pool: ReadPool, caller: Caller, provider_id: UUID,
+                            day: date) -> list[dict[str, Any]]:
+    """A provider's day: providers see only their own."""
+    require_own_schedule(caller, provider_id)
+    return await provider_day(pool, provider_id, day)
 
 
 def _with_local_start(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

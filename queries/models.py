@@ -66,3 +66,28 @@ class SlotPage(BaseModel):
         "Pass as `cursor` for the next page; null when no later time matches. A page can "
         "hold fewer slots than `limit` (even none) while others hold many of the times "
         "read for it: follow the cursor until it is null."))
+
+
+class AppointmentView(BaseModel):
+    id: UUID
+    patient_id: UUID
+    provider_id: UUID
+    provider_name: str
+    clinic_id: UUID
+    clinic_name: str
+    clinic_time_zone: str
+    service_id: UUID
+    service_name: str
+    slot_id: UUID
+    start: datetime
+    end: datetime
+    clinic_local_start: datetime
+    modality: str
+    status: str
+    late_cancellation: bool
+    reschedule_count: int
+    booked_at: datetime
+
+
+class AppointmentDetails(AppointmentView):
+    reason: str

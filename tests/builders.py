@@ -1,14 +1,14 @@
-"""Test data builders: a small clinic world created through the application's commands."""
+"""Test data builders: a small clinic world created through the use cases."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from uuid import UUID
 
-from commands.application import ClinicApplication
 from domain.availability import AvailabilityRules
 from domain.clinics import Address
 from domain.modality import Modality
+from tests.driver import ClinicDriver
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday"]
 NINE_TO_FIVE = {d: [["09:00", "12:00"], ["13:00", "17:00"]] for d in WEEKDAYS}
@@ -28,7 +28,7 @@ def rules(weekly: dict[str, list[list[str]]] | None = None, **options: int) -> A
     return AvailabilityRules.from_dict({"weekly": weekly or NINE_TO_FIVE, **options})
 
 
-def build_world(app: ClinicApplication, *, horizon_days: int = 14) -> World:
+def build_world(app: ClinicDriver, *, horizon_days: int = 14) -> World:
     clinic = app.register_clinic("Harbor", Address("1 Main St", "Boston", "MA", "02110"),
                                  "America/New_York", [Modality.in_person, Modality.telehealth])
     second = app.register_clinic("Lakeside", Address("2 Lake St", "Chicago", "IL", "60601"),

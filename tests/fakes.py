@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from commands.application import ClinicApplication
+from commands.ports import (
+    CareTeam,
+    CodeCheck,
+    CommandMetrics,
+    Hold,
+    HoldLimitReached,
+    Holds,
+    IdempotencyRecords,
+    JoinLinks,
+    KeyInFlight,
+    KeyReused,
+    OneTimeCodes,
+    PatientRecords,
+    ReceiptSigner,
+    Replay,
+    SessionGrant,
+    Sessions,
+    SlotCatalog,
+    SlotInfo,
+)
+from commands.use_cases import Adapters, Policy, UseCases
+from domain.telehealth import JoinClaims, Participant
 from infra.application import protect
 from infra.crypto.datakeys import TOMBSTONE, DataKeys, SubjectErasedError
 from infra.crypto.phi import PhiCipher
@@ -39,3 +66,180 @@ def in_memory_application(*, snapshots: bool = False, **options: Any) -> ClinicA
     app = ClinicApplication(env=env, data_keys=cipher, **options)
     protect(app, cipher)
     return app
+
+
+# Fakes of the use cases' ports, for unit tests over the in-memory application --------------
+class FakeSlots(SlotCatalog):
+    def __init__(self) -> None:
+        self.offered: dict[UUID, SlotInfo] = {}
+
+    def slot(self, slot_id: UUID) -> SlotInfo | None:
+        return self.offered.get(slot_id)
+
+
+class FakeHolds(Holds):
+    def __init__(self) -> None:
+        self.held: dict[UUID, tuple[Hold, str]] = {}
+
+    def place(self, slot_id: UUID, holder: str, secret: str, ttl_ms: int,
+              max_per_holder: int) -> Hold | None:
+        if slot_id in self.held:
+            return None
+        if sum(h.holder == holder for h, _ in self.held.values()) >= max_per_holder:
+            raise HoldLimitReached(retry_after=ttl_ms // 1000)
+        hold = Hold(uuid4(), slot_id, holder, datetime.now(UTC) + timedelta(milliseconds=ttl_ms))
+        self.held[slot_id] = (hold, secret)
+        return hold
+
+    def holding(self, slot_id: UUID) -> tuple[Hold, str] | None:
+        return self.held.get(slot_id)
+
+    def release(self, slot_id: UUID, hold_id: UUID) -> None:
+        if slot_id in self.held and self.held[slot_id][0].hold_id == hold_id:
+            del self.held[slot_id]
+
+    def release_all(self, holder: str) -> int:
+        mine = [s for s, (h, _) in self.held.items() if h.holder == holder]
+        for slot_id in mine:
+            del self.held[slot_id]
+        return len(mine)
+
+
+class FakeIdempotency(IdempotencyRecords):
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], tuple[bytes, dict[str, Any] | None]] = {}
+
+    def begin(self, scope: str, key: str, command: bytes) -> Replay | None:
+        if (scope, key) not in self.records:
+            self.records[scope, key] = (command, None)
+            return None
+        first, body = self.records[scope, key]
+        if first != command:
+            raise KeyReused
+        if body is None:
+            raise KeyInFlight
+        return Replay(body)
+
+    def complete(self, scope: str, key: str, command: bytes, body: dict[str, Any]) -> None:
+        self.records[scope, key] = (command, body)
+
+    def abandon(self, scope: str, key: str) -> None:
+        self.records.pop((scope, key), None)
+
+
+class FakeCodes(OneTimeCodes):
+    def __init__(self) -> None:
+        self.issued: dict[UUID, str] = {}
+
+    def issue(self, subject: UUID) -> str:
+        self.issued[subject] = f"{secrets.randbelow(10**6):06d}"
+        return self.issued[subject]
+
+    def check(self, subject: UUID, code: str) -> CodeCheck:
+        if self.issued.get(subject) is None:
+            return CodeCheck.expired
+        if self.issued[subject] != code:
+            return CodeCheck.wrong
+        del self.issued[subject]
+        return CodeCheck.accepted
+
+    def revoke(self, subject: UUID) -> None:
+        self.issued.pop(subject, None)
+
+
+class FakeSessions(Sessions):
+    def __init__(self) -> None:
+        self.live: dict[str, str] = {}  # session id -> subject
+
+    def sign_in(self, patient_id: UUID | str) -> SessionGrant:
+        session_id = secrets.token_hex(8)
+        self.live[session_id] = str(patient_id)
+        return SessionGrant(access_token=f"session:{session_id}", expires_in=3600,
+                            idle_timeout=1800)
+
+    def end(self, subject: str, session_id: str | None) -> None:
+        if session_id is not None and self.live.get(session_id) == subject:
+            del self.live[session_id]
+
+    def end_all(self, patient_id: UUID) -> int:
+        mine = [s for s, who in self.live.items() if who == str(patient_id)]
+        for session_id in mine:
+            del self.live[session_id]
+        return len(mine)
+
+
+class FakeCareTeam(CareTeam):
+    def __init__(self) -> None:
+        self.pairs: set[tuple[str, UUID]] = set()
+
+    def treats(self, provider_subject: str, patient_id: UUID) -> bool:
+        return (provider_subject, patient_id) in self.pairs
+
+
+class FakeRecords(PatientRecords):
+    def __init__(self) -> None:
+        self.upcoming: dict[UUID, list[UUID]] = {}
+        self.candidates: list[UUID] = []
+
+    def caught_up(self, head: int, timeout: float) -> bool:
+        return True
+
+    def upcoming_visits(self, patient_id: UUID, now: datetime) -> list[UUID]:
+        return self.upcoming.get(patient_id, [])
+
+    def retention_candidates(self, cutoff: datetime, limit: int) -> list[UUID]:
+        return self.candidates[:limit]
+
+
+class FakeSigner(ReceiptSigner):
+    def sign(self, receipt: dict[str, Any]) -> str:
+        return hashlib.sha256(json.dumps(receipt, sort_keys=True).encode()).hexdigest()
+
+    def verify(self, receipt: dict[str, Any], signature: str) -> bool:
+        return self.sign(receipt) == signature
+
+
+class FakeJoinLinks(JoinLinks):
+    early = timedelta(minutes=15)
+
+    def url_for(self, appointment_id: UUID, role: Participant, participant_id: UUID,
+                start: datetime, end: datetime) -> str:
+        return f"join:{appointment_id}:{role.value}:{participant_id}:{start.isoformat()}"
+
+    def verify(self, token: str) -> JoinClaims:
+        _, appointment, role, participant, start = token.split(":", 4)
+        return JoinClaims(UUID(appointment), Participant(role), UUID(participant),
+                          datetime.fromisoformat(start), datetime.max.replace(tzinfo=UTC))
+
+    def opens_at(self, start: datetime) -> datetime:
+        return start - self.early
+
+    def room_id(self, appointment_id: UUID) -> str:
+        return f"room-{appointment_id}"
+
+
+class CountedMetrics(CommandMetrics):
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def booking(self, outcome: str) -> None:
+        self.counts[f"booking:{outcome}"] += 1
+
+    def booking_conflict(self, command: str) -> None:
+        self.counts[f"conflict:{command}"] += 1
+
+    def sign_in_refused(self, reason: str) -> None:
+        self.counts[f"sign-in:{reason}"] += 1
+
+
+def fake_adapters() -> Adapters:
+    return Adapters(email_key=b"unit-test-email-index-key-32byte", slots=FakeSlots(),
+                    holds=FakeHolds(), idempotency=FakeIdempotency(), codes=FakeCodes(),
+                    sessions=FakeSessions(), care_team=FakeCareTeam(), records=FakeRecords(),
+                    receipts=FakeSigner(), join_links=FakeJoinLinks(),
+                    metrics=CountedMetrics())
+
+
+def in_memory_use_cases(app: ClinicApplication | None = None) -> UseCases:
+    """Every use case over the in-memory application, each port a fake."""
+    return UseCases.compose(app or in_memory_application(), fake_adapters(), Policy())

@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
 from uuid import UUID
 
 import redis
 import redis.asyncio
 
+from commands.ports import SessionGrant
 from domain.access import Role
 from infra.auth.tokens import Principal, TokenService
-
-
-@dataclass(frozen=True)
-class SessionGrant:
-    access_token: str
-    expires_in: int  # seconds until the session ends at the latest (absolute limit)
-    idle_timeout: int  # seconds without a request after which it ends
 
 
 class PatientSessions:
@@ -56,10 +49,10 @@ class PatientSessions:
         subject, ends_at = _text(raw).split("|")
         return subject == principal.subject and time.time() < int(ends_at)
 
-    def end(self, principal: Principal) -> None:
-        if principal.session_id is not None:
-            self.client.delete(_key(principal.session_id))
-            self.client.srem(_index(principal.subject), principal.session_id)
+    def end(self, subject: str, session_id: str | None) -> None:
+        if session_id is not None:
+            self.client.delete(_key(session_id))
+            self.client.srem(_index(subject), session_id)
 
     def end_all(self, patient_id: UUID) -> int:
         """End every session of a patient (erasure); returns how many were live."""

@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 import redis
 import redis.asyncio
 
-from commands.ports import Hold, HoldLimitError
+from commands.ports import Hold, HoldLimitReached
 
 # KEYS: slot key, holder set, index. ARGV: value, ttl ms, now ms, max per holder, slot id.
 _PLACE = """
@@ -75,7 +75,7 @@ class RedisHolds:
         )
         outcome = outcome.decode() if isinstance(outcome, bytes) else outcome
         if outcome == "limit":
-            raise HoldLimitError(retry_after=max(1, (int(float(detail)) - now_ms) // 1000 + 1))
+            raise HoldLimitReached(retry_after=max(1, (int(float(detail)) - now_ms) // 1000 + 1))
         if outcome == "taken":
             return None
         expires = datetime.fromtimestamp(int(detail) / 1000, UTC)

@@ -10,29 +10,15 @@ second aggregate.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import redis
 
+from commands.ports import KeyInFlight, KeyReused, Replay
 from infra.keys import keyed_hash
 
 IN_FLIGHT_SECONDS = 60
 KEEP_SECONDS = 24 * 3600
-
-
-@dataclass(frozen=True)
-class Replay:
-    status: int
-    body: Any
-
-
-class KeyInFlightError(Exception):
-    pass
-
-
-class KeyReusedError(Exception):
-    pass
 
 
 class IdempotencyRecords:
@@ -40,30 +26,30 @@ class IdempotencyRecords:
         self.client = client
         self.pseudonym_key = pseudonym_key
 
-    def fingerprint(self, method: str, path: str, body: bytes) -> str:
-        """A keyed hash of the request: bodies hold PHI, and an unkeyed hash of a name
+    def fingerprint(self, scope: str, command: bytes) -> str:
+        """A keyed hash of the command: commands hold PHI, and an unkeyed hash of a name
         and birth date can be guessed."""
-        return keyed_hash(self.pseudonym_key,
-                          method.encode() + b" " + path.encode() + b"\n" + body)
+        return keyed_hash(self.pseudonym_key, scope.encode() + b"\n" + command)
 
-    def begin(self, scope: str, key: str, fingerprint: str) -> Replay | None:
+    def begin(self, scope: str, key: str, command: bytes) -> Replay | None:
         """None: go ahead (now in flight). A Replay: answer with it. Raises on misuse."""
-        name = self._name(scope, key)
+        name, fingerprint = self._name(scope, key), self.fingerprint(scope, command)
         record = json.dumps({"state": "in-flight", "fingerprint": fingerprint})
         if self.client.set(name, record, nx=True, ex=IN_FLIGHT_SECONDS):
             return None
         raw = self.client.get(name)
         if raw is None:  # expired between the two calls: try once more
-            return self.begin(scope, key, fingerprint)
+            return self.begin(scope, key, command)
         stored = json.loads(raw)
         if stored["fingerprint"] != fingerprint:
-            raise KeyReusedError
+            raise KeyReused
         if stored["state"] == "in-flight":
-            raise KeyInFlightError
-        return Replay(stored["status"], stored["body"])
+            raise KeyInFlight
+        return Replay(stored["body"])
 
-    def complete(self, scope: str, key: str, fingerprint: str, status: int, body: Any) -> None:
-        record = {"state": "done", "fingerprint": fingerprint, "status": status, "body": body}
+    def complete(self, scope: str, key: str, command: bytes, body: dict[str, Any]) -> None:
+        record = {"state": "done", "fingerprint": self.fingerprint(scope, command),
+                  "body": body}
         self.client.set(self._name(scope, key), json.dumps(record, default=str),
                         ex=KEEP_SECONDS)
 

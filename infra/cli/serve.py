@@ -68,7 +68,7 @@ def run_server(args: argparse.Namespace) -> int:
 def _seed(settings: Settings) -> None:
     container = Container.build(settings)
     try:
-        seed_demo(container.app)
+        seed_demo(container.use_cases.directory)
     finally:
         container.close()
 

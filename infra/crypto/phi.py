@@ -72,6 +72,9 @@ class PhiCipher:
     def shred(self, subject: UUID) -> None:
         self.keys.shred(subject)
 
+    def vacuum(self) -> None:
+        self.keys.vacuum()
+
     def close(self) -> None:
         self.keys.close()
 

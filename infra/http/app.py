@@ -10,22 +10,18 @@ import anyio
 import anyio.to_thread
 from fastapi import FastAPI
 
-from commands.routes import ROUTERS as COMMAND_ROUTERS
 from infra.cache.client import async_redis_client
 from infra.cache.holds import AsyncHeldSlots
 from infra.container import Container
-from infra.http import account, health, metrics
 from infra.http.audit import record_denial
 from infra.http.openapi import install_problem_responses
 from infra.http.problems import install_problem_handlers
 from infra.http.request_context import RequestContextMiddleware
+from infra.http.routes import ROUTERS
 from infra.logging import configure_logging
 from infra.observability.tracing import configure_tracing, instrument_app
 from infra.settings import Settings
-from queries.appointments_router import router as appointments_router
-from queries.audit_router import router as audit_router
 from queries.db import read_pool
-from queries.router import router as query_router
 
 DESCRIPTION = """Event-sourced booking engine for retail and virtual clinics.
 
@@ -71,8 +67,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     app.add_middleware(RequestContextMiddleware)
     # Route matching tries every route in order: the busiest routes come first (slot search,
     # holds, bookings, registration; docs/performance.md).
-    for router in (query_router, *COMMAND_ROUTERS, health.router, metrics.router,
-                   account.router, appointments_router, audit_router):
+    for router in ROUTERS:
         app.include_router(router)
     install_problem_responses(app)
     instrument_app(app)  # server spans, when tracing is on (infra/observability/tracing.py)

@@ -9,7 +9,8 @@ import structlog
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
-from domain.access import DEFAULT_PURPOSE, PurposeOfUse
+from commands.context import Actor
+from domain.access import DEFAULT_PURPOSE, PurposeOfUse, Role
 from infra.audit import AuditEntry
 from infra.auth.tokens import Principal
 from infra.container import Container
@@ -21,11 +22,11 @@ PURPOSE_HEADER = "x-purpose-of-use"
 log = structlog.get_logger("clinic.audit")
 
 
-def purpose_of(request: Request, principal: Principal | None) -> PurposeOfUse:
+def purpose_of(request: Request, principal: Principal | Actor | None) -> PurposeOfUse:
     """The purpose the caller states in `X-Purpose-Of-Use`, else their role's default."""
     given = request.headers.get(PURPOSE_HEADER)
     if given is None:
-        return DEFAULT_PURPOSE[principal.role if principal else None]
+        return DEFAULT_PURPOSE[_role(principal)]
     try:
         return PurposeOfUse(given.strip().lower())
     except ValueError:
@@ -34,7 +35,7 @@ def purpose_of(request: Request, principal: Principal | None) -> PurposeOfUse:
             + ", ".join(p.value for p in PurposeOfUse) + ".", error="invalid-purpose") from None
 
 
-def record_read(request: Request, principal: Principal, *, patient_id: UUID | None = None,
+def record_read(request: Request, principal: Principal | Actor, *, patient_id: UUID | None = None,
                 record_id: object = None, patient_ids: Iterable[UUID] = ()) -> None:
     """Record that PHI is about to be shown: of one patient, or one row per patient in a
     list (a provider's day). If the audit cannot be written, the read fails."""
@@ -45,7 +46,7 @@ def record_read(request: Request, principal: Principal, *, patient_id: UUID | No
                                     patient_id=p, record_id=record_id) for p in whose))
 
 
-async def record_read_async(request: Request, principal: Principal, *,
+async def record_read_async(request: Request, principal: Principal | Actor, *,
                             patient_id: UUID | None = None, record_id: object = None,
                             patient_ids: Iterable[UUID] = ()) -> None:
     await run_in_threadpool(lambda: record_read(request, principal, patient_id=patient_id,
@@ -67,17 +68,18 @@ async def record_denial(request: Request, status: int, code: str) -> None:
         log.exception("could not record a denied request", status=status, problem=code)
 
 
-def _entry(request: Request, principal: Principal | None, container: Container, action: str,
-           outcome: str, status: int, *, patient_id: UUID | None = None,
+def _entry(request: Request, principal: Principal | Actor | None, container: Container,
+           action: str, outcome: str, status: int, *, patient_id: UUID | None = None,
            record_id: object = None, detail: str = "") -> AuditEntry:
     route = request.scope.get("route")
     try:
         purpose = purpose_of(request, principal).value
     except ProblemError:  # refused for that very reason: record the role's default
-        purpose = DEFAULT_PURPOSE[principal.role if principal else None].value
+        purpose = DEFAULT_PURPOSE[_role(principal)].value
+    role = _role(principal)
     return AuditEntry(
         actor=principal.subject if principal else "anonymous",
-        role=principal.role.value if principal else "anonymous",
+        role=role.value if role else "anonymous",
         action=action,
         resource=f"{request.method} {getattr(route, 'path', request.url.path)}",
         purpose=purpose, outcome=outcome, status=status,
@@ -99,3 +101,7 @@ def _path_uuid(request: Request, name: str) -> UUID | None:
         return UUID(str(request.path_params[name]))
     except (KeyError, ValueError):
         return None
+
+
+def _role(caller: Principal | Actor | None) -> Role | None:
+    return caller.role if caller is not None else None

@@ -1,18 +1,32 @@
 """FastAPI dependencies as Annotated aliases: the one place routes get their collaborators.
 
+A route asks for exactly the use cases (or the read pool) it uses, never the container.
 They are `async def` on purpose: FastAPI runs a plain `def` dependency in the thread pool,
 so a one-line accessor would cost a thread hop, and under write load wait for a free thread
 behind the sync handlers (GET /slots timed out that way: docs/performance.md)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from commands.application import ClinicApplication
+from commands.booking import Bookings
+from commands.consents import Consents
+from commands.directory import Directory
+from commands.erasure import Erasing, Retention
+from commands.holds import Holding
+from commands.patients import Patients
+from commands.sign_in import SignIn
+from commands.telehealth import Telehealth
+from commands.visits import Visits
 from infra.container import Container
 from infra.crypto.phi import PhiCipher
+from infra.http.client import client_ip, client_pseudonym
+from infra.http.rate_limits import RateLimits
+from infra.notify.dev_mailbox import DevMailbox
+from projections.ports import MessagePublisher
 from queries import db as queries_db
 
 
@@ -21,15 +35,24 @@ def _container(request: Request) -> Container:
     return container
 
 
-async def get_container(request: Request) -> Container:
-    return _container(request)
+def _use_case(name: str) -> Callable[[Request], Coroutine[Any, Any, Any]]:
+    async def get(request: Request) -> Any:
+        return getattr(_container(request).use_cases, name)
+
+    get.__name__ = f"get_{name}"
+    return get
 
 
-async def get_application(request: Request) -> ClinicApplication:
-    return _container(request).app
-
-
-ContainerDep = Annotated[Container, Depends(get_container)]
+DirectoryDep = Annotated[Directory, Depends(_use_case("directory"))]
+PatientsDep = Annotated[Patients, Depends(_use_case("patients"))]
+SignInDep = Annotated[SignIn, Depends(_use_case("sign_in"))]
+ConsentsDep = Annotated[Consents, Depends(_use_case("consents"))]
+HoldingDep = Annotated[Holding, Depends(_use_case("holding"))]
+BookingsDep = Annotated[Bookings, Depends(_use_case("bookings"))]
+VisitsDep = Annotated[Visits, Depends(_use_case("visits"))]
+TelehealthDep = Annotated[Telehealth, Depends(_use_case("telehealth"))]
+ErasingDep = Annotated[Erasing, Depends(_use_case("erasing"))]
+RetentionDep = Annotated[Retention, Depends(_use_case("retention"))]
 
 
 async def get_phi(request: Request) -> PhiCipher:
@@ -37,7 +60,6 @@ async def get_phi(request: Request) -> PhiCipher:
 
 
 PhiDep = Annotated[PhiCipher, Depends(get_phi)]
-ApplicationDep = Annotated[ClinicApplication, Depends(get_application)]
 
 
 async def get_read_pool(request: Request) -> queries_db.ReadPool:
@@ -47,3 +69,39 @@ async def get_read_pool(request: Request) -> queries_db.ReadPool:
 
 ReadPool = Annotated[queries_db.ReadPool, Depends(get_read_pool)]
 
+
+async def get_rate_limits(request: Request) -> RateLimits:
+    return RateLimits(_container(request), client_ip(request))
+
+
+Limits = Annotated[RateLimits, Depends(get_rate_limits)]
+
+
+async def get_client_pseudonym(request: Request) -> str:
+    """A keyed hash of the caller's address: what is kept of a signed-out caller."""
+    return client_pseudonym(request, _container(request).keys.pseudonyms)
+
+
+ClientPseudonym = Annotated[str, Depends(get_client_pseudonym)]
+
+
+async def get_publisher(request: Request) -> MessagePublisher:
+    return _container(request).publisher
+
+
+Publisher = Annotated[MessagePublisher, Depends(get_publisher)]
+
+
+async def get_mailbox(request: Request) -> DevMailbox | None:
+    return _container(request).mailbox
+
+
+Mailbox = Annotated[DevMailbox | None, Depends(get_mailbox)]
+
+
+async def get_container(request: Request) -> Container:
+    return _container(request)
+
+
+# Only the probes and /metrics take the container: they check every server it holds.
+ContainerDep = Annotated[Container, Depends(get_container)]

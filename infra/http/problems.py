@@ -19,7 +19,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from domain.errors import (
     ConflictError,
     DomainError,
+    ForbiddenError,
     InvalidInputError,
+    LimitReachedError,
+    NotAuthenticatedError,
     NotFoundError,
     RuleViolationError,
 )
@@ -48,10 +51,13 @@ _DOMAIN_CODES: dict[type[DomainError], str] = {
     ConflictError: "conflict",
     RuleViolationError: "rule-violation",
     InvalidInputError: "validation-error",
+    NotAuthenticatedError: "unauthenticated",
+    ForbiddenError: "forbidden",
+    LimitReachedError: "rate-limited",
 }
 
 
-# Refusals that go to the access audit (infra/http/audit.py), besides ProblemError(denied=).
+# Refusals that go to the access audit (infra/http/audit.py), besides those marked `denied`.
 DENIALS = frozenset({"unauthenticated", "forbidden", "rate-limited"})
 
 
@@ -126,8 +132,12 @@ def install_problem_handlers(app: FastAPI, on_denial: DenialHook | None = None) 
 
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        code = domain_code(exc)
+        if (exc.denied or code in DENIALS) and on_denial is not None:
+            await on_denial(request, PROBLEMS[code][0], code)
+        headers = None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
         extensions: dict[str, Any] = {"error": exc.code, **exc.extensions()}
-        return problem_response(request, domain_code(exc), exc.detail, **extensions)
+        return problem_response(request, code, exc.detail, headers=headers, **extensions)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -11,10 +11,13 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from commands.context import Actor
 from domain.access import Role, Scope
 from infra.auth.sessions import PatientSessions
 from infra.auth.tokens import InvalidTokenError, Principal, TokenService
+from infra.http.audit import purpose_of
 from infra.http.problems import ProblemError
+from infra.http.request_context import request_id_of
 
 _bearer = HTTPBearer(auto_error=False, description="JWT from `clinic token issue` or sign-in")
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="clinic"'}
@@ -63,6 +66,38 @@ async def optional_principal(
 
 
 MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def actor_of(request: Request, principal: Principal | None) -> Actor:
+    """The caller as the use cases know them: who, in which role, for which request, and
+    the purpose of use they state in `X-Purpose-Of-Use` (else their role's default)."""
+    return Actor(subject=principal.subject if principal else "anonymous",
+                 role=principal.role if principal else None,
+                 request_id=request_id_of(request),
+                 purpose=purpose_of(request, principal).value,
+                 session_id=principal.session_id if principal else None)
+
+
+def Acting(scope: Scope) -> Any:
+    """A dependency yielding the authorized caller (Authorized(scope)) as an Actor."""
+
+    async def acting(request: Request,
+                     principal: Annotated[Principal, Authorized(scope)]) -> Actor:
+        return actor_of(request, principal)
+
+    return Depends(acting)
+
+
+async def maybe_actor(request: Request, principal: MaybePrincipal) -> Actor:
+    return actor_of(request, principal)
+
+
+async def anonymous_actor(request: Request) -> Actor:
+    return actor_of(request, None)
+
+
+MaybeActor = Annotated[Actor, Depends(maybe_actor)]  # signed in or not (holds)
+Anonymous = Annotated[Actor, Depends(anonymous_actor)]  # signed out (registration, sign-in)
 
 
 async def _verified(request: Request, tokens: TokenService, token: str) -> Principal:

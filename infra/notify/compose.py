@@ -20,7 +20,7 @@ from eventsourcing.application import AggregateNotFoundError
 from commands.application import ClinicApplication
 from commands.ports import OneTimeCodes
 from domain.appointments import Appointment, AppointmentStatus
-from domain.consent import Purpose
+from domain.consent import Consent, Purpose
 from domain.patients import Patient
 from infra.notify.emails import (
     VisitSummary,
@@ -87,7 +87,8 @@ class Composer:
             return Skip("visit moved since")
         if appointment.start <= self.clock():
             return Skip("visit has started")
-        consent = self.app.consent(patient.id, Purpose.reminders_email)
+        consent = self.app.find(Consent, Consent.create_id(patient.id,
+                                                           Purpose.reminders_email.value))
         if consent is None or not consent.active:
             return Skip("no consent to email reminders")
         visit = self.visit(appointment)

@@ -150,3 +150,16 @@ def exposition_registry(*collectors: Collector) -> CollectorRegistry:
     for collector in collectors:
         registry.register(collector)
     return registry
+
+
+class PrometheusCommandMetrics:
+    """The use cases' outcome counters (commands.ports.CommandMetrics)."""
+
+    def booking(self, outcome: str) -> None:
+        record_booking(outcome)  # type: ignore[arg-type]
+
+    def booking_conflict(self, command: str) -> None:
+        record_booking_conflict(command)  # type: ignore[arg-type]
+
+    def sign_in_refused(self, reason: str) -> None:
+        record_otp_failure(reason)  # type: ignore[arg-type]

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from commands.ports import HoldLimitError
+from commands.ports import HoldLimitReached
 from domain.access import Role
 from infra.container import Container
+from tests.driver import drive
 from tests.e2e.clinic_flow import last_code, open_slots, set_up_clinic, sign_up
 
 
@@ -122,7 +123,7 @@ def test_a_hold_is_released_only_by_its_own_id(container: Container) -> None:
     container.holds.release(slot, uuid.uuid4())  # another hold's id: nothing changes
     current = container.holds.holding(slot)
     assert current is not None and current[0].hold_id == hold.hold_id
-    with pytest.raises(HoldLimitError):  # the holder still holds its one allowed slot
+    with pytest.raises(HoldLimitReached):  # the holder still holds its one allowed slot
         container.holds.place(uuid.uuid4(), "ip:probe", "s", 60_000, 1)
     container.holds.release(slot, hold.hold_id)
     assert container.holds.holding(slot) is None
@@ -239,7 +240,7 @@ def test_registering_twice_keeps_one_patient(client: TestClient, container: Cont
     second = client.post("/patients", json={**body, "email": "hal@example.org",
                                             "given_name": "Mallory"}).json()["patient_id"]
     assert first == second
-    assert container.app.patient(uuid.UUID(first)).given_name == "Hal"
+    assert drive(container).patient(uuid.UUID(first)).given_name == "Hal"
     bad = client.post("/patients", json={**body, "email": "not-an-email"})
     assert bad.status_code == 422
     future = client.post("/patients", json={**body, "email": "x@example.org",

@@ -16,6 +16,7 @@ import pytest
 
 from infra.embedded.process import free_port
 from infra.settings import Settings
+from tests.driver import drive
 
 CLINIC = [sys.executable, "-m", "infra.cli.main"]
 
@@ -97,7 +98,7 @@ def test_retention_and_a_wrong_key_encryption_key_on_the_embedded_default(
 def test_relay_publishes_and_serves_its_own_metrics(settings: Settings, container: Any,
                                                    tmp_path: Path) -> None:
     """`clinic relay --metrics-port`: the counters only the relay process keeps, scraped."""
-    container.app.register_patient("Ida", "Moe", date(1990, 1, 1), "ida@example.org", None)
+    drive(container).register_patient("Ida", "Moe", date(1990, 1, 1), "ida@example.org", None)
     port = free_port()
     env = _clean_env(tmp_path / "relay-data") | {
         "CLINIC_DATABASE_URL": str(settings.database_url),

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from domain.access import Role
 from infra.container import Container
 from infra.mapper import event_meta
+from tests.driver import drive
 from tests.e2e.clinic_flow import last_code, open_slots, set_up_clinic, sign_up
 
 
@@ -19,7 +20,7 @@ def test_an_expired_code_is_refused(client: TestClient, container: Container) ->
     client.post("/patients", json={"given_name": "Jo", "family_name": "Li",
                                    "birth_date": "1970-02-02", "email": email})
     code = last_code(container, email)
-    patient_id = container.app.patient_for_email(email)
+    patient_id = drive(container).patient_for_email(email)
     key = f"otp:{patient_id}"
     assert 590 <= container.redis.ttl(key) <= 600  # valid ten minutes
     stored = container.redis.hgetall(key)
@@ -37,11 +38,10 @@ def test_a_request_still_in_flight_is_409(client: TestClient, container: Contain
     patient_id, headers = sign_up(client, container, "kim@example.org")
     body = {"slot_id": slot["id"]}
     # The first request with this key is being processed by another API process right now.
-    from commands.routes.bookings import BookingCreate
+    from commands.booking import BookingCreate
 
-    print_ = container.idempotency.fingerprint(
-        "POST", "/bookings", BookingCreate(**body).model_dump_json().encode())
-    container.idempotency.begin(f"{patient_id}:POST:/bookings", "busy-key", print_)
+    container.idempotency.begin(f"{patient_id}:book", "busy-key",
+                                BookingCreate(**body).model_dump_json().encode())
     busy = client.post("/bookings", headers={**headers, "Idempotency-Key": "busy-key"},
                        json=body)
     assert busy.status_code == 409 and busy.json()["error"] == "idempotency-key-in-flight"

@@ -19,6 +19,7 @@ from infra.container import Container
 from infra.embedded.kafka import EmbeddedKafka
 from infra.relay import build_relay
 from infra.settings import Settings
+from tests.driver import drive
 from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
 from tests.harness.topics import decode_with_only_the_avsc, headers_of, read_topic
 
@@ -78,7 +79,7 @@ def test_visit_steps_and_a_revoked_consent_are_relayed_to_kafka(
     early = client.post(f"/bookings/{missed_id}/no-show", headers=staff)
     assert early.status_code == 422 and early.json()["error"] == "invalid-status-transition"
     missed_start = datetime.fromisoformat(missed.json()["start"])
-    assert container.app.mark_no_show(UUID(missed_id), missed_start + timedelta(minutes=10)
+    assert drive(container).mark_no_show(UUID(missed_id), missed_start + timedelta(minutes=10)
                                       ).status.value == "noshow"
     # The patient withdraws the reminders consent.
     revoked = client.delete(f"/patients/{patient_id}/consents/reminders_email", headers=patient)

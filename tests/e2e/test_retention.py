@@ -1,5 +1,5 @@
 """The retention policy erasing for real (docs/privacy.md, "Retention policy"): patients
-through the API, then `run_retention`, `clinic retention run` and `POST /admin/retention/run`
+through the API, then the retention use case, `clinic retention run` and `POST /admin/retention/run`
 erase exactly those whose last activity and every visit ended before the cutoff. The erased
 lose their data key, gain a `Patient.Erased` event and read as erased; the others read on."""
 
@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from commands.context import CommandContext, acting_as
+from commands.context import Actor
+from commands.erasure import DAYS_PER_YEAR
 from domain.access import Role
 from domain.appointments import Appointment
 from domain.patients import Patient
 from domain.privacy import ERASED
 from infra.cli.main import main
 from infra.container import Container
-from infra.erasure import DAYS_PER_YEAR, run_retention
 from infra.http.app import create_app
 from infra.mapper import META
 from infra.readmodels.build import read_model
@@ -62,14 +62,13 @@ def test_a_retention_run_erases_exactly_the_patients_whose_visits_and_activity_e
     as_of = datetime.now(UTC) + timedelta(days=container.settings.retention_years
                                           * DAYS_PER_YEAR + 1)
     lapsed = {uuid.UUID(no_visits), uuid.UUID(visit_today)}
-    context = CommandContext(actor="ops-retention", role="system", request_id="retention-1",
-                             reason="erasure: retention-policy", purpose="legal")
-    with acting_as(context):
-        preview = run_retention(container, as_of, dry_run=True)
-        assert set(preview.candidates) == lapsed and preview.erased == []
-        assert _key_state(container, visit_today) == "live"  # the dry run erased no one
-        with _appointments_projector(container):  # erasure waits for it (infra/erasure.py)
-            run = run_retention(container, as_of, dry_run=False)
+    operator = Actor("ops-retention", request_id="retention-1", purpose="legal", system=True)
+    retention = container.use_cases.retention
+    preview = retention.run(operator, as_of, dry_run=True)
+    assert set(preview.candidates) == lapsed and preview.erased == []
+    assert _key_state(container, visit_today) == "live"  # the dry run erased no one
+    with _appointments_projector(container):  # erasure waits for it (commands/erasure.py)
+        run = retention.run(operator, as_of, dry_run=False)
     project()
 
     assert {e.patient_id for e in run.erased} == lapsed and run.failed == []
@@ -88,8 +87,8 @@ def test_a_retention_run_erases_exactly_the_patients_whose_visits_and_activity_e
     assert isinstance(visit, Appointment) and visit.reason == ERASED
     kept = client.get(f"/bookings/{kept_visit}", headers=staff).json()
     assert kept["status"] == "booked" and kept["reason"] == "knee pain"
-    with acting_as(context):  # done once: the next run finds no one
-        assert run_retention(container, as_of, dry_run=True).candidates == []
+    # Done once: the next run finds no one.
+    assert retention.run(operator, as_of, dry_run=True).candidates == []
 
 
 def test_clinic_retention_run_and_the_admin_endpoint_erase_the_lapsed_only(
@@ -150,7 +149,7 @@ def test_clinic_retention_run_and_the_admin_endpoint_erase_the_lapsed_only(
             assert body["candidates"] == body["erased"] == [recent]  # `first` was done
             project_all(container)
             _assert_erased(container, client, staff, recent, actor="ops-1",
-                           reason="retention run")
+                           reason="erasure: retention-policy")
             _assert_kept(container, client, staff, booked, "Abe")
     finally:
         container.close()

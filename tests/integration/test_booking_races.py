@@ -22,6 +22,7 @@ from infra.container import Container
 from infra.embedded.process import free_port
 from infra.settings import Settings
 from tests.builders import build_world
+from tests.driver import drive
 
 
 @pytest.fixture
@@ -53,11 +54,11 @@ def api(settings: Settings, container: Container) -> Iterator[str]:
 def _patients(container: Container, count: int) -> list[dict[str, str]]:
     headers = []
     for n in range(count):
-        pid, _ = container.app.register_patient("Race", f"Runner{n}", date(1990, 1, 1),
+        pid, _ = drive(container).register_patient("Race", f"Runner{n}", date(1990, 1, 1),
                                                 f"race{n}@example.org", None)
-        container.app.verify_patient_email(pid)
+        drive(container).verify_patient_email(pid)
         for purpose in (Purpose.treatment, Purpose.telehealth):
-            container.app.grant_consent(pid, purpose, POLICIES[purpose].version, "web")
+            drive(container).grant_consent(pid, purpose, POLICIES[purpose].version, "web")
         token = container.sessions.sign_in(pid).access_token
         headers.append({"Authorization": f"Bearer {token}"})
     return headers
@@ -92,7 +93,7 @@ def _slots(container: Container, service: Any, provider: Any) -> list[dict[str, 
 
 def test_fifty_clients_one_slot_one_winner(api: str, container: Container,
                                            project: Any) -> None:
-    world = build_world(container.app)
+    world = build_world(drive(container))
     project()
     slot = _slots(container, world.checkup, world.provider)[5]
     patients = _patients(container, 50)
@@ -106,7 +107,7 @@ def test_fifty_clients_one_slot_one_winner(api: str, container: Container,
 
 def test_twenty_clients_overlapping_durations_never_overlap(api: str, container: Container,
                                                             project: Any) -> None:
-    world = build_world(container.app)
+    world = build_world(drive(container))
     project()
     checkups = _slots(container, world.checkup, world.provider)[:12]
     videos = _slots(container, world.video, world.provider)[:12]

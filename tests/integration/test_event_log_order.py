@@ -13,6 +13,7 @@ from domain.clinics import Address
 from domain.modality import Modality
 from infra.container import Container
 from infra.eventstore import SingleTripRecorder
+from tests.driver import drive
 
 WRITERS, EACH = 6, 80
 
@@ -27,7 +28,7 @@ def test_the_application_records_through_the_single_trip_function(
 def test_concurrent_writers_never_let_a_tailing_follower_skip_an_event(
     container: Container,
 ) -> None:
-    app, recorder = container.app, container.app.recorder
+    app, recorder = drive(container), container.app.recorder
     seen: list[int] = []
     writing = threading.Event()
     writing.set()
@@ -64,7 +65,7 @@ def test_concurrent_writers_never_let_a_tailing_follower_skip_an_event(
 
 
 def test_a_version_conflict_is_still_an_integrity_error(container: Container) -> None:
-    app = container.app
+    app = drive(container)
     clinic_id = app.register_clinic("Harbor", Address("1 Main St", "Boston", "MA", "02110"),
                                     "America/New_York", [Modality.in_person])
     first, second = app.clinic(clinic_id), app.clinic(clinic_id)

@@ -9,10 +9,11 @@ from domain.modality import Modality
 from infra.application import build_application
 from infra.container import Container
 from infra.eventstore import eventsourcing_env
+from tests.driver import drive
 
 
 def test_aggregate_round_trip_on_real_postgres(container: Container) -> None:
-    app = container.app
+    app = drive(container)
     clinic_id = app.register_clinic("Harbor", Address("1 Main", "Boston", "MA", "02110"),
                                     "America/New_York", [Modality.in_person])
     app.revise_clinic(clinic_id, "Harbor Street", Address("1 Main", "Boston", "MA", "02110"),
@@ -41,13 +42,13 @@ def test_unknown_aggregate_is_a_domain_not_found(container: Container) -> None:
     import uuid
 
     with pytest.raises(NotFoundError):
-        container.app.clinic(uuid.uuid4())
+        drive(container).clinic(uuid.uuid4())
 
 
 def test_concurrent_writers_of_one_aggregate_conflict(container: Container) -> None:
     from eventsourcing.persistence import IntegrityError
 
-    app = container.app
+    app = drive(container)
     clinic_id = app.register_clinic("Harbor", Address("1 Main", "Boston", "MA", "02110"),
                                     "America/New_York", [Modality.in_person])
     first, second = app.clinic(clinic_id), app.clinic(clinic_id)
@@ -82,7 +83,7 @@ def test_several_aggregates_read_in_one_query_match_one_by_one(container: Contai
     from commands.ports import ReadsManyStreams
     from domain.consent import POLICIES, Consent, Purpose
 
-    app = container.app
+    app = drive(container)
     assert isinstance(app.recorder, ReadsManyStreams)
     clinic_id = app.register_clinic("Harbor", Address("1 Main", "Boston", "MA", "02110"),
                                     "America/New_York", [Modality.in_person])
@@ -94,7 +95,7 @@ def test_several_aggregates_read_in_one_query_match_one_by_one(container: Contai
     consent_id = Consent.create_id(patient_id, Purpose.treatment.value)
     missing = uuid.uuid4()
 
-    loaded = app._get_many(clinic_id, patient_id, consent_id, missing)
+    loaded = app.get_many(clinic_id, patient_id, consent_id, missing)
 
     assert set(loaded) == {clinic_id, patient_id, consent_id}
     for aggregate_id in (clinic_id, patient_id, consent_id):

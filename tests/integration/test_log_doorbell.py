@@ -15,6 +15,7 @@ from infra.readmodels.build import slot_search_read_model
 from infra.readmodels.slot_search import SlotSearchReadModel
 from projections.runner import CatchUpRunner
 from tests.builders import build_world
+from tests.driver import drive
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def test_the_doorbell_rings_when_events_are_recorded(container: Container) -> No
     try:
         assert _until(lambda: bell.rings() >= 1, 5)  # the ring after connecting
         before = bell.rings()
-        build_world(container.app)
+        build_world(drive(container))
         bell.wait(before, timeout=5)
         assert bell.rings() > before
     finally:
@@ -70,7 +71,7 @@ def test_an_idle_runner_does_not_poll_and_wakes_on_news(
         idle_selects = selects
         assert idle_selects <= 2, f"{idle_selects} reads of the log while nothing happened"
 
-        build_world(container.app)
+        build_world(drive(container))
         head = container.app.recorder.max_notification_id()
         assert _until(lambda: read_model.position(container.app.name) == head, 10), \
             "the runner did not wake when events were recorded"

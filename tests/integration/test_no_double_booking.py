@@ -9,16 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from commands.application import ClinicApplication
 from commands.ports import SlotInfo
 from domain.calendars import SlotTakenError
 from domain.consent import POLICIES, Purpose
 from infra.application import build_application
 from infra.container import Container
 from tests.builders import build_world
+from tests.driver import ClinicDriver, drive
 
 
-def _verified_patient(app: ClinicApplication, n: int) -> uuid.UUID:
+def _verified_patient(app: ClinicDriver, n: int) -> uuid.UUID:
     patient_id, _ = app.register_patient("Pat", f"Number{n}", datetime(1990, 1, 1).date(),
                                          f"p{n}@example.org", None)
     app.verify_patient_email(patient_id)
@@ -27,7 +27,7 @@ def _verified_patient(app: ClinicApplication, n: int) -> uuid.UUID:
 
 
 def test_concurrent_overlapping_bookings_one_wins(container: Container) -> None:
-    world = build_world(container.app)
+    world = build_world(drive(container))
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
     # Eight bookings: two groups of four overlapping times (different lengths), one provider.
     wanted = [(start + timedelta(minutes=m), start + timedelta(minutes=m + d))
@@ -35,7 +35,7 @@ def test_concurrent_overlapping_bookings_one_wins(container: Container) -> None:
                            (120, 30), (100, 45), (140, 20), (149, 60)]]
     settings = container.settings
     assert settings.database_url
-    patients = [_verified_patient(container.app, n) for n in range(len(wanted))]
+    patients = [_verified_patient(drive(container), n) for n in range(len(wanted))]
     apps = [build_application(settings) for _ in wanted]
     barrier = threading.Barrier(len(wanted))
     outcomes: dict[int, str] = {}

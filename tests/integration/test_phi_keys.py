@@ -16,6 +16,7 @@ from infra.cli.main import main
 from infra.container import Container
 from infra.crypto.kek import KeyEncryptionKeyError
 from infra.settings import Settings
+from tests.driver import drive
 
 
 def _kek() -> str:
@@ -32,7 +33,7 @@ def _events_bytes(settings: Settings) -> list[bytes]:
 def test_a_wrong_key_encryption_key_fails_at_start_up(settings: Settings) -> None:
     first = settings.model_copy(update={"phi_kek": SecretStr(_kek())})
     container = Container.build(first)
-    container.app.register_patient("Ada", "Byron", date(1980, 1, 1), "ada@example.org", None)
+    drive(container).register_patient("Ada", "Byron", date(1980, 1, 1), "ada@example.org", None)
     container.close()
     with pytest.raises(KeyEncryptionKeyError, match="not configured"):
         Container.build(first.model_copy(update={"phi_kek": SecretStr(_kek())}))
@@ -44,7 +45,7 @@ def test_rotation_rewraps_data_keys_and_leaves_events_alone(
     old, new = _kek(), _kek()
     before = settings.model_copy(update={"phi_kek": SecretStr(old)})
     container = Container.build(before)
-    ids = [container.app.register_patient("Ada", f"Byron{n}", date(1980, 1, 1),
+    ids = [drive(container).register_patient("Ada", f"Byron{n}", date(1980, 1, 1),
                                           f"ada{n}@example.org", None)[0] for n in range(3)]
     container.close()
     stored = _events_bytes(before)
@@ -65,9 +66,9 @@ def test_rotation_rewraps_data_keys_and_leaves_events_alone(
     after = settings.model_copy(update={"phi_kek_file": key_file})
     container = Container.build(after)  # the new key alone opens everything
     try:
-        assert [container.app.patient(i).family_name for i in ids] == [
+        assert [drive(container).patient(i).family_name for i in ids] == [
             "Byron0", "Byron1", "Byron2"]
-        assert container.app.patient_for_email("ada1@example.org") == ids[1]
+        assert drive(container).patient_for_email("ada1@example.org") == ids[1]
     finally:
         container.close()
     assert _events_bytes(after) == stored  # no event was rewritten
@@ -138,7 +139,7 @@ def test_a_lost_key_table_is_never_mistaken_for_erasure(settings: Settings) -> N
     from infra.crypto.datakeys import DataKeyMissingError
 
     container = Container.build(settings)
-    ada, _ = container.app.register_patient("Ada", "Byron", date(1980, 1, 1),
+    ada, _ = drive(container).register_patient("Ada", "Byron", date(1980, 1, 1),
                                             "ada@example.org", None)
     assert settings.database_url
     table = f'"{settings.db_schema}".phi_data_keys'
@@ -147,7 +148,7 @@ def test_a_lost_key_table_is_never_mistaken_for_erasure(settings: Settings) -> N
     container.phi.keys._cache.clear()
     try:
         with pytest.raises(DataKeyMissingError):
-            container.app.patient(ada)  # fails loudly; never reads as "[erased]"
+            drive(container).patient(ada)  # fails loudly; never reads as "[erased]"
     finally:
         container.close()
     with psycopg.connect(settings.database_url, autocommit=True) as conn:

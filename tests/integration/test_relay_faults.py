@@ -35,7 +35,6 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from fastapi.testclient import TestClient
 from psycopg import sql
 
-from commands.application import ClinicApplication
 from commands.ports import SlotInfo
 from domain.access import Role
 from domain.consent import POLICIES, Purpose
@@ -50,6 +49,7 @@ from infra.settings import Settings
 from projections.messages import TOPICS, message_for
 from projections.relay import Relay
 from tests.builders import build_world
+from tests.driver import ClinicDriver, drive
 from tests.harness.servers import kafka_server
 from tests.harness.smtp import SmtpServer, smtp_server
 
@@ -87,7 +87,7 @@ class Expected:
     key: bytes
 
 
-def expected_messages(app: ClinicApplication, prefix: str) -> list[Expected]:
+def expected_messages(app: ClinicDriver, prefix: str) -> list[Expected]:
     """Every event of the store that publishes a message, in notification (commit) order."""
     found: list[Expected] = []
     start = 1
@@ -224,7 +224,7 @@ def _slot_ids(container: Container, service: UUID) -> dict[UUID, list[UUID]]:
     return chosen
 
 
-def _patient(app: ClinicApplication, n: int) -> UUID:
+def _patient(app: ClinicDriver, n: int) -> UUID:
     pid, created = app.register_patient("Fault", f"Tester{n}", date(1980, 1, 1),
                                         f"fault{n}@example.org", None)
     assert created
@@ -285,7 +285,7 @@ class Lifecycles:
 def test_broker_outage_loses_nothing_and_keeps_each_key_in_order(
         settings: Settings, container: Container, client: TestClient, token_for: Any,
         project: Any, broker: EmbeddedKafka, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = container.app
+    app = drive(container)
     world = build_world(app)
     project()
     slots = _slot_ids(container, world.checkup)
@@ -420,7 +420,7 @@ class PatientStream:
     """Patients register (a sign-in code is requested), verify, consent and book, one after
     another through the application, in a thread that can be paused between patients."""
 
-    def __init__(self, app: ClinicApplication, slots: list[SlotInfo]) -> None:
+    def __init__(self, app: ClinicDriver, slots: list[SlotInfo]) -> None:
         self.app, self.slots = app, slots
         self.gate = threading.Lock()
         self.done = 0
@@ -475,7 +475,7 @@ def _waiting_to_record(settings: Settings) -> bool:
 def test_sigkilled_relay_loses_nothing_and_nobody_is_emailed_twice(
         settings: Settings, container: Container, project: Any, broker: EmbeddedKafka,
         tmp_path: Path) -> None:
-    app = container.app
+    app = drive(container)
     world = build_world(app)
     project()
     ids = [slot for provider in _slot_ids(container, world.checkup).values()

@@ -13,11 +13,12 @@ from domain.reminders import Reminder
 from infra.container import Container
 from infra.reminders import build_scheduler
 from tests.builders import build_world
+from tests.driver import drive
 
 
 def test_each_reminder_falls_due_once_and_only_for_visits_still_on(
         container: Container, project: Any) -> None:
-    app = container.app
+    app = drive(container)
     world = build_world(app)
     patient, _ = app.register_patient("Rey", "Min", datetime(1990, 1, 1).date(),
                                       "rey@example.org", None)
@@ -65,7 +66,7 @@ def test_each_reminder_falls_due_once_and_only_for_visits_still_on(
 
 def test_the_appointment_decides_even_when_the_schedule_lags(container: Container) -> None:
     """A visit cancelled after the read model last saw it gets no reminder."""
-    app = container.app
+    app = drive(container)
     world = build_world(app)
     patient, _ = app.register_patient("Sol", "Ng", datetime(1991, 1, 1).date(),
                                       "sol@example.org", None)

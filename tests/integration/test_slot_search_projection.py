@@ -13,6 +13,7 @@ from infra.readmodels.build import slot_search_read_model
 from infra.readmodels.slot_search import SlotSearchReadModel
 from projections.runner import CatchUpRunner
 from tests.builders import build_world, rules
+from tests.driver import drive
 
 FROZEN = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 TABLES = ["directory_clinics", "directory_services", "directory_providers",
@@ -37,7 +38,7 @@ def dump(container: Container) -> dict[str, list[tuple[object, ...]]]:
 
 def test_catch_up_builds_directory_and_slots(container: Container,
                                              read_model: SlotSearchReadModel) -> None:
-    world = build_world(container.app)
+    world = build_world(drive(container))
     applied = CatchUpRunner(container.app, read_model).catch_up()
     assert applied == 9
     rows = dump(container)
@@ -56,7 +57,7 @@ def test_catch_up_builds_directory_and_slots(container: Container,
 def test_a_restart_mid_stream_loses_and_duplicates_nothing(
     container: Container, read_model: SlotSearchReadModel
 ) -> None:
-    build_world(container.app)
+    build_world(drive(container))
     small = CatchUpRunner(container.app, read_model, batch_size=2)
     assert small.run_once() == 2
     assert read_model.position("clinic") == 2
@@ -81,7 +82,7 @@ def test_replaying_a_batch_already_applied_changes_nothing(
 ) -> None:
     from eventsourcing.persistence import IntegrityError, Tracking
 
-    build_world(container.app)
+    build_world(drive(container))
     CatchUpRunner(container.app, read_model).catch_up()
     before = dump(container)
     notes = container.app.recorder.select_notifications(start=1, limit=3)
@@ -94,7 +95,7 @@ def test_replaying_a_batch_already_applied_changes_nothing(
 def test_rebuild_equals_incremental_after_rule_and_directory_changes(
     container: Container, read_model: SlotSearchReadModel
 ) -> None:
-    app = container.app
+    app = drive(container)
     world = build_world(app)
     runner = CatchUpRunner(app, read_model, batch_size=1)
     runner.catch_up()
@@ -114,7 +115,7 @@ def test_rebuild_equals_incremental_after_rule_and_directory_changes(
 def test_a_provider_who_leaves_a_clinic_has_no_slots_there(
     container: Container, read_model: SlotSearchReadModel
 ) -> None:
-    app = container.app
+    app = drive(container)
     world = build_world(app)
     app.revise_provider(world.provider, "Dr. One", [world.clinic], [world.checkup, world.video])
     CatchUpRunner(app, read_model).catch_up()
@@ -129,7 +130,7 @@ def test_a_provider_who_leaves_a_clinic_has_no_slots_there(
 def test_the_horizon_rolls_forward_with_the_clock(
     container: Container, read_model: SlotSearchReadModel
 ) -> None:
-    build_world(container.app)
+    build_world(drive(container))
     CatchUpRunner(container.app, read_model).catch_up()
     first = {r[0] for r in dump(container)["availability_schedules"]}
     schema = container.settings.db_schema
@@ -155,7 +156,7 @@ def test_bookings_take_time_from_search_and_rebuild_agrees(
     from commands.ports import SlotInfo
     from domain.consent import POLICIES, Purpose
 
-    app = container.app
+    app = drive(container)
     world = build_world(app)
     runner = CatchUpRunner(app, read_model)
     runner.catch_up()

@@ -51,6 +51,7 @@ from infra.settings import Settings
 from projections.ports import OutboundMessage, PublishError
 from projections.runner import CatchUpRunner
 from queries.db import fetch_all, read_pool
+from tests.driver import drive
 from tests.harness.certs import Pair, TlsFiles, make_tls_files
 from tests.harness.servers import (
     PG_TLS_MODE_VARIABLE,
@@ -299,10 +300,10 @@ def test_application_read_models_and_query_pool_connect_over_tls(
         tls_settings: Settings, tls_postgres: TlsPostgres) -> None:
     container = Container.build(tls_settings)  # event store, data keys, read-model pool
     try:
-        clinic_id = container.app.register_clinic(
+        clinic_id = drive(container).register_clinic(
             "Harbor", Address("1 Main", "Boston", "MA", "02110"), "America/New_York",
             [Modality.in_person])
-        assert container.app.clinic(clinic_id).name == "Harbor"
+        assert drive(container).clinic(clinic_id).name == "Harbor"
         url, schema = str(tls_settings.database_url), tls_settings.db_schema
         models = [read_model(name, url, schema, phi=container.phi) for name in READ_MODELS]
         try:

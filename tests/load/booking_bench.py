@@ -28,9 +28,7 @@ from uuid import UUID
 import psycopg
 import redis
 
-from commands.application import ClinicApplication
 from domain.consent import POLICIES, Purpose
-from infra.application import build_application
 from infra.auth.sessions import PatientSessions
 from infra.auth.tokens import TokenService
 from infra.crypto.phi import PhiCipher
@@ -38,12 +36,13 @@ from infra.eventstore import ensure_schema
 from infra.readmodels.build import READ_MODELS, read_model
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
+from tests.driver import ClinicDriver, seeding_driver
 from tests.load.common import api_server, pgbench_baseline, print_table, servers, staircase
 from tests.load.openloop import post, run_open_loop
 from tests.load.slot_search_bench import World
 
 
-def seed_patients(app: ClinicApplication, sessions: PatientSessions, count: int,
+def seed_patients(app: ClinicDriver, sessions: PatientSessions, count: int,
                   progress: Callable[[int], None] | None = None) -> list[str]:
     """`count` verified patients with treatment and telehealth consent, each signed in:
     their bearer headers."""
@@ -121,7 +120,7 @@ def main() -> None:
     with servers() as srv:
         ensure_schema(srv.database_url, "public")
         settings = Settings(database_url=srv.database_url, redis_url=srv.redis.url)
-        app = build_application(settings)
+        app = seeding_driver(settings)
         world = World(app)
         world.grow_to(2_000 if args.smoke else 150_000)
         assert isinstance(app.data_keys, PhiCipher)

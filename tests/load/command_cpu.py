@@ -33,7 +33,6 @@ from uuid import UUID
 import psycopg
 
 from domain.consent import POLICIES, Purpose
-from infra.application import build_application
 from infra.crypto.phi import PhiCipher
 from infra.eventstore import ensure_schema
 from infra.http.app import create_app
@@ -41,6 +40,7 @@ from infra.logging import configure_logging
 from infra.readmodels.build import read_model
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
+from tests.driver import seeding_driver
 from tests.load.common import servers
 from tests.load.slot_search_bench import World
 
@@ -127,7 +127,7 @@ def main() -> None:
         ensure_schema(srv.database_url, "public")
         settings = Settings(database_url=srv.database_url, redis_url=srv.redis.url,
                             data_dir=srv.data_dir, rate_limit_scale=100_000)
-        seeder = build_application(settings)
+        seeder = seeding_driver(settings)
         world = World(seeder)
         world.grow_to(2_000 if args.smoke else 20_000)
         assert isinstance(seeder.data_keys, PhiCipher)

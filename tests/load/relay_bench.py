@@ -48,10 +48,8 @@ import psycopg
 import redis
 from confluent_kafka import Consumer, TopicPartition
 
-from commands.application import ClinicApplication
 from commands.ports import SlotInfo
 from domain.consent import POLICIES, Purpose
-from infra.application import build_application
 from infra.auth.sessions import PatientSessions
 from infra.auth.tokens import TokenService
 from infra.eventstore import ensure_schema
@@ -62,6 +60,7 @@ from infra.settings import Settings
 from projections.messages import APPOINTMENTS_TOPIC, TOPICS, message_for
 from projections.relay import Relay
 from projections.runner import CatchUpRunner
+from tests.driver import ClinicDriver, seeding_driver
 from tests.harness.servers import kafka_server
 from tests.load.common import Servers, api_server, pgbench_baseline, print_table, servers
 from tests.load.openloop import percentile, post, run_open_loop
@@ -100,7 +99,7 @@ def main() -> None:
         settings = srv.settings().model_copy(update={
             "kafka_bootstrap": kafka.bootstrap, "kafka_topic_prefix": PREFIX,
             "rate_limit_scale": 100_000.0})
-        app = build_application(settings)
+        app = seeding_driver(settings)
         world = World(app)
         world.grow_to(2_000 if args.smoke else 40_000)
         model = slot_search_read_model(srv.database_url, "public")
@@ -144,7 +143,7 @@ def main() -> None:
 
 
 # --- set-up -----------------------------------------------------------------------------------
-def _patients(app: ClinicApplication, sessions: PatientSessions,
+def _patients(app: ClinicDriver, sessions: PatientSessions,
               count: int) -> tuple[list[UUID], list[str]]:
     """Verified patients with treatment and telehealth consent, and a bearer token each."""
     ids, bearer = [], []
@@ -190,7 +189,7 @@ def _tidy(database_url: str) -> None:
 
 
 # --- phase 1: catch-up ------------------------------------------------------------------------
-def _catch_up(app: ClinicApplication, settings: Settings, srv: Servers, slots: list[SlotInfo],
+def _catch_up(app: ClinicDriver, settings: Settings, srv: Servers, slots: list[SlotInfo],
               patients: list[UUID], events: int) -> dict[str, Any]:
     recorded = first = app.recorder.max_notification_id() or 0
     print(f"recording events through the application until {events}...", flush=True)
@@ -237,7 +236,7 @@ def _catch_up(app: ClinicApplication, settings: Settings, srv: Servers, slots: l
             "recording_events_per_s": round((recorded - first) / recording_s, 1)}
 
 
-def _expected_event_ids(app: ClinicApplication, after: int = 0,
+def _expected_event_ids(app: ClinicDriver, after: int = 0,
                         names: tuple[str, ...] = ()) -> set[str]:
     """Event ids of the store's events (after a notification id) that publish a message."""
     found: set[str] = set()
@@ -352,7 +351,7 @@ def _relay_running(srv: Servers, settings: Settings, mode: str) -> Iterator[None
         proc.wait(60)
 
 
-def _latency(app: ClinicApplication, settings: Settings, srv: Servers, slots: list[SlotInfo],
+def _latency(app: ClinicDriver, settings: Settings, srv: Servers, slots: list[SlotInfo],
              bearer: list[str], args: argparse.Namespace
              ) -> tuple[dict[str, Any], dict[str, Any]]:
     free = iter(slots)

@@ -41,9 +41,7 @@ import psycopg
 import redis
 from eventsourcing.utils import get_topic
 
-from commands.application import ClinicApplication
 from domain.appointments import Appointment
-from infra.application import build_application
 from infra.auth.sessions import PatientSessions
 from infra.auth.tokens import TokenService
 from infra.crypto.phi import PhiCipher
@@ -51,6 +49,7 @@ from infra.eventstore import ensure_schema
 from infra.readmodels.build import READ_MODELS, read_model
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
+from tests.driver import ClinicDriver, seeding_driver
 from tests.load.booking_bench import (
     double_bookings,
     open_slot_ids,
@@ -393,7 +392,7 @@ class FollowerSampler(threading.Thread):
 
 
 # ----------------------------------------------------------------------------- checks
-def event_store_double_bookings(app: ClinicApplication) -> tuple[int, int]:
+def event_store_double_bookings(app: ClinicDriver) -> tuple[int, int]:
     """Replays every appointment event from the event store (not the read model): pairs of
     live visits of one provider that overlap, and the number of live visits."""
     topics = [get_topic(cls) for cls in (Appointment.Booked, Appointment.Cancelled,
@@ -439,12 +438,12 @@ def _open_slots(database_url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def seed(srv: Servers, cfg: argparse.Namespace) -> tuple[ClinicApplication, World, list[str],
+def seed(srv: Servers, cfg: argparse.Namespace) -> tuple[ClinicDriver, World, list[str],
                                                          dict[str, Any]]:
     times: dict[str, Any] = {}
     ensure_schema(srv.database_url, "public")
     settings = Settings(database_url=srv.database_url, redis_url=srv.redis.url)
-    app = build_application(settings)
+    app = seeding_driver(settings)
     world = World(app, clinics=cfg.clinics)
 
     started = time.perf_counter()

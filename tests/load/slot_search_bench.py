@@ -22,16 +22,15 @@ from uuid import UUID
 
 import psycopg
 
-from commands.application import ClinicApplication
 from domain.availability import AvailabilityRules
 from domain.clinics import Address
 from domain.modality import Modality
-from infra.application import build_application
 from infra.eventstore import ensure_schema
 from infra.readmodels.build import slot_search_read_model
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
 from queries.slots import search_sql
+from tests.driver import ClinicDriver, seeding_driver
 from tests.load.common import api_server, pgbench_baseline, pgbench_script, print_table, servers
 from tests.load.openloop import get, run_open_loop
 
@@ -43,7 +42,7 @@ SLOTS_PER_PROVIDER = 2 * 18 * HORIZON  # two services, 18 half-hour steps a day
 
 
 class World:
-    def __init__(self, app: ClinicApplication, clinics: int = 12) -> None:
+    def __init__(self, app: ClinicDriver, clinics: int = 12) -> None:
         self.app = app
         self.clinic_count = clinics
         self.clinics: list[UUID] = []
@@ -92,7 +91,7 @@ def main() -> None:
 
     with servers() as srv:
         ensure_schema(srv.database_url, "public")
-        app = build_application(Settings(database_url=srv.database_url,
+        app = seeding_driver(Settings(database_url=srv.database_url,
                                           redis_url=srv.redis.url))
         read_model = slot_search_read_model(srv.database_url, "public")
         runner = CatchUpRunner(app, read_model, batch_size=100)

@@ -25,7 +25,8 @@ from domain.consent import POLICIES, Purpose
 from domain.errors import ConflictError, RuleViolationError
 from domain.modality import Modality
 from domain.schedules import RulesConflictWithBookingsError
-from tests.fakes import in_memory_application
+from tests.driver import ClinicDriver
+from tests.fakes import in_memory_use_cases
 
 ZONE = ZoneInfo("America/Chicago")
 DAY = datetime.now(UTC).astimezone(ZONE).date() + timedelta(days=2)
@@ -41,7 +42,7 @@ def _local(hour: int, minute: int) -> datetime:
 class BookingService(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.app = in_memory_application()
+        self.app = ClinicDriver(in_memory_use_cases())
         app = self.app
         self.clinic = app.register_clinic("C", Address("1 A St", "Town", "IL", "60601"),
                                           "America/Chicago", [Modality.in_person])

@@ -8,11 +8,12 @@ from datetime import date
 import pytest
 
 from domain.patients import EmailTakenError
-from tests.fakes import in_memory_application
+from tests.driver import ClinicDriver
+from tests.fakes import in_memory_use_cases
 
 
 def test_changing_the_address_moves_the_claim_and_frees_the_old_one() -> None:
-    app = in_memory_application()
+    app = ClinicDriver(in_memory_use_cases())
     ana, _ = app.register_patient("Ana", "Lima", date(1990, 1, 2), "ana@example.org", None)
     app.change_contact_details(ana, "Ana.New@Example.org", None)
     assert app.patient_for_email("ana.new@example.org") == ana
@@ -24,7 +25,7 @@ def test_changing_the_address_moves_the_claim_and_frees_the_old_one() -> None:
 
 
 def test_an_address_held_by_another_patient_is_refused_and_nothing_changes() -> None:
-    app = in_memory_application()
+    app = ClinicDriver(in_memory_use_cases())
     ana, _ = app.register_patient("Ana", "Lima", date(1990, 1, 2), "ana@example.org", None)
     bob, _ = app.register_patient("Bob", "Reis", date(1991, 3, 4), "bob@example.org", None)
     with pytest.raises(EmailTakenError):

@@ -16,7 +16,8 @@ from domain.patients import ErasureBasis, Patient
 from domain.privacy import ERASED
 from infra.crypto.kek import KeyEncryptionKeyError, KeyRing
 from infra.crypto.phi import SEALED_KEY, SHREDDED, PhiCipher
-from tests.fakes import InMemoryDataKeys, in_memory_application
+from tests.driver import ClinicDriver
+from tests.fakes import InMemoryDataKeys, in_memory_application, in_memory_use_cases
 
 
 def _register(app, given_name: str = "Zorblax", email: str = "zorblax@example.org"):  # type: ignore[no-untyped-def]
@@ -26,7 +27,7 @@ def _register(app, given_name: str = "Zorblax", email: str = "zorblax@example.or
 
 
 def test_stored_patient_events_hold_no_phi_and_read_back_whole() -> None:
-    app = in_memory_application()
+    app = ClinicDriver(in_memory_use_cases())
     patient_id = _register(app)
     app.change_contact_details(patient_id, "new-zorblax@example.org", "+1 555 0199")
     stored = app.recorder.select_events(patient_id)
@@ -40,7 +41,7 @@ def test_stored_patient_events_hold_no_phi_and_read_back_whole() -> None:
 
 
 def test_snapshots_are_sealed_too() -> None:
-    app = in_memory_application(snapshots=True)
+    app = ClinicDriver(in_memory_use_cases(in_memory_application(snapshots=True)))
     patient_id = _register(app)
     app.take_snapshot(patient_id)
     assert app.snapshots is not None
@@ -50,7 +51,7 @@ def test_snapshots_are_sealed_too() -> None:
 
 
 def test_shredding_the_key_erases_every_copy_while_the_log_still_replays() -> None:
-    app = in_memory_application()
+    app = ClinicDriver(in_memory_use_cases())
     patient_id = _register(app)
     other = _register(app, "Mirelle", "mirelle@example.org")
     assert app.record_erasure(patient_id, ErasureBasis.request)
@@ -102,7 +103,7 @@ def test_a_visit_of_an_erased_patient_can_still_be_cancelled_and_nothing_new_is_
     from domain.consent import POLICIES, Purpose
     from domain.modality import Modality
 
-    app = in_memory_application()
+    app = ClinicDriver(in_memory_use_cases())
     clinic = app.register_clinic("C", Address("1 A St", "Town", "IL", "60601"),
                                  "America/Chicago", [Modality.in_person])
     service = app.register_service("Visit", 30, Modality.in_person)
@@ -128,7 +129,7 @@ def test_a_follower_that_does_not_open_phi_reads_it_sealed_and_cannot_record_it(
     from infra.crypto.phi import SEALED
     from infra.mapper import ClinicMapper, PhiCipherMissingError
 
-    app = in_memory_application()
+    app = ClinicDriver(in_memory_use_cases())
     patient_id = _register(app)
     mapper = app.mapper
     assert isinstance(mapper, ClinicMapper)

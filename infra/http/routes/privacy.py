@@ -1,4 +1,4 @@
-"""Erasure and retention: crypto-shredding a patient's PHI (docs/privacy.md)."""
+"""/admin: erasure and retention, crypto-shredding a patient's PHI (docs/privacy.md)."""
 
 from __future__ import annotations
 
@@ -6,25 +6,18 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field, StrictBool
 
+from commands.context import Actor
+from commands.erasure import ErasureRequest
 from commands.models import Strict
 from domain.access import Scope
-from domain.patients import ErasureBasis
-from infra.auth.tokens import Principal
-from infra.erasure import erase_patient, run_retention
-from infra.http.commands import acting
-from infra.http.deps import ContainerDep
-from infra.http.security import Authorized
+from infra.http.deps import ErasingDep, RetentionDep
+from infra.http.security import Acting
 
-router = APIRouter(tags=["privacy"])
-Eraser = Annotated[Principal, Authorized(Scope.patients_erase)]
-
-
-class ErasureRequest(Strict):
-    basis: Annotated[ErasureBasis, Field(description="Why: a patient's request or a legal "
-                                                     "order (retention runs on its own)")]
+router = APIRouter(prefix="/admin", tags=["privacy"])
+Eraser = Annotated[Actor, Acting(Scope.patients_erase)]
 
 
 class ErasurePublic(BaseModel):
@@ -49,23 +42,19 @@ class RetentionPublic(BaseModel):
     erased: list[UUID]
 
 
-@router.post("/admin/patients/{patient_id}/erase", response_model=ErasurePublic)
-def erase(patient_id: UUID, body: ErasureRequest, request: Request, principal: Eraser,
-          container: ContainerDep) -> ErasurePublic:
+@router.post("/patients/{patient_id}/erase", response_model=ErasurePublic)
+def erase(patient_id: UUID, body: ErasureRequest, actor: Eraser,
+          erasing: ErasingDep) -> ErasurePublic:
     """Erase a patient's PHI for good: the event log stays complete, its PHI unreadable."""
-    with acting(request, principal, f"erasure: {body.basis.value}"):
-        done = erase_patient(container, patient_id, body.basis)
+    done = erasing.erase(patient_id, body, actor)
     return ErasurePublic(patient_id=patient_id, recorded=done.recorded,
                          sessions_ended=done.sessions_ended,
                          visits_cancelled=done.visits_cancelled)
 
 
-@router.post("/admin/retention/run", response_model=RetentionPublic)
-def retention(body: RetentionRequest, request: Request, principal: Eraser,
-              container: ContainerDep) -> RetentionPublic:
+@router.post("/retention/run", response_model=RetentionPublic)
+def retention(body: RetentionRequest, actor: Eraser, policy: RetentionDep) -> RetentionPublic:
     """Apply the retention policy now (CLINIC_RETENTION_YEARS after the last activity)."""
-    with acting(request, principal, "retention run"):
-        run = run_retention(container, datetime.now(UTC), dry_run=body.dry_run,
-                            limit=body.limit)
+    run = policy.run(actor, datetime.now(UTC), dry_run=body.dry_run, limit=body.limit)
     return RetentionPublic(cutoff=run.cutoff, dry_run=run.dry_run, candidates=run.candidates,
                            erased=[e.patient_id for e in run.erased])

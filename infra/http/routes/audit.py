@@ -1,4 +1,4 @@
-"""The compliance view of the access audit (reads of PHI and refusals)."""
+"""/audit-events: the compliance view of the access audit (reads of PHI and refusals)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from commands.inputs import IsoDateTime
 from domain.access import Scope
 from infra.auth.tokens import Principal
 from infra.http.deps import ReadPool
-from infra.http.inputs import IsoDateTime
 from infra.http.security import Authorized
 from queries.audit import audit_events
 
-router = APIRouter(tags=["compliance"])
+router = APIRouter(prefix="/audit-events", tags=["compliance"])
 Auditor = Annotated[Principal, Authorized(Scope.audit_read)]
 
 
@@ -47,7 +47,7 @@ class AuditPage(BaseModel):
     next_before: int | None
 
 
-@router.get("/audit-events", response_model=AuditPage)
+@router.get("", response_model=AuditPage)
 async def read_audit_events(
     _: Auditor,
     pool: ReadPool,

@@ -1,0 +1,103 @@
+"""Every use case, composed over the one event-sourced application.
+
+Each door (the HTTP routes, the CLI, the demo seeder, and later FHIR, the web UI and
+ingestion) gets these, never its own copy. infra/wiring builds them with real adapters;
+a test can build them with its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from commands.application import ClinicApplication
+from commands.booking import Bookings
+from commands.consents import Consents
+from commands.directory import Directory
+from commands.erasure import Erasing, Retention
+from commands.holds import Holding
+from commands.patients import Patients
+from commands.ports import (
+    CareTeam,
+    CommandMetrics,
+    Holds,
+    IdempotencyRecords,
+    JoinLinks,
+    Mailbox,
+    OneTimeCodes,
+    PatientRecords,
+    ReceiptSigner,
+    Sessions,
+    SlotCatalog,
+)
+from commands.reminders import Reminders
+from commands.sign_in import SignIn
+from commands.telehealth import Telehealth
+from commands.visits import Visits
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The clinic's configurable rules the use cases apply."""
+
+    hold_ttl_seconds: int = 300
+    max_holds_per_holder: int = 3
+    cancellation_cutoff: timedelta = timedelta(hours=24)
+    retention_years: float = 10
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """The outside world, one adapter per port."""
+
+    email_key: bytes
+    slots: SlotCatalog
+    holds: Holds
+    idempotency: IdempotencyRecords
+    codes: OneTimeCodes
+    sessions: Sessions
+    care_team: CareTeam
+    records: PatientRecords
+    receipts: ReceiptSigner
+    join_links: JoinLinks
+    metrics: CommandMetrics
+    mailbox: Mailbox | None = None
+
+
+@dataclass(frozen=True)
+class UseCases:
+    directory: Directory
+    patients: Patients
+    sign_in: SignIn
+    consents: Consents
+    holding: Holding
+    bookings: Bookings
+    visits: Visits
+    telehealth: Telehealth
+    erasing: Erasing
+    retention: Retention
+    reminders: Reminders
+
+    @classmethod
+    def compose(cls, app: ClinicApplication, adapters: Adapters,
+                policy: Policy) -> UseCases:
+        a = adapters
+        directory = Directory(app)
+        patients = Patients(app, a.email_key, a.care_team, a.idempotency)
+        visits = Visits(app, policy.cancellation_cutoff)
+        holding = Holding(a.slots, a.holds, ttl_seconds=policy.hold_ttl_seconds,
+                          max_per_holder=policy.max_holds_per_holder)
+        erasing = Erasing(patients, visits, a.records, a.sessions, a.codes, a.holds, a.mailbox)
+        return cls(
+            directory=directory,
+            patients=patients,
+            sign_in=SignIn(patients, a.codes, a.sessions, a.metrics),
+            consents=Consents(patients, a.receipts),
+            holding=holding,
+            bookings=Bookings(app, visits, holding, a.idempotency, a.metrics),
+            visits=visits,
+            telehealth=Telehealth(visits, directory, a.join_links),
+            erasing=erasing,
+            retention=Retention(erasing, a.records, policy.retention_years),
+            reminders=Reminders(app),
+        )

@@ -1,0 +1,97 @@
+"""A booked visit's life after booking: cancel, check in, complete, no-show."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from commands.application import ClinicApplication
+from commands.calendars import calendars, days_of
+from commands.context import Actor, acting_as
+from domain.appointments import Appointment
+from domain.errors import ConflictError
+from domain.record_access import require_appointment
+
+MAX_ATTEMPTS = 5
+
+
+class BookingPublic(BaseModel):
+    """An appointment without its reason: safe to echo, cache and log by id."""
+
+    id: UUID
+    patient_id: UUID
+    provider_id: UUID
+    clinic_id: UUID
+    service_id: UUID
+    slot_id: UUID
+    start: datetime
+    end: datetime
+    modality: str
+    status: str
+    late_cancellation: bool
+
+    @classmethod
+    def of(cls, appointment: Appointment) -> BookingPublic:
+        details = appointment.details()
+        details.pop("reason")
+        return cls(**details)
+
+
+class Visits:
+    def __init__(self, app: ClinicApplication, cancellation_cutoff: timedelta) -> None:
+        self.app, self.cancellation_cutoff = app, cancellation_cutoff
+
+    def appointment(self, appointment_id: UUID) -> Appointment:
+        return self.app.get(Appointment, appointment_id, "appointment")
+
+    def reachable(self, appointment_id: UUID, actor: Actor) -> Appointment:
+        """The appointment, if the record-level policy lets this actor reach it."""
+        appointment = self.appointment(appointment_id)
+        require_appointment(actor, appointment_id, appointment.patient_id,
+                            appointment.provider_id)
+        return appointment
+
+    def cancel(self, appointment_id: UUID, now: datetime, note: str = "") -> Appointment:
+        """Gives the provider's time back in the same write (the caller checked access)."""
+        for _attempt in range(MAX_ATTEMPTS):
+            appointment = self.appointment(appointment_id)
+            appointment.cancel(now, self.cancellation_cutoff, note)
+            freed = calendars(self.app, appointment.provider_id,
+                              days_of(appointment.provider_id, appointment.start,
+                                      appointment.end))
+            for calendar in freed:
+                calendar.release(appointment_id)
+            if self.app.saved(appointment, *freed):
+                return appointment
+        raise ConflictError("the appointment changed meanwhile; please try again")
+
+    def check_in(self, appointment_id: UUID, actor: Actor) -> BookingPublic:
+        """The patient has arrived (or joined the video visit)."""
+        appointment = self.reachable(appointment_id, actor)
+        with acting_as(actor.doing("check-in")):
+            appointment.check_in()
+            self.app.save(appointment)
+        return BookingPublic.of(appointment)
+
+    def complete(self, appointment_id: UUID, actor: Actor) -> BookingPublic:
+        """The visit took place; a fulfilled visit keeps its time on the calendar."""
+        appointment = self.reachable(appointment_id, actor)
+        with acting_as(actor.doing("visit completed")):
+            appointment.complete()
+            self.app.save(appointment)
+        return BookingPublic.of(appointment)
+
+    def mark_no_show(self, appointment_id: UUID, actor: Actor) -> BookingPublic:
+        """The patient did not come (only once the visit's time has begun)."""
+        self.reachable(appointment_id, actor)
+        with acting_as(actor.doing("no-show")):
+            return BookingPublic.of(self.no_show_at(appointment_id, datetime.now(UTC)))
+
+    def no_show_at(self, appointment_id: UUID, now: datetime) -> Appointment:
+        """The decision, once access is settled: `now` is when the absence is recorded."""
+        appointment = self.appointment(appointment_id)
+        appointment.mark_no_show(now)
+        self.app.save(appointment)
+        return appointment

@@ -1,0 +1,103 @@
+"""Record-level access: whose records a caller may reach. One policy for every door.
+
+Scopes (domain/access.py) say which kinds of action a role may take; this says on whose
+records. A patient reaches only their own; a provider only their own visits and the patients
+they treat (minimum necessary); staff reach any. Someone else's record looks absent
+(HiddenRecordError: a 404 that the access audit records as a refusal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+from uuid import UUID
+
+from domain.access import Role
+from domain.errors import ForbiddenError, InvalidInputError, NotFoundError
+from domain.telehealth import Participant
+
+
+class Caller(Protocol):
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def role(self) -> Role | None: ...
+
+
+class HiddenRecordError(NotFoundError):
+    """Someone else's record: answered as if it did not exist, audited as a refusal."""
+
+    denied = True
+
+
+Treats = Callable[[str, UUID], bool]  # (provider's subject, patient id): a visit with them?
+
+
+def require_patient(caller: Caller, patient_id: UUID, treats: Treats) -> None:
+    """A patient's own record; a provider's patient's; anyone's for staff."""
+    if caller.role is Role.patient:
+        allowed = caller.subject == str(patient_id)
+    elif caller.role is Role.provider:
+        allowed = treats(caller.subject, patient_id)
+    else:
+        allowed = True
+    if not allowed:
+        raise HiddenRecordError(f"no patient with id {patient_id}")
+
+
+def may_see_appointment(caller: Caller, patient_id: UUID, provider_id: UUID) -> bool:
+    owner = {Role.patient: patient_id, Role.provider: provider_id}
+    return caller.role not in owner or str(owner[caller.role]) == caller.subject
+
+
+def require_appointment(caller: Caller, appointment_id: UUID, patient_id: UUID,
+                        provider_id: UUID) -> None:
+    """A patient's own visits, a provider's visits with them; staff: any."""
+    if not may_see_appointment(caller, patient_id, provider_id):
+        raise HiddenRecordError(f"no appointment with id {appointment_id}")
+
+
+def require_participant(caller: Caller, appointment_id: UUID, patient_id: UUID,
+                        provider_id: UUID) -> Participant:
+    """Only a visit's own patient and provider take part in it; to anyone else (staff
+    included) there is no join link."""
+    participants = {Role.patient: patient_id, Role.provider: provider_id}
+    role = caller.role
+    if role is None or str(participants.get(role, "")) != caller.subject:
+        raise HiddenRecordError(f"no join link for appointment {appointment_id}")
+    return Participant(role.value)
+
+
+def patient_to_book_for(caller: Caller, named: UUID | None) -> UUID:
+    """Patients book for themselves; staff name the patient."""
+    if caller.role is Role.patient:
+        if named is not None and str(named) != caller.subject:
+            raise HiddenRecordError(f"no patient with id {named}")
+        return UUID(caller.subject)
+    if named is None:
+        raise InvalidInputError("Staff bookings name the patient_id.")
+    return named
+
+
+def require_own_hours(caller: Caller, provider_id: UUID) -> None:
+    if caller.role is Role.provider and caller.subject != str(provider_id):
+        raise ForbiddenError("Providers may change only their own hours.")
+
+
+def require_own_schedule(caller: Caller, provider_id: UUID) -> None:
+    if caller.role is Role.provider and caller.subject != str(provider_id):
+        raise ForbiddenError("Providers see only their own schedule.")
+
+
+def require_patients_list(caller: Caller, patient_id: UUID) -> UUID | None:
+    """Whose visits a patient's list shows: a patient's own (all of them), a provider's
+    visits with that patient only (the provider's id), staff all (None)."""
+    if caller.role is Role.patient and caller.subject != str(patient_id):
+        raise HiddenRecordError(f"no patient with id {patient_id}")
+    if caller.role is Role.provider:
+        try:
+            return UUID(caller.subject)
+        except ValueError:
+            return UUID(int=0)  # a subject that is no provider id sees nothing
+    return None

@@ -1,0 +1,28 @@
+"""Every HTTP route, one module per resource. A route only translates: parse, call one use
+case (commands/) or query (queries/), answer."""
+
+from fastapi import APIRouter
+
+from infra.http.routes import (
+    audit,
+    auth,
+    bookings,
+    clinics,
+    consents,
+    health,
+    holds,
+    messages,
+    metrics,
+    patients,
+    privacy,
+    providers,
+    services,
+    slots,
+    telehealth,
+)
+
+# The busiest first: route matching tries every route in order (docs/performance.md).
+ROUTERS: list[APIRouter] = [slots.router, holds.router, bookings.router, patients.router,
+                            auth.router, consents.router, clinics.router, services.router,
+                            providers.router, privacy.router, telehealth.router,
+                            health.router, metrics.router, messages.router, audit.router]

@@ -1,0 +1,88 @@
+"""/bookings (FHIR Appointment): book, read, cancel, reschedule, and the visit's day-of steps."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import Field
+
+from commands.booking import BookingCreate, Reschedule
+from commands.context import Actor
+from commands.models import Strict
+from commands.visits import BookingPublic
+from domain.access import Scope
+from infra.http.audit import record_read_async
+from infra.http.deps import BookingsDep, Limits, PhiDep, ReadPool, VisitsDep
+from infra.http.responses import answered, idempotency_key
+from infra.http.security import Acting
+from infra.readmodels.appointments import reason_context
+from queries import appointments
+from queries.models import AppointmentDetails
+
+router = APIRouter(prefix="/bookings", tags=["bookings"])
+Booker = Annotated[Actor, Acting(Scope.bookings_write)]
+Reader = Annotated[Actor, Acting(Scope.bookings_read)]
+VisitStaff = Annotated[Actor, Acting(Scope.visits_manage)]
+
+
+class Cancellation(Strict):
+    note: Annotated[str, Field(max_length=500)] = ""
+
+
+@router.post("", status_code=201, response_model=BookingPublic,
+             responses={409: {"description": "The time is taken or held by someone else"}})
+def create_booking(body: BookingCreate, request: Request, actor: Booker, bookings: BookingsDep,
+                   limits: Limits) -> JSONResponse:
+    """Book a slot, with or without a hold. Send `Idempotency-Key` to retry safely."""
+    limits.check(("book", actor.subject, 30, 60), ("book-ip", limits.address, 120, 60))
+    outcome = bookings.book(body, actor, idempotency_key(request, actor.subject))
+    return answered(outcome, 201, location=f"/bookings/{outcome.result.id}")
+
+
+@router.get("/{appointment_id}", response_model=AppointmentDetails)
+async def read_booking(appointment_id: UUID, request: Request, actor: Reader, pool: ReadPool,
+                       phi: PhiDep) -> AppointmentDetails:
+    """One appointment, with the visit reason."""
+    row = await appointments.read_appointment(pool, actor, appointment_id)
+    await record_read_async(request, actor, patient_id=row["patient_id"],
+                            record_id=appointment_id)
+    row["reason"] = await run_in_threadpool(phi.open_text, row["reason"],
+                                            reason_context(appointment_id))
+    return AppointmentDetails(**row)
+
+
+@router.post("/{appointment_id}/cancel", response_model=BookingPublic)
+def cancel_booking(appointment_id: UUID, body: Cancellation, actor: Booker,
+                   bookings: BookingsDep) -> BookingPublic:
+    """Cancel; within the cut-off before the start it is recorded as a late cancellation."""
+    return bookings.cancel(appointment_id, body.note, actor)
+
+
+@router.post("/{appointment_id}/reschedule", response_model=BookingPublic,
+             responses={409: {"description": "The new time is taken; nothing changed"}})
+def reschedule_booking(appointment_id: UUID, body: Reschedule, actor: Booker,
+                       bookings: BookingsDep) -> BookingPublic:
+    """Move to another slot of the same provider and service, atomically."""
+    return bookings.reschedule(appointment_id, body, actor)
+
+
+@router.post("/{appointment_id}/check-in", response_model=BookingPublic)
+def check_in(appointment_id: UUID, actor: VisitStaff, visits: VisitsDep) -> BookingPublic:
+    """The patient has arrived (or joined the video visit)."""
+    return visits.check_in(appointment_id, actor)
+
+
+@router.post("/{appointment_id}/complete", response_model=BookingPublic)
+def complete(appointment_id: UUID, actor: VisitStaff, visits: VisitsDep) -> BookingPublic:
+    """The visit took place."""
+    return visits.complete(appointment_id, actor)
+
+
+@router.post("/{appointment_id}/no-show", response_model=BookingPublic)
+def no_show(appointment_id: UUID, actor: VisitStaff, visits: VisitsDep) -> BookingPublic:
+    """The patient did not come (only once the visit's time has begun)."""
+    return visits.mark_no_show(appointment_id, actor)
