@@ -7,11 +7,10 @@ import getpass
 import uuid
 from datetime import UTC, datetime
 
-from commands.context import CommandContext, acting_as
+from commands.context import Actor
 from infra.cli.errors import CliError, load_settings
 from infra.container import Container
 from infra.crypto.kek import KeyEncryptionKeyError
-from infra.erasure import run_retention
 from infra.logging import configure_logging
 from infra.runtime import Runtime
 
@@ -40,17 +39,16 @@ def run_policy(args: argparse.Namespace) -> int:
         now = now.replace(tzinfo=UTC)
     if now > datetime.now(UTC) and not args.dry_run:
         raise CliError("--as-of in the future only previews: add --dry-run (erasure is final)")
-    context = CommandContext(actor=f"cli:{getpass.getuser()}", role="system",
-                             request_id=f"retention-{uuid.uuid4()}",
-                             reason="erasure: retention-policy", purpose="legal")
+    operator = Actor(subject=f"cli:{getpass.getuser()}", request_id=f"retention-{uuid.uuid4()}",
+                     purpose="legal", system=True)
     with Runtime(settings) as resolved:
         try:
             container = Container.build(resolved)
         except KeyEncryptionKeyError as exc:
             raise CliError(str(exc)) from None
         try:
-            with acting_as(context):
-                run = run_retention(container, now, dry_run=args.dry_run, limit=args.limit)
+            run = container.use_cases.retention.run(operator, now, dry_run=args.dry_run,
+                                                    limit=args.limit)
         finally:
             container.close()
     verb = "would erase" if run.dry_run else "erased"
