@@ -55,6 +55,8 @@ class Container:
     audit: AuditTrail
     sessions: PatientSessions
     join_links: JoinLinks
+    adapters: Adapters
+    policy: Policy
     use_cases: UseCases
 
     @classmethod
@@ -118,6 +120,8 @@ class Container:
             audit=AuditTrail(pool, settings.db_schema),
             sessions=sessions,
             join_links=links,
+            adapters=adapters,
+            policy=policy,
             use_cases=UseCases.compose(app, adapters, policy),
         )
 

@@ -22,7 +22,8 @@ from commands.models import (
 from commands.patients import ContactUpdate, PatientCreate
 from commands.ports import SlotInfo
 from commands.sign_in import CodeVerification
-from commands.use_cases import UseCases
+from commands.application import ClinicApplication
+from commands.use_cases import Adapters, Policy, UseCases
 from domain.appointments import Appointment
 from domain.availability import AvailabilityRules
 from domain.clinics import Address, Clinic
@@ -174,11 +175,17 @@ class ClinicDriver:
 
 class HasUseCases(Protocol):
     use_cases: UseCases
+    adapters: Adapters
+    policy: Policy
 
 
-def drive(container: HasUseCases, actor: Actor = SYSTEM_ACTOR) -> ClinicDriver:
-    """The driver over a container's use cases."""
-    return ClinicDriver(container.use_cases, actor)
+def drive(container: HasUseCases, actor: Actor = SYSTEM_ACTOR,
+          app: ClinicApplication | None = None) -> ClinicDriver:
+    """The driver over a container's use cases; with `app`, the same use cases and adapters
+    over another application (another process's, in a race)."""
+    if app is None:
+        return ClinicDriver(container.use_cases, actor)
+    return ClinicDriver(UseCases.compose(app, container.adapters, container.policy), actor)
 
 
 def seeding_driver(settings: Settings) -> ClinicDriver:

@@ -3,7 +3,7 @@
 import psycopg
 import pytest
 
-from domain.clinics import Address
+from domain.clinics import Address, Clinic
 from domain.errors import NotFoundError
 from domain.modality import Modality
 from infra.application import build_application
@@ -23,7 +23,7 @@ def test_aggregate_round_trip_on_real_postgres(container: Container) -> None:
     assert settings.database_url
     fresh = build_application(settings)
     try:
-        clinic = fresh.clinic(clinic_id)
+        clinic = fresh.get(Clinic, clinic_id, "clinic")
         assert clinic.name == "Harbor Street"
         assert clinic.modalities == ["in_person", "telehealth"]
         assert clinic.version == 2

@@ -36,7 +36,7 @@ def test_concurrent_overlapping_bookings_one_wins(container: Container) -> None:
     settings = container.settings
     assert settings.database_url
     patients = [_verified_patient(drive(container), n) for n in range(len(wanted))]
-    apps = [build_application(settings) for _ in wanted]
+    apps = [drive(container, app=build_application(settings)) for _ in wanted]
     barrier = threading.Barrier(len(wanted))
     outcomes: dict[int, str] = {}
 
