@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
+from commands.application import ClinicApplication
 from commands.consents import ConsentGrant
 from commands.context import SYSTEM_ACTOR, Actor
 from commands.models import (
@@ -22,7 +23,6 @@ from commands.models import (
 from commands.patients import ContactUpdate, PatientCreate
 from commands.ports import SlotInfo
 from commands.sign_in import CodeVerification
-from commands.application import ClinicApplication
 from commands.use_cases import Adapters, Policy, UseCases
 from domain.appointments import Appointment
 from domain.availability import AvailabilityRules
