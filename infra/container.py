@@ -24,9 +24,9 @@ from infra.crypto.datakeys import PostgresDataKeys
 from infra.crypto.phi import PhiCipher
 from infra.crypto.receipts import HmacReceiptSigner
 from infra.keys import DerivedKeys, derived_keys, email_index_key
+from infra.mail.dev_mailbox import DevMailbox
+from infra.mail.wiring import dev_mailbox
 from infra.messaging import build_publisher, kafka_client_config
-from infra.notify.build import dev_mailbox
-from infra.notify.dev_mailbox import DevMailbox
 from infra.observability.metrics import PrometheusCommandMetrics
 from infra.readmodels.build import create_read_model_tables
 from infra.readmodels.patient_records import PostgresCareTeam, PostgresPatientRecords

@@ -64,7 +64,7 @@ def _reminders(settings: Settings) -> Built:
 
 
 def _notifier(settings: Settings) -> Built:
-    from infra.notify.build import build_local_notifier
+    from infra.mail.wiring import build_local_notifier
     return build_local_notifier(settings)
 
 

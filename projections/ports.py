@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
+from uuid import UUID
 
 
 @dataclass(frozen=True)
@@ -40,3 +41,15 @@ class Doorbell(Protocol):
 
     def wait(self, after: int, timeout: float) -> None:
         """Return once it has rung more than `after` times, or after `timeout` seconds."""
+
+
+class Aggregates(Protocol):
+    """Reads aggregates as they are now (the event store: commands.application)."""
+
+    def get_many(self, *aggregate_ids: UUID) -> dict[UUID, Any]:
+        """The aggregates that exist among these ids, read together."""
+
+
+class SignInCodes(Protocol):
+    def issue(self, subject: UUID) -> str:
+        """A new one-time code for the patient (stored hashed; infra/redis)."""

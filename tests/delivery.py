@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from infra.container import Container
-from infra.notify.build import build_kafka_notifier, build_local_notifier
+from infra.mail.wiring import build_kafka_notifier, build_local_notifier
 from infra.relay import build_relay
 from infra.settings import Settings
 from projections.relay import Relay

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from infra.cli.errors import CliError, load_settings
-from infra.notify.build import dev_mailbox
-from infra.notify.emails import find_sign_in_code
+from infra.mail.wiring import dev_mailbox
+from projections.notifications.emails import find_sign_in_code
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

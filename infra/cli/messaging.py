@@ -9,7 +9,7 @@ from prometheus_client import start_http_server
 from infra.cli.errors import CliError, load_settings
 from infra.cli.workers import close_all, host_until, until_signal, worker_until
 from infra.logging import configure_logging
-from infra.notify.build import build_kafka_notifier
+from infra.mail.wiring import build_kafka_notifier
 from infra.observability.metrics import exposition_registry
 from infra.observability.tracing import configure_tracing
 from infra.runtime import Runtime

@@ -25,7 +25,7 @@ from infra.container import Container
 from infra.crypto.phi import PhiCipher
 from infra.http.client import client_ip, client_pseudonym
 from infra.http.rate_limits import RateLimits
-from infra.notify.dev_mailbox import DevMailbox
+from infra.mail.dev_mailbox import DevMailbox
 from projections.ports import MessagePublisher
 from queries import db as queries_db
 

@@ -15,9 +15,9 @@ from icalendar import Calendar
 from domain.access import Role
 from infra.container import Container
 from infra.embedded.kafka import EmbeddedKafka
-from infra.notify.emails import find_sign_in_code
 from infra.reminders import build_scheduler
 from infra.settings import Settings
+from projections.notifications.emails import find_sign_in_code
 from tests.delivery import LocalDelivery, redeliver_dead_letters
 from tests.e2e.clinic_flow import open_slots, set_up_clinic
 from tests.harness.smtp import Received, SmtpServer, smtp_server

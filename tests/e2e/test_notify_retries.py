@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from infra.embedded.kafka import EmbeddedKafka
-from infra.notify.emails import find_sign_in_code
 from infra.settings import Settings
+from projections.notifications.emails import find_sign_in_code
 from tests.delivery import LocalDelivery, redeliver_dead_letters
 from tests.harness.smtp import Received, SmtpServer, smtp_server
 from tests.harness.topics import decode_with_only_the_avsc, headers_of, read_topic

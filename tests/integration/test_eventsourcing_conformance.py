@@ -299,6 +299,20 @@ class TestLibpqPostgresFactory(
         return PostgresProcessRecorder
 
 
+class TestReadModelTracking(OnTheHarnessServer, es_persistence.TrackingRecorderTestCase):
+    """A read model (a PostgresTrackingRecorder, made by our factory from our environment)
+    keeps its position as the library's tracking recorders do: CatchUpRunner's exactly-once
+    relies on it (decision 0006)."""
+
+    def create_recorder(self) -> TrackingRecorder:
+        from infra.readmodels.appointments import AppointmentsReadModel
+        from infra.readmodels.build import read_model
+
+        model = read_model(AppointmentsReadModel.name, self.database_url, self.db_schema)
+        self.addCleanup(model.datastore.close)
+        return model
+
+
 # --- Applications on our environment: eventsourcing's application test cases -----------
 
 
@@ -417,6 +431,7 @@ def test_catch_up_runner_projects_what_the_library_projection_runner_projects(
                           env=eventsourcing_env(*database, pool_size=2)) as runner:
         runner.wait(last, timeout=10)
         library = list(runner.projection.view.seen)
+    runner.projection.view.datastore.close()
     ours = SeenInBatches()
 
     applied = CatchUpRunner(clinics_app, ours, batch_size=4).catch_up()
@@ -461,8 +476,10 @@ def test_batched_read_reconstructs_what_the_library_repository_gets(
 def test_a_subscription_of_the_library_sees_what_our_function_inserts_concurrently(
     clinics_app: Clinics,
 ) -> None:
-    """eventsourcing's ListenNotifySubscription wakes on the NOTIFY our function sends and
-    never passes over an id committed later (writers race; the reader follows live)."""
+    """eventsourcing's subscription (LISTEN, then select_notifications) wakes on the NOTIFY
+    our function sends and, writers racing, follows them live: every event once, in id
+    order. (That no id commits late is the non-interleaving test's and
+    test_event_log_order's.)"""
     recorder = clinics_app.recorder
     writers, each = 4, 25
     errors: list[BaseException] = []

@@ -40,13 +40,13 @@ from domain.access import Role
 from domain.consent import POLICIES, Purpose
 from infra.container import Container
 from infra.embedded.kafka import EmbeddedKafka
+from infra.mail.notifier import Incoming
+from infra.mail.wiring import build_kafka_notifier
 from infra.messaging import KafkaPublisher
-from infra.notify.build import build_kafka_notifier
-from infra.notify.emails import SIGN_IN_SUBJECT
-from infra.notify.service import Incoming
 from infra.relay import build_relay
 from infra.settings import Settings
 from projections.messages import TOPICS, message_for
+from projections.notifications.emails import SIGN_IN_SUBJECT
 from projections.relay import Relay
 from tests.builders import build_world
 from tests.driver import ClinicDriver, drive

@@ -13,14 +13,14 @@ import pytest
 from icalendar import Calendar
 
 from infra.embedded.process import free_port
-from infra.notify.emails import VisitSummary, confirmation_email, sign_in_code_email
-from infra.notify.mail import (
+from infra.mail.smtp import (
     DeliveryError,
     PermanentDeliveryError,
     Security,
     SmtpMailer,
     TransientDeliveryError,
 )
+from projections.notifications.emails import VisitSummary, confirmation_email, sign_in_code_email
 from tests.harness.smtp import SmtpServer, Stage, Tls, smtp_server
 
 SENDER = "clinic@example.org"

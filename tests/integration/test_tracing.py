@@ -24,9 +24,9 @@ from opentelemetry.trace import SpanKind
 
 from infra.embedded.kafka import EmbeddedKafka
 from infra.logging import configure_logging
-from infra.notify.emails import find_sign_in_code
 from infra.observability.tracing import configure_tracing, shutdown_tracing
 from infra.settings import Settings
+from projections.notifications.emails import find_sign_in_code
 from tests.delivery import LocalDelivery
 from tests.e2e.clinic_flow import open_slots, set_up_clinic
 from tests.e2e.test_messaging_flow import _emails_to

@@ -11,8 +11,8 @@ from uuid import UUID, uuid4
 import pytest
 from icalendar import Calendar
 
-from infra.notify.dev_mailbox import DevMailbox
-from infra.notify.emails import (
+from infra.mail.dev_mailbox import DevMailbox
+from projections.notifications.emails import (
     VisitSummary,
     cancellation_email,
     confirmation_email,
@@ -20,7 +20,7 @@ from infra.notify.emails import (
     rescheduled_email,
     sign_in_code_email,
 )
-from infra.notify.wording import offset_phrase
+from projections.notifications.wording import offset_phrase
 
 SENDER = "Clinic <clinic@example.org>"
 TO = "pat@example.com"

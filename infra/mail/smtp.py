@@ -16,7 +16,7 @@ from uuid import UUID
 
 from opentelemetry.trace import SpanKind, StatusCode
 
-from infra.notify.dev_mailbox import DevMailbox
+from infra.mail.dev_mailbox import DevMailbox
 from infra.observability.tracing import tracer
 
 __all__ = ["DeliveryError", "DevMailbox", "Mailer", "PermanentDeliveryError", "Security",

@@ -15,8 +15,8 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from infra.notify.ics import Method, visit_calendar
-from infra.notify.wording import offset_phrase, visit_details
+from projections.notifications.ics import Method, visit_calendar
+from projections.notifications.wording import offset_phrase, visit_details
 
 SIGN_IN_SUBJECT = "Your clinic sign-in code"
 _CODE = re.compile(r"Your sign-in code is (\d{6})\.")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 from icalendar import Calendar, Event, vCalAddress
 
 if TYPE_CHECKING:
-    from infra.notify.emails import VisitSummary
+    from projections.notifications.emails import VisitSummary
 
 PRODID = "-//Clinic Booking//Visit notifications//EN"
 Method = Literal["REQUEST", "CANCEL"]

@@ -11,15 +11,15 @@ from infra.application import build_application
 from infra.cache.client import redis_client
 from infra.cache.codes import RedisOneTimeCodes
 from infra.keys import derived_keys
+from infra.mail.dev_mailbox import DevMailbox
+from infra.mail.notifier import DeliveryLog, Notifier, Source
+from infra.mail.smtp import Mailer, SmtpMailer
+from infra.mail.sources import KafkaSource, SinkSource
 from infra.messaging import LocalSink, build_publisher, create_topics, kafka_client_config
-from infra.notify.compose import Composer
-from infra.notify.dev_mailbox import DevMailbox
-from infra.notify.mail import Mailer, SmtpMailer
-from infra.notify.service import DeliveryLog, Notifier, Source
-from infra.notify.sources import KafkaSource, SinkSource
 from infra.settings import Settings
 from infra.telehealth import join_links
 from projections.messages import DEAD_LETTER_TOPIC, TOPICS
+from projections.notifications.compose import Composer
 
 
 def dev_mailbox_path(settings: Settings) -> Path:

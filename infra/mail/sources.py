@@ -9,9 +9,9 @@ from typing import Any
 import structlog
 from confluent_kafka import Consumer, KafkaError, Message
 
+from infra.mail.notifier import Incoming
 from infra.messaging.sink import LocalSink
 from infra.messaging.tracing import LOCAL_SINK
-from infra.notify.service import Incoming
 from projections.messages import DEAD_LETTER_TOPIC
 
 log = structlog.get_logger("clinic.notify")

@@ -15,14 +15,10 @@ from email.message import EmailMessage
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
-from commands.application import ClinicApplication
-from commands.ports import OneTimeCodes
 from domain.appointments import Appointment, AppointmentStatus
 from domain.consent import Consent, Purpose
 from domain.patients import Patient
-from infra.notify.emails import (
+from projections.notifications.emails import (
     VisitSummary,
     cancellation_email,
     confirmation_email,
@@ -30,6 +26,7 @@ from infra.notify.emails import (
     rescheduled_email,
     sign_in_code_email,
 )
+from projections.ports import Aggregates, SignInCodes
 
 CODE_REQUEST_LIFETIME = timedelta(minutes=10)  # older requests: the patient asked again
 
@@ -50,7 +47,7 @@ class Skip:
 
 
 class Composer:
-    def __init__(self, app: ClinicApplication, codes: OneTimeCodes, sender: str,
+    def __init__(self, app: Aggregates, codes: SignInCodes, sender: str,
                  join_url: JoinUrl, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
                  ) -> None:
         self.app, self.codes, self.sender = app, codes, sender
@@ -87,9 +84,8 @@ class Composer:
             return Skip("visit moved since")
         if appointment.start <= self.clock():
             return Skip("visit has started")
-        consent = self.app.find(Consent, Consent.create_id(patient.id,
-                                                           Purpose.reminders_email.value))
-        if consent is None or not consent.active:
+        consent = self._get(Consent.create_id(patient.id, Purpose.reminders_email.value))
+        if not isinstance(consent, Consent) or not consent.active:
             return Skip("no consent to email reminders")
         visit = self.visit(appointment)
         return Email(patient.id, reminder_email(self.sender, patient.email, visit,
@@ -110,9 +106,11 @@ class Composer:
         return Email(patient.id, build(self.sender, patient.email, self.visit(appointment)))
 
     def visit(self, appointment: Appointment) -> VisitSummary:
-        clinic: Any = self.app.repository.get(appointment.clinic_id)
-        provider: Any = self.app.repository.get(appointment.provider_id)
-        service: Any = self.app.repository.get(appointment.service_id)
+        found = self.app.get_many(appointment.clinic_id, appointment.provider_id,
+                                  appointment.service_id)
+        clinic, provider, service = (found[appointment.clinic_id],
+                                     found[appointment.provider_id],
+                                     found[appointment.service_id])
         return VisitSummary(
             appointment_id=appointment.id, start=appointment.start, end=appointment.end,
             timezone=clinic.time_zone, clinic_name=clinic.name,
@@ -121,7 +119,4 @@ class Composer:
             sequence=appointment.version - 1)
 
     def _get(self, aggregate_id: UUID) -> Any:
-        try:
-            return self.app.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
+        return self.app.get_many(aggregate_id).get(aggregate_id)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from infra.notify.emails import SIGN_IN_SUBJECT, find_sign_in_code
+from projections.notifications.emails import SIGN_IN_SUBJECT, find_sign_in_code
 
 
 class DevMailbox:

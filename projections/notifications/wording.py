@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from infra.notify.emails import VisitSummary
+    from projections.notifications.emails import VisitSummary
 
 
 def visit_details(visit: VisitSummary, *, join: bool = True) -> str:

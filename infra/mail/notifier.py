@@ -24,12 +24,12 @@ from uuid import UUID
 import structlog
 
 from infra.eventstore import table_pool
+from infra.mail.smtp import Mailer, PermanentDeliveryError, TransientDeliveryError
 from infra.messaging.avro import AvroCodec, UndecodableMessageError
 from infra.messaging.tracing import processing
-from infra.notify.compose import Composer, Email, Skip
-from infra.notify.mail import Mailer, PermanentDeliveryError, TransientDeliveryError
 from infra.observability.metrics import record_notification
 from projections.messages import DEAD_LETTER_TOPIC
+from projections.notifications.compose import Composer, Email, Skip
 from projections.ports import MessagePublisher, OutboundMessage
 
 log = structlog.get_logger("clinic.notify")

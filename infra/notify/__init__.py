@@ -1,2 +1,0 @@
-"""Email for the notifier: message builders, and mailers that deliver them (SMTP, or the
-development mailbox)."""
