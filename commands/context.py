@@ -2,7 +2,7 @@
 event (`reason` is the action, `purpose` the purpose of use).
 
 The HTTP edge (or the CLI) opens a context around each command; the event mapper stores it
-beside each event's state as `__meta__` (infra/mapper.py).
+beside each event's state as `__meta__` (infra/eventstore/mapper.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Typed configuration from CLINIC_* environment variables.
 
-Unset database / Redis / Kafka mean "use the embedded default" (see infra/runtime.py).
+Unset database / Redis / Kafka mean "use the embedded default" (see infra/wiring/servers.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The appointments read model: one row per appointment, for patients, providers and staff.
 
-This module decides what each appointment event changes; infra/readmodels/appointments.py
+This module decides what each appointment event changes; infra/postgres/appointments.py
 writes it to PostgreSQL.
 """
 

@@ -32,9 +32,9 @@ class MessagePublisher(Protocol):
     def close(self) -> None: ...
 
 
-class Doorbell(Protocol):
+class LogListener(Protocol):
     """Rings whenever the event log may have grown, so followers sleep until there is news
-    instead of polling the database (infra/doorbell.py: PostgreSQL LISTEN/NOTIFY)."""
+    instead of polling the database (infra/eventstore/log_listener.py: PostgreSQL LISTEN/NOTIFY)."""
 
     def rings(self) -> int:
         """How many times it has rung so far."""

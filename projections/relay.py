@@ -1,7 +1,7 @@
 """The outbox relay: follow the event store's notification log and publish to Kafka.
 
 It is shaped like a read model (position / process / tick / reset) so the same runner and the
-same one-active-instance lock drive it (infra/projectors.py). The position moves only after
+same one-active-instance lock drive it (infra/wiring/followers.py). The position moves only after
 the broker acknowledged every message of the batch: a crash or an outage repeats messages
 (consumers deduplicate on the event_id header), it never loses one. A batch is republished
 from its start, so each key's messages stay in order, repeats aside.

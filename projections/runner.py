@@ -17,7 +17,7 @@ import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import Tracking
 
-from projections.ports import Doorbell
+from projections.ports import LogListener
 
 log = structlog.get_logger("clinic.projections")
 
@@ -40,20 +40,20 @@ class ReadModel(Protocol):
 
 
 class CatchUpRunner:
-    """With a doorbell, an idle runner costs nothing: it sleeps until the log grows, then
+    """With a listener, an idle runner costs nothing: it sleeps until the log grows, then
     waits `idle_sleep` more so that a burst of commits becomes one batch. Without one, it
     polls every `idle_sleep` (in-memory stores, tests)."""
 
     def __init__(self, app: Application[Any], read_model: ReadModel, *,
                  batch_size: int = 500, idle_sleep: float = 0.02,
-                 tick_every: float = 300.0, doorbell: Doorbell | None = None,
+                 tick_every: float = 300.0, listener: LogListener | None = None,
                  recheck_every: float = 1.0) -> None:
         self.app = app
         self.read_model = read_model
         self.batch_size = batch_size
         self.idle_sleep = idle_sleep
         self.tick_every = tick_every
-        self.doorbell = doorbell
+        self.listener = listener
         self.recheck_every = recheck_every  # a missed ring costs at most this much lag
         self.stopping = threading.Event()
 
@@ -81,7 +81,7 @@ class CatchUpRunner:
 
     def run_forever(self) -> None:
         """Follow the log until stop(). The position is read once and then kept in memory:
-        while this runner holds its worker lock (infra/projectors.py), nothing else moves it.
+        while this runner holds its worker lock (infra/wiring/followers.py), nothing else moves it.
         After a failure it is read again."""
         last_tick = 0.0
         position: int | None = None
@@ -89,7 +89,7 @@ class CatchUpRunner:
             if time.monotonic() - last_tick >= self.tick_every:
                 self.read_model.tick()
                 last_tick = time.monotonic()
-            rang = self.doorbell.rings() if self.doorbell else 0
+            rang = self.listener.rings() if self.listener else 0
             try:
                 if position is None:
                     position = self.read_model.position(self.app.name) or 0
@@ -101,13 +101,13 @@ class CatchUpRunner:
                 continue
             if applied >= self.batch_size:
                 continue  # more is waiting
-            if self.doorbell is None:
+            if self.listener is None:
                 if not applied:
                     self.stopping.wait(self.idle_sleep)
                 continue
             until_tick = self.tick_every - (time.monotonic() - last_tick)
-            self.doorbell.wait(rang, max(0.0, min(self.recheck_every, until_tick)))
-            if self.doorbell.rings() != rang:
+            self.listener.wait(rang, max(0.0, min(self.recheck_every, until_tick)))
+            if self.listener.rings() != rang:
                 self.stopping.wait(self.idle_sleep)  # gather the burst the ring announced
 
     def stop(self) -> None:

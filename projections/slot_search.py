@@ -4,7 +4,7 @@ A booked appointment takes its time away from every slot of that provider that o
 (any service, any clinic); a cancellation or a move gives the time back.
 
 This module decides *what* changes for each event; the PostgreSQL writer
-(infra/readmodels/slot_search.py) decides *how*. Slots are regenerated per schedule
+(infra/postgres/slot_search.py) decides *how*. Slots are regenerated per schedule
 (one provider at one clinic) whenever anything they depend on changes, and daily as the
 booking horizon rolls forward.
 """

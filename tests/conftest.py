@@ -16,12 +16,12 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 
 from domain.access import Role
-from infra.container import Container
 from infra.embedded.kafka import EmbeddedKafka
 from infra.embedded.postgres import EmbeddedPostgres
 from infra.embedded.redis import EmbeddedRedis
 from infra.http.app import create_app
 from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.harness.servers import kafka_server, postgres_server, redis_server
 from tests.harness.smtp import SmtpServer, smtp_server
 
@@ -120,7 +120,7 @@ def token_for(container: Container):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def project(container: Container):  # type: ignore[no-untyped-def]
     """project() applies every recorded event to every read model (real clock)."""
-    from infra.readmodels.build import READ_MODELS, read_model
+    from infra.postgres.read_models import READ_MODELS, read_model
     from projections.runner import CatchUpRunner
 
     settings = container.settings

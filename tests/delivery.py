@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from infra.container import Container
-from infra.mail.wiring import build_kafka_notifier, build_local_notifier
-from infra.relay import build_relay
 from infra.settings import Settings
+from infra.wiring.container import Container
+from infra.wiring.notifier import build_kafka_notifier, build_local_notifier
+from infra.wiring.relay import build_relay
 from projections.relay import Relay
 
 

@@ -190,8 +190,8 @@ def drive(container: HasUseCases, actor: Actor = SYSTEM_ACTOR,
 
 def seeding_driver(settings: Settings) -> ClinicDriver:
     """For a benchmark that seeds its servers before it starts the API: the use cases as
-    the composition root builds them (infra/container.py); close() closes it all."""
-    from infra.container import Container
+    the composition root builds them (infra/wiring/container.py); close() closes it all."""
+    from infra.wiring.container import Container
 
     container = Container.build(settings)
     return ClinicDriver(container.use_cases, close=container.close)

@@ -33,9 +33,9 @@ from commands.ports import (
 )
 from commands.use_cases import Adapters, Policy, UseCases
 from domain.telehealth import JoinClaims, Participant
-from infra.application import protect
 from infra.crypto.datakeys import TOMBSTONE, DataKeys, SubjectErasedError
 from infra.crypto.phi import PhiCipher
+from infra.eventstore.application import protect
 
 
 class InMemoryDataKeys(DataKeys):
@@ -61,7 +61,7 @@ def in_memory_application(*, snapshots: bool = False, **options: Any) -> ClinicA
     """The application on eventsourcing's in-memory (POPO) store, PHI sealed as in prod."""
     cipher = PhiCipher(InMemoryDataKeys())
     env = {"PERSISTENCE_MODULE": "eventsourcing.popo",
-           "MAPPER_TOPIC": "infra.mapper:ClinicMapper",
+           "MAPPER_TOPIC": "infra.eventstore.mapper:ClinicMapper",
            "IS_SNAPSHOTTING_ENABLED": "y" if snapshots else "n"}
     app = ClinicApplication(env=env, data_keys=cipher, **options)
     protect(app, cipher)

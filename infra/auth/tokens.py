@@ -40,7 +40,7 @@ class TokenService:
     """Issues and verifies tokens. A verified token is remembered until it expires: a
     token's signature and claims never change, and checking them (PyJWT prepares the HMAC
     key on every call) was a twentieth of a booking's CPU. Sessions are still checked on
-    every request (infra/auth/sessions.py), so a sign-out takes effect at once."""
+    every request (infra/redis/sessions.py), so a sign-out takes effect at once."""
 
     def __init__(self, secret: str, issuer: str) -> None:
         self._secret = secret

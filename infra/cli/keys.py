@@ -8,12 +8,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from infra.application import open_data_keys
 from infra.cli.errors import CliError, load_settings
 from infra.crypto.datakeys import PostgresDataKeys
+from infra.crypto.derived_keys import key_ring
 from infra.crypto.kek import KeyEncryptionKeyError
-from infra.keys import key_ring
-from infra.runtime import Runtime
+from infra.eventstore.application import open_data_keys
+from infra.wiring.servers import Runtime
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

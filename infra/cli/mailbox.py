@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from infra.cli.errors import CliError, load_settings
-from infra.mail.wiring import dev_mailbox
+from infra.wiring.notifier import dev_mailbox
 from projections.notifications.emails import find_sign_in_code
 
 

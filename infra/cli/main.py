@@ -8,7 +8,7 @@ import sys
 
 from infra.cli import keys, mailbox, messaging, projections, retention, serve, token
 from infra.cli.errors import CliError
-from infra.logging import configure_logging
+from infra.observability.logging import configure_logging
 
 COMMANDS = (serve, projections, messaging, retention, keys, mailbox, token)
 

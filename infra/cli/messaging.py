@@ -8,11 +8,11 @@ from prometheus_client import start_http_server
 
 from infra.cli.errors import CliError, load_settings
 from infra.cli.workers import close_all, host_until, until_signal, worker_until
-from infra.logging import configure_logging
-from infra.mail.wiring import build_kafka_notifier
+from infra.observability.logging import configure_logging
 from infra.observability.metrics import exposition_registry
 from infra.observability.tracing import configure_tracing
-from infra.runtime import Runtime
+from infra.wiring.notifier import build_kafka_notifier
+from infra.wiring.servers import Runtime
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -8,11 +8,11 @@ import psycopg
 
 from infra.cli.errors import CliError, load_settings
 from infra.cli.workers import host_until, until_signal
-from infra.logging import configure_logging
+from infra.observability.logging import configure_logging
 from infra.observability.tracing import configure_tracing
-from infra.projectors import rebuild
-from infra.readmodels.build import READ_MODELS
-from infra.runtime import Runtime
+from infra.postgres.read_models import READ_MODELS
+from infra.wiring.followers import rebuild
+from infra.wiring.servers import Runtime
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 from commands.context import Actor
 from infra.cli.errors import CliError, load_settings
-from infra.container import Container
 from infra.crypto.kek import KeyEncryptionKeyError
-from infra.logging import configure_logging
-from infra.runtime import Runtime
+from infra.observability.logging import configure_logging
+from infra.wiring.container import Container
+from infra.wiring.servers import Runtime
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -5,18 +5,18 @@ from __future__ import annotations
 import argparse
 import signal
 
-from infra.application import check_keys
 from infra.cli.errors import CliError, load_settings
-from infra.container import Container
 from infra.crypto.kek import KeyEncryptionKeyError
-from infra.demo import seed_demo
+from infra.eventstore.application import check_keys
 from infra.http import workers
-from infra.logging import configure_logging
+from infra.observability.logging import configure_logging
 from infra.observability.metrics import enable_multiprocess
 from infra.observability.tracing import configure_tracing
-from infra.projectors import ProjectorHost, everything
-from infra.runtime import Runtime
 from infra.settings import Settings
+from infra.wiring.container import Container
+from infra.wiring.demo import seed_demo
+from infra.wiring.followers import FollowerHost, every_follower
+from infra.wiring.servers import Runtime
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,7 +42,7 @@ def run_server(args: argparse.Namespace) -> int:
     # handlers turn it into an exception so that the runtime stops every embedded server.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    host: ProjectorHost | None = None
+    host: FollowerHost | None = None
     try:
         with Runtime(settings) as resolved:
             if args.workers > 1:  # one scrape of /metrics must see every worker and this one
@@ -54,7 +54,7 @@ def run_server(args: argparse.Namespace) -> int:
             if args.seed:
                 _seed(resolved)
             if not args.no_projectors:
-                host = ProjectorHost(resolved, everything(resolved)).start()
+                host = FollowerHost(resolved, every_follower(resolved)).start()
             try:
                 _serve(args, resolved)
             finally:

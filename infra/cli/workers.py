@@ -7,8 +7,8 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from infra.projectors import PROJECTORS, ProjectorHost, Worker
 from infra.settings import Settings
+from infra.wiring.followers import PROJECTORS, FollowerHost, Worker
 
 
 def until_signal() -> threading.Event:
@@ -22,7 +22,7 @@ def until_signal() -> threading.Event:
 def host_until(done: threading.Event, settings: Settings,
                names: tuple[str, ...] = PROJECTORS) -> None:
     """The named log followers, one active instance each (advisory locks)."""
-    host = ProjectorHost(settings, names).start()
+    host = FollowerHost(settings, names).start()
     done.wait()
     host.stop()
 

@@ -21,7 +21,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from infra.crypto.kek import KeyEncryptionKeyError, KeyRing
-from infra.eventstore import run_ddl
+from infra.postgres.tables import run_ddl
 
 CACHE_SECONDS = 60.0
 CACHE_MAX = 20_000

@@ -6,7 +6,7 @@ import hmac
 import json
 from typing import Any
 
-from infra.keys import keyed_hash
+from infra.crypto.derived_keys import keyed_hash
 
 
 class HmacReceiptSigner:

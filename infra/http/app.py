@@ -10,17 +10,17 @@ import anyio
 import anyio.to_thread
 from fastapi import FastAPI
 
-from infra.cache.client import async_redis_client
-from infra.cache.holds import AsyncHeldSlots
-from infra.container import Container
 from infra.http.audit import record_denial
 from infra.http.openapi import install_problem_responses
 from infra.http.problems import install_problem_handlers
 from infra.http.request_context import RequestContextMiddleware
 from infra.http.routes import ROUTERS
-from infra.logging import configure_logging
+from infra.observability.logging import configure_logging
 from infra.observability.tracing import configure_tracing, instrument_app
+from infra.redis.client import async_redis_client
+from infra.redis.holds import AsyncHeldSlots
 from infra.settings import Settings
+from infra.wiring.container import Container
 from queries.db import read_pool
 
 DESCRIPTION = """Event-sourced booking engine for retail and virtual clinics.

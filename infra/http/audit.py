@@ -1,4 +1,5 @@
-"""Recording PHI reads and denied requests from the HTTP edge (infra/audit.py stores them)."""
+"""Recording PHI reads and denied requests from the HTTP edge (stored by
+infra/postgres/audit_trail.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from fastapi.concurrency import run_in_threadpool
 
 from commands.context import Actor
 from domain.access import DEFAULT_PURPOSE, PurposeOfUse, Role
-from infra.audit import AuditEntry
 from infra.auth.tokens import Principal
-from infra.container import Container
 from infra.http.client import client_pseudonym
 from infra.http.problems import ProblemError
 from infra.http.request_context import request_id_of
+from infra.postgres.audit_trail import AuditEntry
+from infra.wiring.container import Container
 
 PURPOSE_HEADER = "x-purpose-of-use"
 log = structlog.get_logger("clinic.audit")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from infra.keys import keyed_hash
+from infra.crypto.derived_keys import keyed_hash
 
 
 def client_ip(request: Request) -> str:

@@ -21,11 +21,11 @@ from commands.patients import Patients
 from commands.sign_in import SignIn
 from commands.telehealth import Telehealth
 from commands.visits import Visits
-from infra.container import Container
 from infra.crypto.phi import PhiCipher
 from infra.http.client import client_ip, client_pseudonym
 from infra.http.rate_limits import RateLimits
 from infra.mail.dev_mailbox import DevMailbox
+from infra.wiring.container import Container
 from projections.ports import MessagePublisher
 from queries import db as queries_db
 

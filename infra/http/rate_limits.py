@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from infra.http.problems import ProblemError
 
 if TYPE_CHECKING:
-    from infra.container import Container
+    from infra.wiring.container import Container
 
 Limit = tuple[str, str, int, int]  # bucket, key, hits allowed, window in seconds
 

@@ -13,11 +13,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from commands.context import Actor
 from domain.access import Role, Scope
-from infra.auth.sessions import PatientSessions
 from infra.auth.tokens import InvalidTokenError, Principal, TokenService
 from infra.http.audit import purpose_of
 from infra.http.problems import ProblemError
 from infra.http.request_context import request_id_of
+from infra.redis.sessions import PatientSessions
 
 _bearer = HTTPBearer(auto_error=False, description="JWT from `clinic token issue` or sign-in")
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="clinic"'}

@@ -23,11 +23,11 @@ from uuid import UUID
 
 import structlog
 
-from infra.eventstore import table_pool
 from infra.mail.smtp import Mailer, PermanentDeliveryError, TransientDeliveryError
 from infra.messaging.avro import AvroCodec, UndecodableMessageError
 from infra.messaging.tracing import processing
 from infra.observability.metrics import record_notification
+from infra.postgres.tables import table_pool
 from projections.messages import DEAD_LETTER_TOPIC
 from projections.notifications.compose import Composer, Email, Skip
 from projections.ports import MessagePublisher, OutboundMessage

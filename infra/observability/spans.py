@@ -38,7 +38,7 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.trace import Link, SpanKind, Status
 from opentelemetry.util.types import Attributes
 
-from infra.logging import redact_text
+from infra.observability.logging import redact_text
 from infra.observability.tracing import DEFAULT_SERVICE_NAME
 
 URL_KEYS = frozenset({"http.url", "url.full", "http.target"})

@@ -18,12 +18,12 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from infra.cache.holds import active_holds
-from infra.container import Container
 from infra.messaging.kafka import kafka_client_config
 from infra.observability.consumer_lag import ConsumerLag
 from infra.observability.projection_lag import ProjectionLag
-from infra.readmodels.build import READ_MODELS
+from infra.postgres.read_models import READ_MODELS
+from infra.redis.holds import active_holds
+from infra.wiring.container import Container
 from projections.messages import TOPICS
 from projections.relay import Relay
 

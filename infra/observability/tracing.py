@@ -9,9 +9,10 @@ FastAPI apps are instrumented one by one (`instrument_app`). The SDK, exporter a
 instrumentations are imported only then.
 
 One booking is one trace: the HTTP server span's context is stored with each event it saves
-(`trace_context()`, written by infra/mapper.py into `__meta__`), the relay's publish span is
-its child and travels in the Kafka headers, the notifier's process span is the child of that
-(infra/messaging/tracing.py), and the SMTP send span the child of the process span.
+(`trace_context()`, written by infra/eventstore/mapper.py into `__meta__`), the relay's
+publish span is its child and travels in the Kafka headers, the notifier's process span is
+the child of that (infra/messaging/tracing.py), and the SMTP send span the child of the
+process span.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from domain.access import Role
-from infra.container import Container
+from infra.wiring.container import Container
 from tests.delivery import deliver
 
 ADDRESS = {"line": "1 Main St", "city": "Boston", "state": "MA", "postal_code": "02110"}
@@ -77,7 +77,7 @@ def open_slots(client: TestClient, service_id: str, limit: int = 50) -> list[dic
 def project_all(container: Container) -> None:
     """Every read model catches up with the log once (for containers the `project` fixture
     does not hold, such as ones built for a changed setting)."""
-    from infra.readmodels.build import READ_MODELS, read_model
+    from infra.postgres.read_models import READ_MODELS, read_model
     from projections.runner import CatchUpRunner
 
     settings = container.settings

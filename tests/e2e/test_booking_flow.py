@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from commands.ports import HoldLimitReached
 from domain.access import Role
-from infra.container import Container
+from infra.wiring.container import Container
 from tests.driver import drive
 from tests.e2e.clinic_flow import last_code, open_slots, set_up_clinic, sign_up
 

@@ -9,8 +9,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from domain.access import Role
-from infra.container import Container
-from infra.mapper import event_meta
+from infra.eventstore.mapper import event_meta
+from infra.wiring.container import Container
 from tests.driver import drive
 from tests.e2e.clinic_flow import last_code, open_slots, set_up_clinic, sign_up
 

@@ -91,7 +91,7 @@ def test_messages_reads_back_the_local_sink(client: TestClient, container, token
 def test_request_log_lines_are_json_with_the_request_id(
     client: TestClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from infra.logging import configure_logging
+    from infra.observability.logging import configure_logging
 
     configure_logging("INFO")
     try:

@@ -15,10 +15,10 @@ from confluent_kafka import Message
 from fastapi.testclient import TestClient
 
 from domain.access import Role
-from infra.container import Container
 from infra.embedded.kafka import EmbeddedKafka
-from infra.relay import build_relay
 from infra.settings import Settings
+from infra.wiring.container import Container
+from infra.wiring.relay import build_relay
 from tests.driver import drive
 from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
 from tests.harness.topics import decode_with_only_the_avsc, headers_of, read_topic

@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from icalendar import Calendar
 
 from domain.access import Role
-from infra.container import Container
 from infra.embedded.kafka import EmbeddedKafka
-from infra.reminders import build_scheduler
 from infra.settings import Settings
+from infra.wiring.container import Container
+from infra.wiring.reminders import build_scheduler
 from projections.notifications.emails import find_sign_in_code
 from tests.delivery import LocalDelivery, redeliver_dead_letters
 from tests.e2e.clinic_flow import open_slots, set_up_clinic

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from infra.cache.holds import active_holds
-from infra.container import Container
 from infra.observability.state import PROJECTORS
+from infra.redis.holds import active_holds
+from infra.wiring.container import Container
 from tests.delivery import deliver
 from tests.e2e.clinic_flow import last_code, open_slots, set_up_clinic, sign_up
 

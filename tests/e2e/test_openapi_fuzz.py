@@ -27,9 +27,9 @@ from fastapi.testclient import TestClient
 from schemathesis.python.asgi import shutdown_lifespans
 
 from domain.access import Role
-from infra.container import Container
 from infra.http.app import create_app
 from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.e2e.clinic_flow import last_code, open_slots, set_up_clinic, sign_up
 from tests.e2e.routes import route_access
 

@@ -26,12 +26,12 @@ from domain.access import Role
 from domain.appointments import Appointment
 from domain.patients import Patient
 from domain.privacy import ERASED
-from infra.container import Container
 from infra.embedded.kafka import EmbeddedKafka
 from infra.embedded.postgres import EmbeddedPostgres
 from infra.http.app import create_app
-from infra.logging import configure_logging
+from infra.observability.logging import configure_logging
 from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.delivery import deliver
 from tests.e2e.clinic_flow import open_slots, project_all, set_up_clinic, sign_up
 

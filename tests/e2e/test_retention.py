@@ -23,11 +23,11 @@ from domain.appointments import Appointment
 from domain.patients import Patient
 from domain.privacy import ERASED
 from infra.cli.main import main
-from infra.container import Container
+from infra.eventstore.mapper import META
 from infra.http.app import create_app
-from infra.mapper import META
-from infra.readmodels.build import read_model
+from infra.postgres.read_models import read_model
 from infra.settings import Settings
+from infra.wiring.container import Container
 from projections.runner import CatchUpRunner
 from tests.e2e.clinic_flow import open_slots, project_all, set_up_clinic, sign_up
 

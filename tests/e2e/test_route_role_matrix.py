@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from domain.access import Role
 from domain.consent import POLICIES, Purpose
-from infra.container import Container
+from infra.wiring.container import Container
 from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
 from tests.e2e.routes import FRAMEWORK_ROUTES, documented_access
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from domain.access import Role
-from infra.container import Container
+from infra.wiring.container import Container
 from tests.e2e.clinic_flow import last_code, open_slots, set_up_clinic, sign_up
 
 

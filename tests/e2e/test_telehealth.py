@@ -16,9 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.access import Role
-from infra.container import Container
-from infra.logging import configure_logging
+from infra.observability.logging import configure_logging
 from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
 
 VIDEO_CONSENTS = ("treatment", "telehealth")

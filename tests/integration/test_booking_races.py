@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from domain.consent import POLICIES, Purpose
-from infra.container import Container
 from infra.embedded.process import free_port
 from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.builders import build_world
 from tests.driver import drive
 

@@ -11,8 +11,8 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.clinics import Address
 from domain.modality import Modality
-from infra.container import Container
-from infra.eventstore import SingleTripRecorder
+from infra.eventstore.recorder import SingleTripRecorder
+from infra.wiring.container import Container
 from tests.driver import drive
 
 WRITERS, EACH = 6, 80

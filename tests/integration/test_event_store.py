@@ -6,9 +6,9 @@ import pytest
 from domain.clinics import Address, Clinic
 from domain.errors import NotFoundError
 from domain.modality import Modality
-from infra.application import build_application
-from infra.container import Container
-from infra.eventstore import eventsourcing_env
+from infra.eventstore.application import build_application
+from infra.eventstore.recorder import eventsourcing_env
+from infra.wiring.container import Container
 from tests.driver import drive
 
 

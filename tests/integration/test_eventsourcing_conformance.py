@@ -57,12 +57,8 @@ from eventsourcing.tests import persistence as es_persistence
 from domain.clinics import Address, Clinic
 from domain.modality import Modality
 from infra.embedded.postgres import EmbeddedPostgres
-from infra.eventstore import (
-    LibpqPostgresFactory,
-    SingleTripRecorder,
-    ensure_schema,
-    eventsourcing_env,
-)
+from infra.eventstore.recorder import LibpqPostgresFactory, SingleTripRecorder, eventsourcing_env
+from infra.postgres.tables import ensure_schema
 from projections.runner import CatchUpRunner
 from tests.conftest import TEST_DATABASE
 
@@ -305,8 +301,8 @@ class TestReadModelTracking(OnTheHarnessServer, es_persistence.TrackingRecorderT
     relies on it (decision 0006)."""
 
     def create_recorder(self) -> TrackingRecorder:
-        from infra.readmodels.appointments import AppointmentsReadModel
-        from infra.readmodels.build import read_model
+        from infra.postgres.appointments import AppointmentsReadModel
+        from infra.postgres.read_models import read_model
 
         model = read_model(AppointmentsReadModel.name, self.database_url, self.db_schema)
         self.addCleanup(model.datastore.close)

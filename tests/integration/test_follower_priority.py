@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from infra import projectors
-from infra.projectors import ProjectorHost
-from infra.relay import build_relay
 from infra.settings import Settings
+from infra.wiring.followers import FollowerHost
+from infra.wiring.relay import build_relay
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +24,7 @@ def _nice_of_this_thread() -> int:
 
 class _Probe:
     """A follower that records its own thread's nice value and that of a thread it starts
-    (as the doorbell and librdkafka do)."""
+    (as the listener and librdkafka do)."""
 
     def __init__(self) -> None:
         self.seen: dict[str, int] = {}
@@ -53,7 +53,7 @@ def test_followers_run_at_the_configured_nice_value(settings: Settings,
 
     monkeypatch.setitem(projectors.WORKERS, "probe", build)
     before = _nice_of_this_thread()
-    host = ProjectorHost(settings.model_copy(update={"follower_nice": 7}), ("probe",)).start()
+    host = FollowerHost(settings.model_copy(update={"follower_nice": 7}), ("probe",)).start()
     try:
         assert probe.done.wait(30), "the probe follower never ran"
     finally:

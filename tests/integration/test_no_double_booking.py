@@ -12,8 +12,8 @@ import psycopg
 from commands.ports import SlotInfo
 from domain.calendars import SlotTakenError
 from domain.consent import POLICIES, Purpose
-from infra.application import build_application
-from infra.container import Container
+from infra.eventstore.application import build_application
+from infra.wiring.container import Container
 from tests.builders import build_world
 from tests.driver import ClinicDriver, drive
 

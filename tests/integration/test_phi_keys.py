@@ -13,9 +13,9 @@ import pytest
 from pydantic import SecretStr
 
 from infra.cli.main import main
-from infra.container import Container
 from infra.crypto.kek import KeyEncryptionKeyError
 from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.driver import drive
 
 
@@ -80,7 +80,7 @@ def test_rotation_rewraps_data_keys_and_leaves_events_alone(
 
 
 def test_the_audit_stream_is_append_only(container: Container) -> None:
-    from infra.audit import AuditEntry
+    from infra.postgres.audit_trail import AuditEntry
 
     container.audit.record(AuditEntry(actor="a", role="admin", action="read", resource="GET /x",
                                       purpose="operations", outcome="allowed", status=200,
@@ -99,8 +99,8 @@ def test_racing_first_uses_of_a_patient_key_agree_and_erasure_is_final(
     import uuid
 
     from infra.crypto.datakeys import PostgresDataKeys, SubjectErasedError
-    from infra.eventstore import ensure_schema
-    from infra.keys import key_ring
+    from infra.crypto.derived_keys import key_ring
+    from infra.postgres.tables import ensure_schema
 
     assert settings.database_url
     ensure_schema(settings.database_url, settings.db_schema)

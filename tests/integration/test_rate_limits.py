@@ -7,8 +7,8 @@ import uuid
 
 import redis
 
-from infra.cache.ratelimit import RateLimiter
 from infra.embedded.redis import EmbeddedRedis
+from infra.redis.rate_limiter import RateLimiter
 
 
 def _limiter(redis_srv: EmbeddedRedis) -> RateLimiter:

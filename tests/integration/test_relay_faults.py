@@ -38,13 +38,13 @@ from psycopg import sql
 from commands.ports import SlotInfo
 from domain.access import Role
 from domain.consent import POLICIES, Purpose
-from infra.container import Container
 from infra.embedded.kafka import EmbeddedKafka
 from infra.mail.notifier import Incoming
-from infra.mail.wiring import build_kafka_notifier
 from infra.messaging import KafkaPublisher
-from infra.relay import build_relay
 from infra.settings import Settings
+from infra.wiring.container import Container
+from infra.wiring.notifier import build_kafka_notifier
+from infra.wiring.relay import build_relay
 from projections.messages import TOPICS, message_for
 from projections.notifications.emails import SIGN_IN_SUBJECT
 from projections.relay import Relay
@@ -303,7 +303,7 @@ def test_broker_outage_loses_nothing_and_keeps_each_key_in_order(
         producers["made"] += 1
         return KafkaPublisher(client_config, {"message.timeout.ms": 3000})
 
-    monkeypatch.setattr("infra.relay.build_publisher", short_timeout_producer)
+    monkeypatch.setattr("infra.wiring.relay.build_publisher", short_timeout_producer)
     runner, resources = build_relay(settings)
     relay = runner.read_model
     assert isinstance(relay, Relay)

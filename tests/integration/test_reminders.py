@@ -10,8 +10,8 @@ from typing import Any
 from commands.ports import SlotInfo
 from domain.consent import POLICIES, Purpose
 from domain.reminders import Reminder
-from infra.container import Container
-from infra.reminders import build_scheduler
+from infra.wiring.container import Container
+from infra.wiring.reminders import build_scheduler
 from tests.builders import build_world
 from tests.driver import drive
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from infra.eventstore import ensure_schema
-from infra.readmodels.build import create_read_model_tables
+from infra.postgres.read_models import create_read_model_tables
+from infra.postgres.tables import ensure_schema
 from infra.settings import Settings
 from queries.db import read_pool
 from queries.slots import SlotSearch, search_slots

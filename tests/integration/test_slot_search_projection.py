@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from infra.container import Container
-from infra.readmodels.build import slot_search_read_model
-from infra.readmodels.slot_search import SlotSearchReadModel
+from infra.postgres.read_models import slot_search_read_model
+from infra.postgres.slot_search import SlotSearchReadModel
+from infra.wiring.container import Container
 from projections.runner import CatchUpRunner
 from tests.builders import build_world, rules
 from tests.driver import drive

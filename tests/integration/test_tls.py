@@ -38,16 +38,16 @@ from pydantic import ValidationError
 
 from domain.clinics import Address
 from domain.modality import Modality
-from infra.cache.client import async_redis_client, redis_client
-from infra.container import Container
 from infra.embedded.kafka import BrokerTls, EmbeddedKafka
 from infra.embedded.postgres import EmbeddedPostgres
 from infra.embedded.process import free_port
 from infra.embedded.redis import EmbeddedRedis
-from infra.eventstore import eventsourcing_env
+from infra.eventstore.recorder import eventsourcing_env
 from infra.messaging import KafkaPublisher, kafka_client_config
-from infra.readmodels.build import READ_MODELS, read_model
+from infra.postgres.read_models import READ_MODELS, read_model
+from infra.redis.client import async_redis_client, redis_client
 from infra.settings import Settings
+from infra.wiring.container import Container
 from projections.ports import OutboundMessage, PublishError
 from projections.runner import CatchUpRunner
 from queries.db import fetch_all, read_pool
@@ -235,7 +235,7 @@ def test_database_url_carries_the_tls_parameters_every_connection_uses(tls: TlsF
     assert Settings(database_url=plain, tls_ca_file=ca).database_url == plain
     # eventsourcing gets the same parameters (its factory adds them to its pool).
     env = eventsourcing_env(str(merged.database_url))
-    assert env["PERSISTENCE_MODULE"] == "infra.eventstore:LibpqPostgresFactory"
+    assert env["PERSISTENCE_MODULE"] == "infra.eventstore.recorder:LibpqPostgresFactory"
     assert f"sslcert={cert}" in env["POSTGRES_LIBPQ_PARAMS"]
     assert "sslmode=verify-full" in env["POSTGRES_LIBPQ_PARAMS"]
     # Direct TLS negotiation (libpq 17+; the terminator mode below uses it) rides along too.
@@ -503,7 +503,7 @@ def test_clinic_serve_over_https_with_tls_to_every_service(
             answer = httpx.get(f"{mutual.base}/readyz", verify=identified, timeout=10)
             assert answer.status_code == 200, answer.text
         # On a fresh schema a projector may first lose a CREATE TABLE race to the others and
-        # restart 2 s later (infra/projectors.py): give it the time before stopping.
+        # restart 2 s later (infra/wiring/followers.py): give it the time before stopping.
         deadline = time.monotonic() + 30
         while not _active_projectors(plain.log.read_text()) >= set(READ_MODELS) \
                 and time.monotonic() < deadline:

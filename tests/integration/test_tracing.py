@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from infra.embedded.kafka import EmbeddedKafka
-from infra.logging import configure_logging
+from infra.observability.logging import configure_logging
 from infra.observability.tracing import configure_tracing, shutdown_tracing
 from infra.settings import Settings
 from projections.notifications.emails import find_sign_in_code

@@ -29,11 +29,11 @@ import psycopg
 import redis
 
 from domain.consent import POLICIES, Purpose
-from infra.auth.sessions import PatientSessions
 from infra.auth.tokens import TokenService
 from infra.crypto.phi import PhiCipher
-from infra.eventstore import ensure_schema
-from infra.readmodels.build import READ_MODELS, read_model
+from infra.postgres.read_models import READ_MODELS, read_model
+from infra.postgres.tables import ensure_schema
+from infra.redis.sessions import PatientSessions
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
 from tests.driver import ClinicDriver, seeding_driver

@@ -34,10 +34,10 @@ import psycopg
 
 from domain.consent import POLICIES, Purpose
 from infra.crypto.phi import PhiCipher
-from infra.eventstore import ensure_schema
 from infra.http.app import create_app
-from infra.logging import configure_logging
-from infra.readmodels.build import read_model
+from infra.observability.logging import configure_logging
+from infra.postgres.read_models import read_model
+from infra.postgres.tables import ensure_schema
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
 from tests.driver import seeding_driver

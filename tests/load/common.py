@@ -24,7 +24,7 @@ from infra.embedded.kafka import EmbeddedKafka, missing_prerequisites
 from infra.embedded.postgres import EmbeddedPostgres
 from infra.embedded.process import free_port
 from infra.embedded.redis import EmbeddedRedis
-from infra.readmodels.build import READ_MODELS
+from infra.postgres.read_models import READ_MODELS
 from infra.settings import Settings
 
 

@@ -13,7 +13,7 @@ harness's), all on this machine. Two phases, then the machine's baseline:
    events/s (every event of the log is read) and messages/s (those that publish one). Every
    topic is read back afterwards: each expected event id must be there.
 2. Latency. `clinic serve` takes POST /bookings open-loop at --rate for --duration (distinct
-   free slots: 201 expected), while `clinic relay` (ProjectorHost with the relay worker, as
+   free slots: 201 expected), while `clinic relay` (FollowerHost with the relay worker, as
    deployed; --relay thread runs it in this process instead) publishes, and a consumer here
    reads the appointments topic. Latency = arrival at the consumer - the message's
    occurred_at header. occurred_at is the event's timestamp, taken when the booking's event is
@@ -50,13 +50,13 @@ from confluent_kafka import Consumer, TopicPartition
 
 from commands.ports import SlotInfo
 from domain.consent import POLICIES, Purpose
-from infra.auth.sessions import PatientSessions
 from infra.auth.tokens import TokenService
-from infra.eventstore import ensure_schema
-from infra.projectors import ProjectorHost
-from infra.readmodels.build import slot_search_read_model
-from infra.relay import build_relay
+from infra.postgres.read_models import slot_search_read_model
+from infra.postgres.tables import ensure_schema
+from infra.redis.sessions import PatientSessions
 from infra.settings import Settings
+from infra.wiring.followers import FollowerHost
+from infra.wiring.relay import build_relay
 from projections.messages import APPOINTMENTS_TOPIC, TOPICS, message_for
 from projections.relay import Relay
 from projections.runner import CatchUpRunner
@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
     parser.add_argument("--workers", type=int, default=2, help="API worker processes")
     parser.add_argument("--relay", choices=("process", "thread"), default="process",
-                        help="latency phase: `clinic relay` (default) or a ProjectorHost "
+                        help="latency phase: `clinic relay` (default) or a FollowerHost "
                         "thread in this process")
     parser.add_argument("--baseline-seconds", type=int, default=10)
     parser.add_argument("--pgbench-scale", type=int, default=10)
@@ -331,7 +331,7 @@ class Arrivals:
 @contextmanager
 def _relay_running(srv: Servers, settings: Settings, mode: str) -> Iterator[None]:
     if mode == "thread":
-        host = ProjectorHost(settings, ("relay",)).start()
+        host = FollowerHost(settings, ("relay",)).start()
         try:
             yield
         finally:

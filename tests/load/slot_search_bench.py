@@ -25,8 +25,8 @@ import psycopg
 from domain.availability import AvailabilityRules
 from domain.clinics import Address
 from domain.modality import Modality
-from infra.eventstore import ensure_schema
-from infra.readmodels.build import slot_search_read_model
+from infra.postgres.read_models import slot_search_read_model
+from infra.postgres.tables import ensure_schema
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
 from queries.slots import search_sql

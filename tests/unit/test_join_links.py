@@ -12,8 +12,8 @@ import pytest
 from domain.access import Role
 from domain.telehealth import Participant
 from infra.auth.tokens import InvalidTokenError, TokenService
+from infra.crypto.join_links import AUDIENCE, InvalidJoinLinkError, join_links
 from infra.settings import Settings
-from infra.telehealth import AUDIENCE, InvalidJoinLinkError, join_links
 
 SETTINGS = Settings(public_url="https://clinic.example.org/")
 APPOINTMENT, PATIENT = uuid.uuid4(), uuid.uuid4()

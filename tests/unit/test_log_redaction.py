@@ -6,7 +6,7 @@ import structlog
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
-from infra.logging import configure_logging, drop_phi
+from infra.observability.logging import configure_logging, drop_phi
 
 
 def test_phi_keys_are_masked_and_emails_redacted() -> None:

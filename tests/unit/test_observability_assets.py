@@ -20,8 +20,8 @@ from prometheus_client.utils import floatToGoString
 
 from infra.embedded.kafka import EmbeddedKafka
 from infra.observability.metrics import BUCKETS
-from infra.relay import build_relay
 from infra.settings import Settings
+from infra.wiring.relay import build_relay
 
 ASSETS = Path(__file__).resolve().parents[2] / "infra" / "observability"
 DASHBOARD = ASSETS / "grafana" / "clinic.json"

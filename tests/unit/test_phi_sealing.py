@@ -127,7 +127,7 @@ def test_a_visit_of_an_erased_patient_can_still_be_cancelled_and_nothing_new_is_
 
 def test_a_follower_that_does_not_open_phi_reads_it_sealed_and_cannot_record_it() -> None:
     from infra.crypto.phi import SEALED
-    from infra.mapper import ClinicMapper, PhiCipherMissingError
+    from infra.eventstore.mapper import ClinicMapper, PhiCipherMissingError
 
     app = ClinicDriver(in_memory_use_cases())
     patient_id = _register(app)

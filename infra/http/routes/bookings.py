@@ -19,7 +19,7 @@ from infra.http.audit import record_read_async
 from infra.http.deps import BookingsDep, Limits, PhiDep, ReadPool, VisitsDep
 from infra.http.responses import answered, idempotency_key
 from infra.http.security import Acting
-from infra.readmodels.appointments import reason_context
+from infra.postgres.appointments import reason_context
 from queries import appointments
 from queries.models import AppointmentDetails
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from infra.container import Container
 from infra.http.deps import ContainerDep
+from infra.wiring.container import Container
 
 router = APIRouter(tags=["health"])
 

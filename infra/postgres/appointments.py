@@ -17,8 +17,8 @@ from psycopg.rows import DictRow
 from domain.privacy import ERASED
 from infra.crypto.datakeys import SubjectErasedError
 from infra.crypto.phi import PhiCipher
-from infra.readmodels.base import TrackedReadModel
-from infra.readmodels.patients import PATIENTS_DDL, PatientsWriter
+from infra.postgres.patients import PATIENTS_DDL, PatientsWriter
+from infra.postgres.read_model import TrackedReadModel
 from projections.appointments import apply_events
 from projections.patients import apply_events as apply_patient_events
 

@@ -8,7 +8,7 @@ from uuid import UUID
 import redis
 
 from commands.ports import CodeCheck
-from infra.keys import keyed_hash
+from infra.crypto.derived_keys import keyed_hash
 
 TTL_SECONDS = 600
 MAX_WRONG = 5

@@ -1,19 +1,12 @@
-"""PostgreSQL side of the reminder scheduler: due visits from the appointments read model,
-and the marks of reminders already recorded (projections/reminders.py)."""
+"""The reminder schedule in PostgreSQL: due visits from the appointments read model, and the
+marks of reminders already recorded (projections/reminders.py decides)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
-from commands.reminders import Reminders
-from infra.application import FOLLOWER_POOL, build_application
-from infra.eventstore import table_pool
-from infra.readmodels.base import utc_now
-from infra.readmodels.build import create_read_model_tables
-from infra.settings import Settings
-from projections.reminders import ReminderScheduler
+from infra.postgres.tables import table_pool
 
 DDL = """
 CREATE TABLE IF NOT EXISTS {s}.reminder_marks (
@@ -55,15 +48,3 @@ class PostgresReminderSchedule:
 
 def _minutes(offset: timedelta) -> int:
     return int(offset.total_seconds() // 60)
-
-
-def build_scheduler(settings: Settings, clock: Any = utc_now,
-                    **options: Any) -> tuple[ReminderScheduler, list[Any]]:
-    """The scheduler, and what to close after it stopped."""
-    assert settings.database_url
-    create_read_model_tables(settings.database_url, settings.db_schema)
-    app = build_application(settings, open_phi=False, pool_size=FOLLOWER_POOL)
-    schedule = PostgresReminderSchedule(settings.database_url, settings.db_schema)
-    scheduler = ReminderScheduler(schedule, Reminders(app).record_due,
-                                  settings.reminder_offset_list(), clock, **options)
-    return scheduler, [schedule, app]

@@ -7,17 +7,15 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
-import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.utils import Environment, EnvType, retry
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg_pool import ConnectionPool
 
 from commands.ports import ReadsManyStreams
+from infra.postgres.tables import DDL_LOCK
 
-DDL_LOCK = 0x636C696E  # one advisory lock for our own schema changes ("clin")
 # Parameters eventsourcing takes as POSTGRES_*; every other libpq parameter in the URL
 # (sslmode, sslrootcert, sslcert, sslkey, application_name, ...) goes in POSTGRES_LIBPQ_PARAMS.
 _OWN_PARAMS = frozenset({"dbname", "host", "port", "user", "password"})
@@ -48,7 +46,7 @@ def eventsourcing_env(database_url: str, schema: str = "public",
         # On, with our own insert function that keeps the table lock (SingleTripRecorder).
         "POSTGRES_ENABLE_DB_FUNCTIONS": "yes",
         "CREATE_TABLE": "yes",
-        "MAPPER_TOPIC": "infra.mapper:ClinicMapper",
+        "MAPPER_TOPIC": "infra.eventstore.mapper:ClinicMapper",
     }
 
 
@@ -150,27 +148,3 @@ class LibpqPostgresFactory(PostgresFactory):
         if params:
             assert isinstance(self.datastore.pool.kwargs, dict)
             self.datastore.pool.kwargs.update(conninfo_to_dict(params))
-
-
-def ensure_schema(database_url: str, schema: str) -> None:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-
-
-def run_ddl(conn: psycopg.Connection[Any], script: str) -> None:
-    """Run idempotent DDL once at a time across processes: API workers start together, and
-    concurrent CREATE OR REPLACE of one function or trigger deadlocks in PostgreSQL."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
-        conn.execute(script.encode())  # several statements, no parameters
-
-
-def table_pool(database_url: str, schema: str, ddl: str, max_size: int = 2
-               ) -> ConnectionPool[Any]:
-    """A small pool for a worker's own tables, created first (`{s}` in `ddl`: the schema)."""
-    pool: ConnectionPool[Any] = ConnectionPool(database_url, min_size=1, max_size=max_size,
-                                               open=True)
-    with pool.connection() as conn:
-        run_ddl(conn, ddl.format(s=f'"{schema}"'))
-    return pool
-

@@ -1,10 +1,11 @@
 """Telehealth join links: signed, expiring URLs that let one participant into one video visit.
 
-The token is the credential, so it is signed with a key of its own (infra/keys.py), never the
-API token key: a join link cannot be used as a bearer token, nor the other way round. It says
+The token is the credential, so it is signed with a key of its own
+(infra/crypto/derived_keys.py), never the API token key: a join link cannot be used as a
+bearer token, nor the other way round. It says
 only who may join which visit at which start; whether they may join *now* is decided against
 the visit's current state (domain/telehealth.py). Links must never reach a log line
-(infra/logging.py masks `token=` in any logged text).
+(infra/observability/logging.py masks `token=` in any logged text).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from uuid import UUID
 import jwt
 
 from domain.telehealth import InvalidJoinLinkError, JoinClaims, Participant
-from infra.keys import derived_keys, keyed_hash
+from infra.crypto.derived_keys import derived_keys, keyed_hash
 from infra.settings import Settings
 
 AUDIENCE = "clinic-telehealth"

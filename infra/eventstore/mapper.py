@@ -1,12 +1,12 @@
 """The event mapper: stores each event with the command context that caused it, and its PHI
 sealed with the patient's own data key.
 
-Selected through eventsourcing's MAPPER_TOPIC setting (infra/eventstore.py); the application
-hands it the PhiCipher (infra/application.protect). Reading an event back gives it a `__meta__`
-attribute (actor, role, request_id, reason, purpose and, when tracing is on, the W3C
-`traceparent` / `tracestate` of the span that saved it: the relay continues that trace) and
-its PHI in the clear, or as `[erased]` once the patient's key was shredded. Snapshots are
-sealed the same way.
+Selected through eventsourcing's MAPPER_TOPIC setting (infra/eventstore/recorder.py); the
+application hands it the PhiCipher (infra/eventstore/application.protect). Reading an event
+back gives it a `__meta__` attribute (actor, role, request_id, reason, purpose and, when
+tracing is on, the W3C `traceparent` / `tracestate` of the span that saved it: the relay
+continues that trace) and its PHI in the clear, or as `[erased]` once the patient's key was
+shredded. Snapshots are sealed the same way.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class ClinicMapper(Mapper[UUID]):
     def _cipher(self) -> PhiCipher:
         if self.phi is None:
             raise PhiCipherMissingError("this application has no PHI cipher: build it with "
-                                        "infra.application.build_application")
+                                        "infra.eventstore.application.build_application")
         return self.phi
 
 

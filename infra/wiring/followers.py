@@ -15,10 +15,10 @@ from typing import Any, Protocol
 import psycopg
 import structlog
 
-from infra.application import FOLLOWER_POOL, build_application
 from infra.crypto.phi import PhiCipher
-from infra.doorbell import LogDoorbell
-from infra.readmodels.build import KINDS, READ_MODELS, read_model
+from infra.eventstore.application import FOLLOWER_POOL, build_application
+from infra.eventstore.log_listener import EventLogListener
+from infra.postgres.read_models import KINDS, READ_MODELS, read_model
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
 
@@ -48,23 +48,23 @@ def build_runner(name: str, settings: Settings, **options: Any) -> CatchUpRunner
 def _read_model_worker(name: str) -> Callable[[Settings], Built]:
     def build(settings: Settings) -> Built:
         runner = build_runner(name, settings)
-        runner.doorbell = doorbell = LogDoorbell(runner.app.recorder)
-        return runner, [doorbell, runner.app]
+        runner.listener = listener = EventLogListener(runner.app.recorder)
+        return runner, [listener, runner.app]
     return build
 
 
 def _relay(settings: Settings) -> Built:
-    from infra.relay import build_relay
+    from infra.wiring.relay import build_relay
     return build_relay(settings)
 
 
 def _reminders(settings: Settings) -> Built:
-    from infra.reminders import build_scheduler
+    from infra.wiring.reminders import build_scheduler
     return build_scheduler(settings)
 
 
 def _notifier(settings: Settings) -> Built:
-    from infra.mail.wiring import build_local_notifier
+    from infra.wiring.notifier import build_local_notifier
     return build_local_notifier(settings)
 
 
@@ -77,7 +77,7 @@ WORKERS: dict[str, Callable[[Settings], Built]] = {
 PROJECTORS = (*READ_MODELS, "reminders")
 
 
-def everything(settings: Settings) -> tuple[str, ...]:
+def every_follower(settings: Settings) -> tuple[str, ...]:
     """What `clinic serve` / `clinic demo` run beside the API: every follower, and the
     notifier too when there is no Kafka (it then reads the local sink)."""
     local = () if settings.kafka_bootstrap else ("notifier",)
@@ -95,7 +95,7 @@ def rebuild(name: str, settings: Settings) -> int:
     return applied
 
 
-class ProjectorHost:
+class FollowerHost:
     """Background threads that keep each named worker running until stop()."""
 
     def __init__(self, settings: Settings, names: tuple[str, ...] = PROJECTORS) -> None:
@@ -108,7 +108,7 @@ class ProjectorHost:
         self.workers: list[Worker] = []
         self.threads: list[threading.Thread] = []
 
-    def start(self) -> ProjectorHost:
+    def start(self) -> FollowerHost:
         for name in self.names:
             thread = threading.Thread(target=self._run, args=(name,), name=f"worker-{name}",
                                       daemon=True)
@@ -146,7 +146,7 @@ class ProjectorHost:
 
 def yield_to_requests(nice: int) -> None:
     """Lower the calling thread's CPU priority by `nice` steps. On Linux nice is per thread,
-    and threads it starts (the doorbell's listener, librdkafka's) inherit it; the API workers
+    and threads it starts (the listener's listener, librdkafka's) inherit it; the API workers
     are other processes, so on a shared machine the scheduler runs their requests first and
     the followers take the idle time (decision 0025)."""
     if nice <= 0 or not hasattr(os, "setpriority"):

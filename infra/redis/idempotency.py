@@ -15,7 +15,7 @@ from typing import Any
 import redis
 
 from commands.ports import KeyInFlight, KeyReused, Replay
-from infra.keys import keyed_hash
+from infra.crypto.derived_keys import keyed_hash
 
 IN_FLIGHT_SECONDS = 60
 KEEP_SECONDS = 24 * 3600

@@ -6,10 +6,10 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from infra.crypto.phi import PhiCipher
-from infra.eventstore import eventsourcing_env
-from infra.readmodels.appointments import AppointmentsReadModel
-from infra.readmodels.base import Clock, TrackedReadModel, utc_now
-from infra.readmodels.slot_search import SlotSearchReadModel
+from infra.eventstore.recorder import eventsourcing_env
+from infra.postgres.appointments import AppointmentsReadModel
+from infra.postgres.read_model import Clock, TrackedReadModel, utc_now
+from infra.postgres.slot_search import SlotSearchReadModel
 
 KINDS: dict[str, type[TrackedReadModel]] = {
     SlotSearchReadModel.name: SlotSearchReadModel,

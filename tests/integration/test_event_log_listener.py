@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from infra.container import Container
-from infra.doorbell import LogDoorbell
-from infra.readmodels.build import slot_search_read_model
-from infra.readmodels.slot_search import SlotSearchReadModel
+from infra.eventstore.log_listener import EventLogListener
+from infra.postgres.read_models import slot_search_read_model
+from infra.postgres.slot_search import SlotSearchReadModel
+from infra.wiring.container import Container
 from projections.runner import CatchUpRunner
 from tests.builders import build_world
 from tests.driver import drive
@@ -36,8 +36,8 @@ def _until(condition: Any, seconds: float) -> bool:
     return bool(condition())
 
 
-def test_the_doorbell_rings_when_events_are_recorded(container: Container) -> None:
-    bell = LogDoorbell(container.app.recorder)
+def test_the_listener_rings_when_events_are_recorded(container: Container) -> None:
+    bell = EventLogListener(container.app.recorder)
     try:
         assert _until(lambda: bell.rings() >= 1, 5)  # the ring after connecting
         before = bell.rings()
@@ -51,9 +51,9 @@ def test_the_doorbell_rings_when_events_are_recorded(container: Container) -> No
 def test_an_idle_runner_does_not_poll_and_wakes_on_news(
     container: Container, read_model: SlotSearchReadModel
 ) -> None:
-    bell = LogDoorbell(container.app.recorder)
+    bell = EventLogListener(container.app.recorder)
     # A recheck far beyond the test's waits: only the ring can wake the runner in time.
-    runner = CatchUpRunner(container.app, read_model, doorbell=bell, recheck_every=60)
+    runner = CatchUpRunner(container.app, read_model, listener=bell, recheck_every=60)
     selects = 0
     select = container.app.recorder.select_notifications
 

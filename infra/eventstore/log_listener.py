@@ -10,12 +10,12 @@ from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
-log = structlog.get_logger("clinic.doorbell")
+log = structlog.get_logger("clinic.log_listener")
 
 
-class LogDoorbell:
+class EventLogListener:
     """Rings on the NOTIFY eventsourcing sends with every write to the event table, so log
-    followers sleep until there is news instead of polling (projections/ports.Doorbell).
+    followers sleep until there is news instead of polling (projections/ports.LogListener).
     One listening connection per follower; it rings once more after every (re)connect, in
     case something was recorded while nobody listened."""
 
@@ -26,7 +26,7 @@ class LogDoorbell:
         self._changed = threading.Condition()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._listen, daemon=True,
-                                        name=f"doorbell-{recorder.channel_name}")
+                                        name=f"log-listener-{recorder.channel_name}")
         self._thread.start()
 
     def rings(self) -> int:

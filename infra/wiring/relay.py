@@ -11,9 +11,9 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.utils import Environment
 
-from infra.application import FOLLOWER_POOL, build_application
-from infra.doorbell import LogDoorbell
-from infra.eventstore import eventsourcing_env
+from infra.eventstore.application import FOLLOWER_POOL, build_application
+from infra.eventstore.log_listener import EventLogListener
+from infra.eventstore.recorder import eventsourcing_env
 from infra.messaging import build_publisher, create_topics, kafka_client_config
 from infra.messaging.avro import AvroCodec
 from infra.messaging.tracing import messaging_system, traced
@@ -42,9 +42,9 @@ def build_relay(settings: Settings, **options: Any) -> tuple[CatchUpRunner, list
                   lambda: traced(CountedPublisher(build_publisher(client, data_dir)), system),
                   lambda message: codec.outbound(message, prefix), app.repository.get)
     options.setdefault("idle_sleep", settings.follower_gather_ms / 1000)
-    doorbell = LogDoorbell(app.recorder)
-    return (CatchUpRunner(app, relay, doorbell=doorbell, **options),
-            [doorbell, relay, tracking.datastore, app])
+    listener = EventLogListener(app.recorder)
+    return (CatchUpRunner(app, relay, listener=listener, **options),
+            [listener, relay, tracking.datastore, app])
 
 
 class CountedPublisher:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import redis
 
-from infra.keys import keyed_hash
+from infra.crypto.derived_keys import keyed_hash
 
 # Every limit of a request in one command: open the window if new, count the hit, and
 # answer the longest wait among the tripped windows (0: allowed). One reply to parse instead

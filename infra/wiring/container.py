@@ -11,28 +11,28 @@ from psycopg_pool import ConnectionPool
 from commands.application import ClinicApplication
 from commands.ports import Holds, OneTimeCodes, SlotCatalog
 from commands.use_cases import Adapters, Policy, UseCases
-from infra.application import build_application
-from infra.audit import AuditTrail
-from infra.auth.sessions import PatientSessions
 from infra.auth.tokens import TokenService
-from infra.cache.client import redis_client
-from infra.cache.codes import RedisOneTimeCodes
-from infra.cache.holds import RedisHolds
-from infra.cache.idempotency import IdempotencyRecords
-from infra.cache.ratelimit import RateLimiter
 from infra.crypto.datakeys import PostgresDataKeys
+from infra.crypto.derived_keys import DerivedKeys, derived_keys, email_index_key
+from infra.crypto.join_links import JoinLinks, join_links
 from infra.crypto.phi import PhiCipher
 from infra.crypto.receipts import HmacReceiptSigner
-from infra.keys import DerivedKeys, derived_keys, email_index_key
+from infra.eventstore.application import build_application
 from infra.mail.dev_mailbox import DevMailbox
-from infra.mail.wiring import dev_mailbox
 from infra.messaging import build_publisher, kafka_client_config
 from infra.observability.metrics import PrometheusCommandMetrics
-from infra.readmodels.build import create_read_model_tables
-from infra.readmodels.patient_records import PostgresCareTeam, PostgresPatientRecords
-from infra.readmodels.slot_catalog import PostgresSlotCatalog
+from infra.postgres.audit_trail import AuditTrail
+from infra.postgres.patient_records import PostgresCareTeam, PostgresPatientRecords
+from infra.postgres.read_models import create_read_model_tables
+from infra.postgres.slot_catalog import PostgresSlotCatalog
+from infra.redis.client import redis_client
+from infra.redis.codes import RedisOneTimeCodes
+from infra.redis.holds import RedisHolds
+from infra.redis.idempotency import IdempotencyRecords
+from infra.redis.rate_limiter import RateLimiter
+from infra.redis.sessions import PatientSessions
 from infra.settings import Settings
-from infra.telehealth import JoinLinks, join_links
+from infra.wiring.notifier import dev_mailbox
 from projections.ports import MessagePublisher
 
 
@@ -62,7 +62,7 @@ class Container:
     @classmethod
     def build(cls, settings: Settings) -> Container:
         if not settings.database_url or not settings.redis_url:
-            raise RuntimeError("database and Redis URLs must be resolved (infra/runtime.py)")
+            raise RuntimeError("database and Redis URLs must be resolved (infra/wiring/servers.py)")
         app = build_application(settings)  # first: a wrong key-encryption key stops here
         assert isinstance(app.data_keys, PhiCipher)
         create_read_model_tables(settings.database_url, settings.db_schema)

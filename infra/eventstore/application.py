@@ -6,21 +6,22 @@ from psycopg import sql
 
 from commands.application import ClinicApplication
 from infra.crypto.datakeys import PostgresDataKeys
+from infra.crypto.derived_keys import EMAIL_INDEX_SUBJECT, key_ring
 from infra.crypto.kek import KeyEncryptionKeyError
 from infra.crypto.phi import PhiCipher
-from infra.eventstore import ensure_schema, eventsourcing_env
-from infra.keys import EMAIL_INDEX_SUBJECT, key_ring
-from infra.mapper import ClinicMapper
+from infra.eventstore.mapper import ClinicMapper
+from infra.eventstore.recorder import eventsourcing_env
+from infra.postgres.tables import ensure_schema
 from infra.settings import Settings
 
-FOLLOWER_POOL = 2  # a log follower is one thread (and its doorbell's listening connection)
+FOLLOWER_POOL = 2  # a log follower is one thread (and its listener's listening connection)
 
 
 def build_application(settings: Settings, *, open_phi: bool = True,
                       pool_size: int = 10) -> ClinicApplication:
     """Fails loudly (KeyEncryptionKeyError) if the configured KEKs cannot open the stored
     data keys: never a silent start with a wrong key. `open_phi=False`: a follower that reads
-    events with their PHI still sealed and records none (infra/mapper.py). `pool_size`:
+    events with their PHI still sealed and records none (infra/eventstore/mapper.py). `pool_size`:
     connections opened at once (twice that at most); FOLLOWER_POOL for a log follower, so
     that API workers and followers together stay within PostgreSQL's max_connections."""
     assert settings.database_url
@@ -55,14 +56,14 @@ def _has_patients(keys: PostgresDataKeys, schema: str) -> bool:
 def protect(app: ClinicApplication, cipher: PhiCipher) -> None:
     """Give the application's mapper (events and snapshots) the PHI cipher."""
     if not isinstance(app.mapper, ClinicMapper):
-        raise TypeError("the application must use infra.mapper.ClinicMapper")
+        raise TypeError("the application must use infra.eventstore.mapper.ClinicMapper")
     app.mapper.phi = cipher
 
 
 def open_data_keys(settings: Settings) -> PostgresDataKeys:
     """The data-key store of the resolved database, under the configured KEKs (unverified:
     `clinic keys status` must be able to show keys no configured KEK opens)."""
-    assert settings.database_url, "resolve the database first (infra/runtime.py)"
+    assert settings.database_url, "resolve the database first (infra/wiring/servers.py)"
     ensure_schema(settings.database_url, settings.db_schema)
     return PostgresDataKeys(settings.database_url, settings.db_schema, key_ring(settings))
 

@@ -14,7 +14,7 @@ from uuid import UUID
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from infra.eventstore import run_ddl
+from infra.postgres.tables import run_ddl
 
 KEEP = "6 years"
 DDL = """

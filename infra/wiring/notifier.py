@@ -7,17 +7,17 @@ from typing import Any
 
 from domain.appointments import Appointment
 from domain.modality import Modality
-from infra.application import build_application
-from infra.cache.client import redis_client
-from infra.cache.codes import RedisOneTimeCodes
-from infra.keys import derived_keys
+from infra.crypto.derived_keys import derived_keys
+from infra.crypto.join_links import join_links
+from infra.eventstore.application import build_application
 from infra.mail.dev_mailbox import DevMailbox
 from infra.mail.notifier import DeliveryLog, Notifier, Source
 from infra.mail.smtp import Mailer, SmtpMailer
 from infra.mail.sources import KafkaSource, SinkSource
 from infra.messaging import LocalSink, build_publisher, create_topics, kafka_client_config
+from infra.redis.client import redis_client
+from infra.redis.codes import RedisOneTimeCodes
 from infra.settings import Settings
-from infra.telehealth import join_links
 from projections.messages import DEAD_LETTER_TOPIC, TOPICS
 from projections.notifications.compose import Composer
 

@@ -12,7 +12,7 @@ from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from domain.availability import AvailabilityRules
-from infra.readmodels.base import TrackedReadModel
+from infra.postgres.read_model import TrackedReadModel
 from projections.slot_search import (
     OfferedService,
     ScheduleContext,

@@ -32,7 +32,7 @@ def redis_options(settings: Settings) -> dict[str, Any]:
 
 def _url(settings: Settings) -> str:
     if not settings.redis_url:
-        raise RuntimeError("the Redis URL must be resolved (infra/runtime.py)")
+        raise RuntimeError("the Redis URL must be resolved (infra/wiring/servers.py)")
     return settings.redis_url
 
 

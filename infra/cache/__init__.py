@@ -1,1 +1,0 @@
-"""Redis adapters: one-time codes, rate limits, holds, idempotency records."""

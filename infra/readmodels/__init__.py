@@ -1,1 +1,0 @@
-"""PostgreSQL read models: rows and tracking position written in one transaction."""

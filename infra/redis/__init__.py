@@ -1,0 +1,2 @@
+"""Redis adapters: holds, one-time codes, patient sessions, Idempotency-Key records, rate
+limits."""
