@@ -13,7 +13,6 @@ would be collected and run as it is (abstract, on no database).
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -38,21 +37,10 @@ from eventsourcing.postgres import (
     PostgresTrackingRecorder,
 )
 from eventsourcing.projection import Projection, ProjectionRunner
-from eventsourcing.utils import Environment
-from psycopg import sql
-
-try:
-    import eventsourcing.cipher  # its AES on pycryptodome: the eventsourcing[crypto] extra
-except ModuleNotFoundError:
-    # The library's test module imports that cipher (for its mapper-with-cipher tests), and
-    # the project installs no pycryptodome: eventsourcing.cryptography is the library's same
-    # AES-GCM cipher on `cryptography` (installed). Nothing of the project uses either.
-    import eventsourcing.cryptography
-
-    sys.modules["eventsourcing.cipher"] = eventsourcing.cryptography
-
 from eventsourcing.tests import application as es_application
 from eventsourcing.tests import persistence as es_persistence
+from eventsourcing.utils import Environment
+from psycopg import sql
 
 from domain.clinics import Address, Clinic
 from domain.modality import Modality
@@ -85,7 +73,7 @@ class OnTheHarnessServer(TestCase):
         self.database_url, self.db_schema = database
 
     def clinic_env(self, pool_size: int = 10) -> dict[str, str]:
-        """What production gives eventsourcing (infra/application.build_application)."""
+        """What production gives eventsourcing (infra/eventstore/application.py)."""
         return eventsourcing_env(self.database_url, self.db_schema, pool_size)
 
 
@@ -453,10 +441,7 @@ def test_batched_read_reconstructs_what_the_library_repository_gets(
         clinics = saved_clinics(app, 5)
         ids = [clinic.id for clinic in clinics]
 
-        # ClinicApplication.get_many; UseCases._get_many (commands/base.py) before the
-        # commands/ refactor moved it.
-        read_many = getattr(app, "get_many", None) or app._get_many
-        loaded = read_many(*ids, uuid4())
+        loaded = app.get_many(*ids, uuid4())
 
         assert set(loaded) == set(ids)
         for clinic in clinics:

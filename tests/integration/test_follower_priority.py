@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from infra import projectors
 from infra.settings import Settings
+from infra.wiring import followers
 from infra.wiring.followers import FollowerHost
 from infra.wiring.relay import build_relay
 
@@ -51,7 +51,7 @@ def test_followers_run_at_the_configured_nice_value(settings: Settings,
     def build(_: Settings) -> tuple[Any, list[Any]]:
         return probe, []
 
-    monkeypatch.setitem(projectors.WORKERS, "probe", build)
+    monkeypatch.setitem(followers.WORKERS, "probe", build)
     before = _nice_of_this_thread()
     host = FollowerHost(settings.model_copy(update={"follower_nice": 7}), ("probe",)).start()
     try:
@@ -66,7 +66,7 @@ def test_followers_run_at_the_configured_nice_value(settings: Settings,
 def test_followers_gather_events_for_the_configured_time(settings: Settings) -> None:
     """CLINIC_FOLLOWER_GATHER_MS reaches the read-model workers and the relay (decision 0031)."""
     gathering = settings.model_copy(update={"follower_gather_ms": 70})
-    runner = projectors.build_runner("appointments", gathering)
+    runner = followers.build_runner("appointments", gathering)
     relay, closing = build_relay(gathering)
     try:
         assert runner.idle_sleep == relay.idle_sleep == pytest.approx(0.07)
