@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from infra.cli.errors import CliError, load_settings
-from infra.crypto.datakeys import PostgresDataKeys
 from infra.crypto.derived_keys import key_ring
 from infra.crypto.kek import KeyEncryptionKeyError
 from infra.eventstore.application import open_data_keys
+from infra.postgres.data_keys import PostgresDataKeys
 from infra.wiring.servers import Runtime
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from psycopg import sql
 
 from commands.application import ClinicApplication
-from infra.crypto.datakeys import PostgresDataKeys
 from infra.crypto.derived_keys import EMAIL_INDEX_SUBJECT, key_ring
 from infra.crypto.kek import KeyEncryptionKeyError
 from infra.crypto.phi import PhiCipher
 from infra.eventstore.mapper import ClinicMapper
 from infra.eventstore.recorder import eventsourcing_env
+from infra.postgres.data_keys import PostgresDataKeys
 from infra.postgres.tables import ensure_schema
 from infra.settings import Settings
 

@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from confluent_kafka import Consumer, KafkaError, Message
 
-from infra.mail.notifier import Incoming
 from infra.messaging.sink import LocalSink
 from infra.messaging.tracing import LOCAL_SINK
 from projections.messages import DEAD_LETTER_TOPIC
+
+
+@dataclass(frozen=True)
+class Incoming:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+
+
+class Source(Protocol):
+    def poll(self, timeout: float) -> list[tuple[Incoming, Any]]:
+        """Messages in order, each with the token to acknowledge it by."""
+
+    def ack(self, token: Any) -> None: ...
+    def close(self) -> None: ...
+
 
 log = structlog.get_logger("clinic.notify")
 

@@ -17,11 +17,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastavro import parse_schema
+from infra.messaging.schema_parts import (
+    NAMED,
+    Named,
+    deref,
+    describe,
+    kind_of,
+    logical,
+    names_match,
+    parse,
+    short_name,
+)
 
-PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
-NAMED = frozenset({"record", "enum", "fixed"})
-COMPLEX = NAMED | {"array", "map"}
 # writer type -> the reader types it is promoted to
 PROMOTIONS: dict[str, frozenset[str]] = {
     "int": frozenset({"long", "float", "double"}),
@@ -31,18 +38,17 @@ PROMOTIONS: dict[str, frozenset[str]] = {
     "bytes": frozenset({"string"}),
 }
 
-Named = dict[str, Any]
 
 
 def backward_problems(reader: dict[str, Any], writer: dict[str, Any]) -> list[str]:
     """Why data written with `writer` cannot be read with `reader`; empty if it can.
 
     Both may be raw JSON (as loaded from a .avsc) or `fastavro.parse_schema` output."""
-    parsed_reader: dict[str, Any] = _parse(reader)
-    parsed_writer: dict[str, Any] = _parse(writer)
+    parsed_reader: dict[str, Any] = parse(reader)
+    parsed_writer: dict[str, Any] = parse(writer)
     resolver = _Resolver(parsed_reader.get("__named_schemas", {}),
                          parsed_writer.get("__named_schemas", {}))
-    resolver.resolve(parsed_reader, parsed_writer, _short(parsed_reader.get("name", "<root>")))
+    resolver.resolve(parsed_reader, parsed_writer, short_name(parsed_reader.get("name", "<root>")))
     return resolver.problems
 
 
@@ -57,13 +63,13 @@ class _Resolver:
         self.problems.append(f"{path}: {reason}")
 
     def resolve(self, reader: Any, writer: Any, path: str) -> None:
-        reader = _deref(reader, self.reader_names)
-        writer = _deref(writer, self.writer_names)
-        r_kind, w_kind = _kind(reader), _kind(writer)
+        reader = deref(reader, self.reader_names)
+        writer = deref(writer, self.writer_names)
+        r_kind, w_kind = kind_of(reader), kind_of(writer)
 
         if w_kind == "union":
             for branch in writer:
-                branch = _deref(branch, self.writer_names)
+                branch = deref(branch, self.writer_names)
                 if r_kind == "union":
                     self._resolve_into_union(reader, branch, path)
                 else:
@@ -74,8 +80,8 @@ class _Resolver:
             return
 
         if r_kind != w_kind and r_kind not in PROMOTIONS.get(w_kind, frozenset()):
-            self.problem(path, f"writer type {_describe(writer)} cannot be read as "
-                               f"{_describe(reader)}")
+            self.problem(path, f"writer type {describe(writer)} cannot be read as "
+                               f"{describe(reader)}")
             return
         self._check_logical_type(reader, writer, r_kind, w_kind, path)
 
@@ -86,7 +92,7 @@ class _Resolver:
         elif r_kind == "fixed":
             self._check_name(reader, writer, path)
             if reader["size"] != writer["size"]:
-                self.problem(path, f"fixed {_short(reader['name'])} size changed from "
+                self.problem(path, f"fixed {short_name(reader['name'])} size changed from "
                                    f"{writer['size']} to {reader['size']}")
         elif r_kind == "array":
             self.resolve(reader["items"], writer["items"], f"{path}[]")
@@ -97,17 +103,17 @@ class _Resolver:
         """Spec: the first reader branch that matches the writer type is resolved against it."""
         branch = self._pick_branch(reader, writer)
         if branch is None:
-            options = ", ".join(_describe(_deref(b, self.reader_names)) for b in reader)
-            self.problem(path, f"writer type {_describe(writer)} matches no branch of the "
+            options = ", ".join(describe(deref(b, self.reader_names)) for b in reader)
+            self.problem(path, f"writer type {describe(writer)} matches no branch of the "
                                f"reader union [{options}]")
         else:
             self.resolve(branch, writer, path)
 
     def _pick_branch(self, reader: list[Any], writer: Any) -> Any:
-        branches = [_deref(b, self.reader_names) for b in reader]
+        branches = [deref(b, self.reader_names) for b in reader]
         same = [b for b in branches if self._matches(b, writer, promote=False)]
         for branch in same:  # prefer the branch with the same logical type
-            if _logical(branch) == _logical(writer):
+            if logical(branch) == logical(writer):
                 return branch
         if same:
             return same[0]
@@ -115,13 +121,13 @@ class _Resolver:
 
     def _matches(self, reader: Any, writer: Any, *, promote: bool) -> bool:
         """The specification's shallow "match" used to pick a union branch."""
-        reader = _deref(reader, self.reader_names)
-        writer = _deref(writer, self.writer_names)
-        r_kind, w_kind = _kind(reader), _kind(writer)
+        reader = deref(reader, self.reader_names)
+        writer = deref(writer, self.writer_names)
+        r_kind, w_kind = kind_of(reader), kind_of(writer)
         if r_kind != w_kind:
             return promote and r_kind in PROMOTIONS.get(w_kind, frozenset())
         if r_kind in NAMED:
-            return _names_match(reader, writer)
+            return names_match(reader, writer)
         if r_kind == "array":
             return self._matches(reader["items"], writer["items"], promote=promote)
         if r_kind == "map":
@@ -154,17 +160,17 @@ class _Resolver:
         self._check_name(reader, writer, path)
         missing = [s for s in writer["symbols"] if s not in reader["symbols"]]
         if missing and "default" not in reader:
-            self.problem(path, f"enum {_short(reader['name'])} lacks writer symbol(s) "
+            self.problem(path, f"enum {short_name(reader['name'])} lacks writer symbol(s) "
                                f"{', '.join(missing)} and has no default")
 
     def _check_name(self, reader: dict[str, Any], writer: dict[str, Any], path: str) -> None:
-        if not _names_match(reader, writer):
-            self.problem(path, f"{reader['type']} name {_short(writer['name'])} became "
-                               f"{_short(reader['name'])} without an alias for the old name")
+        if not names_match(reader, writer):
+            self.problem(path, f"{reader['type']} name {short_name(writer['name'])} became "
+                               f"{short_name(reader['name'])} without an alias for the old name")
 
     def _check_logical_type(self, reader: Any, writer: Any, r_kind: str, w_kind: str,
                             path: str) -> None:
-        r_logical, w_logical = _logical(reader), _logical(writer)
+        r_logical, w_logical = logical(reader), logical(writer)
         if r_logical != w_logical:
             if {r_logical, w_logical} == {None, "uuid"} and r_kind == w_kind == "string":
                 return
@@ -176,60 +182,3 @@ class _Resolver:
                     self.problem(path, f"decimal {attribute} changed from "
                                        f"{writer.get(attribute, 0)} to "
                                        f"{reader.get(attribute, 0)}")
-
-
-def _parse(schema: dict[str, Any]) -> dict[str, Any]:
-    parsed = parse_schema(schema)
-    if not isinstance(parsed, dict):
-        raise TypeError(f"expected a record schema, got {type(parsed).__name__}")
-    return parsed
-
-
-def _deref(schema: Any, names: Named) -> Any:
-    """The schema itself, with a reference to a named type replaced by its definition."""
-    while True:
-        if isinstance(schema, str):
-            if schema in PRIMITIVES:
-                return schema
-            if schema not in names:
-                raise ValueError(f"unknown named type {schema!r}")
-            schema = names[schema]
-        elif isinstance(schema, dict) and not isinstance(schema.get("type"), str):
-            schema = schema["type"]  # {"type": {...}} or {"type": [...]}
-        elif isinstance(schema, dict) and schema["type"] not in PRIMITIVES | COMPLEX:
-            schema = schema["type"]  # {"type": "some.Named"}
-        else:
-            return schema
-
-
-def _kind(schema: Any) -> str:
-    if isinstance(schema, list):
-        return "union"
-    if isinstance(schema, str):
-        return schema
-    kind = schema["type"]
-    assert isinstance(kind, str)
-    return kind
-
-
-def _logical(schema: Any) -> str | None:
-    return schema.get("logicalType") if isinstance(schema, dict) else None
-
-
-def _short(name: str) -> str:
-    return name.rsplit(".", 1)[-1]
-
-
-def _names_match(reader: dict[str, Any], writer: dict[str, Any]) -> bool:
-    """Spec: (unqualified) names match, or a reader alias names the writer's type."""
-    wanted = _short(writer["name"])
-    return wanted in {_short(reader["name"]), *(_short(a) for a in reader.get("aliases", []))}
-
-
-def _describe(schema: Any) -> str:
-    kind = _kind(schema)
-    if kind == "union":
-        return "union"
-    text = f"{kind} {_short(schema['name'])}" if kind in NAMED else kind
-    logical = _logical(schema)
-    return f"{text} ({logical})" if logical else text

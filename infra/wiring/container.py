@@ -12,7 +12,6 @@ from commands.application import ClinicApplication
 from commands.ports import Holds, OneTimeCodes, SlotCatalog
 from commands.use_cases import Adapters, Policy, UseCases
 from infra.auth.tokens import TokenService
-from infra.crypto.datakeys import PostgresDataKeys
 from infra.crypto.derived_keys import DerivedKeys, derived_keys, email_index_key
 from infra.crypto.join_links import JoinLinks, join_links
 from infra.crypto.phi import PhiCipher
@@ -22,6 +21,7 @@ from infra.mail.dev_mailbox import DevMailbox
 from infra.messaging import build_publisher, kafka_client_config
 from infra.observability.metrics import PrometheusCommandMetrics
 from infra.postgres.audit_trail import AuditTrail
+from infra.postgres.data_keys import PostgresDataKeys
 from infra.postgres.patient_records import PostgresCareTeam, PostgresPatientRecords
 from infra.postgres.read_models import create_read_model_tables
 from infra.postgres.slot_catalog import PostgresSlotCatalog

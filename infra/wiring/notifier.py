@@ -11,10 +11,11 @@ from infra.crypto.derived_keys import derived_keys
 from infra.crypto.join_links import join_links
 from infra.eventstore.application import build_application
 from infra.mail.dev_mailbox import DevMailbox
-from infra.mail.notifier import DeliveryLog, Notifier, Source
+from infra.mail.notifier import Notifier
 from infra.mail.smtp import Mailer, SmtpMailer
-from infra.mail.sources import KafkaSource, SinkSource
+from infra.mail.sources import KafkaSource, SinkSource, Source
 from infra.messaging import LocalSink, build_publisher, create_topics, kafka_client_config
+from infra.postgres.delivery_log import DeliveryLog
 from infra.redis.client import redis_client
 from infra.redis.codes import RedisOneTimeCodes
 from infra.settings import Settings

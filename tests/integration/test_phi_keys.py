@@ -98,8 +98,9 @@ def test_racing_first_uses_of_a_patient_key_agree_and_erasure_is_final(
     import threading
     import uuid
 
-    from infra.crypto.datakeys import PostgresDataKeys, SubjectErasedError
+    from infra.crypto.datakeys import SubjectErasedError
     from infra.crypto.derived_keys import key_ring
+    from infra.postgres.data_keys import PostgresDataKeys
     from infra.postgres.tables import ensure_schema
 
     assert settings.database_url

@@ -39,7 +39,7 @@ from commands.ports import SlotInfo
 from domain.access import Role
 from domain.consent import POLICIES, Purpose
 from infra.embedded.kafka import EmbeddedKafka
-from infra.mail.notifier import Incoming
+from infra.mail.sources import Incoming
 from infra.messaging import KafkaPublisher
 from infra.settings import Settings
 from infra.wiring.container import Container
