@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -69,19 +70,11 @@ class Visits:
 
     def check_in(self, appointment_id: UUID, actor: Actor) -> BookingPublic:
         """The patient has arrived (or joined the video visit)."""
-        appointment = self.reachable(appointment_id, actor)
-        with acting_as(actor.doing("check-in")):
-            appointment.check_in()
-            self.app.save(appointment)
-        return BookingPublic.of(appointment)
+        return self._day_of(appointment_id, actor, "check-in", Appointment.check_in)
 
     def complete(self, appointment_id: UUID, actor: Actor) -> BookingPublic:
         """The visit took place; a fulfilled visit keeps its time on the calendar."""
-        appointment = self.reachable(appointment_id, actor)
-        with acting_as(actor.doing("visit completed")):
-            appointment.complete()
-            self.app.save(appointment)
-        return BookingPublic.of(appointment)
+        return self._day_of(appointment_id, actor, "visit completed", Appointment.complete)
 
     def mark_no_show(self, appointment_id: UUID, actor: Actor) -> BookingPublic:
         """The patient did not come (only once the visit's time has begun)."""
@@ -95,3 +88,11 @@ class Visits:
         appointment.mark_no_show(now)
         self.app.save(appointment)
         return appointment
+
+    def _day_of(self, appointment_id: UUID, actor: Actor, reason: str,
+                step: Callable[[Appointment], None]) -> BookingPublic:
+        appointment = self.reachable(appointment_id, actor)
+        with acting_as(actor.doing(reason)):
+            step(appointment)
+            self.app.save(appointment)
+        return BookingPublic.of(appointment)
