@@ -36,6 +36,7 @@ from domain.patients import Patient
 from domain.record_access import patient_to_book_for
 
 MAX_ATTEMPTS = 5
+BOOK = "POST /bookings"  # what Idempotency-Keys of bookings are scoped by (run_once)
 
 
 class UnverifiedPatientError(RuleViolationError):
@@ -74,10 +75,12 @@ class Bookings:
              key: IdempotencyKey | None = None) -> Outcome[BookingPublic]:
         """Book a slot, with or without a hold; a retry with the same key answers again."""
         with self._counted("book"):
-            patient_id = patient_to_book_for(actor, command.patient_id)
-            slot = self.holding.bookable(command.slot_id, command)
 
             def create(derived_id: UUID | None) -> BookingPublic:
+                # After the key: a retry of a booking made with a hold (released since) is
+                # answered again, not refused for the hold.
+                patient_id = patient_to_book_for(actor, command.patient_id)
+                slot = self.holding.bookable(command.slot_id, command)
                 try:
                     with acting_as(actor.doing("booking")):
                         appointment = self.book_slot(patient_id, slot, command.reason,
@@ -92,7 +95,7 @@ class Bookings:
                         "This Idempotency-Key was used for another booking.")
                 return BookingPublic.of(appointment)
 
-            return run_once(self.idempotency, key, "book", command, BookingPublic, create)
+            return run_once(self.idempotency, key, BOOK, command, BookingPublic, create)
 
     def reschedule(self, appointment_id: UUID, command: Reschedule,
                    actor: Actor) -> BookingPublic:

@@ -54,11 +54,15 @@ class Outcome(Generic[R]):
 def run_once(records: IdempotencyRecords, key: IdempotencyKey | None, command_name: str,
              command: BaseModel, result_type: type[R],
              create: Callable[[UUID | None], R]) -> Outcome[R]:
-    """Run `create` (given the id derived from the key) once per key."""
+    """Run `create` (given the id derived from the key) once per key.
+
+    `command_name` scopes the keys, and the new aggregate's id is derived from it: it is the
+    API's method and path (`POST /bookings`), as before the use cases left the routes, so
+    that a key given before still finds its record and its id, whichever door repeats it."""
     if key is None:
         return Outcome(create(None))
-    scope = f"{key.caller}:{command_name}"
-    body = command.model_dump_json().encode()
+    scope = f"{key.caller}:{command_name.replace(' ', ':', 1)}"
+    body = f"{command_name}\n".encode() + command.model_dump_json().encode()
     try:
         replay = records.begin(scope, key.key, body)
     except KeyReused:

@@ -25,6 +25,7 @@ from commands.ports import CareTeam, IdempotencyRecords
 from domain.patients import EmailClaim, EmailTakenError, Patient, normalized_email
 from domain.record_access import require_patient
 
+REGISTER = "POST /patients"  # what Idempotency-Keys of registrations are scoped by (run_once)
 Email = Annotated[str, Field(min_length=3, max_length=254, examples=["ana@example.org"])]
 Phone = Annotated[str | None, Field(max_length=32)]
 
@@ -79,7 +80,7 @@ class Patients:
                     self._request_code(patient_id)
             return Registration(patient_id=patient_id)
 
-        return run_once(self.idempotency, key, "register", command, Registration, create)
+        return run_once(self.idempotency, key, REGISTER, command, Registration, create)
 
     def request_code(self, command: CodeRequest, actor: Actor) -> None:
         """Whether or not the address is known, the caller learns nothing."""

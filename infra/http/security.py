@@ -12,7 +12,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from commands.context import Actor
-from domain.access import Role, Scope
+from domain.access import DEFAULT_PURPOSE, Role, Scope
 from infra.auth.tokens import InvalidTokenError, Principal, TokenService
 from infra.http.audit import purpose_of
 from infra.http.problems import ProblemError
@@ -68,28 +68,37 @@ async def optional_principal(
 MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
-def actor_of(request: Request, principal: Principal | None) -> Actor:
+def actor_of(request: Request, principal: Principal | None, *,
+             purpose_required: bool = True) -> Actor:
     """The caller as the use cases know them: who, in which role, for which request, and
-    the purpose of use they state in `X-Purpose-Of-Use` (else their role's default)."""
+    the purpose of use they state in `X-Purpose-Of-Use` (else their role's default). An
+    unknown purpose is refused (422), except where `purpose_required` is False: routes that
+    touch no PHI (holds, sign-out, a join link) record the role's default instead."""
+    try:
+        purpose = purpose_of(request, principal)
+    except ProblemError:
+        if purpose_required:
+            raise
+        purpose = DEFAULT_PURPOSE[principal.role if principal else None]
     return Actor(subject=principal.subject if principal else "anonymous",
                  role=principal.role if principal else None,
                  request_id=request_id_of(request),
-                 purpose=purpose_of(request, principal).value,
+                 purpose=purpose.value,
                  session_id=principal.session_id if principal else None)
 
 
-def Acting(scope: Scope) -> Any:
+def Acting(scope: Scope, *, purpose_required: bool = True) -> Any:
     """A dependency yielding the authorized caller (Authorized(scope)) as an Actor."""
 
     async def acting(request: Request,
                      principal: Annotated[Principal, Authorized(scope)]) -> Actor:
-        return actor_of(request, principal)
+        return actor_of(request, principal, purpose_required=purpose_required)
 
     return Depends(acting)
 
 
 async def maybe_actor(request: Request, principal: MaybePrincipal) -> Actor:
-    return actor_of(request, principal)
+    return actor_of(request, principal, purpose_required=False)
 
 
 async def anonymous_actor(request: Request) -> Actor:

@@ -26,14 +26,14 @@ class IdempotencyRecords:
         self.client = client
         self.pseudonym_key = pseudonym_key
 
-    def fingerprint(self, scope: str, command: bytes) -> str:
+    def fingerprint(self, command: bytes) -> str:
         """A keyed hash of the command: commands hold PHI, and an unkeyed hash of a name
         and birth date can be guessed."""
-        return keyed_hash(self.pseudonym_key, scope.encode() + b"\n" + command)
+        return keyed_hash(self.pseudonym_key, command)
 
     def begin(self, scope: str, key: str, command: bytes) -> Replay | None:
         """None: go ahead (now in flight). A Replay: answer with it. Raises on misuse."""
-        name, fingerprint = self._name(scope, key), self.fingerprint(scope, command)
+        name, fingerprint = self._name(scope, key), self.fingerprint(command)
         record = json.dumps({"state": "in-flight", "fingerprint": fingerprint})
         if self.client.set(name, record, nx=True, ex=IN_FLIGHT_SECONDS):
             return None
@@ -48,7 +48,7 @@ class IdempotencyRecords:
         return Replay(stored["body"])
 
     def complete(self, scope: str, key: str, command: bytes, body: dict[str, Any]) -> None:
-        record = {"state": "done", "fingerprint": self.fingerprint(scope, command),
+        record = {"state": "done", "fingerprint": self.fingerprint(command),
                   "body": body}
         self.client.set(self._name(scope, key), json.dumps(record, default=str),
                         ex=KEEP_SECONDS)

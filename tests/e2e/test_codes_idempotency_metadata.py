@@ -40,8 +40,8 @@ def test_a_request_still_in_flight_is_409(client: TestClient, container: Contain
     # The first request with this key is being processed by another API process right now.
     from commands.booking import BookingCreate
 
-    container.idempotency.begin(f"{patient_id}:book", "busy-key",
-                                BookingCreate(**body).model_dump_json().encode())
+    command = b"POST /bookings\n" + BookingCreate(**body).model_dump_json().encode()
+    container.idempotency.begin(f"{patient_id}:POST:/bookings", "busy-key", command)
     busy = client.post("/bookings", headers={**headers, "Idempotency-Key": "busy-key"},
                        json=body)
     assert busy.status_code == 409 and busy.json()["error"] == "idempotency-key-in-flight"

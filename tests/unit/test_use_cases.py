@@ -15,7 +15,11 @@ from commands.consents import ConsentGrant, Receipt
 from commands.context import SYSTEM_ACTOR, Actor
 from commands.erasure import ErasureRequest
 from commands.holds import HoldCreate, HoldLimitError, HoldNotFoundError, HoldProof, SlotHeldError
-from commands.idempotency import IdempotencyKey, IdempotencyKeyReusedError
+from commands.idempotency import (
+    IDEMPOTENCY_NAMESPACE,
+    IdempotencyKey,
+    IdempotencyKeyReusedError,
+)
 from commands.models import (
     AddressIn,
     AvailabilityIn,
@@ -38,7 +42,6 @@ from domain.record_access import HiddenRecordError
 from domain.telehealth import InvalidJoinLinkError
 from tests.fakes import FakeCodes, FakeRecords, FakeSessions, FakeSlots, in_memory_use_cases
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 ADMIN = Actor("ops", Role.admin)
 
 
@@ -68,7 +71,7 @@ class Clinic:
 
     def offer(self, hours_ahead: float, service: uuid.UUID | None = None,
               notice: timedelta = timedelta(minutes=30)) -> SlotInfo:
-        start = NOW + timedelta(hours=hours_ahead)
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=hours_ahead)
         modality = "telehealth" if service == self.video else "in_person"
         slot = SlotInfo(uuid.uuid4(), self.provider, self.clinic, service or self.checkup,
                         modality, start, start + timedelta(minutes=30),
@@ -150,6 +153,27 @@ def test_an_idempotency_key_books_once_and_answers_again(world: Clinic) -> None:
                                IdempotencyKey(ana.subject, "k-1"))
     with pytest.raises(InvalidInputError):
         IdempotencyKey(bo.subject, "not a key")
+
+
+def test_keys_given_before_the_use_cases_left_the_routes_derive_the_same_ids(
+        world: Clinic) -> None:
+    """The appointment id derived from a key is the one the API derived before decision
+    0033 (caller, method, path, key): a retry across that deploy finds its booking."""
+    ana = world.patient("ana@example.org")
+    booked = world.uc.bookings.book(BookingCreate(slot_id=world.offer(48).slot_id), ana,
+                                    IdempotencyKey(ana.subject, "k-7")).result
+    assert booked.id == uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{ana.subject}:POST:/bookings:k-7")
+
+
+def test_a_retry_of_a_booking_made_with_a_hold_is_answered_again(world: Clinic) -> None:
+    ana = world.patient("ana@example.org")
+    slot = world.offer(48)
+    hold = world.uc.holding.hold(HoldCreate(slot_id=slot.slot_id), ana, "p")
+    command = BookingCreate(slot_id=slot.slot_id, hold_id=hold.hold_id,
+                            hold_secret=hold.hold_secret)
+    first = world.uc.bookings.book(command, ana, IdempotencyKey(ana.subject, "k-2"))
+    again = world.uc.bookings.book(command, ana, IdempotencyKey(ana.subject, "k-2"))
+    assert again.replayed and again.result == first.result  # not hold-not-found
 
 
 def test_patients_book_for_themselves_and_staff_name_the_patient(world: Clinic) -> None:
@@ -267,11 +291,12 @@ def test_retention_lists_on_a_dry_run_and_erases_on_a_real_one(world: Clinic) ->
     records = world.uc.retention.records
     assert isinstance(records, FakeRecords)
     records.candidates = [uuid.UUID(ana.subject)]
-    preview = world.uc.retention.run(SYSTEM_ACTOR, NOW, dry_run=True)
+    now = datetime.now(UTC)
+    preview = world.uc.retention.run(SYSTEM_ACTOR, now, dry_run=True)
     assert preview.candidates == records.candidates and preview.erased == []
-    run = world.uc.retention.run(SYSTEM_ACTOR, NOW, dry_run=False)
+    run = world.uc.retention.run(SYSTEM_ACTOR, now, dry_run=False)
     assert [e.patient_id for e in run.erased] == records.candidates and run.failed == []
-    assert run.cutoff == NOW - timedelta(days=10 * 365.2425)
+    assert run.cutoff == now - timedelta(days=10 * 365.2425)
 
 
 def test_a_reminder_is_recorded_once_for_a_visit_still_on(world: Clinic) -> None:

@@ -16,7 +16,7 @@ from infra.http.deps import Limits, PatientsDep, SignInDep
 from infra.http.security import Acting, Anonymous, Authorized
 
 router = APIRouter()
-Anyone = Annotated[Actor, Acting(Scope.profile_read)]
+Anyone = Annotated[Actor, Acting(Scope.profile_read, purpose_required=False)]
 
 
 class Me(BaseModel):

@@ -19,7 +19,7 @@ from infra.http.deps import TelehealthDep
 from infra.http.security import Acting
 
 router = APIRouter(tags=["telehealth"])
-Reader = Annotated[Actor, Acting(Scope.bookings_read)]
+Reader = Annotated[Actor, Acting(Scope.bookings_read, purpose_required=False)]
 JoinToken = Annotated[str, Query(min_length=1, max_length=2048,
                                  description="The token of a join link (the credential)")]
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
