@@ -14,6 +14,7 @@ from commands.context import Actor
 from domain.access import DEFAULT_PURPOSE, PurposeOfUse, Role
 from infra.auth.tokens import Principal
 from infra.http.client import client_pseudonym
+from infra.http.deps import container_of
 from infra.http.problems import ProblemError
 from infra.http.request_context import request_id_of
 from infra.postgres.audit_trail import AuditEntry
@@ -41,7 +42,7 @@ def record_read(request: Request, principal: Principal | Actor, *, patient_id: U
     """Record that PHI is about to be shown: of one patient, or one row per patient in a
     list (a provider's day). If the audit cannot be written, the read fails."""
     purpose_of(request, principal)  # an unknown purpose is refused before anything is shown
-    container: Container = request.app.state.container
+    container = container_of(request)
     whose: list[UUID | None] = [*sorted(set(patient_ids))] or [patient_id]
     container.audit.record(*(_entry(request, principal, container, "read", "allowed", 200,
                                     patient_id=p, record_id=record_id) for p in whose))

@@ -30,14 +30,28 @@ from projections.ports import MessagePublisher
 from queries import db as queries_db
 
 
-def _container(request: Request) -> Container:
+def container_of(request: Request) -> Container:
+    """The app's container: read here and in the app factory only (the one locator, behind
+    the typed dependencies below)."""
     container: Container = request.app.state.container
     return container
 
 
+def async_redis_of(request: Request) -> Any:
+    """The event loop's own Redis client (patient sessions are touched on it)."""
+    return request.app.state.async_redis
+
+
+def search_of(request: Request) -> tuple[Any, Any]:
+    """GET /slots's pool and held-slot reader, without FastAPI's dependency resolution
+    (the hot path: docs/decisions/0028-hot-read-without-parameter-resolution.md)."""
+    state = request.app.state
+    return state.search_pool, state.held_slots
+
+
 def _use_case(name: str) -> Callable[[Request], Coroutine[Any, Any, Any]]:
     async def get(request: Request) -> Any:
-        return getattr(_container(request).use_cases, name)
+        return getattr(container_of(request).use_cases, name)
 
     get.__name__ = f"get_{name}"
     return get
@@ -56,7 +70,7 @@ RetentionDep = Annotated[Retention, Depends(_use_case("retention"))]
 
 
 async def get_phi(request: Request) -> PhiCipher:
-    return _container(request).phi
+    return container_of(request).phi
 
 
 PhiDep = Annotated[PhiCipher, Depends(get_phi)]
@@ -71,7 +85,7 @@ ReadPool = Annotated[queries_db.ReadPool, Depends(get_read_pool)]
 
 
 async def get_rate_limits(request: Request) -> RateLimits:
-    return RateLimits(_container(request), client_ip(request))
+    return RateLimits(container_of(request), client_ip(request))
 
 
 Limits = Annotated[RateLimits, Depends(get_rate_limits)]
@@ -79,28 +93,28 @@ Limits = Annotated[RateLimits, Depends(get_rate_limits)]
 
 async def get_client_pseudonym(request: Request) -> str:
     """A keyed hash of the caller's address: what is kept of a signed-out caller."""
-    return client_pseudonym(request, _container(request).keys.pseudonyms)
+    return client_pseudonym(request, container_of(request).keys.pseudonyms)
 
 
 ClientPseudonym = Annotated[str, Depends(get_client_pseudonym)]
 
 
 async def get_publisher(request: Request) -> MessagePublisher:
-    return _container(request).publisher
+    return container_of(request).publisher
 
 
 Publisher = Annotated[MessagePublisher, Depends(get_publisher)]
 
 
 async def get_mailbox(request: Request) -> DevMailbox | None:
-    return _container(request).mailbox
+    return container_of(request).mailbox
 
 
 Mailbox = Annotated[DevMailbox | None, Depends(get_mailbox)]
 
 
 async def get_container(request: Request) -> Container:
-    return _container(request)
+    return container_of(request)
 
 
 # Only the probes and /metrics take the container: they check every server it holds.

@@ -15,6 +15,7 @@ from commands.context import Actor
 from domain.access import DEFAULT_PURPOSE, Role, Scope
 from infra.auth.tokens import InvalidTokenError, Principal, TokenService
 from infra.http.audit import purpose_of
+from infra.http.deps import async_redis_of, container_of
 from infra.http.problems import ProblemError
 from infra.http.request_context import request_id_of
 from infra.redis.sessions import PatientSessions
@@ -24,8 +25,7 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="clinic"'}
 
 
 async def get_token_service(request: Request) -> TokenService:
-    service: TokenService = request.app.state.container.tokens
-    return service
+    return container_of(request).tokens
 
 
 def Authorized(scope: Scope) -> Any:
@@ -118,8 +118,8 @@ async def _verified(request: Request, tokens: TokenService, token: str) -> Princ
         raise ProblemError("unauthenticated", f"{exc}.", headers=CHALLENGE) from None
     request.state.principal = principal  # authentic, if not (yet) authorized: for the audit
     if principal.role is Role.patient:
-        sessions: PatientSessions = request.app.state.container.sessions
-        if not await sessions.touch(principal, request.app.state.async_redis):
+        sessions: PatientSessions = container_of(request).sessions
+        if not await sessions.touch(principal, async_redis_of(request)):
             raise ProblemError("unauthenticated", "The session has ended (signed out, idle "
                                "too long, or past its limit); sign in again.",
                                headers=CHALLENGE, error="session-ended")

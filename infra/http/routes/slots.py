@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from commands.inputs import IsoDateTime
 from domain.clinics import InvalidClinicError, valid_time_zone
 from domain.modality import Modality
+from infra.http.deps import search_of
 from infra.http.query_models import documented, query_of
 from queries.models import SlotPage
 from queries.slots import InvalidSearchError, SlotSearch, search_slots
@@ -43,7 +44,7 @@ async def read_slots(request: Request) -> Response:
     # The hot path: parameters and collaborators read here, not resolved by FastAPI
     # (docs/decisions/0028-hot-read-without-parameter-resolution.md).
     query = query_of(SlotQuery, request)
-    pool, held = request.app.state.search_pool, request.app.state.held_slots
+    pool, held = search_of(request)
     start = query.start_from or datetime.now(UTC)
     try:
         zone = valid_time_zone(query.tz) if query.tz else None
