@@ -30,7 +30,7 @@ class DateException:
 
     def __post_init__(self) -> None:
         if self.kind is ExceptionKind.extra and not self.intervals:
-            raise InvalidRulesError(f"extra hours on {self.on} need at least one time range")
+            raise InvalidRulesError("extra hours on a date need at least one time range")
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,8 @@ class AvailabilityRules:
             weekly_data = data.get("weekly", {})
             unknown = set(weekly_data) - set(WEEKDAYS)
             if unknown:
-                raise InvalidRulesError(f"unknown weekday(s): {', '.join(sorted(unknown))}")
+                raise InvalidRulesError("weekly hours name a day that is not a weekday "
+                                        "(monday to sunday)")
             weekly = tuple(
                 merged(Interval.parse(*pair) for pair in weekly_data.get(day, []))
                 for day in WEEKDAYS
@@ -126,10 +127,14 @@ class AvailabilityRules:
             options = {k: int(data[k]) for k in (
                 "granularity_minutes", "buffer_before_minutes", "buffer_after_minutes",
                 "horizon_days", "min_notice_minutes") if k in data}
-        except (InvalidIntervalError, KeyError, TypeError, ValueError) as exc:
+        except InvalidIntervalError as exc:
+            raise InvalidRulesError(f"availability rules are not valid: {exc}") from None
+        except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, InvalidRulesError):
                 raise
-            raise InvalidRulesError(f"availability rules are not valid: {exc}") from None
+            # Not str(exc): a date parser's message quotes the text it was given.
+            raise InvalidRulesError("availability rules are not valid: an exception needs a "
+                                    "date (YYYY-MM-DD), a kind and time ranges") from None
         return cls(weekly=weekly, exceptions=exceptions, **options)
 
 

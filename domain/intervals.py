@@ -21,9 +21,9 @@ class Interval:
 
     def __post_init__(self) -> None:
         if not 0 <= self.start < self.end <= MINUTES_PER_DAY:
-            raise InvalidIntervalError(
-                f"{hhmm(self.start)}-{hhmm(self.end)} is not a time range within one day"
-            )
+            # The message names the rule, never the times given: details never echo input.
+            raise InvalidIntervalError("a time range must start before it ends, within one "
+                                       "day (00:00-24:00)")
 
     @classmethod
     def parse(cls, start: str, end: str) -> Interval:
@@ -39,9 +39,9 @@ def minutes(text: str) -> int:
         hours, mins = text.split(":")
         value = int(hours) * 60 + int(mins)
     except ValueError:
-        raise InvalidIntervalError(f"'{text}' is not a time of day as HH:MM") from None
+        raise InvalidIntervalError("a time of day must be HH:MM") from None
     if len(mins) != 2 or not 0 <= int(mins) < 60 or not 0 <= value <= MINUTES_PER_DAY:
-        raise InvalidIntervalError(f"'{text}' is not a time of day as HH:MM")
+        raise InvalidIntervalError("a time of day must be HH:MM, 00:00 to 24:00")
     return value
 
 

@@ -49,8 +49,9 @@ def read_messages(
 
 @router.get("/dev/mailbox", tags=["development"],
             responses={404: {"description": "Not in development mode"}})
-def read_dev_mailbox(mailbox: Mailbox, limit: int = 20) -> list[dict[str, Any]]:
+def read_dev_mailbox(mailbox: Mailbox, limit: Annotated[int, Query(ge=1, le=100)] = 20
+                     ) -> list[dict[str, Any]]:
     """Development mode only: the email that would have been sent, newest first."""
     if mailbox is None:
         raise ProblemError("not-found", "There is no development mailbox here.")
-    return mailbox.messages(max(1, min(limit, 100)))
+    return mailbox.messages(limit)
