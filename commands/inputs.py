@@ -3,8 +3,7 @@
 pydantic's lax mode reads a number, or a string of digits, as a Unix time for `date` and
 `datetime`: `?day=0` meant 1970-01-01 and `"birth_date": 0` registered someone born that day,
 while the document says "an ISO 8601 string" (`format: date` / `date-time`). A `date-time` is
-RFC 3339, so it carries its UTC offset. Years outside 1900-2200 are refused too. The
-generated schema is unchanged.
+RFC 3339, so it carries its UTC offset. The generated schema is unchanged.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import BeforeValidator
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_TIME = re.compile(
@@ -32,16 +31,5 @@ def _iso_date_time(value: Any) -> Any:
     raise ValueError("expected an RFC 3339 date-time with its offset, e.g. 2026-12-01T09:00:00Z")
 
 
-# Every date a clinic deals in falls in these years; far outside them, date arithmetic
-# overflows (`start_from=9999-12-31T23:59:59Z` plus the 14-day default range).
-EARLIEST, LATEST = 1900, 2200
-
-
-def _sane_year(value: Any) -> Any:
-    if not EARLIEST <= value.year <= LATEST:
-        raise ValueError(f"expected a year from {EARLIEST} to {LATEST}")
-    return value
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_sane_year)]
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_date_time), AfterValidator(_sane_year)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_date_time)]

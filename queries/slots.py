@@ -17,10 +17,25 @@ from domain.errors import InvalidInputError, NotFoundError
 from queries.db import ReadPool, fetch_all
 
 MAX_RANGE = timedelta(days=93)
+DEFAULT_RANGE = timedelta(days=14)
+# The years a clinic's calendar can hold; far outside them date arithmetic overflows
+# (start_from=9999-12-31T23:59:59Z plus the default range was a 500).
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
 
 
 class InvalidSearchError(InvalidInputError):
     code = "invalid-search"
+
+
+def search_window(start_from: datetime | None, start_to: datetime | None,
+                  now: datetime) -> tuple[datetime, datetime]:
+    """The instants a search spans: from `now`, for DEFAULT_RANGE, unless given."""
+    for name, given in (("start_from", start_from), ("start_to", start_to)):
+        if given is not None and not EARLIEST_YEAR <= given.year <= LATEST_YEAR:
+            raise InvalidSearchError(f"{name} must fall in the years {EARLIEST_YEAR} to "
+                                     f"{LATEST_YEAR}")
+    start = start_from or now
+    return start, start_to or start + DEFAULT_RANGE
 
 
 @dataclass(frozen=True)

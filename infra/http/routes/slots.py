@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -16,7 +16,7 @@ from domain.modality import Modality
 from infra.http.deps import search_of
 from infra.http.query_models import documented, query_of
 from queries.models import SlotPage
-from queries.slots import InvalidSearchError, SlotSearch, search_slots
+from queries.slots import InvalidSearchError, SlotSearch, search_slots, search_window
 
 router = APIRouter(prefix="/slots", tags=["directory and search"])
 
@@ -45,13 +45,13 @@ async def read_slots(request: Request) -> Response:
     # (docs/decisions/0028-hot-read-without-parameter-resolution.md).
     query = query_of(SlotQuery, request)
     pool, held = search_of(request)
-    start = query.start_from or datetime.now(UTC)
+    start, end = search_window(query.start_from, query.start_to, datetime.now(UTC))
     try:
         zone = valid_time_zone(query.tz) if query.tz else None
     except InvalidClinicError:
         raise InvalidSearchError(f"tz '{query.tz}' is not an IANA time zone") from None
     search = SlotSearch(
-        start_from=start, start_to=query.start_to or start + timedelta(days=14),
+        start_from=start, start_to=end,
         clinic_id=query.clinic_id, service_id=query.service_id, provider_id=query.provider_id,
         modality=query.modality.value if query.modality else None, display_zone=zone,
         limit=query.limit, cursor=query.cursor,
