@@ -7,12 +7,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from commands.application import found
 from commands.context import Actor, acting_as
 from commands.models import Strict
 from commands.patients import Patients
 from commands.ports import ReceiptSigner
 from domain.consent import POLICIES, Consent, Purpose
 from domain.errors import NotFoundError
+from domain.patients import Patient
 
 
 class PolicyPublic(BaseModel):
@@ -50,8 +52,7 @@ class Consents:
         """Against the policy version the patient was shown."""
         self.patients.require_reachable(patient_id, actor)
         with acting_as(actor.doing(f"consent granted: {command.purpose.value}")):
-            self.patients.patient(patient_id)
-            consent = self.consent(patient_id, command.purpose)
+            consent = self._on_record(patient_id, command.purpose).get(command.purpose)
             if consent is None:
                 consent = Consent.grant_new(patient_id, command.purpose,
                                             command.policy_version, method)
@@ -74,13 +75,20 @@ class Consents:
     def receipts(self, patient_id: UUID, actor: Actor) -> list[Receipt]:
         """One per purpose ever answered."""
         self.patients.require_reachable(patient_id, actor)
-        self.patients.patient(patient_id)
-        found = (self.consent(patient_id, p) for p in Purpose)
-        return [self.signed(c) for c in found if c is not None]
+        return [self.signed(c) for c in self._on_record(patient_id, *Purpose).values()]
 
     def verify(self, receipt: Receipt) -> bool:
         """Issued by this clinic and not altered."""
         return self.signer.verify(receipt.receipt, receipt.signature)
+
+    def _on_record(self, patient_id: UUID, *purposes: Purpose) -> dict[Purpose, Consent]:
+        """The patient's consents for these purposes, read in one query with the patient
+        (who must still be on record)."""
+        ids = {Consent.create_id(patient_id, p.value): p for p in purposes}
+        loaded = self.app.get_many(patient_id, *ids)
+        found(loaded, Patient, patient_id, "patient").require_present()
+        return {purpose: consent for consent_id, purpose in ids.items()
+                if isinstance(consent := loaded.get(consent_id), Consent)}
 
     def consent(self, patient_id: UUID, purpose: Purpose) -> Consent | None:
         return self.app.find(Consent, Consent.create_id(patient_id, purpose.value))

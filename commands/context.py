@@ -47,8 +47,8 @@ class Actor:
                               reason=reason, purpose=self.purpose)
 
 
-SYSTEM = CommandContext(actor="system", role="system", request_id="-", reason="")
 SYSTEM_ACTOR = Actor(subject="system", system=True)
+SYSTEM = SYSTEM_ACTOR.doing("")  # the context of whatever runs outside a door's command
 _current: ContextVar[CommandContext] = ContextVar("command_context", default=SYSTEM)
 
 

@@ -12,13 +12,17 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from commands.application import found
 from commands.context import Actor
 from commands.directory import Directory
 from commands.ports import JoinLinks
 from commands.visits import Visits
 from domain.appointments import Appointment
+from domain.clinics import Clinic
 from domain.errors import NotFoundError
+from domain.providers import Provider
 from domain.record_access import require_participant
+from domain.services import Service
 from domain.telehealth import (
     InvalidJoinLinkError,
     Participant,
@@ -82,9 +86,11 @@ class Telehealth:
         if participants[claims.role] != claims.participant_id:
             raise InvalidJoinLinkError("not a valid join link")
         admit(_video_visit(appointment), claims.start, datetime.now(UTC), self.links.early)
-        provider = self.directory.provider(appointment.provider_id)
-        service = self.directory.service(appointment.service_id)
-        clinic = self.directory.clinic(appointment.clinic_id)
+        loaded = self.directory.app.get_many(appointment.provider_id, appointment.service_id,
+                                             appointment.clinic_id)
+        provider = found(loaded, Provider, appointment.provider_id, "provider")
+        service = found(loaded, Service, appointment.service_id, "service")
+        clinic = found(loaded, Clinic, appointment.clinic_id, "clinic")
         session = JoinSession(
             room_id=self.links.room_id(appointment.id), role=claims.role,
             provider_name=provider.display_name, service_name=service.name,

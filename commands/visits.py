@@ -78,9 +78,8 @@ class Visits:
 
     def mark_no_show(self, appointment_id: UUID, actor: Actor) -> BookingPublic:
         """The patient did not come (only once the visit's time has begun)."""
-        self.reachable(appointment_id, actor)
-        with acting_as(actor.doing("no-show")):
-            return BookingPublic.of(self.no_show_at(appointment_id, datetime.now(UTC)))
+        return self._day_of(appointment_id, actor, "no-show",
+                            lambda appointment: appointment.mark_no_show(datetime.now(UTC)))
 
     def no_show_at(self, appointment_id: UUID, now: datetime) -> Appointment:
         """The decision, once access is settled: `now` is when the absence is recorded."""
