@@ -25,6 +25,7 @@ from commands.idempotency import (
     Outcome,
     run_once,
 )
+from commands.inputs import MultilineText
 from commands.ports import CommandMetrics, IdempotencyRecords, SlotInfo
 from commands.visits import BookingPublic, Visits
 from domain.appointments import Appointment
@@ -57,7 +58,7 @@ class DuplicateAppointmentError(Exception):
 
 class BookingCreate(HoldProof):
     slot_id: UUID
-    reason: Annotated[str, Field(max_length=500, description="Visit reason (PHI)")] = ""
+    reason: Annotated[MultilineText, Field(max_length=500, description="Visit reason (PHI)")] = ""
     patient_id: Annotated[UUID | None, Field(description="Staff only: whom to book for")] = None
 
 
@@ -130,7 +131,7 @@ class Bookings:
                                     in needed.items()}, slot, now)
         appointment_id = appointment_id or uuid4()
         for _attempt in range(MAX_ATTEMPTS):
-            appointment = Appointment(
+            appointment = Appointment.book(
                 patient_id=patient_id, provider_id=slot.provider_id, clinic_id=slot.clinic_id,
                 service_id=slot.service_id, slot_id=slot.slot_id, start=slot.start,
                 end=slot.end, modality=slot.modality, reason=reason, id=appointment_id)

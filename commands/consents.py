@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from commands.application import found
 from commands.context import Actor, acting_as
+from commands.inputs import PlainText
 from commands.models import Strict
 from commands.patients import Patients
 from commands.ports import ReceiptSigner
@@ -26,7 +27,7 @@ class PolicyPublic(BaseModel):
 
 class ConsentGrant(Strict):
     purpose: Purpose
-    policy_version: str
+    policy_version: Annotated[PlainText, Field(max_length=64)]
 
 
 class Receipt(BaseModel):

@@ -7,11 +7,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from commands.inputs import PlainText
 from domain.availability import AvailabilityRules
 from domain.clinics import Address
 from domain.modality import Modality
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[PlainText, Field(min_length=1, max_length=200)]
 HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$", examples=["09:00"])]
 
 
@@ -20,11 +21,11 @@ class Strict(BaseModel):
 
 
 class AddressIn(Strict):
-    line: Annotated[str, Field(min_length=1, max_length=200)]
-    city: Annotated[str, Field(min_length=1, max_length=100)]
-    state: Annotated[str, Field(min_length=2, max_length=50)]
-    postal_code: Annotated[str, Field(min_length=3, max_length=20)]
-    country: Annotated[str, Field(min_length=2, max_length=2)] = "US"
+    line: Annotated[PlainText, Field(min_length=1, max_length=200)]
+    city: Annotated[PlainText, Field(min_length=1, max_length=100)]
+    state: Annotated[PlainText, Field(min_length=2, max_length=50)]
+    postal_code: Annotated[PlainText, Field(min_length=3, max_length=20)]
+    country: Annotated[PlainText, Field(min_length=2, max_length=2)] = "US"
 
     def to_domain(self) -> Address:
         return Address(**self.model_dump())
@@ -33,7 +34,7 @@ class AddressIn(Strict):
 class ClinicCreate(Strict):
     name: Name
     address: AddressIn
-    time_zone: Annotated[str, Field(max_length=64, examples=["America/Chicago"])]
+    time_zone: Annotated[PlainText, Field(max_length=64, examples=["America/Chicago"])]
     modalities: Annotated[list[Modality], Field(min_length=1, max_length=2)]
 
 

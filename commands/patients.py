@@ -19,20 +19,20 @@ from pydantic import BaseModel, Field
 from commands.application import ClinicApplication
 from commands.context import Actor, acting_as
 from commands.idempotency import IdempotencyKey, Outcome, run_once
-from commands.inputs import IsoDate
+from commands.inputs import IsoDate, PlainText
 from commands.models import Strict
 from commands.ports import CareTeam, IdempotencyRecords
 from domain.patients import EmailClaim, EmailTakenError, Patient, normalized_email
 from domain.record_access import require_patient
 
 REGISTER = "POST /patients"  # what Idempotency-Keys of registrations are scoped by (run_once)
-Email = Annotated[str, Field(min_length=3, max_length=254, examples=["ana@example.org"])]
-Phone = Annotated[str | None, Field(max_length=32)]
+Email = Annotated[PlainText, Field(min_length=3, max_length=254, examples=["ana@example.org"])]
+Phone = Annotated[PlainText | None, Field(max_length=32)]
 
 
 class PatientCreate(Strict):
-    given_name: Annotated[str, Field(min_length=1, max_length=100)]
-    family_name: Annotated[str, Field(min_length=1, max_length=100)]
+    given_name: Annotated[PlainText, Field(min_length=1, max_length=100)]
+    family_name: Annotated[PlainText, Field(min_length=1, max_length=100)]
     birth_date: IsoDate
     email: Email
     phone: Phone = None

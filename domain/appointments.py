@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import RuleViolationError
 from domain.privacy import PHI
+from domain.text import plain_text
 
 
 class AppointmentStatus(StrEnum):
@@ -75,6 +76,15 @@ class Appointment(Aggregate):
 
     phi = PHI(frozenset({"reason"}), subject="patient_id")  # snapshots
 
+    @classmethod
+    def book(cls, patient_id: UUID, provider_id: UUID, clinic_id: UUID, service_id: UUID,
+             slot_id: UUID, start: datetime, end: datetime, modality: str, reason: str,
+             id: UUID | None = None) -> Appointment:
+        plain_text(reason, "the visit reason", multiline=True)
+        return cls(patient_id=patient_id, provider_id=provider_id, clinic_id=clinic_id,
+                   service_id=service_id, slot_id=slot_id, start=start, end=end,
+                   modality=modality, reason=reason, id=id)
+
     @event(Booked)
     def __init__(self, patient_id: UUID, provider_id: UUID, clinic_id: UUID, service_id: UUID,
                  slot_id: UUID, start: datetime, end: datetime, modality: str, reason: str,
@@ -88,6 +98,7 @@ class Appointment(Aggregate):
 
     def cancel(self, now: datetime, cutoff: timedelta, note: str) -> None:
         self._require(AppointmentStatus.booked, "cancel")
+        plain_text(note, "the note", multiline=True)
         if now >= self.start:
             raise InvalidTransitionError("the visit has started; mark it fulfilled or no-show")
         self._cancelled(late=self.start - now < cutoff, note=note, patient_id=self.patient_id)

@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import RuleViolationError
 from domain.modality import Modality
+from domain.text import plain_text
 
 
 class InvalidClinicError(RuleViolationError):
@@ -26,18 +27,22 @@ class Address:
     postal_code: str
     country: str = "US"
 
+    def __post_init__(self) -> None:
+        for field, value in self.as_dict().items():
+            plain_text(value, f"address {field.replace('_', ' ')}")
+
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
 
 
 def valid_time_zone(name: str) -> ZoneInfo:
     """An IANA zone name ("America/Chicago"); abbreviations and offsets are refused."""
-    if name not in _zones():
-        raise InvalidClinicError(f"'{name}' is not an IANA time zone such as America/Chicago")
+    if plain_text(name, "the time zone") not in _zones():
+        raise InvalidClinicError("the time zone is not an IANA zone name such as America/Chicago")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidClinicError(f"'{name}' is not an IANA time zone") from None
+        raise InvalidClinicError("the time zone is not an IANA zone name") from None
 
 
 @cache
@@ -46,7 +51,7 @@ def _zones() -> frozenset[str]:
 
 
 def _checked(name: str, modalities: list[str]) -> tuple[str, list[str]]:
-    if not name.strip():
+    if not plain_text(name, "the clinic name").strip():
         raise InvalidClinicError("a clinic needs a name")
     if not modalities:
         raise InvalidClinicError("a clinic offers in-person visits, telehealth, or both")

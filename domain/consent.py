@@ -13,6 +13,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import RuleViolationError
+from domain.text import plain_text
 
 CONSENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:clinic:consent")
 
@@ -29,6 +30,10 @@ class Policy:
     purpose: Purpose
     version: str
     text: str
+
+    def __post_init__(self) -> None:
+        plain_text(self.version, "the policy version")
+        plain_text(self.text, "the policy text", multiline=True)
 
     @property
     def digest(self) -> str:

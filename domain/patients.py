@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import NotFoundError, RuleViolationError
 from domain.privacy import PHI, SELF
+from domain.text import plain_text
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 PHONE = re.compile(r"^\+?[0-9 ()\-]{7,20}$")
@@ -27,14 +28,14 @@ class InvalidPatientError(RuleViolationError):
 
 
 def normalized_email(email: str) -> str:
-    clean = email.strip().lower()
+    clean = plain_text(email, "the email address").strip().lower()
     if len(clean) > 254 or not EMAIL.match(clean):
         raise InvalidPatientError("that is not an email address")
     return clean
 
 
 def _checked_phone(phone: str | None) -> str | None:
-    if phone is None or not phone.strip():
+    if phone is None or not plain_text(phone, "the phone number").strip():
         return None
     if not PHONE.match(phone.strip()):
         raise InvalidPatientError("that is not a phone number")
@@ -93,7 +94,8 @@ class Patient(Aggregate):
     @classmethod
     def register(cls, patient_id: UUID, given_name: str, family_name: str, birth_date: date,
                  email: str, phone: str | None, today: date) -> Patient:
-        given, family = given_name.strip(), family_name.strip()
+        given = plain_text(given_name, "the given name").strip()
+        family = plain_text(family_name, "the family name").strip()
         if not given or not family or len(given) > 100 or len(family) > 100:
             raise InvalidPatientError("given and family names are required (100 characters max)")
         return cls(given, family, _checked_birth_date(birth_date, today),

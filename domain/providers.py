@@ -8,6 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import RuleViolationError
+from domain.text import plain_text
 
 
 class InvalidProviderError(RuleViolationError):
@@ -16,7 +17,7 @@ class InvalidProviderError(RuleViolationError):
 
 def _checked(display_name: str, clinic_ids: list[UUID], service_ids: list[UUID]
              ) -> tuple[str, list[UUID], list[UUID]]:
-    if not display_name.strip():
+    if not plain_text(display_name, "the display name").strip():
         raise InvalidProviderError("a provider needs a display name")
     if not clinic_ids:
         raise InvalidProviderError("a provider works at one clinic at least")

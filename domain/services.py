@@ -9,6 +9,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import RuleViolationError
 from domain.modality import Modality
+from domain.text import plain_text
 
 MIN_DURATION, MAX_DURATION = 5, 480
 
@@ -18,7 +19,7 @@ class InvalidServiceError(RuleViolationError):
 
 
 def _checked(name: str, duration_minutes: int) -> str:
-    if not name.strip():
+    if not plain_text(name, "the service name").strip():
         raise InvalidServiceError("a service needs a name")
     if not MIN_DURATION <= duration_minutes <= MAX_DURATION:
         raise InvalidServiceError(

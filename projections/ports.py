@@ -43,6 +43,17 @@ class LogListener(Protocol):
         """Return once it has rung more than `after` times, or after `timeout` seconds."""
 
 
+class FollowerHealth(Protocol):
+    """Where a follower says it is stuck, for /readyz, `clinic projections status` and the
+    alerts (infra/postgres/follower_health.py)."""
+
+    def failing(self, follower: str, position: int, error: str) -> None:
+        """It cannot apply the event at notification id `position`; `error` says why."""
+
+    def recovered(self, follower: str) -> None:
+        """It moved past the position it reported failing at."""
+
+
 class Aggregates(Protocol):
     """Reads aggregates as they are now (the event store: commands.application)."""
 

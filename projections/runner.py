@@ -4,6 +4,11 @@ eventsourcing's ProjectionRunner does one transaction per event; a rebuild of a 
 model needs batches (docs/decisions/0006-batched-projection-runner.md). The read model
 writes its rows and its tracking position in one transaction, so a crash between batches
 repeats nothing and loses nothing.
+
+An event it cannot apply stops the runner at that event, never skips it (a read model that
+silently misses an event is wrong forever): it narrows the failing batch to the one event,
+reports it (FollowerHealth) and retries with backoff until the cause is fixed
+(docs/decisions/0036-poison-events.md).
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import Tracking
 
-from projections.ports import LogListener
+from projections.ports import FollowerHealth, LogListener
 
 log = structlog.get_logger("clinic.projections")
+MAX_BACKOFF = 10.0  # seconds between attempts, growing by one per failure up to this
 
 
 class ReadModel(Protocol):
@@ -47,7 +53,7 @@ class CatchUpRunner:
     def __init__(self, app: Application[Any], read_model: ReadModel, *,
                  batch_size: int = 500, idle_sleep: float = 0.02,
                  tick_every: float = 300.0, listener: LogListener | None = None,
-                 recheck_every: float = 1.0) -> None:
+                 recheck_every: float = 1.0, health: FollowerHealth | None = None) -> None:
         self.app = app
         self.read_model = read_model
         self.batch_size = batch_size
@@ -56,6 +62,11 @@ class CatchUpRunner:
         self.listener = listener
         self.recheck_every = recheck_every  # a missed ring costs at most this much lag
         self.stopping = threading.Event()
+        self.health = health
+        self.failures = 0  # consecutive failed attempts (the backoff grows with them)
+        self.narrow_until = 0  # after a failed batch, one event at a time up to its end
+        self.attempting = 0  # the first notification id of the batch being applied
+        self.reported = False  # whether `health` was told of a failure not yet recovered
 
     def run_once(self) -> int:
         """Apply the next batch, if any; return how many events it held."""
@@ -63,11 +74,13 @@ class CatchUpRunner:
 
     def _apply_after(self, after: int) -> tuple[int, int]:
         """Apply the batch after `after`; return its size and the new position."""
+        self.attempting = 0
         notifications = self.app.recorder.select_notifications(
-            start=after, limit=self.batch_size, inclusive_of_start=False
-        )
+            start=after, limit=1 if after < self.narrow_until else self.batch_size,
+            inclusive_of_start=False)
         if not notifications:
             return 0, after
+        self.attempting = notifications[0].id
         events = [self.app.mapper.to_domain_event(n) for n in notifications]
         self.read_model.process(events, Tracking(self.app.name, notifications[-1].id))
         return len(events), notifications[-1].id
@@ -94,11 +107,12 @@ class CatchUpRunner:
                 if position is None:
                     position = self.read_model.position(self.app.name) or 0
                 applied, position = self._apply_after(position)
-            except Exception:
+            except Exception as exc:
+                self._failed(position, exc)
                 position = None
-                log.exception("projection batch failed; retrying", read_model=self.read_model.name)
-                self.stopping.wait(1.0)
                 continue
+            if self.failures and applied:
+                self._recovered()
             if applied >= self.batch_size:
                 continue  # more is waiting
             if self.listener is None:
@@ -110,5 +124,41 @@ class CatchUpRunner:
             if self.listener.rings() != rang:
                 self.stopping.wait(self.idle_sleep)  # gather the burst the ring announced
 
+    def _failed(self, position: int | None, exc: Exception) -> None:
+        """A batch failed: retry one event at a time, so the next failure names the event."""
+        isolated = position is not None and position < self.narrow_until
+        self.failures += 1
+        if position is not None:
+            self.narrow_until = max(self.narrow_until, position + self.batch_size)
+        log.exception("projection failed; retrying", read_model=self.read_model.name,
+                      after=position, attempt=self.failures)
+        if isolated and self.attempting and self.health is not None:
+            try:
+                self.health.failing(self.read_model.name, self.attempting, _summary(exc))
+                self.reported = True
+            except Exception:
+                log.exception("could not report the failure", read_model=self.read_model.name)
+        if isolated or position is None:
+            self.stopping.wait(min(MAX_BACKOFF, float(self.failures)))
+
+    def _recovered(self) -> None:
+        self.failures = 0
+        if not self.reported or self.health is None:
+            return
+        log.info("projection recovered", read_model=self.read_model.name)
+        try:
+            self.health.recovered(self.read_model.name)
+            self.reported = False
+        except Exception:
+            log.exception("could not report the recovery", read_model=self.read_model.name)
+
     def stop(self) -> None:
         self.stopping.set()
+
+
+def _summary(exc: Exception) -> str:
+    """The error's kind and first line, without a database error's DETAIL (which can quote
+    row values)."""
+    diag = getattr(exc, "diag", None)
+    message = getattr(diag, "message_primary", None) or str(exc)
+    return f"{type(exc).__name__}: {message.splitlines()[0] if message else ''}"[:300]

@@ -10,6 +10,7 @@ from infra.cli.errors import CliError, load_settings
 from infra.cli.workers import host_until, until_signal
 from infra.observability.logging import configure_logging
 from infra.observability.tracing import configure_tracing
+from infra.postgres.follower_health import current_failures
 from infra.postgres.read_models import READ_MODELS
 from infra.wiring.followers import rebuild
 from infra.wiring.servers import Runtime
@@ -34,7 +35,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rebuild_cmd.add_argument("name", choices=READ_MODELS)
     rebuild_cmd.set_defaults(handler=run_rebuild)
     status = actions.add_parser("status",
-                                help="each read model's (and the relay's) position and lag")
+                                help="each read model's (and the relay's) position and lag, "
+                                "and the event any of them is stuck on")
     status.set_defaults(handler=show_status)
 
 
@@ -65,11 +67,15 @@ def show_status(args: argparse.Namespace) -> int:
     with Runtime(settings) as resolved, psycopg.connect(str(resolved.database_url)) as conn:
         schema = resolved.db_schema
         head = _scalar(conn, f'SELECT max(notification_id) FROM "{schema}".clinic_events')
+        failures = {f.follower: f for f in current_failures(conn, schema)}
         for name in (*READ_MODELS, "relay"):
-            at = _scalar(conn, f'SELECT notification_id FROM "{schema}".{name}_tracking '
+            at = _scalar(conn, f'SELECT max(notification_id) FROM "{schema}".{name}_tracking '
                                "WHERE application_name = 'clinic'")
             print(f"{name}: position {at or 0} of {head or 0} (lag {(head or 0) - (at or 0)})")
-    return 0
+            if (failure := failures.get(name)) is not None:
+                print(f"  FAILING at {failure.position} since {failure.since:%Y-%m-%d %H:%M:%S %Z}"
+                      f" ({failure.attempts} attempts): {failure.error}")
+    return 1 if failures else 0
 
 
 def _scalar(conn: psycopg.Connection[tuple[int]], query: str) -> int | None:

@@ -1,8 +1,10 @@
-"""Each log follower's position against the head of the event store's notification log."""
+"""Each log follower's position against the head of the event store's notification log, and
+whether it is stuck on an event it cannot apply: for the metrics, /readyz and the CLI."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +15,18 @@ from prometheus_client.metrics_core import Metric
 from psycopg import Connection, sql
 from psycopg_pool import ConnectionPool
 
+from infra.postgres.follower_health import FollowerFailure, current_failures
+
 TIMEOUT_MS = 2000
+
+
+@dataclass(frozen=True)
+class FollowerState:
+    name: str
+    position: int  # the last notification id applied (0: none yet)
+    lag_events: int
+    lag_seconds: float  # age of the oldest event not yet applied (0: caught up)
+    failure: FollowerFailure | None  # stuck on an event it cannot apply
 
 
 class ProjectionLag:
@@ -26,6 +39,22 @@ class ProjectionLag:
         self.app_name, self.mapper = app.name, app.mapper
         self.events = sql.Identifier(schema, f"{app.name.lower()}_events")
 
+    def states(self) -> tuple[int, list[FollowerState]]:
+        """The head of the log, and where each follower stands against it."""
+        now = datetime.now(UTC)
+        states = []
+        with self.pool.connection(timeout=TIMEOUT_MS / 1000) as conn, conn.transaction():
+            conn.execute(f"SET LOCAL statement_timeout = {TIMEOUT_MS}")
+            head = self._scalar(conn, sql.SQL("SELECT max(notification_id) FROM {}")
+                                .format(self.events)) or 0
+            failures = {f.follower: f for f in current_failures(conn, self.schema)}
+            for name in self.projectors:
+                at = self._position(conn, name)
+                oldest = self._first_after(conn, at) if at < head else None
+                age = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+                states.append(FollowerState(name, at, head - at, age, failures.get(name)))
+        return head, states
+
     def __call__(self) -> list[Metric]:
         head_family = GaugeMetricFamily("clinic_event_log_head", "Notification id of the "
                                         "newest event in the event store.")
@@ -36,21 +65,18 @@ class ProjectionLag:
                       "applied (0: caught up).")
         relay = GaugeMetricFamily("clinic_relay_lag_events", "Events the relay has not yet "
                                   "published to Kafka (or the local sink).")
-        now = datetime.now(UTC)
-        with self.pool.connection(timeout=TIMEOUT_MS / 1000) as conn, conn.transaction():
-            conn.execute(f"SET LOCAL statement_timeout = {TIMEOUT_MS}")
-            head = self._scalar(conn, sql.SQL("SELECT max(notification_id) FROM {}")
-                                .format(self.events)) or 0
-            head_family.add_metric([], head)
-            for name in self.projectors:
-                at = self._position(conn, name)
-                oldest = self._first_after(conn, at) if at < head else None
-                position.add_metric([name], at)
-                lag.add_metric([name], head - at)
-                age.add_metric([name], max(0.0, (now - oldest).total_seconds()) if oldest else 0)
-                if name == "relay":
-                    relay.add_metric([], head - at)
-        return [head_family, position, lag, age, relay]
+        failing = _family("clinic_projection_failing", "1 while the follower is stuck on an "
+                          "event it cannot apply (`clinic projections status` says which).")
+        head, states = self.states()
+        head_family.add_metric([], head)
+        for state in states:
+            position.add_metric([state.name], state.position)
+            lag.add_metric([state.name], state.lag_events)
+            age.add_metric([state.name], state.lag_seconds)
+            failing.add_metric([state.name], 1 if state.failure else 0)
+            if state.name == "relay":
+                relay.add_metric([], state.lag_events)
+        return [head_family, position, lag, age, relay, failing]
 
     def _position(self, conn: Connection[Any], name: str) -> int:
         table = f"{name}_tracking"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -9,7 +11,10 @@ from typing import Any, ClassVar
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg import Cursor, sql
+from psycopg.abc import Buffer
 from psycopg.rows import DictRow
+from psycopg.types.json import set_json_dumps
+from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
 
 from infra.crypto.phi import PhiCipher
 
@@ -42,6 +47,7 @@ class TrackedReadModel(PostgresTrackingRecorder):
 
     def process(self, events: Sequence[Any], tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as curs:
+            storing_any_text(curs)
             self.apply(curs, events, self.clock())
             self._insert_tracking(curs, tracking)
 
@@ -56,3 +62,44 @@ class TrackedReadModel(PostgresTrackingRecorder):
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(sql.SQL(f"TRUNCATE {tables}"))
             curs.execute(sql.SQL(f"DELETE FROM {self.schema}.{self.tracking_table_name}"))
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` as PostgreSQL (and UTF-8) can hold it: NUL and lone surrogates become U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def _storable_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return {storable(str(k)): _storable_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable_json(v) for v in value]
+    return value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(_storable_json(value))
+
+
+class _StorableText(StrDumperUnknown):
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(storable(obj))
+
+
+class _StorableTextBinary(StrBinaryDumper):
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(storable(obj))
+
+
+def storing_any_text(curs: Cursor[Any]) -> None:
+    """Events recorded before the domain refused such text (domain/text.py) stay in the log
+    forever; a read model stores them with U+FFFD in place of what PostgreSQL cannot hold,
+    rather than failing on them at every retry (docs/decisions/0036-poison-events.md)."""
+    curs.adapters.register_dumper(str, _StorableText)
+    curs.adapters.register_dumper(str, _StorableTextBinary)
+    set_json_dumps(_dumps, context=curs)

@@ -18,6 +18,7 @@ import structlog
 from infra.crypto.phi import PhiCipher
 from infra.eventstore.application import FOLLOWER_POOL, build_application
 from infra.eventstore.log_listener import EventLogListener
+from infra.postgres.follower_health import PostgresFollowerHealth
 from infra.postgres.read_models import KINDS, READ_MODELS, read_model
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
@@ -49,7 +50,10 @@ def _read_model_worker(name: str) -> Callable[[Settings], Built]:
     def build(settings: Settings) -> Built:
         runner = build_runner(name, settings)
         runner.listener = listener = EventLogListener(runner.app.recorder)
-        return runner, [listener, runner.app]
+        assert settings.database_url
+        runner.health = health = PostgresFollowerHealth(settings.database_url,
+                                                        settings.db_schema)
+        return runner, [listener, runner.app, health]
     return build
 
 

@@ -18,6 +18,7 @@ from infra.messaging import build_publisher, create_topics, kafka_client_config
 from infra.messaging.avro import AvroCodec
 from infra.messaging.tracing import messaging_system, traced
 from infra.observability.metrics import record_publish_failure, record_published
+from infra.postgres.follower_health import PostgresFollowerHealth
 from infra.settings import Settings
 from projections.ports import MessagePublisher, OutboundMessage, PublishError
 from projections.relay import Relay
@@ -43,8 +44,9 @@ def build_relay(settings: Settings, **options: Any) -> tuple[CatchUpRunner, list
                   lambda message: codec.outbound(message, prefix), app.repository.get)
     options.setdefault("idle_sleep", settings.follower_gather_ms / 1000)
     listener = EventLogListener(app.recorder)
-    return (CatchUpRunner(app, relay, listener=listener, **options),
-            [listener, relay, tracking.datastore, app])
+    health = PostgresFollowerHealth(settings.database_url, settings.db_schema)
+    return (CatchUpRunner(app, relay, listener=listener, health=health, **options),
+            [listener, relay, tracking.datastore, app, health])
 
 
 class CountedPublisher:

@@ -16,7 +16,8 @@ def test_healthz_and_readyz(client: TestClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json() == {
-        "status": "ready", "checks": {"postgres": True, "redis": True, "messages": True}
+        "status": "ready", "checks": {"postgres": True, "redis": True, "messages": True},
+        "degraded": [],
     }
 
 

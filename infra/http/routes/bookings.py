@@ -12,6 +12,7 @@ from pydantic import Field
 
 from commands.booking import BookingCreate, Reschedule
 from commands.context import Actor
+from commands.inputs import MultilineText
 from commands.models import Strict
 from commands.visits import BookingPublic
 from domain.access import Scope
@@ -30,7 +31,7 @@ VisitStaff = Annotated[Actor, Acting(Scope.visits_manage)]
 
 
 class Cancellation(Strict):
-    note: Annotated[str, Field(max_length=500)] = ""
+    note: Annotated[MultilineText, Field(max_length=500)] = ""
 
 
 @router.post("", status_code=201, response_model=BookingPublic,
