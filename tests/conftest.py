@@ -6,10 +6,16 @@ A test that needs a server never skips: a missing prerequisite fails it with wha
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -18,6 +24,7 @@ from psycopg import sql
 from domain.access import Role
 from infra.embedded.kafka import EmbeddedKafka
 from infra.embedded.postgres import EmbeddedPostgres
+from infra.embedded.process import free_port
 from infra.embedded.redis import EmbeddedRedis
 from infra.http.app import create_app
 from infra.settings import Settings
@@ -135,3 +142,30 @@ def project(container: Container):  # type: ignore[no-untyped-def]
     yield catch_up
     for model in models:
         model.datastore.close()
+
+
+@pytest.fixture
+def api(settings: Settings, container: Container) -> Iterator[str]:
+    """`clinic serve` (two workers, no followers) on the test's servers; its base URL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
+    env |= {"CLINIC_DATABASE_URL": str(settings.database_url),
+            "CLINIC_REDIS_URL": str(settings.redis_url), "CLINIC_DB_SCHEMA": settings.db_schema,
+            "CLINIC_DATA_DIR": str(settings.data_dir), "CLINIC_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "infra.cli.main", "serve", "--port",
+                             str(port), "--workers", "2", "--no-projectors"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, errors = proc.communicate(timeout=30)
+        if errors:  # a failed race shows the server's own account of it
+            sys.stderr.write(errors.decode(errors="replace")[-20_000:])

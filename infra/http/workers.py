@@ -18,6 +18,7 @@ from typing import Any
 
 import uvicorn
 
+from infra.http.protocol import ProblemHttpProtocol
 from infra.settings import Settings
 
 APP = "infra.http.app:app_from_environment"
@@ -51,8 +52,10 @@ def bind(host: str, port: int, *, listen: bool = True) -> socket.socket:
 
 def config(host: str, port: int, tls: SslOptions | None = None) -> uvicorn.Config:
     """tls: ssl_options(settings); empty or None serves plain HTTP. No access log: its line
-    carries the query string (a join link's token); our middleware logs the route instead."""
+    carries the query string (a join link's token); our middleware logs the route instead.
+    What the HTTP parser refuses is answered as problem+json too (infra/http/protocol.py)."""
     return uvicorn.Config(APP, factory=True, host=host, port=port, log_config=None,
+                          http=ProblemHttpProtocol,
                           access_log=False, proxy_headers=False, timeout_keep_alive=30,
                           **(tls or {}))
 

@@ -4,51 +4,16 @@ Redis: exactly one wins, the rest get 409, and nothing answers 5xx."""
 from __future__ import annotations
 
 import itertools
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
-import pytest
 
 from domain.consent import POLICIES, Purpose
-from infra.embedded.process import free_port
-from infra.settings import Settings
 from infra.wiring.container import Container
 from tests.builders import build_world
 from tests.driver import drive
-
-
-@pytest.fixture
-def api(settings: Settings, container: Container) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
-    env |= {"CLINIC_DATABASE_URL": str(settings.database_url),
-            "CLINIC_REDIS_URL": str(settings.redis_url), "CLINIC_DB_SCHEMA": settings.db_schema,
-            "CLINIC_DATA_DIR": str(settings.data_dir), "CLINIC_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "-m", "infra.cli.main", "serve", "--port",
-                             str(port), "--workers", "2", "--no-projectors"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, errors = proc.communicate(timeout=30)
-        if errors:  # a failed race shows the server's own account of it
-            sys.stderr.write(errors.decode(errors="replace")[-20_000:])
 
 
 def _patients(container: Container, count: int) -> list[dict[str, str]]:
