@@ -45,7 +45,9 @@ class ClinicApplication(Application[UUID]):
         """The aggregates that exist among these ids, read together: a command that decides
         on several (a booking: patient, consents, calendars) waits for one query, not one
         each. Every read of the use cases comes through here, not through eventsourcing's
-        Repository.get (docs/decisions/0027-one-read-per-command.md)."""
+        Repository.get (docs/decisions/0027-one-read-per-command.md). An id asked for twice
+        is read once."""
+        aggregate_ids = tuple(dict.fromkeys(aggregate_ids))
         if isinstance(self.recorder, ReadsManyStreams):
             stored: Sequence[StoredEvent] = self.recorder.select_events_of(aggregate_ids)
         else:  # in-memory and other recorders: one read per aggregate

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from pydantic import Field
 
 from commands.application import ClinicApplication, found
-from commands.calendars import calendars, days_of
+from commands.calendars import around, calendars, days_of
 from commands.context import Actor, acting_as
 from commands.holds import Holding, HoldProof
 from commands.idempotency import (
@@ -30,11 +30,14 @@ from commands.ports import CommandMetrics, IdempotencyRecords, SlotInfo
 from commands.visits import BookingPublic, Visits
 from domain.appointments import Appointment
 from domain.calendars import SlotTakenError
+from domain.clinics import valid_time_zone
 from domain.consent import Consent, ConsentRequiredError, Purpose
 from domain.errors import ConflictError, DomainError, RuleViolationError
 from domain.modality import Modality
 from domain.patients import Patient
 from domain.record_access import patient_to_book_for
+from domain.schedules import Schedule
+from domain.slots import SlotUnavailableError, require_offered
 
 MAX_ATTEMPTS = 5
 BOOK = "POST /bookings"  # what Idempotency-Keys of bookings are scoped by (run_once)
@@ -42,10 +45,6 @@ BOOK = "POST /bookings"  # what Idempotency-Keys of bookings are scoped by (run_
 
 class UnverifiedPatientError(RuleViolationError):
     code = "email-not-verified"
-
-
-class SlotUnavailableError(ConflictError):
-    code = "slot-unavailable"
 
 
 class DuplicateAppointmentError(Exception):
@@ -119,50 +118,58 @@ class Bookings:
     # The decisions, once the door's concerns are settled (whose booking, which slot) -------
     def book_slot(self, patient_id: UUID, slot: SlotInfo, reason: str, now: datetime,
                   appointment_id: UUID | None = None) -> Appointment:
-        """One read for everything the decision needs (patient, consents, calendars); after
-        a lost race, one read of the calendars (and of the appointment: a retry that won)."""
+        """One read for everything the decision needs (patient, consents, the provider's
+        rules and calendars); after a lost race, one read of the rules and calendars again
+        (and of the appointment: a retry that won)."""
         needed = {Consent.create_id(patient_id, purpose.value): purpose
                   for purpose in consents_needed(slot)}
-        days = days_of(slot.provider_id, slot.start, slot.end)
-        loaded = self.app.get_many(patient_id, *needed, *days)
+        nearby = around(slot.provider_id, slot.start, slot.end)
+        loaded = self.app.get_many(patient_id, *needed, *_offering(slot), *nearby)
         patient = found(loaded, Patient, patient_id, "patient")
         patient.require_present()
         _require_bookable(patient, {purpose: loaded.get(consent_id) for consent_id, purpose
-                                    in needed.items()}, slot, now)
+                                    in needed.items()})
         appointment_id = appointment_id or uuid4()
         for _attempt in range(MAX_ATTEMPTS):
+            before, after = _offered(loaded, slot, now)
             appointment = Appointment.book(
                 patient_id=patient_id, provider_id=slot.provider_id, clinic_id=slot.clinic_id,
                 service_id=slot.service_id, slot_id=slot.slot_id, start=slot.start,
                 end=slot.end, modality=slot.modality, reason=reason, id=appointment_id)
-            taken = calendars(self.app, slot.provider_id, days, loaded)
+            taken = calendars(self.app, slot.provider_id,
+                              days_of(slot.provider_id, slot.start - before, slot.end + after),
+                              loaded)
             for calendar in taken:
-                calendar.reserve(appointment_id, slot.start, slot.end, slot.clinic_id)
+                calendar.reserve(appointment_id, slot.start, slot.end, slot.clinic_id,
+                                 before, after)
             if self.app.saved(appointment, *taken):
                 return appointment
-            loaded = self.app.get_many(appointment_id, *days)
+            loaded |= self.app.get_many(appointment_id, _offering(slot)[-1], *nearby)
             if appointment_id in loaded:
                 raise DuplicateAppointmentError(appointment_id)
         raise SlotTakenError("that time is in high demand; please try again")
 
     def reschedule_to(self, appointment_id: UUID, slot: SlotInfo, now: datetime) -> Appointment:
+        nearby = around(slot.provider_id, slot.start, slot.end)
         for _attempt in range(MAX_ATTEMPTS):
             appointment = self.visits.appointment(appointment_id)
             if slot.provider_id != appointment.provider_id or \
                     slot.service_id != appointment.service_id:
                 raise RuleViolationError("reschedule to a time of the same provider and service")
-            if slot.book_by < now:
-                raise SlotUnavailableError("that time can no longer be booked")
-            old_days = days_of(appointment.provider_id, appointment.start, appointment.end)
-            new_days = days_of(slot.provider_id, slot.start, slot.end)
+            old = around(appointment.provider_id, appointment.start, appointment.end)
+            loaded = self.app.get_many(*_offering(slot), *nearby, *old)
+            before, after = _offered(loaded, slot, now)
             appointment.reschedule(slot.slot_id, slot.start, slot.end, now)
-            days = old_days | new_days
-            touched = dict(zip(days, calendars(self.app, slot.provider_id, days), strict=True))
-            for calendar_id in old_days:
-                touched[calendar_id].release(appointment_id)
-            for calendar_id in new_days:
-                touched[calendar_id].reserve(appointment_id, slot.start, slot.end,
-                                             slot.clinic_id)
+            touched = {calendar.id: calendar for calendar_id in old
+                       if (calendar := loaded.get(calendar_id)) is not None
+                       and appointment_id in calendar.reservations}
+            for calendar in touched.values():
+                calendar.release(appointment_id)
+            new_days = days_of(slot.provider_id, slot.start - before, slot.end + after)
+            for calendar in calendars(self.app, slot.provider_id, new_days, loaded):
+                calendar = touched.setdefault(calendar.id, calendar)
+                calendar.reserve(appointment_id, slot.start, slot.end, slot.clinic_id,
+                                 before, after)
             if self.app.saved(appointment, *touched.values()):
                 return appointment
         raise SlotTakenError("that time is in high demand; please try again")
@@ -183,16 +190,38 @@ class Bookings:
             raise
 
 
-def _require_bookable(patient: Patient, consents: dict[Purpose, Consent | None],
-                      slot: SlotInfo, now: datetime) -> None:
+def _offering(slot: SlotInfo) -> tuple[UUID, ...]:
+    """What says whether the slot is still offered: its clinic, service, provider and the
+    provider's rules there (the schedule last: it is what a retry reads again)."""
+    return (slot.clinic_id, slot.service_id, slot.provider_id,
+            Schedule.create_id(slot.provider_id, slot.clinic_id))
+
+
+def _offered(loaded: dict[UUID, Any], slot: SlotInfo,
+             now: datetime) -> tuple[timedelta, timedelta]:
+    """The slot is still offered by the event store's own directory and rules, whatever
+    the read model that found it says (decision 0037); its buffers."""
+    clinic, service, provider, schedule = (loaded.get(i) for i in _offering(slot))
+    if clinic is None or service is None or provider is None or schedule is None or \
+            not provider.works_at(slot.clinic_id) or \
+            slot.service_id not in provider.service_ids or \
+            service.modality != slot.modality or \
+            not clinic.offers(Modality(service.modality)):
+        raise SlotUnavailableError("the provider no longer offers that time")
+    rules = schedule.rules
+    require_offered(rules, valid_time_zone(clinic.time_zone), service.duration_minutes,
+                    slot.start, slot.end, now)
+    return (timedelta(minutes=rules.buffer_before_minutes),
+            timedelta(minutes=rules.buffer_after_minutes))
+
+
+def _require_bookable(patient: Patient, consents: dict[Purpose, Consent | None]) -> None:
     if not patient.email_verified:
         raise UnverifiedPatientError("verify your email address before booking")
     for purpose, consent in consents.items():
         if consent is None or not consent.is_current():
             raise ConsentRequiredError(
                 f"a current {purpose.value} consent is needed to book this visit")
-    if slot.book_by < now:
-        raise SlotUnavailableError("that time can no longer be booked")
 
 
 def consents_needed(slot: SlotInfo) -> list[Purpose]:

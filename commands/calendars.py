@@ -7,13 +7,28 @@ from typing import Any
 from uuid import UUID
 
 from commands.application import ClinicApplication
+from domain.availability import MAX_BUFFER_MINUTES
 from domain.calendars import ProviderCalendar, calendar_days
+
+MAX_BUFFER = timedelta(minutes=MAX_BUFFER_MINUTES)  # the furthest a visit's buffers reach
 
 
 def days_of(provider_id: UUID, start: datetime, end: datetime) -> dict[UUID, str]:
     """The provider's calendar ids over [start, end), with their UTC days."""
     return {ProviderCalendar.create_id(provider_id, day.isoformat()): day.isoformat()
             for day in calendar_days(start, end)}
+
+
+def around(provider_id: UUID, start: datetime, end: datetime) -> dict[UUID, str]:
+    """Every calendar that can hold a visit [start, end) whatever its buffers."""
+    return days_of(provider_id, start - MAX_BUFFER, end + MAX_BUFFER)
+
+
+def holding(app: ClinicApplication, provider_id: UUID, appointment_id: UUID,
+            start: datetime, end: datetime) -> list[ProviderCalendar]:
+    """The provider's calendars that hold this visit's reservation (read now)."""
+    found = app.get_many(*around(provider_id, start, end))
+    return [calendar for calendar in found.values() if appointment_id in calendar.reservations]
 
 
 def calendars(app: ClinicApplication, provider_id: UUID, days: dict[UUID, str],
@@ -27,17 +42,23 @@ def calendars(app: ClinicApplication, provider_id: UUID, days: dict[UUID, str],
             for calendar_id, day in days.items()]
 
 
-def booked_at(app: ClinicApplication, provider_id: UUID, clinic_id: UUID, after: datetime,
-              days: int) -> list[tuple[datetime, datetime]]:
-    """Live bookings of a provider at a clinic ending after `after`, from the calendars
-    (the event store, not a read model: a rule change must see every booking)."""
+def provider_days(provider_id: UUID, after: datetime, days: int) -> dict[UUID, str]:
+    """The provider's calendars from the UTC day before `after` to `days` + 2 days after it."""
     first = after.astimezone(UTC).date()
-    found = app.get_many(*(
-        ProviderCalendar.create_id(provider_id, (first + timedelta(days=n)).isoformat())
-        for n in range(days + 2)))
+    return {ProviderCalendar.create_id(provider_id, day.isoformat()): day.isoformat()
+            for day in (first + timedelta(days=n) for n in range(-1, days + 2))}
+
+
+def booked_at(loaded: dict[UUID, Any], clinic_id: UUID,
+              after: datetime) -> list[tuple[datetime, datetime]]:
+    """Live bookings at a clinic ending after `after`, among the calendars `loaded` (the event
+    store, not a read model: a rule change must see every booking)."""
     booked: list[tuple[datetime, datetime]] = []
-    for calendar in found.values():
-        for start, end, clinic in calendar.reservations.values():
-            if clinic == clinic_id and end > after and (start, end) not in booked:
-                booked.append((start, end))
+    for calendar in loaded.values():
+        if not isinstance(calendar, ProviderCalendar):
+            continue
+        for held in calendar.reservations.values():
+            if held.clinic_id == clinic_id and held.end > after and \
+                    (held.start, held.end) not in booked:
+                booked.append((held.start, held.end))
     return sorted(booked)

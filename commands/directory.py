@@ -1,7 +1,8 @@
 """The directory: clinics, services, providers and their published hours.
 
 Changing hours checks the bookings in the calendars: a rule change may not strand a booked
-visit.
+visit. It is saved with the calendars of every day it takes hours from, so that a booking
+that read the old hours and the change cannot both be saved (decision 0037).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from commands.application import ClinicApplication
-from commands.calendars import booked_at
+from commands.calendars import booked_at, calendars, days_of, provider_days
 from commands.context import Actor, acting_as
 from commands.models import (
     AvailabilityIn,
@@ -19,12 +20,17 @@ from commands.models import (
     ProviderCreate,
     ServiceCreate,
 )
+from domain.availability import AvailabilityRules
+from domain.calendars import ProviderCalendar
 from domain.clinics import Clinic, valid_time_zone
-from domain.errors import RuleViolationError
+from domain.errors import ConflictError, RuleViolationError
+from domain.local_time import local_day
 from domain.providers import Provider
 from domain.record_access import require_own_hours
-from domain.schedules import Schedule
+from domain.schedules import Schedule, hours_removed
 from domain.services import Service
+
+MAX_ATTEMPTS = 5
 
 
 class Directory:
@@ -96,16 +102,33 @@ class Directory:
             if not provider.works_at(clinic_id):
                 raise RuleViolationError(
                     f"provider {provider_id} does not work at clinic {clinic_id}")
-            schedule = self.app.find(Schedule, Schedule.create_id(provider_id, clinic_id))
-            if schedule is None:
-                schedule = Schedule(provider_id=provider_id, clinic_id=clinic_id,
-                                    rules=rules.as_dict())
-            else:
-                booked = booked_at(self.app, provider_id, clinic_id, datetime.now(UTC),
-                                   max(schedule.rules.horizon_days, rules.horizon_days))
-                schedule.change_rules(rules, valid_time_zone(clinic.time_zone), booked)
-            self.app.save(schedule)
-        return schedule
+            for _attempt in range(MAX_ATTEMPTS):
+                schedule = self.app.find(Schedule, Schedule.create_id(provider_id, clinic_id))
+                if schedule is None:
+                    schedule, revised = Schedule(provider_id=provider_id, clinic_id=clinic_id,
+                                                 rules=rules.as_dict()), []
+                else:
+                    revised = self._change_rules(schedule, rules, clinic, datetime.now(UTC))
+                if self.app.saved(schedule, *revised):
+                    return schedule
+        raise ConflictError("the provider's calendar changed meanwhile; please try again")
+
+    def _change_rules(self, schedule: Schedule, rules: AvailabilityRules, clinic: Clinic,
+                      now: datetime) -> list[ProviderCalendar]:
+        """Check the booked visits against the new rules; the calendars of the days that
+        lose hours, marked as revised."""
+        zone = valid_time_zone(clinic.time_zone)
+        horizon = max(schedule.rules.horizon_days, rules.horizon_days)
+        revised_days: dict[UUID, str] = {}
+        for lo, hi in hours_removed(schedule.rules, rules, zone, local_day(now, zone), horizon):
+            revised_days |= days_of(schedule.provider_id, lo, hi)
+        loaded = self.app.get_many(*provider_days(schedule.provider_id, now, horizon),
+                                   *revised_days)
+        schedule.change_rules(rules, zone, booked_at(loaded, clinic.id, now))
+        revised = calendars(self.app, schedule.provider_id, revised_days, loaded)
+        for calendar in revised:
+            calendar.revise_rules(schedule.id)
+        return revised
 
     def clinic(self, clinic_id: UUID) -> Clinic:
         return self.app.get(Clinic, clinic_id, "clinic")

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from commands.application import ClinicApplication
-from commands.calendars import calendars, days_of
+from commands.calendars import holding
 from commands.context import Actor, acting_as
 from domain.appointments import Appointment
 from domain.errors import ConflictError
@@ -59,9 +59,8 @@ class Visits:
         for _attempt in range(MAX_ATTEMPTS):
             appointment = self.appointment(appointment_id)
             appointment.cancel(now, self.cancellation_cutoff, note)
-            freed = calendars(self.app, appointment.provider_id,
-                              days_of(appointment.provider_id, appointment.start,
-                                      appointment.end))
+            freed = holding(self.app, appointment.provider_id, appointment_id,
+                            appointment.start, appointment.end)
             for calendar in freed:
                 calendar.release(appointment_id)
             if self.app.saved(appointment, *freed):

@@ -10,6 +10,7 @@ from typing import Any
 from domain.errors import RuleViolationError
 from domain.intervals import Interval, InvalidIntervalError, merged, subtracted
 
+MAX_BUFFER_MINUTES = 120
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -52,8 +53,8 @@ class AvailabilityRules:
         if len(self.weekly) != 7:
             raise InvalidRulesError("weekly hours need seven days, Monday first")
         _bounded("granularity_minutes", self.granularity_minutes, 5, 240)
-        _bounded("buffer_before_minutes", self.buffer_before_minutes, 0, 120)
-        _bounded("buffer_after_minutes", self.buffer_after_minutes, 0, 120)
+        _bounded("buffer_before_minutes", self.buffer_before_minutes, 0, MAX_BUFFER_MINUTES)
+        _bounded("buffer_after_minutes", self.buffer_after_minutes, 0, MAX_BUFFER_MINUTES)
         _bounded("horizon_days", self.horizon_days, 1, 365)
         _bounded("min_notice_minutes", self.min_notice_minutes, 0, 60 * 24 * 30)
         for ex in self.exceptions:

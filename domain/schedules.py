@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo
@@ -11,7 +11,8 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.availability import AvailabilityRules
 from domain.errors import ConflictError
-from domain.local_time import local_day, utc_ranges
+from domain.intervals import subtracted
+from domain.local_time import UtcRange, local_day, utc_ranges
 
 SCHEDULE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:clinic:schedule")
 
@@ -38,6 +39,18 @@ def outside_hours(rules: AvailabilityRules, zone: ZoneInfo,
         if not any(lo <= start and end <= hi for lo, hi in ranges):
             uncovered.append((start, end))
     return uncovered
+
+
+def hours_removed(old: AvailabilityRules, new: AvailabilityRules, zone: ZoneInfo,
+                  today: date, days: int) -> list[UtcRange]:
+    """The times the old rules worked and the new ones do not, from yesterday (local) to
+    `days` ahead: where a booking made under the old rules could land outside the new."""
+    removed: list[UtcRange] = []
+    for n in range(-1, days + 1):
+        day = today + timedelta(days=n)
+        for interval in subtracted(old.working_intervals(day), new.working_intervals(day)):
+            removed.extend(utc_ranges(day, interval, zone))
+    return removed
 
 
 class Schedule(Aggregate):

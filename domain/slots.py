@@ -1,4 +1,5 @@
-"""Cutting availability into bookable slots: the times a patient can pick."""
+"""Cutting availability into bookable slots: the times a patient can pick, and whether a
+provider's rules still offer one at the moment it is booked."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo
 
 from domain.availability import AvailabilityRules
-from domain.local_time import utc_ranges
+from domain.errors import ConflictError
+from domain.local_time import local_day, utc_ranges
 
 SLOT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:clinic:slot")
+
+
+class SlotUnavailableError(ConflictError):
+    code = "slot-unavailable"
 
 
 @dataclass(frozen=True, order=True)
@@ -39,3 +45,16 @@ def slot_times(rules: AvailabilityRules, zone: ZoneInfo, duration_minutes: int,
 def slot_id(schedule_id: UUID, service_id: UUID, start: datetime) -> UUID:
     """Stable across rebuilds: the same schedule, service and start give the same id."""
     return uuid5(SLOT_NAMESPACE, f"{schedule_id}/{service_id}/{start.isoformat()}")
+
+
+def require_offered(rules: AvailabilityRules, zone: ZoneInfo, duration_minutes: int,
+                    start: datetime, end: datetime, now: datetime) -> None:
+    """The write side's own check (decision 0037): the rules offer this visit now, on a
+    bookable day, at one of the slot times they cut, with the minimum notice. Search results
+    come from a read model that may lag the rules; a booking must not."""
+    if start - timedelta(minutes=rules.min_notice_minutes) < now:
+        raise SlotUnavailableError("that time can no longer be booked")
+    day = local_day(start, zone)
+    if day not in rules.bookable_days(local_day(now, zone)) or \
+            SlotTime(start, end) not in slot_times(rules, zone, duration_minutes, [day]):
+        raise SlotUnavailableError("the provider no longer offers that time")

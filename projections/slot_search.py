@@ -79,10 +79,12 @@ class SlotSearchWriter(Protocol):
     def schedule_context(self, schedule_id: UUID) -> ScheduleContext | None: ...
     def replace_open_slots(self, schedule_id: UUID, rows: Sequence[SlotRow],
                            generated_through: date) -> None: ...
-    def block(self, provider_id: UUID, appointment_id: UUID, start: datetime,
-              end: datetime) -> None: ...
-    def unblock(self, appointment_id: UUID) -> UUID | None:
-        """Give the appointment's time back; return its provider (None if unknown)."""
+    def block(self, provider_id: UUID, clinic_id: UUID | None, appointment_id: UUID,
+              start: datetime, end: datetime) -> None:
+        """Take the visit's time and its schedule's buffers from search."""
+    def unblock(self, appointment_id: UUID) -> tuple[UUID, UUID | None] | None:
+        """Give the appointment's time back; return its provider and clinic (None if
+        unknown)."""
 
 
 def apply_events(writer: SlotSearchWriter, events: Iterable[Any],
@@ -120,11 +122,11 @@ def _apply(writer: SlotSearchWriter, event: Any) -> list[UUID]:
         writer.change_schedule_rules(oid, event.rules, at)
         return [oid]
     if isinstance(event, Appointment.Booked):
-        writer.block(event.provider_id, oid, event.start, event.end)
+        writer.block(event.provider_id, event.clinic_id, oid, event.start, event.end)
     elif isinstance(event, Appointment.Rescheduled):
-        provider_id = writer.unblock(oid)
-        if provider_id is not None:
-            writer.block(provider_id, oid, event.start, event.end)
+        held = writer.unblock(oid)
+        if held is not None:
+            writer.block(*held, oid, event.start, event.end)
     elif isinstance(event, Appointment.Cancelled):
         writer.unblock(oid)
     return []

@@ -12,7 +12,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
-from domain.availability import AvailabilityRules
+from domain.availability import MAX_BUFFER_MINUTES, AvailabilityRules
 from infra.postgres.read_model import TrackedReadModel
 from projections.slot_search import (
     OfferedService,
@@ -151,37 +151,61 @@ class _Writer:
         self._exec(f"""UPDATE {self.s}.availability_schedules SET generated_through = %s
             WHERE schedule_id = %s""", (generated_through, schedule_id))
         self._exec(f"""UPDATE {self.s}.open_slots s SET status = 'booked'
-            FROM {self.s}.booked_intervals b
-            WHERE s.schedule_id = %s AND b.provider_id = s.provider_id
-              AND s.start_at < b.end_at AND b.start_at < s.end_at""", (schedule_id,))
+            FROM {self.s}.booked_intervals b, {self.s}.availability_schedules a
+            WHERE s.schedule_id = %s AND a.schedule_id = s.schedule_id
+              AND b.provider_id = s.provider_id
+              AND s.start_at - {_BEFORE} < b.end_at AND b.start_at < s.end_at + {_AFTER}""",
+                   (schedule_id,))
 
-    def block(self, provider_id: UUID, appointment_id: UUID, start: datetime,
-              end: datetime) -> None:
-        self._exec(f"""INSERT INTO {self.s}.booked_intervals VALUES (%s, %s, %s, %s)
+    # A booked visit blocks its time and its schedule's buffers; an open slot is hidden when
+    # its own buffered span meets that (as ProviderCalendar decides; decision 0037).
+    def block(self, provider_id: UUID, clinic_id: UUID | None, appointment_id: UUID,
+              start: datetime, end: datetime) -> None:
+        self._exec(f"""WITH a AS (SELECT (SELECT rules FROM {self.s}.availability_schedules
+                WHERE provider_id = %s AND clinic_id = %s) AS rules)
+            INSERT INTO {self.s}.booked_intervals
+                (appointment_id, provider_id, start_at, end_at, clinic_id)
+            SELECT %s, %s, %s::timestamptz - {_BEFORE}, %s::timestamptz + {_AFTER}, %s FROM a
             ON CONFLICT (appointment_id) DO UPDATE SET start_at = EXCLUDED.start_at,
-            end_at = EXCLUDED.end_at""", (appointment_id, provider_id, start, end))
-        self._exec(f"""UPDATE {self.s}.open_slots SET status = 'booked'
-            WHERE provider_id = %s AND start_at < %s AND end_at > %s AND status = 'open'""",
-            (provider_id, end, start))
+                end_at = EXCLUDED.end_at, clinic_id = EXCLUDED.clinic_id
+            RETURNING start_at, end_at""",
+                   (provider_id, clinic_id, appointment_id, provider_id, start, end, clinic_id))
+        row = self.curs.fetchone()
+        assert row is not None
+        self._exec(f"""UPDATE {self.s}.open_slots s SET status = 'booked'
+            FROM {self.s}.availability_schedules a
+            WHERE a.schedule_id = s.schedule_id AND s.provider_id = %s AND s.status = 'open'
+              AND {_NEAR} AND s.start_at - {_BEFORE} < %s AND s.end_at + {_AFTER} > %s""",
+                   (provider_id, row["end_at"], row["start_at"], row["end_at"],
+                    row["start_at"]))
 
-    def unblock(self, appointment_id: UUID) -> UUID | None:
+    def unblock(self, appointment_id: UUID) -> tuple[UUID, UUID | None] | None:
         self._exec(f"""DELETE FROM {self.s}.booked_intervals WHERE appointment_id = %s
-            RETURNING provider_id, start_at, end_at""", (appointment_id,))
+            RETURNING provider_id, clinic_id, start_at, end_at""", (appointment_id,))
         row = self.curs.fetchone()
         if row is None:
             return None
         self._exec(f"""UPDATE {self.s}.open_slots s SET status = 'open'
-            WHERE s.provider_id = %s AND s.start_at < %s AND s.end_at > %s
-              AND s.status = 'booked'
+            FROM {self.s}.availability_schedules a
+            WHERE a.schedule_id = s.schedule_id AND s.provider_id = %s
+              AND s.status = 'booked' AND {_NEAR}
+              AND s.start_at - {_BEFORE} < %s AND s.end_at + {_AFTER} > %s
               AND NOT EXISTS (SELECT 1 FROM {self.s}.booked_intervals b
-                  WHERE b.provider_id = s.provider_id AND s.start_at < b.end_at
-                    AND b.start_at < s.end_at)""",
-            (row["provider_id"], row["end_at"], row["start_at"]))
-        provider_id: UUID = row["provider_id"]
-        return provider_id
+                  WHERE b.provider_id = s.provider_id AND s.start_at - {_BEFORE} < b.end_at
+                    AND b.start_at < s.end_at + {_AFTER})""",
+                   (row["provider_id"], row["end_at"], row["start_at"], row["end_at"],
+                    row["start_at"]))
+        return row["provider_id"], row["clinic_id"]
 
     def _exec(self, query: str, params: tuple[Any, ...]) -> None:
         self.curs.execute(_sql(query), params)
+
+
+_BEFORE = "coalesce((a.rules->>'buffer_before_minutes')::int, 0) * interval '1 minute'"
+_AFTER = "coalesce((a.rules->>'buffer_after_minutes')::int, 0) * interval '1 minute'"
+# Slots that can meet a span [lo, hi) at all, whatever their buffers: the index's range.
+_NEAR = (f"s.start_at < %s::timestamptz + interval '{MAX_BUFFER_MINUTES} minutes' "
+         f"AND s.end_at > %s::timestamptz - interval '{MAX_BUFFER_MINUTES} minutes'")
 
 
 def _sql(text: str) -> Any:

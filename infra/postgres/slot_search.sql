@@ -38,3 +38,5 @@ CREATE TABLE IF NOT EXISTS {s}.booked_intervals (
     start_at timestamptz NOT NULL, end_at timestamptz NOT NULL);
 CREATE INDEX IF NOT EXISTS booked_intervals_by_provider
     ON {s}.booked_intervals (provider_id, start_at);
+-- The booked span includes the buffers of the schedule it was booked under (decision 0037).
+ALTER TABLE {s}.booked_intervals ADD COLUMN IF NOT EXISTS clinic_id uuid;

@@ -5,16 +5,17 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
 
-from commands.ports import SlotInfo
 from domain.calendars import SlotTakenError
 from domain.consent import POLICIES, Purpose
+from domain.modality import Modality
 from infra.eventstore.application import build_application
 from infra.wiring.container import Container
-from tests.builders import build_world
+from tests.builders import ALL_DAY, build_world, rules, slot_at
 from tests.driver import ClinicDriver, drive
 
 
@@ -27,12 +28,22 @@ def _verified_patient(app: ClinicDriver, n: int) -> uuid.UUID:
 
 
 def test_concurrent_overlapping_bookings_one_wins(container: Container) -> None:
-    world = build_world(drive(container))
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    clinics = drive(container)
+    world = build_world(clinics)
     # Eight bookings: two groups of four overlapping times (different lengths), one provider.
-    wanted = [(start + timedelta(minutes=m), start + timedelta(minutes=m + d))
-              for m, d in [(0, 30), (10, 60), (20, 15), (29, 30),
-                           (120, 30), (100, 45), (140, 20), (149, 60)]]
+    # Each is a time the provider's rules offer (a service of that length, on its grid):
+    # the write side checks that before the calendar decides (decision 0037).
+    services = {30: world.checkup, **{minutes: clinics.register_service(
+        f"Visit {minutes}", minutes, Modality.in_person) for minutes in (15, 20, 45, 60)}}
+    clinics.revise_provider(world.provider, "Dr. One", [world.clinic, world.second_clinic],
+                            [world.video, *services.values()])
+    clinics.publish_availability(world.provider, world.clinic,
+                                 rules(ALL_DAY, granularity_minutes=5))
+    zone = ZoneInfo("America/New_York")
+    midnight = datetime.combine(datetime.now(zone).date() + timedelta(days=2), time(0), zone)
+    wanted = [(midnight + timedelta(minutes=m), midnight + timedelta(minutes=m + d))
+              for m, d in [(540, 30), (560, 20), (555, 15), (540, 60),
+                           (660, 30), (675, 45), (660, 60), (680, 20)]]
     settings = container.settings
     assert settings.database_url
     patients = [_verified_patient(drive(container), n) for n in range(len(wanted))]
@@ -42,8 +53,8 @@ def test_concurrent_overlapping_bookings_one_wins(container: Container) -> None:
 
     def attempt(i: int) -> None:
         s, e = wanted[i]
-        slot = SlotInfo(uuid.uuid4(), world.provider, world.clinic, world.checkup, "in_person",
-                        s, e, s)
+        minutes = int((e - s).total_seconds() // 60)
+        slot = slot_at(clinics, world.provider, world.clinic, services[minutes], s)
         barrier.wait()
         try:
             apps[i].book(patients[i], slot, "", datetime.now(UTC))

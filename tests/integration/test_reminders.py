@@ -3,7 +3,6 @@ cancelled visit or a moved visit's old time; a moved visit gets reminders of its
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +11,7 @@ from domain.consent import POLICIES, Purpose
 from domain.reminders import Reminder
 from infra.wiring.container import Container
 from infra.wiring.reminders import build_scheduler
-from tests.builders import build_world
+from tests.builders import ALL_DAY, build_world, first_slot, rules, slot_at
 from tests.driver import drive
 
 
@@ -24,17 +23,19 @@ def test_each_reminder_falls_due_once_and_only_for_visits_still_on(
                                       "rey@example.org", None)
     app.verify_patient_email(patient)
     app.grant_consent(patient, Purpose.treatment, POLICIES[Purpose.treatment].version, "web")
+    app.publish_availability(world.provider, world.clinic, rules(ALL_DAY, min_notice_minutes=0))
     now = datetime.now(UTC).replace(microsecond=0)
-    start = now + timedelta(days=2)
+    start = first_slot(app, world.provider, world.clinic, world.checkup,
+                       now + timedelta(days=2)).start
 
     def slot(at: datetime) -> SlotInfo:
-        return SlotInfo(uuid.uuid4(), world.provider, world.clinic, world.checkup, "in_person",
-                        at, at + timedelta(minutes=30), at)
+        return slot_at(app, world.provider, world.clinic, world.checkup, at)
 
     kept = app.book(patient, slot(start), "", now).id
     cancelled = app.book(patient, slot(start + timedelta(hours=1)), "", now).id
     moved = app.book(patient, slot(start + timedelta(hours=2)), "", now).id
-    soon_start = now + timedelta(minutes=90)
+    soon_start = first_slot(app, world.provider, world.clinic, world.checkup,
+                            now + timedelta(minutes=90)).start
     soon = app.book(patient, slot(soon_start), "", now).id  # its 24 h reminder is already past
     app.cancel(cancelled, now)
     new_start = start + timedelta(hours=5)
@@ -42,7 +43,7 @@ def test_each_reminder_falls_due_once_and_only_for_visits_still_on(
     project()
 
     settings = container.settings.model_copy(update={"reminder_offsets": "24h,1h"})
-    runs = {"soon 1h": now + timedelta(minutes=31), "kept 24h": start - timedelta(hours=23),
+    runs = {"soon 1h": soon_start - timedelta(minutes=59), "kept 24h": start - timedelta(hours=23),
             "moved both": start + timedelta(hours=4)}
     recorded: dict[str, int] = {}
     for label, moment in runs.items():
@@ -72,10 +73,10 @@ def test_the_appointment_decides_even_when_the_schedule_lags(container: Containe
                                       "sol@example.org", None)
     app.verify_patient_email(patient)
     app.grant_consent(patient, Purpose.treatment, POLICIES[Purpose.treatment].version, "web")
+    app.publish_availability(world.provider, world.clinic, rules(ALL_DAY))
     now = datetime.now(UTC)
-    start = now + timedelta(days=3)
-    slot = SlotInfo(uuid.uuid4(), world.provider, world.clinic, world.checkup, "in_person",
-                    start, start + timedelta(minutes=30), start)
+    slot = first_slot(app, world.provider, world.clinic, world.checkup, now + timedelta(days=3))
+    start = slot.start
     appointment = app.book(patient, slot, "", now).id
     assert app.record_reminder_due(appointment, timedelta(hours=2), start + timedelta(hours=1)
                                    ) is False  # not its start time

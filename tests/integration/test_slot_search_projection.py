@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -198,3 +198,54 @@ def test_bookings_take_time_from_search_and_rebuild_agrees(
     CatchUpRunner(app, read_model).catch_up()
     assert dump(container) == incremental
     assert open_count(overlapping, args) == 0 and second
+
+
+def test_a_booked_visit_hides_what_its_buffer_keeps_free_and_rebuild_agrees(
+    container: Container, read_model: SlotSearchReadModel
+) -> None:
+    """Issue "Hardening", item 4: search no longer offers a visit of another service that
+    starts inside a booked visit's buffer (the calendar would refuse it)."""
+    from domain.consent import POLICIES, Purpose
+    from tests.builders import slot_at
+
+    app = drive(container)
+    world = build_world(app)
+    app.publish_availability(world.provider, world.clinic, rules(buffer_after_minutes=10))
+    runner = CatchUpRunner(app, read_model)
+    runner.catch_up()
+    schema = container.settings.db_schema
+    patient, _ = app.register_patient("Pat", "Doe", datetime(1990, 1, 1).date(),
+                                      "pat@example.org", None)
+    app.verify_patient_email(patient)
+    app.grant_consent(patient, Purpose.treatment, POLICIES[Purpose.treatment].version, "web")
+
+    def status_of(service: object, start: object) -> str:
+        with psycopg.connect(str(container.settings.database_url)) as conn:
+            row = conn.execute(
+                f'SELECT status FROM "{schema}".open_slots WHERE provider_id = %s AND '
+                "service_id = %s AND start_at = %s", (world.provider, service, start)).fetchone()
+        assert row is not None
+        return str(row[0])
+
+    with psycopg.connect(str(container.settings.database_url)) as conn:
+        first = conn.execute(
+            f'SELECT start_at FROM "{schema}".open_slots WHERE provider_id = %s AND '
+            "service_id = %s AND clinic_id = %s ORDER BY start_at LIMIT 1",
+            (world.provider, world.checkup, world.clinic)).fetchone()
+    assert first is not None
+    checkup = slot_at(app, world.provider, world.clinic, world.checkup, first[0])
+    right_after, later = checkup.end, checkup.end + timedelta(minutes=30)  # 20-min video visits
+    assert status_of(world.video, right_after) == status_of(world.video, later) == "open"
+
+    appointment = app.book(patient, checkup, "", FROZEN).id
+    runner.catch_up()
+    assert status_of(world.video, right_after) == "booked"  # inside the 10-minute buffer
+    assert status_of(world.video, later) == "open"
+    incremental = dump(container)
+    read_model.reset()
+    CatchUpRunner(app, read_model).catch_up()
+    assert dump(container) == incremental
+
+    app.cancel(appointment, FROZEN)
+    runner.catch_up()
+    assert status_of(world.video, right_after) == "open"

@@ -25,6 +25,7 @@ from domain.consent import POLICIES, Purpose
 from domain.errors import ConflictError, RuleViolationError
 from domain.modality import Modality
 from domain.schedules import RulesConflictWithBookingsError
+from domain.slots import SlotUnavailableError
 from tests.driver import ClinicDriver
 from tests.fakes import in_memory_use_cases
 
@@ -33,6 +34,12 @@ DAY = datetime.now(UTC).astimezone(ZONE).date() + timedelta(days=2)
 ALL_DAY = {d: [["00:00", "24:00"]] for d in
            ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]}
 MORNING = {d: [["00:00", "12:00"]] for d in ALL_DAY}
+# Slot starts each service's rules really offer (a visit of n minutes every n minutes from
+# midnight): the write side checks a slot against the rules (decision 0037).
+STARTS = {30: [(9, 0), (9, 30), (10, 0), (11, 30), (12, 0), (13, 0)],
+          60: [(9, 0), (10, 0), (12, 0), (13, 0)],
+          90: [(9, 0), (10, 30), (12, 0), (13, 30)]}
+SLOTS = sum(len(starts) for starts in STARTS.values())
 
 
 def _local(hour: int, minute: int) -> datetime:
@@ -46,8 +53,9 @@ class BookingService(RuleBasedStateMachine):
         app = self.app
         self.clinic = app.register_clinic("C", Address("1 A St", "Town", "IL", "60601"),
                                           "America/Chicago", [Modality.in_person])
-        service = app.register_service("Visit", 30, Modality.in_person)
-        self.provider = app.register_provider("Dr", [self.clinic], [service])
+        services = {minutes: app.register_service(f"Visit {minutes}", minutes,
+                                                  Modality.in_person) for minutes in STARTS}
+        self.provider = app.register_provider("Dr", [self.clinic], list(services.values()))
         app.publish_availability(self.provider, self.clinic,
                                  AvailabilityRules.from_dict({"weekly": ALL_DAY}))
         self.patient, _ = app.register_patient("P", "Q", date(1990, 1, 1), "p@example.org",
@@ -55,11 +63,10 @@ class BookingService(RuleBasedStateMachine):
         app.verify_patient_email(self.patient)
         app.grant_consent(self.patient, Purpose.treatment,
                           POLICIES[Purpose.treatment].version, "web")
-        self.slots = [SlotInfo(uuid.uuid4(), self.provider, self.clinic, service, "in_person",
-                               _local(h, m), _local(h, m) + timedelta(minutes=d),
+        self.slots = [SlotInfo(uuid.uuid4(), self.provider, self.clinic, services[d],
+                               "in_person", _local(h, m), _local(h, m) + timedelta(minutes=d),
                                _local(h, m) - timedelta(hours=1))
-                      for (h, m), d in itertools.product(
-                          [(9, 0), (9, 30), (10, 0), (11, 30), (12, 0), (13, 0)], [30, 60, 90])]
+                      for d, starts in STARTS.items() for h, m in starts]
         self.model: dict[uuid.UUID, tuple[datetime, datetime, str]] = {}
         self.hours = ALL_DAY
 
@@ -69,15 +76,22 @@ class BookingService(RuleBasedStateMachine):
     def _free(self, start: datetime, end: datetime, ignore: uuid.UUID | None = None) -> bool:
         return all(not (s < end and start < e) for k, s, e in self._live() if k != ignore)
 
-    @rule(index=st.integers(0, 17))
+    def _offered(self, slot: SlotInfo) -> bool:
+        return self.hours is ALL_DAY or slot.end <= _local(12, 0)
+
+    @rule(index=st.integers(0, SLOTS - 1))
     def book(self, index: int) -> None:
         slot = self.slots[index]
         free = self._free(slot.start, slot.end)
         try:
             appointment_id = self.app.book(self.patient, slot, "", datetime.now(UTC)).id
+        except SlotUnavailableError:
+            assert not self._offered(slot), "refused a time the hours offer"
+            return
         except SlotTakenError:
             assert not free, "refused a free time"
             return
+        assert self._offered(slot), "booked a time outside the hours"
         assert free, "booked over another appointment"
         self.model[appointment_id] = (slot.start, slot.end, "booked")
 
@@ -95,20 +109,25 @@ class BookingService(RuleBasedStateMachine):
         assert status == "booked"
         self.model[appointment_id] = (start, end, "cancelled")
 
-    @rule(data=st.data(), index=st.integers(0, 17))
-    def reschedule(self, data: st.DataObject, index: int) -> None:
+    @rule(data=st.data())
+    def reschedule(self, data: st.DataObject) -> None:
         live = self._live()
         if not live:
             return
-        appointment_id, _, _ = data.draw(st.sampled_from(live))
-        slot = self.slots[index]
+        appointment_id, start, end = data.draw(st.sampled_from(live))
+        # To a time of the same service (same length), as a reschedule must be.
+        slot = data.draw(st.sampled_from([s for s in self.slots
+                                          if s.end - s.start == end - start]))
         free = self._free(slot.start, slot.end, ignore=appointment_id)
         try:
             self.app.reschedule(appointment_id, slot, datetime.now(UTC))
+        except SlotUnavailableError:
+            assert not self._offered(slot), "refused a time the hours offer"
+            return
         except (SlotTakenError, ConflictError):
             assert not free
             return
-        assert free
+        assert free and self._offered(slot)
         self.model[appointment_id] = (slot.start, slot.end, "booked")
 
     @rule(morning_only=st.booleans())

@@ -97,11 +97,11 @@ def test_a_visit_of_an_erased_patient_can_still_be_cancelled_and_nothing_new_is_
     """A booking that raced the erasure must not become impossible to cancel."""
     from datetime import UTC, datetime, timedelta
 
-    from commands.ports import SlotInfo
     from domain.appointments import Appointment
     from domain.clinics import Address
     from domain.consent import POLICIES, Purpose
     from domain.modality import Modality
+    from tests.builders import ALL_DAY, first_slot, rules
 
     app = ClinicDriver(in_memory_use_cases())
     clinic = app.register_clinic("C", Address("1 A St", "Town", "IL", "60601"),
@@ -111,9 +111,8 @@ def test_a_visit_of_an_erased_patient_can_still_be_cancelled_and_nothing_new_is_
     patient_id = _register(app)
     app.verify_patient_email(patient_id)
     app.grant_consent(patient_id, Purpose.treatment, POLICIES[Purpose.treatment].version, "web")
-    start = datetime.now(UTC) + timedelta(days=3)
-    slot = SlotInfo(uuid.uuid4(), provider, clinic, service, "in_person", start,
-                    start + timedelta(minutes=30), start - timedelta(hours=1))
+    app.publish_availability(provider, clinic, rules(ALL_DAY))
+    slot = first_slot(app, provider, clinic, service, datetime.now(UTC) + timedelta(days=3))
     visit = app.book(patient_id, slot, "Zorblax's secret reason", datetime.now(UTC))
     app.record_erasure(patient_id, ErasureBasis.request)
     app.shred_personal_data(patient_id)

@@ -5,6 +5,7 @@ store, and fakes of the ports (tests/fakes.py)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -40,6 +41,8 @@ from domain.modality import Modality
 from domain.patients import ErasureBasis, PatientErasedError
 from domain.record_access import HiddenRecordError
 from domain.telehealth import InvalidJoinLinkError
+from tests.builders import ALL_DAY, first_slot
+from tests.driver import ClinicDriver
 from tests.fakes import FakeCodes, FakeRecords, FakeSessions, FakeSlots, in_memory_use_cases
 
 ADMIN = Actor("ops", Role.admin)
@@ -57,11 +60,13 @@ class Clinic:
             modalities=[Modality.in_person, Modality.telehealth]), ADMIN).id
         self.checkup = d.register_service(ServiceCreate(
             name="Checkup", duration_minutes=30, modality=Modality.in_person), ADMIN).id
-        self.video = d.register_service(ServiceCreate(
-            name="Video", duration_minutes=30, modality=Modality.telehealth), ADMIN).id
+        self.video = d.register_service(ServiceCreate(  # short: one starts within minutes
+            name="Video", duration_minutes=5, modality=Modality.telehealth), ADMIN).id
         self.provider = d.register_provider(ProviderCreate(
             display_name="Dr. One", clinic_ids=[self.clinic],
             service_ids=[self.checkup, self.video]), ADMIN).id
+        d.publish_availability(self.provider, self.clinic, AvailabilityIn(
+            weekly=Weekly(**ALL_DAY), granularity_minutes=5, min_notice_minutes=0), ADMIN)
 
     @property
     def slots(self) -> FakeSlots:
@@ -71,11 +76,11 @@ class Clinic:
 
     def offer(self, hours_ahead: float, service: uuid.UUID | None = None,
               notice: timedelta = timedelta(minutes=30)) -> SlotInfo:
-        start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=hours_ahead)
-        modality = "telehealth" if service == self.video else "in_person"
-        slot = SlotInfo(uuid.uuid4(), self.provider, self.clinic, service or self.checkup,
-                        modality, start, start + timedelta(minutes=30),
-                        start - notice)
+        """The first time the provider's hours offer after `hours_ahead`, as a new slot."""
+        offered = first_slot(ClinicDriver(self.uc), self.provider, self.clinic,
+                             service or self.checkup,
+                             datetime.now(UTC) + timedelta(hours=hours_ahead))
+        slot = replace(offered, slot_id=uuid.uuid4(), book_by=offered.start - notice)
         self.slots.offered[slot.slot_id] = slot
         return slot
 
