@@ -6,9 +6,10 @@ writes its rows and its tracking position in one transaction, so a crash between
 repeats nothing and loses nothing.
 
 An event it cannot apply stops the runner at that event, never skips it (a read model that
-silently misses an event is wrong forever): it narrows the failing batch to the one event,
-reports it (FollowerHealth) and retries with backoff until the cause is fixed
-(docs/decisions/0036-poison-events.md).
+silently misses an event is wrong forever): after a failure it halves its batches until one
+event fails alone, reports that event (FollowerHealth) and retries with backoff until the
+cause is fixed; each success doubles the batch again, so a passing outage (a broker down)
+costs a few small batches (docs/decisions/0036-poison-events.md).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from eventsourcing.persistence import Tracking
 from projections.ports import FollowerHealth, LogListener
 
 log = structlog.get_logger("clinic.projections")
-MAX_BACKOFF = 10.0  # seconds between attempts, growing by one per failure up to this
+MAX_BACKOFF = 10.0  # seconds between attempts, doubling per failure up to this
 
 
 class ReadModel(Protocol):
@@ -64,7 +65,7 @@ class CatchUpRunner:
         self.stopping = threading.Event()
         self.health = health
         self.failures = 0  # consecutive failed attempts (the backoff grows with them)
-        self.narrow_until = 0  # after a failed batch, one event at a time up to its end
+        self.limit = batch_size  # this batch's size: halved by a failure, doubled by a success
         self.attempting = 0  # the first notification id of the batch being applied
         self.reported = False  # whether `health` was told of a failure not yet recovered
 
@@ -76,7 +77,7 @@ class CatchUpRunner:
         """Apply the batch after `after`; return its size and the new position."""
         self.attempting = 0
         notifications = self.app.recorder.select_notifications(
-            start=after, limit=1 if after < self.narrow_until else self.batch_size,
+            start=after, limit=self.limit,
             inclusive_of_start=False)
         if not notifications:
             return 0, after
@@ -111,9 +112,12 @@ class CatchUpRunner:
                 self._failed(position, exc)
                 position = None
                 continue
-            if self.failures and applied:
-                self._recovered()
-            if applied >= self.batch_size:
+            full = applied >= self.limit
+            if applied:
+                self.limit = min(self.batch_size, self.limit * 2)
+                if self.failures:
+                    self._recovered()
+            if full:
                 continue  # more is waiting
             if self.listener is None:
                 if not applied:
@@ -125,11 +129,10 @@ class CatchUpRunner:
                 self.stopping.wait(self.idle_sleep)  # gather the burst the ring announced
 
     def _failed(self, position: int | None, exc: Exception) -> None:
-        """A batch failed: retry one event at a time, so the next failure names the event."""
-        isolated = position is not None and position < self.narrow_until
+        """A batch failed: retry a half batch, so that a failure of one event names it."""
+        isolated = self.limit == 1
         self.failures += 1
-        if position is not None:
-            self.narrow_until = max(self.narrow_until, position + self.batch_size)
+        self.limit = max(1, self.limit // 2)
         log.exception("projection failed; retrying", read_model=self.read_model.name,
                       after=position, attempt=self.failures)
         if isolated and self.attempting and self.health is not None:
@@ -138,8 +141,7 @@ class CatchUpRunner:
                 self.reported = True
             except Exception:
                 log.exception("could not report the failure", read_model=self.read_model.name)
-        if isolated or position is None:
-            self.stopping.wait(min(MAX_BACKOFF, float(self.failures)))
+        self.stopping.wait(min(MAX_BACKOFF, 0.125 * 2 ** min(self.failures, 7)))
 
     def _recovered(self) -> None:
         self.failures = 0
