@@ -28,6 +28,7 @@ from commands.idempotency import (
 from commands.inputs import MultilineText
 from commands.ports import CommandMetrics, IdempotencyRecords, SlotInfo
 from commands.visits import BookingPublic, Visits
+from domain.agendas import PatientAgenda
 from domain.appointments import Appointment
 from domain.calendars import SlotTakenError
 from domain.clinics import valid_time_zone
@@ -35,7 +36,7 @@ from domain.consent import Consent, ConsentRequiredError, Purpose
 from domain.errors import ConflictError, DomainError, RuleViolationError
 from domain.modality import Modality
 from domain.patients import Patient
-from domain.record_access import patient_to_book_for
+from domain.record_access import patient_to_book_for, require_may_exceed_visit_limit
 from domain.schedules import Schedule
 from domain.slots import SlotUnavailableError, require_offered
 
@@ -59,6 +60,9 @@ class BookingCreate(HoldProof):
     slot_id: UUID
     reason: Annotated[MultilineText, Field(max_length=500, description="Visit reason (PHI)")] = ""
     patient_id: Annotated[UUID | None, Field(description="Staff only: whom to book for")] = None
+    exceed_visit_limit: Annotated[bool, Field(
+        description="Front desk only: book although the patient already has as many upcoming "
+                    "visits as the clinic allows (recorded with who did it)")] = False
 
 
 class Reschedule(HoldProof):
@@ -67,9 +71,11 @@ class Reschedule(HoldProof):
 
 class Bookings:
     def __init__(self, app: ClinicApplication, visits: Visits, holding: Holding,
-                 idempotency: IdempotencyRecords, metrics: CommandMetrics) -> None:
+                 idempotency: IdempotencyRecords, metrics: CommandMetrics,
+                 max_upcoming_visits: int = 8) -> None:
         self.app, self.visits, self.holding = app, visits, holding
         self.idempotency, self.metrics = idempotency, metrics
+        self.max_upcoming_visits = max_upcoming_visits
 
     def book(self, command: BookingCreate, actor: Actor,
              key: IdempotencyKey | None = None) -> Outcome[BookingPublic]:
@@ -80,11 +86,14 @@ class Bookings:
                 # After the key: a retry of a booking made with a hold (released since) is
                 # answered again, not refused for the hold.
                 patient_id = patient_to_book_for(actor, command.patient_id)
+                if command.exceed_visit_limit:
+                    require_may_exceed_visit_limit(actor)
                 slot = self.holding.bookable(command.slot_id, command)
                 try:
                     with acting_as(actor.doing("booking")):
-                        appointment = self.book_slot(patient_id, slot, command.reason,
-                                                 datetime.now(UTC), derived_id)
+                        appointment = self.book_slot(
+                            patient_id, slot, command.reason, datetime.now(UTC), derived_id,
+                            exceed_visit_limit=command.exceed_visit_limit)
                 except DuplicateAppointmentError as dup:  # a retry whose answer was lost
                     appointment = self.visits.appointment(dup.appointment_id)
                 else:
@@ -117,14 +126,16 @@ class Bookings:
 
     # The decisions, once the door's concerns are settled (whose booking, which slot) -------
     def book_slot(self, patient_id: UUID, slot: SlotInfo, reason: str, now: datetime,
-                  appointment_id: UUID | None = None) -> Appointment:
-        """One read for everything the decision needs (patient, consents, the provider's
-        rules and calendars); after a lost race, one read of the rules and calendars again
-        (and of the appointment: a retry that won)."""
+                  appointment_id: UUID | None = None, *,
+                  exceed_visit_limit: bool = False) -> Appointment:
+        """One read for everything the decision needs (patient, consents and agenda, the
+        provider's rules and calendars); after a lost race, one read of the rules, agenda and
+        calendars again (and of the appointment: a retry that won)."""
         needed = {Consent.create_id(patient_id, purpose.value): purpose
                   for purpose in consents_needed(slot)}
         nearby = around(slot.provider_id, slot.start, slot.end)
-        loaded = self.app.get_many(patient_id, *needed, *_offering(slot), *nearby)
+        agenda_id = PatientAgenda.create_id(patient_id)
+        loaded = self.app.get_many(patient_id, *needed, agenda_id, *_offering(slot), *nearby)
         patient = found(loaded, Patient, patient_id, "patient")
         patient.require_present()
         _require_bookable(patient, {purpose: loaded.get(consent_id) for consent_id, purpose
@@ -142,9 +153,13 @@ class Bookings:
             for calendar in taken:
                 calendar.reserve(appointment_id, slot.start, slot.end, slot.clinic_id,
                                  before, after)
-            if self.app.saved(appointment, *taken):
+            agenda = loaded.get(agenda_id) or PatientAgenda(patient_id=patient_id)
+            agenda.reserve(appointment_id, slot.start, slot.end, now,
+                           self.max_upcoming_visits, exceed_limit=exceed_visit_limit)
+            if self.app.saved(appointment, *taken, agenda):
                 return appointment
-            loaded |= self.app.get_many(appointment_id, _offering(slot)[-1], *nearby)
+            loaded |= self.app.get_many(appointment_id, agenda_id, _offering(slot)[-1],
+                                        *nearby)
             if appointment_id in loaded:
                 raise DuplicateAppointmentError(appointment_id)
         raise SlotTakenError("that time is in high demand; please try again")
@@ -157,9 +172,13 @@ class Bookings:
                     slot.service_id != appointment.service_id:
                 raise RuleViolationError("reschedule to a time of the same provider and service")
             old = around(appointment.provider_id, appointment.start, appointment.end)
-            loaded = self.app.get_many(*_offering(slot), *nearby, *old)
+            agenda_id = PatientAgenda.create_id(appointment.patient_id)
+            loaded = self.app.get_many(agenda_id, *_offering(slot), *nearby, *old)
             before, after = _offered(loaded, slot, now)
             appointment.reschedule(slot.slot_id, slot.start, slot.end, now)
+            agenda = loaded.get(agenda_id) or PatientAgenda(patient_id=appointment.patient_id)
+            agenda.reserve(appointment_id, slot.start, slot.end, now, self.max_upcoming_visits,
+                           exceed_limit=True)  # a move never adds a visit
             touched = {calendar.id: calendar for calendar_id in old
                        if (calendar := loaded.get(calendar_id)) is not None
                        and appointment_id in calendar.reservations}
@@ -170,7 +189,7 @@ class Bookings:
                 calendar = touched.setdefault(calendar.id, calendar)
                 calendar.reserve(appointment_id, slot.start, slot.end, slot.clinic_id,
                                  before, after)
-            if self.app.saved(appointment, *touched.values()):
+            if self.app.saved(appointment, *touched.values(), agenda):
                 return appointment
         raise SlotTakenError("that time is in high demand; please try again")
 

@@ -24,11 +24,10 @@ def around(provider_id: UUID, start: datetime, end: datetime) -> dict[UUID, str]
     return days_of(provider_id, start - MAX_BUFFER, end + MAX_BUFFER)
 
 
-def holding(app: ClinicApplication, provider_id: UUID, appointment_id: UUID,
-            start: datetime, end: datetime) -> list[ProviderCalendar]:
-    """The provider's calendars that hold this visit's reservation (read now)."""
-    found = app.get_many(*around(provider_id, start, end))
-    return [calendar for calendar in found.values() if appointment_id in calendar.reservations]
+def holding(loaded: dict[UUID, Any], appointment_id: UUID) -> list[ProviderCalendar]:
+    """The calendars among `loaded` (read `around` the visit) that hold its reservation."""
+    return [calendar for calendar in loaded.values()
+            if isinstance(calendar, ProviderCalendar) and appointment_id in calendar.reservations]
 
 
 def calendars(app: ClinicApplication, provider_id: UUID, days: dict[UUID, str],

@@ -43,6 +43,7 @@ class Policy:
     hold_ttl_seconds: int = 300
     max_holds_per_holder: int = 3
     cancellation_cutoff: timedelta = timedelta(hours=24)
+    max_upcoming_visits: int = 8  # per patient; staff may book beyond it (recorded)
     retention_years: float = 10
 
 
@@ -94,7 +95,8 @@ class UseCases:
             sign_in=SignIn(patients, a.codes, a.sessions, a.metrics),
             consents=Consents(patients, a.receipts),
             holding=holding,
-            bookings=Bookings(app, visits, holding, a.idempotency, a.metrics),
+            bookings=Bookings(app, visits, holding, a.idempotency, a.metrics,
+                              policy.max_upcoming_visits),
             visits=visits,
             telehealth=Telehealth(visits, directory, a.join_links),
             erasing=erasing,

@@ -9,9 +9,11 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from commands.application import ClinicApplication
-from commands.calendars import holding
+from commands.calendars import around, holding
 from commands.context import Actor, acting_as
+from domain.agendas import PatientAgenda
 from domain.appointments import Appointment
+from domain.calendars import ProviderCalendar
 from domain.errors import ConflictError
 from domain.record_access import require_appointment
 
@@ -59,10 +61,14 @@ class Visits:
         for _attempt in range(MAX_ATTEMPTS):
             appointment = self.appointment(appointment_id)
             appointment.cancel(now, self.cancellation_cutoff, note)
-            freed = holding(self.app, appointment.provider_id, appointment_id,
-                            appointment.start, appointment.end)
-            for calendar in freed:
-                calendar.release(appointment_id)
+            agenda_id = PatientAgenda.create_id(appointment.patient_id)
+            loaded = self.app.get_many(agenda_id, *around(appointment.provider_id,
+                                                          appointment.start, appointment.end))
+            freed: list[ProviderCalendar | PatientAgenda] = [*holding(loaded, appointment_id)]
+            if (agenda := loaded.get(agenda_id)) is not None:
+                freed.append(agenda)
+            for held in freed:
+                held.release(appointment_id)
             if self.app.saved(appointment, *freed):
                 return appointment
         raise ConflictError("the appointment changed meanwhile; please try again")

@@ -80,6 +80,13 @@ def patient_to_book_for(caller: Caller, named: UUID | None) -> UUID:
     return named
 
 
+def require_may_exceed_visit_limit(caller: Caller) -> None:
+    """Booking beyond a patient's limit of upcoming visits is the front desk's (or an
+    admin's) call, recorded with who made it; never the patient's own."""
+    if caller.role not in (Role.front_desk, Role.admin):
+        raise ForbiddenError("Only the front desk may book beyond the limit of upcoming visits.")
+
+
 def require_own_hours(caller: Caller, provider_id: UUID) -> None:
     if caller.role is Role.provider and caller.subject != str(provider_id):
         raise ForbiddenError("Providers may change only their own hours.")

@@ -6,6 +6,7 @@ import hashlib
 import json
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -240,6 +241,25 @@ def fake_adapters() -> Adapters:
                     metrics=CountedMetrics())
 
 
-def in_memory_use_cases(app: ClinicApplication | None = None) -> UseCases:
+def in_memory_use_cases(app: ClinicApplication | None = None,
+                        policy: Policy | None = None) -> UseCases:
     """Every use case over the in-memory application, each port a fake."""
-    return UseCases.compose(app or in_memory_application(), fake_adapters(), Policy())
+    return UseCases.compose(app or in_memory_application(), fake_adapters(), policy or Policy())
+
+
+def between_read_and_save(app: ClinicApplication, when: Callable[[tuple[UUID, ...]], bool],
+                           meanwhile: Callable[[], None]) -> None:
+    """Run `meanwhile` once, right after the first read for which `when(ids)` holds: the
+    other command reads and saves between this one's read and its save."""
+    read = app.get_many
+    done = False
+
+    def get_many(*ids: UUID) -> dict[UUID, Any]:
+        nonlocal done
+        found = read(*ids)
+        if not done and when(ids):
+            done = True
+            meanwhile()
+        return found
+
+    app.get_many = get_many  # type: ignore[method-assign]

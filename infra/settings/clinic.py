@@ -22,6 +22,8 @@ class ClinicSettings(BaseSettings):
     hold_ttl_seconds: int = Field(default=300, ge=10, le=3600)
     max_holds_per_client: int = Field(default=3, ge=1, le=50)
     cancellation_cutoff_hours: float = Field(default=24, ge=0, le=24 * 14)
+    # Upcoming visits one patient may hold at once (the front desk may book beyond it).
+    max_upcoming_visits: int = Field(default=8, ge=1, le=500)
     # A patient's session ends after this long without a request, and at the absolute
     # limit after sign-in whatever happens.
     patient_idle_minutes: int = Field(default=30, ge=1, le=720)

@@ -101,6 +101,7 @@ class Container:
         policy = Policy(hold_ttl_seconds=settings.hold_ttl_seconds,
                         max_holds_per_holder=settings.max_holds_per_client,
                         cancellation_cutoff=timedelta(hours=settings.cancellation_cutoff_hours),
+                        max_upcoming_visits=settings.max_upcoming_visits,
                         retention_years=settings.retention_years)
         return cls(
             settings=settings,

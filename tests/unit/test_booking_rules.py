@@ -5,7 +5,7 @@ and the booking must refuse it all the same."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from commands.application import ClinicApplication
 from commands.ports import SlotInfo
 from domain.calendars import SlotTakenError
 from domain.clinics import Address
@@ -24,7 +23,7 @@ from domain.schedules import RulesConflictWithBookingsError
 from domain.slots import SlotUnavailableError
 from tests.builders import ALL_DAY, rules, slot_at
 from tests.driver import ClinicDriver
-from tests.fakes import in_memory_use_cases
+from tests.fakes import between_read_and_save, in_memory_use_cases
 
 ZONE = ZoneInfo("America/Regina")  # UTC-6 all year: local 18:00 is always UTC midnight
 MORNING = {day: [["00:00", "12:00"]] for day in ALL_DAY}
@@ -128,29 +127,11 @@ def test_a_buffer_reaching_past_utc_midnight_meets_the_next_utc_days_first_visit
         world.book(world.slot(2, 18, 0))  # 00:00 UTC of the next day
 
 
-def _between_read_and_save(app: ClinicApplication, when: Callable[[tuple[UUID, ...]], bool],
-                           meanwhile: Callable[[], None]) -> None:
-    """Run `meanwhile` once, right after the first read for which `when(ids)` holds: the
-    other command reads and saves between this one's read and its save."""
-    read = app.get_many
-    done = False
-
-    def get_many(*ids: UUID) -> dict[UUID, Any]:
-        nonlocal done
-        found = read(*ids)
-        if not done and when(ids):
-            done = True
-            meanwhile()
-        return found
-
-    app.get_many = get_many  # type: ignore[method-assign]
-
-
 def test_a_rule_change_saved_while_a_booking_decides_makes_the_booking_look_again(
         world: World) -> None:
     world.hours()
     afternoon = world.slot(2, 15)
-    _between_read_and_save(world.app.app, lambda ids: world.patient in ids,
+    between_read_and_save(world.app.app, lambda ids: world.patient in ids,
                            lambda: world.hours(MORNING))
     with pytest.raises(SlotUnavailableError):
         world.book(afternoon)  # read the old hours; the change's calendar write beat it
@@ -163,7 +144,7 @@ def test_a_booking_saved_while_a_rule_change_decides_makes_the_change_look_again
     world.hours()
     afternoon = world.slot(2, 15)
     booked: list[UUID] = []
-    _between_read_and_save(world.app.app, lambda ids: len(ids) > 20,  # the change's read
+    between_read_and_save(world.app.app, lambda ids: len(ids) > 20,  # the change's read
                            lambda: booked.append(world.book(afternoon)))
     with pytest.raises(RulesConflictWithBookingsError):
         world.hours(MORNING)
