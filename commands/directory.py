@@ -25,9 +25,15 @@ from domain.calendars import ProviderCalendar
 from domain.clinics import Clinic, valid_time_zone
 from domain.errors import ConflictError, RuleViolationError
 from domain.local_time import local_day
+from domain.modality import Modality
 from domain.providers import Provider
 from domain.record_access import require_own_hours
-from domain.schedules import Schedule, hours_removed
+from domain.schedules import (
+    OverlappingClinicHoursError,
+    Schedule,
+    first_overlap,
+    hours_removed,
+)
 from domain.services import Service
 
 MAX_ATTEMPTS = 5
@@ -102,6 +108,7 @@ class Directory:
             if not provider.works_at(clinic_id):
                 raise RuleViolationError(
                     f"provider {provider_id} does not work at clinic {clinic_id}")
+            self._require_one_place_at_a_time(provider, clinic, rules)
             for _attempt in range(MAX_ATTEMPTS):
                 schedule = self.app.find(Schedule, Schedule.create_id(provider_id, clinic_id))
                 if schedule is None:
@@ -112,6 +119,35 @@ class Directory:
                 if self.app.saved(schedule, *revised):
                     return schedule
         raise ConflictError("the provider's calendar changed meanwhile; please try again")
+
+    def _require_one_place_at_a_time(self, provider: Provider, clinic: Clinic,
+                                     rules: AvailabilityRules) -> None:
+        """In-person hours at two clinics may not overlap: the provider cannot be in both.
+        (Two changes racing at two clinics are not serialized: rare admin work.)"""
+        others = [c for c in provider.clinic_ids if c != clinic.id]
+        if not others or not clinic.offers(Modality.in_person):
+            return
+        loaded = self.app.get_many(*provider.service_ids, *others,
+                                   *(Schedule.create_id(provider.id, c) for c in others))
+        if not any(isinstance(s, Service) and s.modality == Modality.in_person.value
+                   for s in loaded.values()):
+            return  # a provider of video visits only works from anywhere
+        zone, now = valid_time_zone(clinic.time_zone), datetime.now(UTC)
+        for other_id in others:
+            other = loaded.get(other_id)
+            schedule = loaded.get(Schedule.create_id(provider.id, other_id))
+            if not isinstance(other, Clinic) or not isinstance(schedule, Schedule) or \
+                    not other.offers(Modality.in_person):
+                continue
+            days = max(rules.horizon_days, schedule.rules.horizon_days)
+            met = first_overlap(rules, zone, schedule.rules, valid_time_zone(other.time_zone),
+                                now, days)
+            if met is not None:
+                day, interval = met
+                raise OverlappingClinicHoursError(
+                    f"these hours overlap the provider's in-person hours at {other.name}: "
+                    f"{day:%A %Y-%m-%d} {interval.as_pair()[0]}-{interval.as_pair()[1]} "
+                    "there; change those first")
 
     def _change_rules(self, schedule: Schedule, rules: AvailabilityRules, clinic: Clinic,
                       now: datetime) -> list[ProviderCalendar]:

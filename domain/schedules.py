@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import date, datetime, timedelta
+from itertools import accumulate
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo
@@ -10,8 +12,8 @@ from zoneinfo import ZoneInfo
 from eventsourcing.domain import Aggregate, event
 
 from domain.availability import AvailabilityRules
-from domain.errors import ConflictError
-from domain.intervals import subtracted
+from domain.errors import ConflictError, RuleViolationError
+from domain.intervals import Interval, subtracted
 from domain.local_time import UtcRange, local_day, utc_ranges
 
 SCHEDULE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:clinic:schedule")
@@ -51,6 +53,35 @@ def hours_removed(old: AvailabilityRules, new: AvailabilityRules, zone: ZoneInfo
         for interval in subtracted(old.working_intervals(day), new.working_intervals(day)):
             removed.extend(utc_ranges(day, interval, zone))
     return removed
+
+
+class OverlappingClinicHoursError(RuleViolationError):
+    """One provider cannot see patients in person at two clinics at once."""
+
+    code = "overlapping-clinic-hours"
+
+
+def _worked(rules: AvailabilityRules, zone: ZoneInfo, now: datetime,
+            days: int) -> list[tuple[datetime, datetime, date, Interval]]:
+    today = local_day(now, zone)
+    return [(lo, hi, day, interval)
+            for day in (today + timedelta(days=n) for n in range(-1, days + 1))
+            for interval in rules.working_intervals(day)
+            for lo, hi in utc_ranges(day, interval, zone)]
+
+
+def first_overlap(rules: AvailabilityRules, zone: ZoneInfo, other: AvailabilityRules,
+                  other_zone: ZoneInfo, now: datetime, days: int) -> tuple[date, Interval] | None:
+    """The first of `other`'s working times (its local day and hours) that `rules` also
+    work, over the next `days` days; None if they never meet."""
+    mine = sorted((lo, hi) for lo, hi, _, _ in _worked(rules, zone, now, days))
+    starts = [lo for lo, _ in mine]
+    latest_end = list(accumulate((hi for _, hi in mine), max))
+    for lo, hi, day, interval in sorted(_worked(other, other_zone, now, days)):
+        before = bisect_left(starts, hi)  # my ranges that start before this one ends
+        if before and latest_end[before - 1] > lo:
+            return day, interval
+    return None
 
 
 class Schedule(Aggregate):

@@ -44,23 +44,30 @@ SERVICES = [
     ("Mental health check-in", 45, Modality.telehealth),
 ]
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday"]
-# display name, clinic indexes, service indexes, hours pattern
-PROVIDERS = [
-    ("Dr. Maya Chen", [0], [0, 1, 2], "early"),
-    ("Dr. Samuel Okafor", [0, 3], [0, 2], "standard"),
-    ("Dr. Priya Raman", [1], [0, 1], "standard"),
-    ("Dr. Luis Herrera", [1, 2], [2, 3], "late"),
-    ("Dr. Hannah Weiss", [2], [2, 3], "standard"),
-    ("Dr. Kwame Mensah", [3], [0, 1, 2], "early"),
-    ("Dr. Elena Petrova", [3], [0, 3], "late"),
-    ("Dr. Aiko Tanaka", [0, 1], [1, 2, 3], "saturday"),
+EARLY = [["07:30", "11:30"], ["12:30", "15:30"]]
+STANDARD = [["09:00", "12:00"], ["13:00", "17:00"]]
+LATE = [["11:00", "14:00"], ["15:00", "19:00"]]
+
+
+def _on(days: list[str], ranges: list[list[str]]) -> dict[str, list[list[str]]]:
+    return dict.fromkeys(days, ranges)
+
+
+# display name, service indexes, and hours per clinic index. A provider who works at two
+# clinics is at one of them on a given day: in-person hours may not overlap (the directory
+# refuses it), and nobody is in Boston and San Diego at once.
+PROVIDERS: list[tuple[str, list[int], dict[int, dict[str, list[list[str]]]]]] = [
+    ("Dr. Maya Chen", [0, 1, 2], {0: _on(WEEKDAYS, EARLY)}),
+    ("Dr. Samuel Okafor", [0, 2], {0: _on(WEEKDAYS[:3], STANDARD),
+                                   3: _on(WEEKDAYS[3:], STANDARD)}),
+    ("Dr. Priya Raman", [0, 1], {1: _on(WEEKDAYS, STANDARD)}),
+    ("Dr. Luis Herrera", [2, 3], {1: _on(WEEKDAYS[:4], LATE), 2: _on(WEEKDAYS[4:], LATE)}),
+    ("Dr. Hannah Weiss", [2, 3], {2: _on(WEEKDAYS, STANDARD)}),
+    ("Dr. Kwame Mensah", [0, 1, 2], {3: _on(WEEKDAYS, EARLY)}),
+    ("Dr. Elena Petrova", [0, 3], {3: _on(WEEKDAYS, LATE)}),
+    ("Dr. Aiko Tanaka", [1, 2, 3], {0: {"saturday": [["09:00", "13:00"]]},
+                                    1: {"wednesday": [["14:00", "18:00"]]}}),
 ]
-PATTERNS = {
-    "early": {d: [["07:30", "11:30"], ["12:30", "15:30"]] for d in WEEKDAYS},
-    "standard": {d: [["09:00", "12:00"], ["13:00", "17:00"]] for d in WEEKDAYS},
-    "late": {d: [["11:00", "14:00"], ["15:00", "19:00"]] for d in WEEKDAYS},
-    "saturday": {"saturday": [["09:00", "13:00"]], "wednesday": [["14:00", "18:00"]]},
-}
 
 
 def demo_id(kind: str, name: str) -> UUID:
@@ -86,16 +93,16 @@ def seed_demo(directory: Directory) -> int:
                                                      modality=modality), actor, id=sid)
             added += 1
         service_ids.append(sid)
-    for name, clinics, services, pattern in PROVIDERS:
+    for name, services, weekly in PROVIDERS:
         pid = demo_id("provider", name)
         if pid not in app.get_many(pid):
             directory.register_provider(ProviderCreate(
-                display_name=name, clinic_ids=[clinic_ids[i] for i in clinics],
+                display_name=name, clinic_ids=[clinic_ids[i] for i in weekly],
                 service_ids=[service_ids[i] for i in services]), actor, id=pid)
             added += 1
-        hours = AvailabilityIn(weekly=Weekly.model_validate(PATTERNS[pattern]),
-                               horizon_days=30, granularity_minutes=15, min_notice_minutes=60)
-        for i in clinics:
+        for i, pattern in weekly.items():
+            hours = AvailabilityIn(weekly=Weekly.model_validate(pattern), horizon_days=30,
+                                   granularity_minutes=15, min_notice_minutes=60)
             try:
                 current = directory.schedule(pid, clinic_ids[i]).rules
             except NotFoundError:
