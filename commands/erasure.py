@@ -121,8 +121,10 @@ class Erasing:
 
 
 class Retention:
-    def __init__(self, erasing: Erasing, records: PatientRecords, years: float) -> None:
+    def __init__(self, erasing: Erasing, records: PatientRecords, years: float,
+                 unverified_days: float = 7) -> None:
         self.erasing, self.records, self.years = erasing, records, years
+        self.unverified_days = unverified_days
 
     def cutoff(self, now: datetime) -> datetime:
         return now - timedelta(days=self.years * DAYS_PER_YEAR)
@@ -130,9 +132,12 @@ class Retention:
     def run(self, actor: Actor, now: datetime, *, dry_run: bool,
             limit: int = 10_000) -> RetentionRun:
         """Erase patients whose last activity and every visit ended before the cutoff, and
-        finish erasures left unfinished; `dry_run`: list them, erase no one."""
+        registrations never verified within `unverified_days` (an address squatted, or a
+        sign-up abandoned); finish erasures left unfinished; `dry_run`: list them, erase
+        no one."""
         run = RetentionRun(cutoff=self.cutoff(now), dry_run=dry_run)
-        run.candidates = self.records.retention_candidates(run.cutoff, limit)
+        run.candidates = self.records.retention_candidates(
+            run.cutoff, now - timedelta(days=self.unverified_days), limit)
         if dry_run:
             return run
         with acting_as(actor.doing("erasure: retention-policy")):

@@ -70,8 +70,9 @@ class Patients:
 
     def register(self, command: PatientCreate, actor: Actor,
                  key: IdempotencyKey | None = None) -> Outcome[Registration]:
-        """Register with minimal details; a sign-in code goes to the address. A registered
-        address keeps its patient unchanged and gets a new code."""
+        """Register with minimal details; a sign-in code goes to the address. A verified
+        address keeps its patient unchanged and gets a new code; an unverified one goes to
+        this registration (email squatting, docs/privacy.md)."""
 
         def create(derived_id: UUID | None) -> Registration:
             with acting_as(actor.doing("patient registration")):
@@ -125,18 +126,24 @@ class Patients:
 
     # -----------------------------------------------------------------------------------
     def _register(self, command: PatientCreate, patient_id: UUID | None) -> tuple[UUID, bool]:
-        """(patient id, created?). A new patient's first code is requested in the same save."""
+        """(patient id, created?). A new patient's first code is requested in the same save.
+        An address already proven keeps its patient; one never proven goes to the newest
+        registration, whose details the next verified code confirms (the older registration
+        expires unverified and retention erases it)."""
         claim = self.claim(command.email)
+        holder = None
         if claim is not None and claim.patient_id is not None:
-            return claim.patient_id, False
+            holder = self.app.find(Patient, claim.patient_id)
+            if holder is not None and holder.email_verified and not holder.erased:
+                return claim.patient_id, False
         patient = Patient.register(patient_id or uuid4(), command.given_name,
                                    command.family_name, command.birth_date, command.email,
                                    command.phone, today=datetime.now(UTC).date())
         patient.request_sign_in_code()
         if claim is None:
             claim = EmailClaim(patient_id=patient.id, id=self.email_claim_id(command.email))
-        else:  # released by an erasure or an address change: free to claim again
-            claim.reclaim(patient.id)
+        else:  # never proven, or released by an erasure or an address change
+            claim.take_over(patient.id, holder)
         try:
             self.app.save(patient, claim)
         except IntegrityError:

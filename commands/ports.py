@@ -146,7 +146,10 @@ class PatientRecords(Protocol):
         """Whether the appointments read model has seen the event log up to `head`."""
 
     def upcoming_visits(self, patient_id: UUID, now: datetime) -> list[UUID]: ...
-    def retention_candidates(self, cutoff: datetime, limit: int) -> list[UUID]: ...
+    def retention_candidates(self, cutoff: datetime, unverified_before: datetime,
+                             limit: int) -> list[UUID]:
+        """Patients inactive since `cutoff`, registrations never verified since
+        `unverified_before`, and erasures left unfinished."""
 
 
 class Mailbox(Protocol):

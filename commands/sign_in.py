@@ -21,6 +21,9 @@ class InvalidCodeError(NotAuthenticatedError):
 class CodeVerification(Strict):
     email: Email
     code: Annotated[str, Field(min_length=6, max_length=6, pattern=r"^\d{6}$")]
+    patient_id: Annotated[UUID | None, Field(
+        description="After registering: the patient_id the registration answered, so that "
+                    "the code confirms that registration's details and no other")] = None
 
 
 class AccessToken(BaseModel):
@@ -41,6 +44,8 @@ class SignIn:
     def verify(self, command: CodeVerification, actor: Actor) -> AccessToken:
         """Trade the emailed code for a session; the address counts as verified."""
         patient_id = self.patients.patient_for_email(command.email)
+        if command.patient_id is not None and command.patient_id != patient_id:
+            patient_id = None  # a newer registration of the address took it over
         outcome = self.codes.check(patient_id, command.code) if patient_id \
             else CodeCheck.expired
         if patient_id is None or outcome is not CodeCheck.accepted:

@@ -45,6 +45,7 @@ class Policy:
     cancellation_cutoff: timedelta = timedelta(hours=24)
     max_upcoming_visits: int = 8  # per patient; staff may book beyond it (recorded)
     retention_years: float = 10
+    unverified_registration_days: float = 7  # then retention erases the registration
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class UseCases:
             visits=visits,
             telehealth=Telehealth(visits, directory, a.join_links),
             erasing=erasing,
-            retention=Retention(erasing, a.records, policy.retention_years),
+            retention=Retention(erasing, a.records, policy.retention_years,
+                                policy.unverified_registration_days),
             reminders=Reminders(app),
         )

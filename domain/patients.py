@@ -187,6 +187,15 @@ class EmailClaim(Aggregate):
     def _released(self) -> None:
         self.patient_id = None
 
+    def take_over(self, patient_id: UUID, holder: Patient | None) -> None:
+        """A new registration of an address its holder never proved (the code was never
+        verified) takes the address: whoever verifies a code next gets the details they
+        registered with, not a squatter's. A proven address stays its holder's."""
+        if holder is not None and holder.email_verified and not holder.erased:
+            raise EmailTakenError("that email address belongs to another patient")
+        if self.patient_id != patient_id:
+            self._reclaimed(patient_id)
+
     def reclaim(self, patient_id: UUID) -> None:
         if self.patient_id not in (None, patient_id):
             raise EmailTakenError("that email address belongs to another patient")

@@ -19,6 +19,9 @@ class ClinicSettings(BaseSettings):
     # by `clinic retention run` (crypto-shredding). Set it to the longest medical-records
     # rule that applies to the clinic (docs/privacy.md).
     retention_years: float = Field(default=10, gt=0, le=100)
+    # A registration whose address is never verified is erased by the same job this many
+    # days after it was made (squatted addresses, abandoned sign-ups).
+    unverified_registration_days: float = Field(default=7, gt=0, le=365)
     hold_ttl_seconds: int = Field(default=300, ge=10, le=3600)
     max_holds_per_client: int = Field(default=3, ge=1, le=50)
     cancellation_cutoff_hours: float = Field(default=24, ge=0, le=24 * 14)

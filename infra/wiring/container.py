@@ -102,7 +102,8 @@ class Container:
                         max_holds_per_holder=settings.max_holds_per_client,
                         cancellation_cutoff=timedelta(hours=settings.cancellation_cutoff_hours),
                         max_upcoming_visits=settings.max_upcoming_visits,
-                        retention_years=settings.retention_years)
+                        retention_years=settings.retention_years,
+                        unverified_registration_days=settings.unverified_registration_days)
         return cls(
             settings=settings,
             app=app,
