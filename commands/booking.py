@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 from pydantic import Field
 
 from commands.application import ClinicApplication, found
-from commands.calendars import around, calendars, days_of
+from commands.calendars import around, calendars, days_of, holding
 from commands.context import Actor, acting_as
 from commands.holds import Holding, HoldProof
 from commands.idempotency import (
@@ -26,18 +26,24 @@ from commands.idempotency import (
     run_once,
 )
 from commands.inputs import MultilineText
+from commands.models import Strict
 from commands.ports import CommandMetrics, IdempotencyRecords, SlotInfo
 from commands.visits import BookingPublic, Visits
 from domain.agendas import PatientAgenda
 from domain.appointments import Appointment
 from domain.calendars import SlotTakenError
-from domain.clinics import valid_time_zone
+from domain.clinics import Clinic, valid_time_zone
 from domain.consent import Consent, ConsentRequiredError, Purpose
-from domain.errors import ConflictError, DomainError, RuleViolationError
+from domain.errors import ConflictError, DomainError, NotFoundError, RuleViolationError
 from domain.modality import Modality
 from domain.patients import Patient
-from domain.record_access import patient_to_book_for, require_may_exceed_visit_limit
-from domain.schedules import Schedule
+from domain.providers import Provider
+from domain.record_access import (
+    patient_to_book_for,
+    require_clinic,
+    require_may_exceed_visit_limit,
+)
+from domain.schedules import Schedule, outside_hours
 from domain.slots import SlotUnavailableError, require_offered
 
 MAX_ATTEMPTS = 5
@@ -69,6 +75,10 @@ class Reschedule(HoldProof):
     slot_id: UUID
 
 
+class HandOff(Strict):
+    provider_id: Annotated[UUID, Field(description="The provider who takes the visit")]
+
+
 class Bookings:
     def __init__(self, app: ClinicApplication, visits: Visits, holding: Holding,
                  idempotency: IdempotencyRecords, metrics: CommandMetrics,
@@ -89,6 +99,7 @@ class Bookings:
                 if command.exceed_visit_limit:
                     require_may_exceed_visit_limit(actor)
                 slot = self.holding.bookable(command.slot_id, command)
+                require_clinic(actor, slot.clinic_id)
                 try:
                     with acting_as(actor.doing("booking")):
                         appointment = self.book_slot(
@@ -112,6 +123,7 @@ class Bookings:
         before the old is given back, in one write, or nothing changes."""
         self.visits.reachable(appointment_id, actor)
         slot = self.holding.bookable(command.slot_id, command)
+        require_clinic(actor, slot.clinic_id)
         with acting_as(actor.doing("reschedule")), self._counted("reschedule"):
             appointment = self.reschedule_to(appointment_id, slot, datetime.now(UTC))
         self.holding.used(slot.slot_id, command)
@@ -123,6 +135,15 @@ class Bookings:
         with acting_as(actor.doing("cancellation")):
             return BookingPublic.of(self.visits.cancel(appointment_id, datetime.now(UTC),
                                                        note))
+
+    def hand_off(self, appointment_id: UUID, command: HandOff, actor: Actor) -> BookingPublic:
+        """Another provider of the same clinic and service takes the visit at its time, if
+        their hours cover it and they are free (buffers included); the patient's time and
+        agenda stay as they are. One atomic write, or nothing changes."""
+        self.visits.reachable(appointment_id, actor)
+        with acting_as(actor.doing("hand-off")):
+            return BookingPublic.of(self.hand_off_to(appointment_id, command.provider_id,
+                                                     datetime.now(UTC)))
 
     # The decisions, once the door's concerns are settled (whose booking, which slot) -------
     def book_slot(self, patient_id: UUID, slot: SlotInfo, reason: str, now: datetime,
@@ -193,6 +214,30 @@ class Bookings:
                 return appointment
         raise SlotTakenError("that time is in high demand; please try again")
 
+    def hand_off_to(self, appointment_id: UUID, to_provider_id: UUID,
+                    now: datetime) -> Appointment:
+        for _attempt in range(MAX_ATTEMPTS):
+            appointment = self.visits.appointment(appointment_id)
+            start, end = appointment.start, appointment.end
+            schedule_id = Schedule.create_id(to_provider_id, appointment.clinic_id)
+            old = around(appointment.provider_id, start, end)
+            new = around(to_provider_id, start, end)
+            loaded = self.app.get_many(to_provider_id, appointment.clinic_id, schedule_id,
+                                       *old, *new)
+            before, after = _covers(loaded, appointment, to_provider_id)
+            freed = holding(loaded, appointment_id)
+            appointment.hand_off(to_provider_id, now)
+            for calendar in freed:
+                calendar.release(appointment_id)
+            taken = calendars(self.app, to_provider_id,
+                              days_of(to_provider_id, start - before, end + after), loaded)
+            for calendar in taken:
+                calendar.reserve(appointment_id, start, end, appointment.clinic_id, before,
+                                 after)
+            if self.app.saved(appointment, *freed, *taken):
+                return appointment
+        raise SlotTakenError("the other provider's calendar is busy; please try again")
+
     @contextmanager
     def _counted(self, command: str) -> Iterator[None]:
         """Count why a booking did not happen: a 409 is a conflict (slot-taken: the event
@@ -230,6 +275,26 @@ def _offered(loaded: dict[UUID, Any], slot: SlotInfo,
     rules = schedule.rules
     require_offered(rules, valid_time_zone(clinic.time_zone), service.duration_minutes,
                     slot.start, slot.end, now)
+    return (timedelta(minutes=rules.buffer_before_minutes),
+            timedelta(minutes=rules.buffer_after_minutes))
+
+
+def _covers(loaded: dict[UUID, Any], appointment: Appointment,
+            provider_id: UUID) -> tuple[timedelta, timedelta]:
+    """The provider who takes a visit works at its clinic, offers its service and has hours
+    that cover its time; their buffers."""
+    provider = loaded.get(provider_id)
+    clinic = loaded.get(appointment.clinic_id)
+    schedule = loaded.get(Schedule.create_id(provider_id, appointment.clinic_id))
+    if not isinstance(provider, Provider) or not isinstance(clinic, Clinic):
+        raise NotFoundError(f"no provider with id {provider_id}")
+    if not provider.works_at(appointment.clinic_id) or \
+            appointment.service_id not in provider.service_ids:
+        raise RuleViolationError("that provider does not offer this visit at its clinic")
+    if schedule is None or outside_hours(schedule.rules, valid_time_zone(clinic.time_zone),
+                                         [(appointment.start, appointment.end)]):
+        raise SlotUnavailableError("that provider does not work at the time of the visit")
+    rules = schedule.rules
     return (timedelta(minutes=rules.buffer_before_minutes),
             timedelta(minutes=rules.buffer_after_minutes))
 

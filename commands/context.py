@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from uuid import UUID
 
 from domain.access import Role
 
@@ -39,6 +40,7 @@ class Actor:
     request_id: str = "-"
     purpose: str = "operations"
     session_id: str | None = None  # a patient's sign-in session (sign-out ends it)
+    clinics: frozenset[UUID] | None = None  # staff's clinics (None: not scoped by clinic)
     system: bool = False  # the clinic's own processes and operators' CLI, not a person's token
 
     def doing(self, reason: str) -> CommandContext:

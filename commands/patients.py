@@ -104,7 +104,7 @@ class Patients:
 
     def require_reachable(self, patient_id: UUID, actor: Actor) -> None:
         """The record-level policy, with the care team for providers."""
-        require_patient(actor, patient_id, self.care_team.treats)
+        require_patient(actor, patient_id, self.care_team.treats, self.care_team.visits_at)
 
     def patient(self, patient_id: UUID) -> Patient:
         """A patient who is still on record (an erased one answers PatientErasedError)."""

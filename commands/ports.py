@@ -119,6 +119,9 @@ class CareTeam(Protocol):
     def treats(self, provider_subject: str, patient_id: UUID) -> bool:
         """Whether the patient has (or had) a visit with this provider."""
 
+    def visits_at(self, clinic_ids: frozenset[UUID], patient_id: UUID) -> bool:
+        """Whether the patient has (or had) a visit at one of these clinics."""
+
 
 class ReceiptSigner(Protocol):
     def sign(self, receipt: dict[str, Any]) -> str: ...

@@ -53,7 +53,7 @@ class Visits:
         """The appointment, if the record-level policy lets this actor reach it."""
         appointment = self.appointment(appointment_id)
         require_appointment(actor, appointment_id, appointment.patient_id,
-                            appointment.provider_id)
+                            appointment.provider_id, appointment.clinic_id)
         return appointment
 
     def cancel(self, appointment_id: UUID, now: datetime, note: str = "") -> Appointment:

@@ -24,6 +24,7 @@ class Scope(StrEnum):
     availability_write = "availability:write"
     bookings_read = "bookings:read"
     bookings_write = "bookings:write"
+    bookings_cancel = "bookings:cancel"
     patients_read = "patients:read"
     audit_read = "audit:read"
     events_read = "events:read"
@@ -37,16 +38,16 @@ class Scope(StrEnum):
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.patient: frozenset(
-        {Scope.profile_read, Scope.bookings_read, Scope.bookings_write, Scope.patients_read,
-         Scope.patients_write}
+        {Scope.profile_read, Scope.bookings_read, Scope.bookings_write, Scope.bookings_cancel,
+         Scope.patients_read, Scope.patients_write}
     ),
     Role.provider: frozenset(
-        {Scope.profile_read, Scope.availability_write, Scope.bookings_read, Scope.patients_read,
-         Scope.visits_manage, Scope.schedule_read}
+        {Scope.profile_read, Scope.availability_write, Scope.bookings_read,
+         Scope.bookings_cancel, Scope.patients_read, Scope.visits_manage, Scope.schedule_read}
     ),
     Role.front_desk: frozenset(
-        {Scope.profile_read, Scope.bookings_read, Scope.bookings_write, Scope.patients_read,
-         Scope.patients_write, Scope.visits_manage, Scope.schedule_read}
+        {Scope.profile_read, Scope.bookings_read, Scope.bookings_write, Scope.bookings_cancel,
+         Scope.patients_read, Scope.patients_write, Scope.visits_manage, Scope.schedule_read}
     ),
     Role.compliance: frozenset(
         {Scope.profile_read, Scope.audit_read, Scope.events_read, Scope.messages_read}
@@ -59,6 +60,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.availability_write,
             Scope.bookings_read,
             Scope.bookings_write,
+            Scope.bookings_cancel,
             Scope.messages_read,
             Scope.patients_read,
             Scope.patients_write,

@@ -65,6 +65,14 @@ class Appointment(Aggregate):
         previous_start: datetime
         previous_end: datetime
 
+    class HandedOff(Aggregate.Event):
+        """Another provider takes the visit: same clinic, service, time and patient."""
+
+        from_provider_id: UUID
+        to_provider_id: UUID
+        start: datetime
+        end: datetime
+
     class CheckedIn(Aggregate.Event):
         pass
 
@@ -119,6 +127,19 @@ class Appointment(Aggregate):
                      previous_slot_id: UUID, previous_start: datetime,
                      previous_end: datetime) -> None:
         self.slot_id, self.start, self.end = slot_id, start, end
+
+    def hand_off(self, to_provider_id: UUID, now: datetime) -> None:
+        self._require(AppointmentStatus.booked, "hand off")
+        if now >= self.start:
+            raise InvalidTransitionError("the visit has started; it stays with its provider")
+        if to_provider_id == self.provider_id:
+            raise RuleViolationError("the visit is already with that provider")
+        self._handed_off(self.provider_id, to_provider_id, self.start, self.end)
+
+    @event(HandedOff)
+    def _handed_off(self, from_provider_id: UUID, to_provider_id: UUID, start: datetime,
+                    end: datetime) -> None:
+        self.provider_id = to_provider_id
 
     def check_in(self) -> None:
         self._require(AppointmentStatus.booked, "check in")

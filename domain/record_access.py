@@ -2,7 +2,10 @@
 
 Scopes (domain/access.py) say which kinds of action a role may take; this says on whose
 records. A patient reaches only their own; a provider only their own visits and the patients
-they treat (minimum necessary); staff reach any. Someone else's record looks absent
+they treat (minimum necessary); staff the visits at their own clinics and the patients who
+have visits there (HIPAA "minimum necessary": the `clinics` of their token; an admin without
+it is the network's). Another clinic's records need the `emergency` purpose of use
+(break-glass, flagged in the access audit). Someone else's record looks absent
 (HiddenRecordError: a 404 that the access audit records as a refusal).
 """
 
@@ -12,7 +15,7 @@ from collections.abc import Callable
 from typing import Protocol
 from uuid import UUID
 
-from domain.access import Role
+from domain.access import PurposeOfUse, Role
 from domain.errors import ForbiddenError, InvalidInputError, NotFoundError
 from domain.telehealth import Participant
 
@@ -24,6 +27,33 @@ class Caller(Protocol):
     @property
     def role(self) -> Role | None: ...
 
+    @property
+    def purpose(self) -> str: ...
+
+    @property
+    def clinics(self) -> frozenset[UUID] | None: ...
+
+
+def break_glass(caller: Caller) -> bool:
+    """Staff stating an emergency reach beyond their clinics (and the audit says so)."""
+    return caller.purpose == PurposeOfUse.emergency.value
+
+
+def reaches_clinic(caller: Caller, clinic_id: UUID) -> bool:
+    return caller.clinics is None or clinic_id in caller.clinics or break_glass(caller)
+
+
+def clinics_in_reach(caller: Caller) -> frozenset[UUID] | None:
+    """The clinics whose records the caller reaches; None: every clinic."""
+    return None if break_glass(caller) else caller.clinics
+
+
+def require_clinic(caller: Caller, clinic_id: UUID) -> None:
+    """Staff act at their own clinics (or in an emergency)."""
+    if not reaches_clinic(caller, clinic_id):
+        raise ForbiddenError("That clinic is not one of yours; in an emergency, say so with "
+                             "X-Purpose-Of-Use: emergency.")
+
 
 class HiddenRecordError(NotFoundError):
     """Someone else's record: answered as if it did not exist, audited as a refusal."""
@@ -32,29 +62,36 @@ class HiddenRecordError(NotFoundError):
 
 
 Treats = Callable[[str, UUID], bool]  # (provider's subject, patient id): a visit with them?
+VisitsAt = Callable[[frozenset[UUID], UUID], bool]  # (clinics, patient id): a visit there?
 
 
-def require_patient(caller: Caller, patient_id: UUID, treats: Treats) -> None:
-    """A patient's own record; a provider's patient's; anyone's for staff."""
+def require_patient(caller: Caller, patient_id: UUID, treats: Treats,
+                    visits_at: VisitsAt) -> None:
+    """A patient's own record; a provider's patient's; staff: a patient with a visit at
+    one of their clinics (any patient in an emergency, or for a network admin)."""
     if caller.role is Role.patient:
         allowed = caller.subject == str(patient_id)
     elif caller.role is Role.provider:
         allowed = treats(caller.subject, patient_id)
     else:
-        allowed = True
+        reach = clinics_in_reach(caller)
+        allowed = reach is None or visits_at(reach, patient_id)
     if not allowed:
         raise HiddenRecordError(f"no patient with id {patient_id}")
 
 
-def may_see_appointment(caller: Caller, patient_id: UUID, provider_id: UUID) -> bool:
+def may_see_appointment(caller: Caller, patient_id: UUID, provider_id: UUID,
+                        clinic_id: UUID) -> bool:
     owner = {Role.patient: patient_id, Role.provider: provider_id}
-    return caller.role not in owner or str(owner[caller.role]) == caller.subject
+    if caller.role in owner:
+        return str(owner[caller.role]) == caller.subject
+    return reaches_clinic(caller, clinic_id)
 
 
 def require_appointment(caller: Caller, appointment_id: UUID, patient_id: UUID,
-                        provider_id: UUID) -> None:
-    """A patient's own visits, a provider's visits with them; staff: any."""
-    if not may_see_appointment(caller, patient_id, provider_id):
+                        provider_id: UUID, clinic_id: UUID) -> None:
+    """A patient's own visits, a provider's visits with them; staff: their clinics'."""
+    if not may_see_appointment(caller, patient_id, provider_id, clinic_id):
         raise HiddenRecordError(f"no appointment with id {appointment_id}")
 
 
@@ -99,7 +136,8 @@ def require_own_schedule(caller: Caller, provider_id: UUID) -> None:
 
 def require_patients_list(caller: Caller, patient_id: UUID) -> UUID | None:
     """Whose visits a patient's list shows: a patient's own (all of them), a provider's
-    visits with that patient only (the provider's id), staff all (None)."""
+    visits with that patient only (the provider's id), staff all (None) at the clinics in
+    their reach (clinics_in_reach)."""
     if caller.role is Role.patient and caller.subject != str(patient_id):
         raise HiddenRecordError(f"no patient with id {patient_id}")
     if caller.role is Role.provider:

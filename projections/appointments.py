@@ -52,6 +52,8 @@ def _apply(writer: AppointmentsWriter, event: Any) -> None:
     elif isinstance(event, Appointment.Rescheduled):
         changes = {"slot_id": event.slot_id, "start_at": event.start, "end_at": event.end}
         reschedules = 1
+    elif isinstance(event, Appointment.HandedOff):
+        changes = {"provider_id": event.to_provider_id}
     elif isinstance(event, Appointment.CheckedIn):
         changes = {"status": AppointmentStatus.checked_in.value}
     elif isinstance(event, Appointment.Fulfilled):

@@ -127,6 +127,10 @@ def _apply(writer: SlotSearchWriter, event: Any) -> list[UUID]:
         held = writer.unblock(oid)
         if held is not None:
             writer.block(*held, oid, event.start, event.end)
+    elif isinstance(event, Appointment.HandedOff):
+        held = writer.unblock(oid)
+        writer.block(event.to_provider_id, held[1] if held else None, oid, event.start,
+                     event.end)
     elif isinstance(event, Appointment.Cancelled):
         writer.unblock(oid)
     return []

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -114,12 +115,14 @@ def client(container: Container) -> Iterator[TestClient]:
 
 @pytest.fixture
 def token_for(container: Container):  # type: ignore[no-untyped-def]
-    """token_for(role, subject) -> an Authorization header dict."""
+    """token_for(role, subject, clinics=[...]) -> an Authorization header dict."""
 
-    def make(role: Role, subject: str = "tester", ttl: int = 600) -> dict[str, str]:
+    def make(role: Role, subject: str = "tester", ttl: int = 600,
+             clinics: list[Any] | None = None) -> dict[str, str]:
         if role is Role.patient:  # patients' tokens belong to a live session
             return {"Authorization": f"Bearer {container.sessions.sign_in(subject).access_token}"}
-        return {"Authorization": f"Bearer {container.tokens.issue(role, subject, ttl)}"}
+        token = container.tokens.issue(role, subject, ttl, clinics=clinics)
+        return {"Authorization": f"Bearer {token}"}
 
     return make
 

@@ -172,9 +172,13 @@ class FakeSessions(Sessions):
 class FakeCareTeam(CareTeam):
     def __init__(self) -> None:
         self.pairs: set[tuple[str, UUID]] = set()
+        self.visits: set[tuple[UUID, UUID]] = set()  # (clinic, patient)
 
     def treats(self, provider_subject: str, patient_id: UUID) -> bool:
         return (provider_subject, patient_id) in self.pairs
+
+    def visits_at(self, clinic_ids: frozenset[UUID], patient_id: UUID) -> bool:
+        return any((clinic, patient_id) in self.visits for clinic in clinic_ids)
 
 
 class FakeRecords(PatientRecords):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
 
 import jwt
 
@@ -24,6 +27,9 @@ class Principal:
     scopes: frozenset[Scope]
     token_id: str
     session_id: str | None = None  # patients: the Redis session the token belongs to
+    # Staff: the clinics they work for (the `clinics` claim); None: the whole network (an
+    # admin without the claim). Front desk without the claim reach no clinic's patients.
+    clinics: frozenset[UUID] | None = None
 
     def may(self, scope: Scope) -> bool:
         return scope in self.scopes
@@ -48,13 +54,13 @@ class TokenService:
         self._verified: dict[str, tuple[Principal, float]] = {}
 
     def issue(self, role: Role, subject: str, ttl_seconds: int = DEFAULT_TTL_SECONDS, *,
-              session_id: str | None = None) -> str:
+              session_id: str | None = None, clinics: Iterable[UUID] | None = None) -> str:
         if not subject.strip():
             raise ValueError("subject must not be empty")
         if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
             raise ValueError(f"ttl must be between 1 and {MAX_TTL_SECONDS} seconds")
         now = int(time.time())
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self._issuer,
             "sub": subject,
             "role": role.value,
@@ -65,6 +71,8 @@ class TokenService:
         }
         if session_id is not None:
             claims["sid"] = session_id
+        if clinics is not None:
+            claims["clinics"] = sorted(str(c) for c in clinics)
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Principal:
@@ -88,6 +96,7 @@ class TokenService:
             )
             role = Role(claims["role"])
             granted = {Scope(s) for s in str(claims.get("scope", "")).split()}
+            clinics = staff_clinics(role, claims.get("clinics"))
         except (jwt.PyJWTError, KeyError, ValueError) as exc:
             raise InvalidTokenError(_reason(exc)) from None
         # A token never grants more than its role has today.
@@ -97,7 +106,19 @@ class TokenService:
             scopes=frozenset(granted & ROLE_SCOPES[role]),
             token_id=str(claims["jti"]),
             session_id=str(claims["sid"]) if "sid" in claims else None,
+            clinics=clinics,
         ), float(claims["exp"])
+
+
+def staff_clinics(role: Role, claimed: object) -> frozenset[UUID] | None:
+    """The clinics a token's `clinics` claim names (a list of ids). Front desk are always
+    scoped (no claim: no clinic); an admin without the claim is the network's; other roles
+    are not scoped by clinic (their records are their own, or none)."""
+    if claimed is None:
+        return frozenset() if role is Role.front_desk else None
+    if not isinstance(claimed, list):
+        raise ValueError("clinics must be a list of clinic ids")
+    return frozenset(UUID(str(c)) for c in claimed)
 
 
 def _reason(exc: Exception) -> str:

@@ -84,7 +84,8 @@ def actor_of(request: Request, principal: Principal | None, *,
                  role=principal.role if principal else None,
                  request_id=request_id_of(request),
                  purpose=purpose.value,
-                 session_id=principal.session_id if principal else None)
+                 session_id=principal.session_id if principal else None,
+                 clinics=principal.clinics if principal else None)
 
 
 def Acting(scope: Scope, *, purpose_required: bool = True) -> Any:

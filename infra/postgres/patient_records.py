@@ -21,6 +21,13 @@ class PostgresCareTeam:
                                (patient_id, provider_subject)).fetchone()
         return bool(row and row[0])
 
+    def visits_at(self, clinic_ids: frozenset[UUID], patient_id: UUID) -> bool:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT EXISTS (SELECT 1 FROM appointments WHERE patient_id = %s "
+                               "AND clinic_id = ANY(%s))",
+                               (patient_id, list(clinic_ids))).fetchone()
+        return bool(row and row[0])
+
 
 class PostgresPatientRecords:
     def __init__(self, pool: ConnectionPool, application_name: str) -> None:

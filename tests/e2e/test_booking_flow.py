@@ -184,7 +184,7 @@ def test_cancel_reschedule_and_visit_steps(client: TestClient, container: Contai
     assert cancelled.json()["late_cancellation"] is True  # within 24 h of the start
     again = client.post(f"/bookings/{booking['id']}/cancel", headers=headers, json={})
     assert again.status_code == 422 and again.json()["error"] == "invalid-status-transition"
-    staff = token_for(Role.front_desk)
+    staff = token_for(Role.front_desk, clinics=[ids["clinic"]])
     third = client.post("/bookings", headers=headers, json={"slot_id": slots[8]["id"]}).json()
     assert client.post(f"/bookings/{third['id']}/check-in", headers=staff
                        ).json()["status"] == "checked-in"

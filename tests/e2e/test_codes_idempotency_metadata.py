@@ -61,7 +61,8 @@ def test_every_command_records_actor_role_request_and_reason(
     booked = client.post("/bookings", json={"slot_id": slot["id"]},
                          headers={**headers, "X-Request-ID": "req-booking-0001"}).json()
     client.post(f"/bookings/{booked['id']}/cancel", json={},
-                headers={**token_for(Role.front_desk, "desk-7"), "X-Purpose-Of-Use": "treatment",
+                headers={**token_for(Role.front_desk, "desk-7", clinics=[ids["clinic"]]),
+                         "X-Purpose-Of-Use": "treatment",
                          "X-Request-ID": "req-cancel-0001"})
     events = list(container.app.events.get(uuid.UUID(booked["id"])))
     assert [type(e).__name__ for e in events] == ["Booked", "Cancelled"]

@@ -69,7 +69,7 @@ def test_visit_steps_and_a_revoked_consent_are_relayed_to_kafka(
     seen_id, missed_id = seen.json()["id"], missed.json()["id"]
 
     # The patient comes and is seen (versions 2 and 3 of the appointment).
-    staff = token_for(Role.front_desk)
+    staff = token_for(Role.front_desk, clinics=[ids["clinic"]])
     assert client.post(f"/bookings/{seen_id}/check-in", headers=staff
                        ).json()["status"] == "checked-in"
     assert client.post(f"/bookings/{seen_id}/complete", headers=staff

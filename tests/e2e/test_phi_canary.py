@@ -73,7 +73,7 @@ def test_no_phi_in_postgres_redis_kafka_or_logs_and_erasure_leaves_none(
         deliver(container)  # every event relayed to Kafka, every email sent
         kafka_text = _kafka_dump(kafka.bootstrap)
         assert "AppointmentBooked" in kafka_text and "AppointmentCancelled" in kafka_text
-        staff = _token(container, Role.front_desk)
+        staff = _token(container, Role.front_desk, clinics=[ids["a"]["clinic"]])
         read = client.get(f"/bookings/{ids['a']['appointment']}", headers=staff)
         assert read.status_code == 200 and read.json()["reason"] == people["a"]["reason"]
         logs = capfd.readouterr().err
@@ -152,7 +152,8 @@ def _journey(client: TestClient, container: Container,
         assert profile.json()["given_name"] == person["given_name"]
         details = client.get(f"/bookings/{kept.json()['id']}", headers=headers)
         assert details.json()["reason"] == person["reason"]
-        ids[tag] = {"patient": patient_id, "appointment": kept.json()["id"]}
+        ids[tag] = {"patient": patient_id, "appointment": kept.json()["id"],
+                    "clinic": clinic["clinic"]}
     return ids
 
 
@@ -238,8 +239,11 @@ def _mailbox_text(container: Container) -> str:
     return path.read_text() if path.exists() else ""
 
 
-def _token(container: Container, role: Role) -> dict[str, str]:
-    return {"Authorization": f"Bearer {container.tokens.issue(role, f'{role.value}-1', 600)}"}
+def _token(container: Container, role: Role, clinics: list[str] | None = None
+           ) -> dict[str, str]:
+    token = container.tokens.issue(role, f"{role.value}-1", 600,
+                                   clinics=None if clinics is None else map(uuid.UUID, clinics))
+    return {"Authorization": f"Bearer {token}"}
 
 
 def test_problem_responses_never_echo_what_was_sent(client: TestClient) -> None:

@@ -78,7 +78,8 @@ def test_phi_reads_and_refusals_are_audited_for_compliance(
     booked = client.post("/bookings", headers=ana, json={
         "slot_id": slot["id"], "reason": "cough"}).json()
     project()
-    desk = {**token_for(Role.front_desk, "desk-1"), "X-Purpose-Of-Use": "Treatment ",
+    desk = {**token_for(Role.front_desk, "desk-1", clinics=[ids["clinic"]]),
+            "X-Purpose-Of-Use": "Treatment ",
             "X-Request-ID": "req-read-00001"}  # the purpose as typed: case and spaces aside
     assert client.get(f"/bookings/{booked['id']}", headers=desk).status_code == 200
     assert client.get(f"/patients/{ana_id}", headers=desk).status_code == 200
@@ -141,7 +142,7 @@ def test_rate_limits_answer_429_with_retry_after(client: TestClient, container: 
     anonymous = [client.post("/holds", json={"slot_id": slots[1]["id"]}) for _ in range(61)]
     _problem_429(anonymous[-1])
     # Booking attempts: 30 per caller per minute.
-    staff = token_for(Role.front_desk, "desk-2")
+    staff = token_for(Role.front_desk, "desk-2", clinics=[ids["clinic"]])
     bookings = [client.post("/bookings", headers=staff,
                             json={"slot_id": slots[40]["id"], "patient_id": patient_id})
                 for _ in range(31)]

@@ -73,3 +73,21 @@ def test_a_tampered_copy_of_a_remembered_token_is_refused() -> None:
     forged_claims = payload[:-2] + ("AA" if payload[-2:] != "AA" else "AB")
     with pytest.raises(InvalidTokenError):
         service.verify(".".join([header, forged_claims, signature]))
+
+
+def test_staff_tokens_name_their_clinics_and_front_desk_without_them_reach_none() -> None:
+    import uuid
+
+    service = TokenService(SECRET, "test")
+    clinic = uuid.uuid4()
+    desk = service.verify(service.issue(Role.front_desk, "fd", clinics=[clinic]))
+    assert desk.clinics == frozenset({clinic})
+    assert service.verify(service.issue(Role.front_desk, "fd2")).clinics == frozenset()
+    assert service.verify(service.issue(Role.admin, "ops")).clinics is None  # the network's
+    scoped_admin = service.verify(service.issue(Role.admin, "ops2", clinics=[clinic]))
+    assert scoped_admin.clinics == frozenset({clinic})
+    forged = jwt.encode({"iss": "test", "sub": "x", "role": "front_desk", "iat": 1,
+                         "exp": int(time.time()) + 60, "jti": "j", "clinics": "all"},
+                        SECRET, algorithm="HS256")
+    with pytest.raises(InvalidTokenError):
+        service.verify(forged)

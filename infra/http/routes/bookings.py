@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from commands.booking import BookingCreate, Reschedule
+from commands.booking import BookingCreate, HandOff, Reschedule
 from commands.context import Actor
 from commands.inputs import MultilineText
 from commands.models import Strict
@@ -28,6 +28,7 @@ router = APIRouter(prefix="/bookings", tags=["bookings"])
 Booker = Annotated[Actor, Acting(Scope.bookings_write)]
 Reader = Annotated[Actor, Acting(Scope.bookings_read)]
 VisitStaff = Annotated[Actor, Acting(Scope.visits_manage)]
+Canceller = Annotated[Actor, Acting(Scope.bookings_cancel)]
 
 
 class Cancellation(Strict):
@@ -57,7 +58,7 @@ async def read_booking(appointment_id: UUID, request: Request, actor: Reader, po
 
 
 @router.post("/{appointment_id}/cancel", response_model=BookingPublic)
-def cancel_booking(appointment_id: UUID, body: Cancellation, actor: Booker,
+def cancel_booking(appointment_id: UUID, body: Cancellation, actor: Canceller,
                    bookings: BookingsDep) -> BookingPublic:
     """Cancel; within the cut-off before the start it is recorded as a late cancellation."""
     return bookings.cancel(appointment_id, body.note, actor)
@@ -69,6 +70,16 @@ def reschedule_booking(appointment_id: UUID, body: Reschedule, actor: Booker,
                        bookings: BookingsDep) -> BookingPublic:
     """Move to another slot of the same provider and service, atomically."""
     return bookings.reschedule(appointment_id, body, actor)
+
+
+@router.post("/{appointment_id}/hand-off", response_model=BookingPublic,
+             responses={409: {"description": "The other provider is not free then, or does "
+                                             "not work then; nothing changed"}})
+def hand_off(appointment_id: UUID, body: HandOff, actor: VisitStaff,
+             bookings: BookingsDep) -> BookingPublic:
+    """Give the visit to another provider at the same clinic and time (a provider hands off
+    their own visits; the front desk their clinics')."""
+    return bookings.hand_off(appointment_id, body, actor)
 
 
 @router.post("/{appointment_id}/check-in", response_model=BookingPublic)
