@@ -1,4 +1,6 @@
-"""JWT bearer tokens (HS256) with the role's scopes, issued by `clinic token issue`."""
+"""Bearer tokens: our own (HS256, issued by `clinic token issue` and at patient sign-in) and,
+when configured, staff access tokens of the network's OpenID Connect provider (infra/auth/
+oidc.py). Either way the caller becomes a Principal with its role's scopes."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from uuid import UUID
 import jwt
 
 from domain.access import ROLE_SCOPES, Role, Scope
+from infra.auth.clinics import staff_clinics
+from infra.auth.oidc import NoRoleError, OidcError, OidcVerifier
 
 ALGORITHM = "HS256"
 DEFAULT_TTL_SECONDS = 3600
@@ -39,6 +43,10 @@ class InvalidTokenError(Exception):
     pass
 
 
+class TokenWithoutRoleError(InvalidTokenError):
+    """Authentic, but it grants no role here (403, not 401)."""
+
+
 VERIFIED_CACHE_MAX = 10_000
 
 
@@ -48,9 +56,10 @@ class TokenService:
     key on every call) was a twentieth of a booking's CPU. Sessions are still checked on
     every request (infra/redis/sessions.py), so a sign-out takes effect at once."""
 
-    def __init__(self, secret: str, issuer: str) -> None:
+    def __init__(self, secret: str, issuer: str, oidc: OidcVerifier | None = None) -> None:
         self._secret = secret
         self._issuer = issuer
+        self.oidc = oidc
         self._verified: dict[str, tuple[Principal, float]] = {}
 
     def issue(self, role: Role, subject: str, ttl_seconds: int = DEFAULT_TTL_SECONDS, *,
@@ -75,15 +84,37 @@ class TokenService:
             claims["clinics"] = sorted(str(c) for c in clinics)
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
-    def verify(self, token: str) -> Principal:
+    def known(self, token: str) -> Principal | None:
+        """A token verified before and not yet expired (no work, no I/O)."""
         known = self._verified.get(token)
-        if known is not None and time.time() < known[1]:
-            return known[0]
-        principal, expires = self._decode(token)
+        return known[0] if known is not None and time.time() < known[1] else None
+
+    def is_external(self, token: str) -> bool:
+        """Whether verifying it may fetch the provider's keys (network I/O)."""
+        return self.oidc is not None and _issuer_of(token) == self.oidc.issuer
+
+    def verify(self, token: str) -> Principal:
+        known = self.known(token)
+        if known is not None:
+            return known
+        principal, expires = (self._external(token) if self.is_external(token)
+                              else self._decode(token))
         if len(self._verified) >= VERIFIED_CACHE_MAX:
             self._verified.clear()
         self._verified[token] = (principal, expires)
         return principal
+
+    def _external(self, token: str) -> tuple[Principal, float]:
+        assert self.oidc is not None
+        try:
+            claims = self.oidc.verify(token)
+        except NoRoleError as exc:
+            raise TokenWithoutRoleError(str(exc)) from None
+        except OidcError as exc:
+            raise InvalidTokenError(str(exc)) from None
+        return Principal(subject=claims.subject, role=claims.role,
+                         scopes=ROLE_SCOPES[claims.role], token_id=claims.token_id,
+                         clinics=claims.clinics), claims.expires
 
     def _decode(self, token: str) -> tuple[Principal, float]:
         try:
@@ -110,15 +141,12 @@ class TokenService:
         ), float(claims["exp"])
 
 
-def staff_clinics(role: Role, claimed: object) -> frozenset[UUID] | None:
-    """The clinics a token's `clinics` claim names (a list of ids). Front desk are always
-    scoped (no claim: no clinic); an admin without the claim is the network's; other roles
-    are not scoped by clinic (their records are their own, or none)."""
-    if claimed is None:
-        return frozenset() if role is Role.front_desk else None
-    if not isinstance(claimed, list):
-        raise ValueError("clinics must be a list of clinic ids")
-    return frozenset(UUID(str(c)) for c in claimed)
+def _issuer_of(token: str) -> object:
+    """Which issuer a token claims (unverified: only to choose how to verify it)."""
+    try:
+        return jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None
 
 
 def _reason(exc: Exception) -> str:

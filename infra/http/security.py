@@ -6,6 +6,7 @@ for non-OAuth schemes); tests compare that with docs/access.md.
 """
 
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
@@ -13,7 +14,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from commands.context import Actor
 from domain.access import DEFAULT_PURPOSE, Role, Scope
-from infra.auth.tokens import InvalidTokenError, Principal, TokenService
+from infra.auth.tokens import (
+    InvalidTokenError,
+    Principal,
+    TokenService,
+    TokenWithoutRoleError,
+)
 from infra.http.audit import purpose_of
 from infra.http.deps import async_redis_of, container_of
 from infra.http.problems import ProblemError
@@ -114,7 +120,12 @@ async def _verified(request: Request, tokens: TokenService, token: str) -> Princ
     """A valid token; for a patient, also a live session (which this request keeps alive).
     Async on purpose, like infra/http/deps.py: a plain def dependency costs a thread hop."""
     try:
-        principal = tokens.verify(token)
+        principal = tokens.known(token)
+        if principal is None:  # the identity provider's keys may need fetching: not here
+            principal = (await asyncio.to_thread(tokens.verify, token)
+                         if tokens.is_external(token) else tokens.verify(token))
+    except TokenWithoutRoleError as exc:
+        raise ProblemError("forbidden", f"{exc}.") from None
     except InvalidTokenError as exc:
         raise ProblemError("unauthenticated", f"{exc}.", headers=CHALLENGE) from None
     request.state.principal = principal  # authentic, if not (yet) authorized: for the audit

@@ -18,6 +18,7 @@ from infra.settings.clinic import ClinicSettings, parse_offsets
 from infra.settings.http import HttpSettings
 from infra.settings.kafka import KafkaSettings
 from infra.settings.mail import MailSettings
+from infra.settings.oidc import OidcSettings
 from infra.settings.postgres import PostgresSettings
 from infra.settings.redis import RedisSettings
 from infra.settings.secrets import DEV_JWT_SECRET, DEV_PHI_KEK, SecretSettings
@@ -33,7 +34,7 @@ class Mode(StrEnum):
 
 
 class Settings(PostgresSettings, RedisSettings, KafkaSettings, MailSettings, HttpSettings,
-               SecretSettings, ClinicSettings):
+               SecretSettings, OidcSettings, ClinicSettings):
     """Every knob an operator can turn; see the configuration table in README.md."""
 
     model_config = SettingsConfigDict(env_prefix="CLINIC_", extra="ignore")

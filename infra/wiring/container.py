@@ -11,6 +11,7 @@ from psycopg_pool import ConnectionPool
 from commands.application import ClinicApplication
 from commands.ports import Holds, OneTimeCodes, SlotCatalog
 from commands.use_cases import Adapters, Policy, UseCases
+from infra.auth.oidc import ClaimMapping, OidcVerifier, parse_role_map
 from infra.auth.tokens import TokenService
 from infra.crypto.derived_keys import DerivedKeys, derived_keys, email_index_key
 from infra.crypto.join_links import JoinLinks, join_links
@@ -78,7 +79,8 @@ class Container:
         )
         client = redis_client(settings)
         keys = derived_keys(settings)
-        tokens = TokenService(settings.jwt_secret.get_secret_value(), settings.jwt_issuer)
+        tokens = TokenService(settings.jwt_secret.get_secret_value(), settings.jwt_issuer,
+                              oidc_verifier(settings))
         assert isinstance(app.data_keys.keys, PostgresDataKeys)
         mailbox, links = dev_mailbox(settings), join_links(settings)
         idempotency = IdempotencyRecords(client, keys.pseudonyms)
@@ -132,3 +134,16 @@ class Container:
         self.redis.close()
         self.pool.close()
         self.app.close()
+
+
+def oidc_verifier(settings: Settings) -> OidcVerifier | None:
+    """The staff identity provider's token verifier, if one is configured."""
+    if settings.oidc_issuer is None:
+        return None
+    mapping = ClaimMapping(roles_claim=settings.oidc_roles_claim,
+                           role_map=parse_role_map(settings.oidc_role_map) or None,
+                           clinics_claim=settings.oidc_clinics_claim,
+                           provider_claim=settings.oidc_provider_claim)
+    return OidcVerifier(settings.oidc_issuer, settings.oidc_audience, mapping,
+                        leeway_seconds=settings.oidc_leeway_seconds,
+                        refresh_cooldown_seconds=settings.oidc_key_refresh_cooldown_seconds)

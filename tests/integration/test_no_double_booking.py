@@ -33,13 +33,13 @@ def test_concurrent_overlapping_bookings_one_wins(container: Container) -> None:
     # Eight bookings: two groups of four overlapping times (different lengths), one provider.
     # Each is a time the provider's rules offer (a service of that length, on its grid):
     # the write side checks that before the calendar decides (decision 0037).
+    # Dr. Two works at one clinic only (Dr. One's hours at two may not overlap).
     services = {30: world.checkup, **{minutes: clinics.register_service(
         f"Visit {minutes}", minutes, Modality.in_person) for minutes in (15, 20, 45, 60)}}
-    clinics.revise_provider(world.provider, "Dr. One", [world.clinic, world.second_clinic],
-                            [world.video, *services.values()])
-    clinics.publish_availability(world.provider, world.clinic,
-                                 rules(ALL_DAY, granularity_minutes=5))
-    zone = ZoneInfo("America/New_York")
+    doctor, clinic = world.second_provider, world.second_clinic
+    clinics.revise_provider(doctor, "Dr. Two", [clinic], [*services.values()])
+    clinics.publish_availability(doctor, clinic, rules(ALL_DAY, granularity_minutes=5))
+    zone = ZoneInfo("America/Chicago")
     midnight = datetime.combine(datetime.now(zone).date() + timedelta(days=2), time(0), zone)
     wanted = [(midnight + timedelta(minutes=m), midnight + timedelta(minutes=m + d))
               for m, d in [(540, 30), (560, 20), (555, 15), (540, 60),
@@ -54,7 +54,7 @@ def test_concurrent_overlapping_bookings_one_wins(container: Container) -> None:
     def attempt(i: int) -> None:
         s, e = wanted[i]
         minutes = int((e - s).total_seconds() // 60)
-        slot = slot_at(clinics, world.provider, world.clinic, services[minutes], s)
+        slot = slot_at(clinics, doctor, clinic, services[minutes], s)
         barrier.wait()
         try:
             apps[i].book(patients[i], slot, "", datetime.now(UTC))

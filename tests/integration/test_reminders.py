@@ -23,18 +23,19 @@ def test_each_reminder_falls_due_once_and_only_for_visits_still_on(
                                       "rey@example.org", None)
     app.verify_patient_email(patient)
     app.grant_consent(patient, Purpose.treatment, POLICIES[Purpose.treatment].version, "web")
-    app.publish_availability(world.provider, world.clinic, rules(ALL_DAY, min_notice_minutes=0))
+    # Dr. Two, who works at one clinic (Dr. One's hours at two may not overlap).
+    doctor, clinic = world.second_provider, world.second_clinic
+    app.publish_availability(doctor, clinic, rules(ALL_DAY, min_notice_minutes=0))
     now = datetime.now(UTC).replace(microsecond=0)
-    start = first_slot(app, world.provider, world.clinic, world.checkup,
-                       now + timedelta(days=2)).start
+    start = first_slot(app, doctor, clinic, world.checkup, now + timedelta(days=2)).start
 
     def slot(at: datetime) -> SlotInfo:
-        return slot_at(app, world.provider, world.clinic, world.checkup, at)
+        return slot_at(app, doctor, clinic, world.checkup, at)
 
     kept = app.book(patient, slot(start), "", now).id
     cancelled = app.book(patient, slot(start + timedelta(hours=1)), "", now).id
     moved = app.book(patient, slot(start + timedelta(hours=2)), "", now).id
-    soon_start = first_slot(app, world.provider, world.clinic, world.checkup,
+    soon_start = first_slot(app, doctor, clinic, world.checkup,
                             now + timedelta(minutes=90)).start
     soon = app.book(patient, slot(soon_start), "", now).id  # its 24 h reminder is already past
     app.cancel(cancelled, now)
@@ -73,9 +74,10 @@ def test_the_appointment_decides_even_when_the_schedule_lags(container: Containe
                                       "sol@example.org", None)
     app.verify_patient_email(patient)
     app.grant_consent(patient, Purpose.treatment, POLICIES[Purpose.treatment].version, "web")
-    app.publish_availability(world.provider, world.clinic, rules(ALL_DAY))
+    app.publish_availability(world.second_provider, world.second_clinic, rules(ALL_DAY))
     now = datetime.now(UTC)
-    slot = first_slot(app, world.provider, world.clinic, world.checkup, now + timedelta(days=3))
+    slot = first_slot(app, world.second_provider, world.second_clinic, world.checkup,
+                      now + timedelta(days=3))
     start = slot.start
     appointment = app.book(patient, slot, "", now).id
     assert app.record_reminder_due(appointment, timedelta(hours=2), start + timedelta(hours=1)

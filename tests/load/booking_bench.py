@@ -151,7 +151,8 @@ def main() -> None:
 
         rows: list[dict[str, Any]] = []
         started = datetime.now(UTC)
-        env = {"CLINIC_RATE_LIMIT_SCALE": "100000"}
+        env = {"CLINIC_RATE_LIMIT_SCALE": "100000",  # a pool of patients books for many
+               "CLINIC_MAX_UPCOMING_VISITS": "500"}
         with api_server(srv, args.workers, env, projectors=True) as port:
             def run(rate: float, seconds: float, make: Any, name: str) -> dict[str, Any]:
                 result = asyncio.run(run_open_loop("127.0.0.1", port, rate, seconds, make,

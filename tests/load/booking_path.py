@@ -52,7 +52,8 @@ def main() -> None:
 
     with servers() as srv:
         settings = Settings(database_url=srv.database_url, redis_url=srv.redis.url,
-                            data_dir=srv.data_dir, rate_limit_scale=1000)
+                            data_dir=srv.data_dir, rate_limit_scale=1000,
+                            max_upcoming_visits=500)
         app = create_app(settings=settings)
         with TestClient(app) as client:
             container = app.state.container

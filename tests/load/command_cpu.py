@@ -126,7 +126,8 @@ def main() -> None:
     with servers() as srv:
         ensure_schema(srv.database_url, "public")
         settings = Settings(database_url=srv.database_url, redis_url=srv.redis.url,
-                            data_dir=srv.data_dir, rate_limit_scale=100_000)
+                            data_dir=srv.data_dir, rate_limit_scale=100_000,
+                            max_upcoming_visits=500)
         seeder = seeding_driver(settings)
         world = World(seeder)
         world.grow_to(2_000 if args.smoke else 20_000)

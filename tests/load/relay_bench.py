@@ -98,7 +98,7 @@ def main() -> None:
         ensure_schema(srv.database_url, "public")
         settings = srv.settings().model_copy(update={
             "kafka_bootstrap": kafka.bootstrap, "kafka_topic_prefix": PREFIX,
-            "rate_limit_scale": 100_000.0})
+            "rate_limit_scale": 100_000.0, "max_upcoming_visits": 500})
         app = seeding_driver(settings)
         world = World(app)
         world.grow_to(2_000 if args.smoke else 40_000)
@@ -366,7 +366,7 @@ def _latency(app: ClinicDriver, settings: Settings, srv: Servers, slots: list[Sl
 
     _tidy(srv.database_url)
     arrivals = Arrivals(str(settings.kafka_bootstrap), PREFIX + APPOINTMENTS_TOPIC).start()
-    env = {"CLINIC_RATE_LIMIT_SCALE": "100000"}
+    env = {"CLINIC_RATE_LIMIT_SCALE": "100000", "CLINIC_MAX_UPCOMING_VISITS": "500"}
     try:
         with api_server(srv, args.workers, env) as port, \
                 _relay_running(srv, settings, args.relay):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from commands.context import Actor
 from commands.patients import CodeRequest
@@ -23,6 +24,9 @@ class Me(BaseModel):
     subject: str
     role: Role
     scopes: list[str]
+    clinics: list[UUID] | None = Field(
+        default=None, description="Staff: the clinics whose records they reach (None: "
+                                  "not scoped by clinic)")
 
 
 @router.post("/auth/email-code", status_code=202, tags=["patients"],
@@ -55,6 +59,7 @@ def sign_out(actor: Anyone, sign_in: SignInDep) -> Response:
 
 @router.get("/me", response_model=Me, tags=["account"])
 def read_me(principal: Annotated[Principal, Authorized(Scope.profile_read)]) -> Me:
-    """The caller's subject, role and scopes, as the token states them."""
+    """The caller's subject, role, scopes and clinics, as the token states them."""
     return Me(subject=principal.subject, role=principal.role,
-              scopes=sorted(s.value for s in principal.scopes))
+              scopes=sorted(s.value for s in principal.scopes),
+              clinics=None if principal.clinics is None else sorted(principal.clinics))
