@@ -9,7 +9,8 @@ code, run this from each checkout (a `git worktree` of the other commit) minutes
 alternating. One process, real PostgreSQL and Redis, the whole ASGI app (middleware,
 routing, validation, authentication, rate limits, idempotency records, the use case) called
 directly, as uvicorn would call it: GET /slots (random start, a service filter half the
-time), POST /bookings of fresh slots (with an Idempotency-Key) and POST /patients, each
+time), POST /bookings of fresh slots by 50 patients (with an Idempotency-Key) and POST
+/patients, each
 `--requests` times a round, `--rounds` rounds; prints the median of the rounds, CPU ms and
 wall ms per request. Sync handlers run in the thread pool as in production; CPU is the
 whole process's (`time.process_time`).
@@ -47,7 +48,10 @@ from tests.load.slot_search_bench import World
 Call = Callable[[str, str, bytes, dict[str, str]], Awaitable[int]]
 
 
-def open_slots(database_url: str, count: int) -> list[UUID]:
+PATIENTS = 50  # bookings spread over them, as over a clinic's patients
+
+
+def open_slots(database_url: str, count: int) -> list[tuple[UUID, datetime, datetime]]:
     """`count` random open slots, no two of one provider overlapping: every booking books."""
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
@@ -60,7 +64,23 @@ def open_slots(database_url: str, count: int) -> list[UUID]:
             chosen.append((slot, provider, start, end))
     if len(chosen) < count:
         raise SystemExit(f"only {len(chosen)} non-overlapping open slots; seed more")
-    return [slot for slot, *_ in chosen[:count]]
+    return [(slot, start, end) for slot, _, start, end in chosen[:count]]
+
+
+def assigned(slots: list[tuple[UUID, datetime, datetime]],
+             patients: list[UUID]) -> list[tuple[UUID, UUID]]:
+    """(slot, patient) pairs, round robin, no patient booked twice at once (a patient's
+    agenda refuses that: decision 0038)."""
+    booked: dict[UUID, list[tuple[datetime, datetime]]] = {p: [] for p in patients}
+    pairs, turn = [], itertools.cycle(patients)
+    for slot, start, end in slots:
+        for _ in range(len(patients)):
+            patient = next(turn)
+            if not any(s < end and start < e for s, e in booked[patient]):
+                booked[patient].append((start, end))
+                pairs.append((slot, patient))
+                break
+    return pairs
 
 
 def asgi_caller(app: Any) -> Call:
@@ -135,14 +155,18 @@ def main() -> None:
         model = read_model("slot_search", srv.database_url, "public", phi=seeder.data_keys)
         CatchUpRunner(seeder, model, batch_size=200).catch_up()
         model.datastore.close()
-        patient, _ = seeder.register_patient("Bench", "Booker", date(1985, 1, 1),
-                                             "booker@example.org", None)
-        seeder.verify_patient_email(patient)
-        for purpose in (Purpose.treatment, Purpose.telehealth):
-            seeder.grant_consent(patient, purpose, POLICIES[purpose].version, "web")
+        patients = []
+        for n in range(PATIENTS):
+            patient, _ = seeder.register_patient("Bench", f"Booker{n}", date(1985, 1, 1),
+                                                 f"booker{n}@example.org", None)
+            seeder.verify_patient_email(patient)
+            for purpose in (Purpose.treatment, Purpose.telehealth):
+                seeder.grant_consent(patient, purpose, POLICIES[purpose].version, "web")
+            patients.append(patient)
         seeder.close()
-        slots = open_slots(srv.database_url, args.requests * args.rounds + 20)
-        result = asyncio.run(measure(settings, patient, world.services, slots, args))
+        bookings = assigned(open_slots(srv.database_url, args.requests * args.rounds + 40),
+                            patients)
+        result = asyncio.run(measure(settings, patients, world.services, bookings, args))
 
     for endpoint, figures in result["median"].items():
         print(f"{endpoint:15} {figures['cpu_ms']:7.3f} ms CPU  {figures['wall_ms']:7.3f} ms "
@@ -153,16 +177,18 @@ def main() -> None:
     print(f"results written to {args.out}")
 
 
-async def measure(settings: Settings, patient: UUID, services: list[UUID], slots: list[UUID],
+async def measure(settings: Settings, patients: list[UUID], services: list[UUID],
+                  bookings: list[tuple[UUID, UUID]],
                   args: argparse.Namespace) -> dict[str, Any]:
     app = create_app(settings=settings)
     rnd = random.Random(7)
     run = str(rnd.randrange(10**9))
     async with app.router.lifespan_context(app):
         container = app.state.container
-        bearer = {"Authorization": f"Bearer {container.sessions.sign_in(patient).access_token}"}
+        bearers = {p: {"Authorization": f"Bearer {container.sessions.sign_in(p).access_token}"}
+                   for p in patients}
         call = asgi_caller(app)
-        free, keys = iter(slots), itertools.count()
+        free, keys = iter(bookings), itertools.count()
 
         def search(_: int) -> tuple[str, str, bytes, dict[str, str]]:
             start = datetime.now(UTC) + timedelta(minutes=rnd.randrange(60 * 24 * 60))
@@ -171,8 +197,10 @@ async def measure(settings: Settings, patient: UUID, services: list[UUID], slots
                 b"", {}
 
         def booking(n: int) -> tuple[str, str, bytes, dict[str, str]]:
-            body = json.dumps({"slot_id": str(next(free)), "reason": "checkup"}).encode()
-            return "POST", "/bookings", body, {**bearer, "Idempotency-Key": f"{run}-{next(keys)}"}
+            slot, patient = next(free)
+            body = json.dumps({"slot_id": str(slot), "reason": "checkup"}).encode()
+            return "POST", "/bookings", body, {**bearers[patient],
+                                               "Idempotency-Key": f"{run}-{next(keys)}"}
 
         def registration(n: int) -> tuple[str, str, bytes, dict[str, str]]:
             body = json.dumps({"given_name": "New", "family_name": "Patient",
