@@ -82,7 +82,8 @@ class CatchUpRunner:
         if not notifications:
             return 0, after
         self.attempting = notifications[0].id
-        events = [self.app.mapper.to_domain_event(n) for n in notifications]
+        events = notifications if getattr(self.read_model, "wants_records", False) else \
+            [self.app.mapper.to_domain_event(n) for n in notifications]
         self.read_model.process(events, Tracking(self.app.name, notifications[-1].id))
         return len(events), notifications[-1].id
 

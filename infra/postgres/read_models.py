@@ -8,18 +8,21 @@ from eventsourcing.utils import Environment
 from infra.crypto.phi import PhiCipher
 from infra.eventstore.recorder import eventsourcing_env
 from infra.postgres.appointments import AppointmentsReadModel
+from infra.postgres.audit_log import AuditConfig, AuditLogReadModel
 from infra.postgres.read_model import Clock, TrackedReadModel, utc_now
 from infra.postgres.slot_search import SlotSearchReadModel
 
 KINDS: dict[str, type[TrackedReadModel]] = {
     SlotSearchReadModel.name: SlotSearchReadModel,
     AppointmentsReadModel.name: AppointmentsReadModel,
+    AuditLogReadModel.name: AuditLogReadModel,
 }
 READ_MODELS = tuple(KINDS)
 
 
 def read_model(name: str, database_url: str, schema: str, clock: Clock = utc_now,
-               phi: PhiCipher | None = None) -> TrackedReadModel:
+               phi: PhiCipher | None = None, audit: AuditConfig | None = None
+               ) -> TrackedReadModel:
     """Construct a read model through eventsourcing's factory (creating its tables)."""
     kind = KINDS[name]
     env = eventsourcing_env(database_url, schema) | {"POSTGRES_POOL_SIZE": "2",
@@ -30,6 +33,8 @@ def read_model(name: str, database_url: str, schema: str, clock: Clock = utc_now
     model = factory.tracking_recorder(kind)
     model.clock = clock
     model.phi = phi
+    if isinstance(model, AuditLogReadModel):
+        model.config = audit  # None: leaves only, no checkpoints (tests that do not sign)
     return model
 
 

@@ -21,7 +21,12 @@ from infra.settings.mail import MailSettings
 from infra.settings.oidc import OidcSettings
 from infra.settings.postgres import PostgresSettings
 from infra.settings.redis import RedisSettings
-from infra.settings.secrets import DEV_JWT_SECRET, DEV_PHI_KEK, SecretSettings
+from infra.settings.secrets import (
+    DEV_AUDIT_SIGNING_KEY,
+    DEV_JWT_SECRET,
+    DEV_PHI_KEK,
+    SecretSettings,
+)
 from infra.settings.tls import LIBPQ_TLS_MODES, ClientTls, env_name
 
 __all__ = ["DEV_JWT_SECRET", "DEV_PHI_KEK", "LIBPQ_TLS_MODES", "TLS_FILE_FIELDS", "ClientTls",
@@ -51,6 +56,8 @@ class Settings(PostgresSettings, RedisSettings, KafkaSettings, MailSettings, Htt
                 for name, value, default in (
                     ("CLINIC_JWT_SECRET", self.jwt_secret, DEV_JWT_SECRET),
                     ("CLINIC_PHI_KEK", SecretStr(self.phi_kek_value()), DEV_PHI_KEK),
+                    ("CLINIC_AUDIT_SIGNING_KEY", self.audit_signing_key,
+                     DEV_AUDIT_SIGNING_KEY),
                 )
                 if value.get_secret_value() == default
             ]

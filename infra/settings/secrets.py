@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development-only secrets: known to everyone, refused outside development mode.
 DEV_JWT_SECRET = "dev-only-jwt-signing-key-change-me-0123456789"
 DEV_PHI_KEK = "ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTMyYiE="  # base64 of 32 bytes
+DEV_AUDIT_SIGNING_KEY = "3tm5KrKteLa43TYFNmMrq3Rz7iJld5BnpkFZm1HAH08="  # an Ed25519 seed
 
 
 class SecretSettings(BaseSettings):
@@ -22,6 +23,15 @@ class SecretSettings(BaseSettings):
     phi_kek_file: Path | None = None
     # Earlier KEKs, comma-separated base64: kept only until `clinic keys rotate` ran.
     phi_kek_previous: SecretStr | None = None
+    # The Ed25519 seed (base64 of 32 bytes) that signs the event log's checkpoints;
+    # `clinic audit key` prints its public verifier key (docs/compliance.md).
+    audit_signing_key: SecretStr = SecretStr(DEV_AUDIT_SIGNING_KEY)
+    # The checkpoints' origin line and key name: this log's name, unique to the deployment.
+    audit_origin: str = "clinic-booking/event-log"
+    audit_key_name: str = "clinic-booking"
+    # A checkpoint every so many events, or this long after the last one when more came.
+    audit_checkpoint_events: int = Field(default=1000, ge=1, le=1_000_000)
+    audit_checkpoint_seconds: float = Field(default=60, gt=0, le=86_400)
 
     def phi_kek_value(self) -> str:
         if self.phi_kek_file is not None:

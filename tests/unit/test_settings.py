@@ -10,7 +10,8 @@ def test_development_mode_accepts_the_development_secrets() -> None:
 
 
 def test_production_mode_refuses_default_secrets() -> None:
-    with pytest.raises(ValidationError, match="CLINIC_JWT_SECRET, CLINIC_PHI_KEK"):
+    with pytest.raises(ValidationError,
+                       match="CLINIC_JWT_SECRET, CLINIC_PHI_KEK, CLINIC_AUDIT_SIGNING_KEY"):
         Settings(mode=Mode.production)
 
 
@@ -19,6 +20,7 @@ def test_production_mode_accepts_real_secrets() -> None:
         mode=Mode.production,
         jwt_secret="x" * 40,
         phi_kek="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        audit_signing_key="AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
     )
     assert not settings.development
 

@@ -1,0 +1,92 @@
+"""`clinic audit`: prove the event log unaltered (docs/compliance.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from infra.cli.errors import CliError, load_settings
+from infra.postgres.audit_verify import verify_log
+from infra.wiring.followers import audit_signer
+from infra.wiring.servers import Runtime
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    audit = sub.add_parser("audit", help="verify the event log; export its checkpoints")
+    actions = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
+    verify = actions.add_parser(
+        "verify", help="recompute the event log's Merkle tree and check every checkpoint",
+        description="Recomputes the tree from the stored events and checks it against the "
+        "recorded leaves, the stored signed checkpoints and (--checkpoint) one exported "
+        "earlier. Prints the first position that fails and exits 1; 0 if all holds.")
+    verify.add_argument("--checkpoint", type=Path, metavar="FILE",
+                        help="a signed checkpoint exported earlier (`clinic audit checkpoint`)")
+    verify.add_argument("--key", metavar="VERIFIER_KEY",
+                        help="the verifier key to trust (default: this deployment's)")
+    verify.add_argument("--from", dest="first", type=int, default=1, metavar="POSITION",
+                        help="first tree position to compare event by event (1-based)")
+    verify.add_argument("--to", dest="last", type=int, default=None, metavar="POSITION",
+                        help="last tree position to check")
+    verify.set_defaults(handler=run_verify)
+    key = actions.add_parser("key", help="print the verifier key of the checkpoints "
+                             "(publish it: anyone can check a checkpoint with it)")
+    key.set_defaults(handler=print_key)
+    checkpoint = actions.add_parser(
+        "checkpoint", help="print the newest signed checkpoint (keep it outside the database)")
+    checkpoint.set_defaults(handler=print_checkpoint)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    key = args.key or audit_signer(settings).verifier_key()
+    exported = None
+    if args.checkpoint is not None:
+        try:
+            exported = args.checkpoint.read_text()
+        except OSError as exc:
+            raise CliError(f"cannot read {args.checkpoint}: {exc.strerror}") from None
+    with Runtime(settings) as resolved:
+        assert resolved.database_url
+        result = verify_log(resolved.database_url, resolved.db_schema, key, exported=exported,
+                            first=args.first, last=args.last,
+                            progress=_progress if sys.stderr.isatty() else None)
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    if not result.ok:
+        print(f"FAILED at position {result.position}: {result.failure}")
+        return 1
+    print(f"ok: {result.covered} events in the tree match the log; "
+          f"{result.checkpoints} signed checkpoint(s) verified")
+    for note in result.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def print_key(args: argparse.Namespace) -> int:
+    print(audit_signer(load_settings()).verifier_key())
+    return 0
+
+
+def print_checkpoint(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    with Runtime(settings) as resolved, psycopg.connect(str(resolved.database_url)) as conn:
+        try:
+            row = conn.execute(sql.SQL("SELECT note FROM {} ORDER BY size DESC LIMIT 1").format(
+                sql.Identifier(resolved.db_schema, "audit_checkpoints"))).fetchone()
+        except psycopg.errors.UndefinedTable:
+            row = None
+    if row is None:
+        raise CliError("no checkpoint yet: the audit_log follower has not signed one")
+    sys.stdout.write(row[0])
+    return 0
+
+
+def _progress(done: int, total: int) -> None:
+    width = 30
+    filled = int(width * done / max(total, 1))
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} events")
+    sys.stderr.flush()
