@@ -190,8 +190,10 @@ class Bookings:
         for _attempt in range(MAX_ATTEMPTS):
             appointment = self.visits.appointment(appointment_id)
             if slot.provider_id != appointment.provider_id or \
-                    slot.service_id != appointment.service_id:
-                raise RuleViolationError("reschedule to a time of the same provider and service")
+                    slot.service_id != appointment.service_id or \
+                    slot.clinic_id != appointment.clinic_id:
+                raise RuleViolationError(
+                    "reschedule to a time of the same provider and service at the same clinic")
             old = around(appointment.provider_id, appointment.start, appointment.end)
             agenda_id = PatientAgenda.create_id(appointment.patient_id)
             loaded = self.app.get_many(agenda_id, *_offering(slot), *nearby, *old)

@@ -22,6 +22,7 @@ from commands.idempotency import IdempotencyKey, Outcome, run_once
 from commands.inputs import IsoDate, PlainText
 from commands.models import Strict
 from commands.ports import CareTeam, IdempotencyRecords
+from domain.errors import ConflictError
 from domain.patients import EmailClaim, EmailTakenError, Patient, normalized_email
 from domain.record_access import require_patient
 
@@ -120,39 +121,40 @@ class Patients:
         return self.app.find(EmailClaim, self.email_claim_id(email))
 
     def email_claim_id(self, email: str) -> UUID:
-        """A keyed hash of the address: the id reveals nothing without the key."""
-        digest = hmac.new(self.email_key, normalized_email(email).encode(), hashlib.sha256)
+        """A keyed hash of the address: the id reveals nothing without the key. Not
+        validated here: addresses stored before today's text rules must still be found."""
+        digest = hmac.new(self.email_key, email.strip().lower().encode(), hashlib.sha256)
         return UUID(bytes=digest.digest()[:16], version=5)
 
     # -----------------------------------------------------------------------------------
     def _register(self, command: PatientCreate, patient_id: UUID | None) -> tuple[UUID, bool]:
         """(patient id, created?). A new patient's first code is requested in the same save.
-        An address already proven keeps its patient; one never proven goes to the newest
-        registration, whose details the next verified code confirms (the older registration
-        expires unverified and retention erases it)."""
-        claim = self.claim(command.email)
-        holder = None
-        if claim is not None and claim.patient_id is not None:
-            holder = self.app.find(Patient, claim.patient_id)
-            if holder is not None and holder.email_verified and not holder.erased:
-                return claim.patient_id, False
-        patient = Patient.register(patient_id or uuid4(), command.given_name,
-                                   command.family_name, command.birth_date, command.email,
-                                   command.phone, today=datetime.now(UTC).date())
-        patient.request_sign_in_code()
-        if claim is None:
-            claim = EmailClaim(patient_id=patient.id, id=self.email_claim_id(command.email))
-        else:  # never proven, or released by an erasure or an address change
-            claim.take_over(patient.id, holder)
-        try:
-            self.app.save(patient, claim)
-        except IntegrityError:
-            # A racing registration of the same address (or a retried one) won.
-            winner = self.patient_for_email(command.email)
-            if winner is None:
-                raise
-            return winner, False
-        return patient.id, True
+        An address of an established patient (one who ever verified an address) stays
+        theirs; one never proven goes to the newest registration, whose details the next
+        verified code confirms (the older registration expires unverified and retention
+        erases it). A racing registration of the same address makes this one look again."""
+        patient_id = patient_id or uuid4()
+        for _attempt in range(3):
+            claim = self.claim(command.email)
+            holder = None
+            if claim is not None and claim.patient_id is not None:
+                if claim.patient_id == patient_id:
+                    return patient_id, False  # a retry of this registration, answered again
+                holder = self.app.find(Patient, claim.patient_id)
+                if holder is not None and holder.ever_verified and not holder.erased:
+                    return claim.patient_id, False
+            patient = Patient.register(patient_id, command.given_name, command.family_name,
+                                       command.birth_date, command.email, command.phone,
+                                       today=datetime.now(UTC).date())
+            patient.request_sign_in_code()
+            if claim is None:
+                claim = EmailClaim(patient_id=patient.id,
+                                   id=self.email_claim_id(command.email))
+            else:  # never proven, or released by an erasure or an address change
+                claim.take_over(patient.id, holder)
+            if self.app.saved(patient, claim):
+                return patient.id, True
+        raise ConflictError("that address is being registered right now; try again")
 
     def _request_code(self, patient_id: UUID) -> None:
         """Recorded, then relayed: the notifier makes the code and emails it to the address

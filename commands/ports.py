@@ -149,10 +149,12 @@ class PatientRecords(Protocol):
         """Whether the appointments read model has seen the event log up to `head`."""
 
     def upcoming_visits(self, patient_id: UUID, now: datetime) -> list[UUID]: ...
-    def retention_candidates(self, cutoff: datetime, unverified_before: datetime,
-                             limit: int) -> list[UUID]:
-        """Patients inactive since `cutoff`, registrations never verified since
-        `unverified_before`, and erasures left unfinished."""
+    def retention_candidates(self, cutoff: datetime, limit: int) -> list[UUID]:
+        """Patients inactive since `cutoff`, and erasures left unfinished."""
+
+    def unverified_registrations(self, before: datetime, limit: int) -> list[UUID]:
+        """Registrations made before `before` whose address the read model has never seen
+        verified (the caller checks each against the event store)."""
 
 
 class Mailbox(Protocol):

@@ -11,7 +11,7 @@ from commands.context import Actor, acting_as
 from commands.models import Strict
 from commands.patients import Email, Patients
 from commands.ports import CodeCheck, CommandMetrics, OneTimeCodes, Sessions
-from domain.errors import NotAuthenticatedError
+from domain.errors import NotAuthenticatedError, RuleViolationError
 
 
 class InvalidCodeError(NotAuthenticatedError):
@@ -24,6 +24,10 @@ class CodeVerification(Strict):
     patient_id: Annotated[UUID | None, Field(
         description="After registering: the patient_id the registration answered, so that "
                     "the code confirms that registration's details and no other")] = None
+
+
+class RegistrationIdRequiredError(RuleViolationError):
+    code = "registration-id-required"
 
 
 class AccessToken(BaseModel):
@@ -43,9 +47,15 @@ class SignIn:
 
     def verify(self, command: CodeVerification, actor: Actor) -> AccessToken:
         """Trade the emailed code for a session; the address counts as verified."""
-        patient_id = self.patients.patient_for_email(command.email)
+        claim = self.patients.claim(command.email)
+        patient_id = claim.patient_id if claim is not None else None
         if command.patient_id is not None and command.patient_id != patient_id:
             patient_id = None  # a newer registration of the address took it over
+        elif claim is not None and claim.contested and patient_id is not None and \
+                command.patient_id is None and not self.patients.patient(patient_id).ever_verified:
+            raise RegistrationIdRequiredError(
+                "This address was registered more than once: send the patient_id your "
+                "registration answered with the code, so that it confirms your details.")
         outcome = self.codes.check(patient_id, command.code) if patient_id \
             else CodeCheck.expired
         if patient_id is None or outcome is not CodeCheck.accepted:

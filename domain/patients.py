@@ -110,6 +110,7 @@ class Patient(Aggregate):
         self.email = email
         self.phone = phone
         self.email_verified = False
+        self.ever_verified = False  # proven control of an address once: an established patient
         self.erased = False
 
     def verify_email(self) -> None:
@@ -118,7 +119,7 @@ class Patient(Aggregate):
 
     @event(EmailVerified)
     def _email_verified(self) -> None:
-        self.email_verified = True
+        self.email_verified = self.ever_verified = True
 
     def request_sign_in_code(self) -> None:
         self.require_present()
@@ -178,6 +179,7 @@ class EmailClaim(Aggregate):
     @event(Claimed)
     def __init__(self, patient_id: UUID, id: UUID | None = None) -> None:
         self.patient_id: UUID | None = patient_id
+        self.contested = False  # registered more than once: the first sign-in names which
 
     def release(self) -> None:
         if self.patient_id is not None:
@@ -191,7 +193,7 @@ class EmailClaim(Aggregate):
         """A new registration of an address its holder never proved (the code was never
         verified) takes the address: whoever verifies a code next gets the details they
         registered with, not a squatter's. A proven address stays its holder's."""
-        if holder is not None and holder.email_verified and not holder.erased:
+        if holder is not None and holder.ever_verified and not holder.erased:
             raise EmailTakenError("that email address belongs to another patient")
         if self.patient_id != patient_id:
             self._reclaimed(patient_id)
@@ -205,3 +207,4 @@ class EmailClaim(Aggregate):
     @event(Reclaimed)
     def _reclaimed(self, patient_id: UUID) -> None:
         self.patient_id = patient_id
+        self.contested = True

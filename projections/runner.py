@@ -67,7 +67,9 @@ class CatchUpRunner:
         self.failures = 0  # consecutive failed attempts (the backoff grows with them)
         self.limit = batch_size  # this batch's size: halved by a failure, doubled by a success
         self.attempting = 0  # the first notification id of the batch being applied
-        self.reported = False  # whether `health` was told of a failure not yet recovered
+        # Whether a failure report may be outstanding: at start, one left by an earlier
+        # process (a fix deployed by restarting), cleared by the first success.
+        self.reported = True
 
     def run_once(self) -> int:
         """Apply the next batch, if any; return how many events it held."""
@@ -116,7 +118,7 @@ class CatchUpRunner:
             full = applied >= self.limit
             if applied:
                 self.limit = min(self.batch_size, self.limit * 2)
-                if self.failures:
+                if self.failures or self.reported:
                     self._recovered()
             if full:
                 continue  # more is waiting
@@ -145,10 +147,11 @@ class CatchUpRunner:
         self.stopping.wait(min(MAX_BACKOFF, 0.125 * 2 ** min(self.failures, 7)))
 
     def _recovered(self) -> None:
-        self.failures = 0
+        was_failing, self.failures = self.failures > 0, 0
         if not self.reported or self.health is None:
             return
-        log.info("projection recovered", read_model=self.read_model.name)
+        if was_failing:
+            log.info("projection recovered", read_model=self.read_model.name)
         try:
             self.health.recovered(self.read_model.name)
             self.reported = False

@@ -192,9 +192,11 @@ class FakeRecords(PatientRecords):
     def upcoming_visits(self, patient_id: UUID, now: datetime) -> list[UUID]:
         return self.upcoming.get(patient_id, [])
 
-    def retention_candidates(self, cutoff: datetime, unverified_before: datetime,
-                             limit: int) -> list[UUID]:
+    def retention_candidates(self, cutoff: datetime, limit: int) -> list[UUID]:
         return self.candidates[:limit]
+
+    def unverified_registrations(self, before: datetime, limit: int) -> list[UUID]:
+        return []
 
 
 class FakeSigner(ReceiptSigner):

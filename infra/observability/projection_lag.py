@@ -52,7 +52,10 @@ class ProjectionLag:
                 at = self._position(conn, name)
                 oldest = self._first_after(conn, at) if at < head else None
                 age = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
-                states.append(FollowerState(name, at, head - at, age, failures.get(name)))
+                failure = failures.get(name)
+                if failure is not None and failure.position <= at:
+                    failure = None  # moved past it (the report outlived its process)
+                states.append(FollowerState(name, at, head - at, age, failure))
         return head, states
 
     def __call__(self) -> list[Metric]:

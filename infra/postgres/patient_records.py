@@ -55,12 +55,9 @@ class PostgresPatientRecords:
                                 (patient_id, now)).fetchall()
         return [row[0] for row in rows]
 
-    def retention_candidates(self, cutoff: datetime, unverified_before: datetime,
-                             limit: int) -> list[UUID]:
-        """Patients whose last activity, and every visit, ended before `cutoff`;
-        registrations whose address was never verified, made before `unverified_before`
-        (they cannot have booked: a booking needs a verified address); and erasures left
-        unfinished (key not shredded, or a visit still booked)."""
+    def retention_candidates(self, cutoff: datetime, limit: int) -> list[UUID]:
+        """Patients whose last activity, and every visit, ended before `cutoff`; and
+        erasures left unfinished (key not shredded, or a visit still booked)."""
         with self.pool.connection() as conn:
             rows = conn.execute("""
                 SELECT p.patient_id FROM patients p
@@ -70,15 +67,17 @@ class PostgresPatientRecords:
                                   AND greatest(a.end_at, a.updated_at) >= %(cutoff)s)
                 UNION
                 SELECT p.patient_id FROM patients p
-                WHERE p.erased_at IS NULL AND NOT p.email_verified
-                  AND p.registered_at < %(unverified_before)s
-                UNION
-                SELECT p.patient_id FROM patients p
                 WHERE p.erased_at IS NOT NULL AND (
                     EXISTS (SELECT 1 FROM phi_data_keys k WHERE k.subject_id = p.patient_id
                             AND k.wrapped IS NOT NULL)
                     OR EXISTS (SELECT 1 FROM appointments a WHERE a.patient_id = p.patient_id
                                AND a.status = 'booked' AND a.start_at > now()))
-                LIMIT %(limit)s""", {"cutoff": cutoff, "unverified_before": unverified_before,
-                                     "limit": limit}).fetchall()
+                LIMIT %(limit)s""", {"cutoff": cutoff, "limit": limit}).fetchall()
+        return [row[0] for row in rows]
+
+    def unverified_registrations(self, before: datetime, limit: int) -> list[UUID]:
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT patient_id FROM patients WHERE erased_at IS NULL "
+                                "AND NOT email_verified AND registered_at < %s LIMIT %s",
+                                (before, limit)).fetchall()
         return [row[0] for row in rows]

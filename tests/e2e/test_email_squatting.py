@@ -70,3 +70,38 @@ def test_registrations_never_verified_are_erased_by_retention_after_a_week(
     patients: dict[Any, Patient] = container.app.get_many(*week_later.candidates)
     assert all(p.erased for p in patients.values())
     assert not container.app.get(Patient, UUID(owner), "patient").erased
+
+
+def test_a_contested_address_is_confirmed_only_with_the_registrations_id(
+        client: TestClient, container: Container) -> None:
+    """The squatter registers again after the owner: a plain sign-in with the newest code
+    would confirm the squatter's details, so the first sign-in must name the registration."""
+    owner = _register(client, "Olivia", "Owner", "1988-08-08")
+    squatter = _register(client, "Mallory", "Fake", "1970-01-01")  # took the address back
+    code = last_code(container, EMAIL)  # the owner receives the squatter's code too
+    unpinned = client.post("/auth/verify", json={"email": EMAIL, "code": code})
+    assert unpinned.status_code == 422
+    assert unpinned.json()["error"] == "registration-id-required"
+    pinned = client.post("/auth/verify", json={"email": EMAIL, "code": code,
+                                               "patient_id": owner})
+    assert pinned.status_code == 401  # the owner's registration lost the address: register again
+    owner = _register(client, "Olivia", "Owner", "1988-08-08")
+    verified = client.post("/auth/verify", json={
+        "email": EMAIL, "code": last_code(container, EMAIL), "patient_id": owner})
+    assert verified.status_code == 200 and verified.json()["patient_id"] == owner != squatter
+
+
+def test_an_established_patients_new_address_cannot_be_taken_over(
+        client: TestClient, container: Container) -> None:
+    """A verified patient who changes their address is not a squatter's to displace while
+    the new address awaits its code."""
+    old = "olivia.old@example.org"
+    first = client.post("/patients", json={"given_name": "Olivia", "family_name": "Owner",
+                                           "birth_date": "1988-08-08", "email": old})
+    owner = first.json()["patient_id"]
+    token = client.post("/auth/verify", json={"email": old, "code": last_code(container, old),
+                                              "patient_id": owner}).json()["access_token"]
+    changed = client.put(f"/patients/{owner}/contact", json={"email": EMAIL},
+                         headers={"Authorization": f"Bearer {token}"})
+    assert changed.status_code == 200 and changed.json()["email_verified"] is False
+    assert _register(client, "Mallory", "Fake", "1970-01-01") == owner  # not taken over
