@@ -93,3 +93,11 @@ def test_write_latency_probe_runs_end_to_end(tmp_path: Path) -> None:
         assert figures["endpoints"]["POST /patients"]["statuses"] == {"202": 10}
         assert set(figures["cpu_ms_per_booking"]) >= {"api workers", "api parent (followers)",
                                                       "postgres"}
+
+
+def test_audit_verify_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    stdout, result = run_benchmark("audit_verify_bench", tmp_path / "audit.json", "--smoke")
+    figures = result["figures"]
+    assert figures["verify_events_per_s"] > 0 and figures["follower_events_per_s"] > 0
+    assert figures["inclusion_proof_hashes"] == 11  # log2 of 2,000 leaves, rounded up
+    assert "pgbench_simple_update_tps_c1" in stdout
