@@ -22,7 +22,8 @@ from commands.idempotency import IdempotencyKey, Outcome, run_once
 from commands.inputs import IsoDate, PlainText
 from commands.models import Strict
 from commands.ports import CareTeam, IdempotencyRecords
-from domain.errors import ConflictError
+from domain.access import Role
+from domain.errors import ConflictError, ForbiddenError
 from domain.patients import EmailClaim, EmailTakenError, Patient, normalized_email
 from domain.record_access import require_patient
 
@@ -97,8 +98,13 @@ class Patients:
 
     def change_contact(self, patient_id: UUID, command: ContactUpdate,
                        actor: Actor) -> PatientProfile:
-        """A new email address must be verified again."""
+        """A new email address must be verified again, and only the patient changes it:
+        staff who could set an address of their own could sign in as the patient."""
         self.require_reachable(patient_id, actor)
+        if actor.role is not Role.patient and \
+                normalized_email(command.email) != self.patient(patient_id).email:
+            raise ForbiddenError("Only the patient changes their email address; staff may "
+                                 "change the phone number.")
         with acting_as(actor.doing("contact details change")):
             self._change_contact(patient_id, command.email, command.phone)
         return PatientProfile(**self.patient(patient_id).profile())

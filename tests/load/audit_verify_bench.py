@@ -100,15 +100,15 @@ def _fill(database_url: str, count: int) -> None:
     state = (b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-12-07T10:00:00+00:00"},'
              b'"originator_topic":"domain.appointments:Appointment",' + b'"x":"' +
              b"y" * 300 + b'"}')
-    with psycopg.connect(database_url) as conn, conn.cursor() as curs:
-        with curs.copy("COPY clinic_events (originator_id, originator_version, topic, state) "
-                       "FROM STDIN") as copy:
-            aggregate = uuid.uuid4()
-            for n in range(count):
-                if n % 10 == 0:
-                    aggregate = uuid.uuid4()
-                copy.write_row((aggregate, n % 10 + 1, "domain.appointments:Appointment.Booked",
-                                state))
+    copying = "COPY clinic_events (originator_id, originator_version, topic, state) FROM STDIN"
+    with psycopg.connect(database_url) as conn, conn.cursor() as curs, \
+            curs.copy(copying) as copy:
+        aggregate = uuid.uuid4()
+        for n in range(count):
+            if n % 10 == 0:
+                aggregate = uuid.uuid4()
+            copy.write_row((aggregate, n % 10 + 1, "domain.appointments:Appointment.Booked",
+                            state))
 
 
 def _peak_mb() -> float:

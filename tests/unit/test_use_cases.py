@@ -316,3 +316,15 @@ def test_a_reminder_is_recorded_once_for_a_visit_still_on(world: Clinic) -> None
 def test_a_hold_proof_without_a_hold_id_books_a_free_slot(world: Clinic) -> None:
     slot = world.offer(48)
     assert world.uc.holding.bookable(slot.slot_id, HoldProof()) == slot
+
+
+def test_only_the_patient_changes_their_email_address(world: Clinic) -> None:
+    """Staff who could set an address of their own could then sign in as the patient."""
+    ana = world.patient("ana@example.org")
+    patient_id, desk = uuid.UUID(ana.subject), Actor("desk", Role.front_desk)
+    with pytest.raises(ForbiddenError):
+        world.uc.patients.change_contact(
+            patient_id, ContactUpdate(email="desk.owned@example.org"), desk)
+    phoned = world.uc.patients.change_contact(
+        patient_id, ContactUpdate(email="ana@example.org", phone="+1 617 555 0100"), desk)
+    assert phoned.phone == "+1 617 555 0100" and phoned.email == "ana@example.org"
