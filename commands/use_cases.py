@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from commands.application import ClinicApplication
+from commands.audit import Audit
 from commands.booking import Bookings
 from commands.consents import Consents
 from commands.directory import Directory
@@ -79,6 +80,7 @@ class UseCases:
     erasing: Erasing
     retention: Retention
     reminders: Reminders
+    audit: Audit
 
     @classmethod
     def compose(cls, app: ClinicApplication, adapters: Adapters,
@@ -104,4 +106,5 @@ class UseCases:
             retention=Retention(erasing, a.records, policy.retention_years,
                                 policy.unverified_registration_days),
             reminders=Reminders(app),
+            audit=Audit(app),
         )

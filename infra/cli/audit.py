@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import UUID
 
 import psycopg
 from psycopg import sql
 
+from domain.errors import NotFoundError
 from infra.cli.errors import CliError, load_settings
 from infra.postgres.audit_verify import verify_log
+from infra.wiring.container import Container
 from infra.wiring.followers import audit_signer
 from infra.wiring.servers import Runtime
 
@@ -38,6 +44,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     checkpoint = actions.add_parser(
         "checkpoint", help="print the newest signed checkpoint (keep it outside the database)")
     checkpoint.set_defaults(handler=print_checkpoint)
+    state = actions.add_parser(
+        "state", help="a record as it stood at a moment, and what changed since",
+        description="Rebuilds any record (patient, appointment, consent, clinic, ...) from its "
+        "events up to --as-of, and lists each later change with who, why and for which "
+        "purpose. Prints JSON; PHI as recorded (a shredded patient's reads as erased).")
+    state.add_argument("--aggregate", required=True, type=UUID, metavar="ID")
+    state.add_argument("--as-of", required=True, type=datetime.fromisoformat,
+                       metavar="ISO-TIME", help="e.g. 2026-12-01T09:00:00+00:00")
+    state.set_defaults(handler=print_state)
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -82,6 +97,21 @@ def print_checkpoint(args: argparse.Namespace) -> int:
     if row is None:
         raise CliError("no checkpoint yet: the audit_log follower has not signed one")
     sys.stdout.write(row[0])
+    return 0
+
+
+def print_state(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    as_of = args.as_of if args.as_of.tzinfo else args.as_of.replace(tzinfo=UTC)
+    with Runtime(settings) as resolved:
+        container = Container.build(resolved)
+        try:
+            past = container.use_cases.audit.state_at(args.aggregate, as_of)
+        except NotFoundError as exc:
+            raise CliError(str(exc)) from None
+        finally:
+            container.close()
+    print(json.dumps(asdict(past), indent=2, default=str))
     return 0
 
 

@@ -18,12 +18,12 @@ from eventsourcing.domain import DomainEventProtocol, Snapshot
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
-from commands.context import current_context
+from commands.context import METADATA, context_of, current_context
 from domain.privacy import PHI, SELF, phi_of
 from infra.crypto.phi import PhiCipher
 from infra.observability.tracing import trace_context
 
-META = "__meta__"
+META = METADATA
 
 
 class PhiCipherMissingError(RuntimeError):
@@ -102,5 +102,4 @@ def _context(topic: str, domain_event: Any) -> str:
 
 
 def event_meta(domain_event: Any) -> dict[str, str]:
-    meta: dict[str, str] = getattr(domain_event, META, {})
-    return meta
+    return context_of(domain_event)
