@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 from pydantic import Field
 
 from commands.application import ClinicApplication, found
-from commands.calendars import around, calendars, days_of, holding
+from commands.calendars import around, calendars, days_of, moved
 from commands.context import Actor, acting_as
 from commands.holds import Holding, HoldProof
 from commands.idempotency import (
@@ -202,17 +202,9 @@ class Bookings:
             agenda = loaded.get(agenda_id) or PatientAgenda(patient_id=appointment.patient_id)
             agenda.reserve(appointment_id, slot.start, slot.end, now, self.max_upcoming_visits,
                            exceed_limit=True)  # a move never adds a visit
-            touched = {calendar.id: calendar for calendar_id in old
-                       if (calendar := loaded.get(calendar_id)) is not None
-                       and appointment_id in calendar.reservations}
-            for calendar in touched.values():
-                calendar.release(appointment_id)
-            new_days = days_of(slot.provider_id, slot.start - before, slot.end + after)
-            for calendar in calendars(self.app, slot.provider_id, new_days, loaded):
-                calendar = touched.setdefault(calendar.id, calendar)
-                calendar.reserve(appointment_id, slot.start, slot.end, slot.clinic_id,
-                                 before, after)
-            if self.app.saved(appointment, *touched.values(), agenda):
+            touched = moved(self.app, loaded, appointment_id, slot.provider_id, slot.start,
+                            slot.end, slot.clinic_id, before, after)
+            if self.app.saved(appointment, *touched, agenda):
                 return appointment
         raise SlotTakenError("that time is in high demand; please try again")
 
@@ -227,16 +219,10 @@ class Bookings:
             loaded = self.app.get_many(to_provider_id, appointment.clinic_id, schedule_id,
                                        *old, *new)
             before, after = _covers(loaded, appointment, to_provider_id)
-            freed = holding(loaded, appointment_id)
             appointment.hand_off(to_provider_id, now)
-            for calendar in freed:
-                calendar.release(appointment_id)
-            taken = calendars(self.app, to_provider_id,
-                              days_of(to_provider_id, start - before, end + after), loaded)
-            for calendar in taken:
-                calendar.reserve(appointment_id, start, end, appointment.clinic_id, before,
-                                 after)
-            if self.app.saved(appointment, *freed, *taken):
+            touched = moved(self.app, loaded, appointment_id, to_provider_id, start, end,
+                            appointment.clinic_id, before, after)
+            if self.app.saved(appointment, *touched):
                 return appointment
         raise SlotTakenError("the other provider's calendar is busy; please try again")
 

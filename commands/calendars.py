@@ -30,6 +30,22 @@ def holding(loaded: dict[UUID, Any], appointment_id: UUID) -> list[ProviderCalen
             if isinstance(calendar, ProviderCalendar) and appointment_id in calendar.reservations]
 
 
+def moved(app: ClinicApplication, loaded: dict[UUID, Any], appointment_id: UUID,
+          provider_id: UUID, start: datetime, end: datetime, clinic_id: UUID,
+          before: timedelta, after: timedelta) -> list[ProviderCalendar]:
+    """A visit leaves the calendars that hold it (among `loaded`, read `around` both times)
+    and takes those of `provider_id` over [start - before, end + after): each calendar
+    once, as one calendar can be both. For a reschedule or a hand-off; the caller saves."""
+    touched = {calendar.id: calendar for calendar in holding(loaded, appointment_id)}
+    for calendar in touched.values():
+        calendar.release(appointment_id)
+    for calendar in calendars(app, provider_id, days_of(provider_id, start - before,
+                                                        end + after), loaded):
+        touched.setdefault(calendar.id, calendar).reserve(appointment_id, start, end,
+                                                          clinic_id, before, after)
+    return list(touched.values())
+
+
 def calendars(app: ClinicApplication, provider_id: UUID, days: dict[UUID, str],
               loaded: dict[UUID, Any] | None = None) -> list[ProviderCalendar]:
     """The provider's calendars of these days (opened where none exists yet), from `loaded`

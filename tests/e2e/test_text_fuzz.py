@@ -22,12 +22,10 @@ from hypothesis import strategies as st
 from domain.access import Role
 from infra.observability.projection_lag import ProjectionLag
 from infra.observability.state import PROJECTORS
-from infra.postgres.read_models import READ_MODELS, read_model
 from infra.settings import Settings
 from infra.wiring.container import Container
 from infra.wiring.relay import build_relay
-from projections.runner import CatchUpRunner
-from tests.e2e.clinic_flow import ADDRESS, open_slots, set_up_clinic, sign_up
+from tests.e2e.clinic_flow import ADDRESS, open_slots, project_all, set_up_clinic, sign_up
 
 NASTY = ["\x00", "\ud800", "\udfff", "\u202e", "e\u0301", "\x1b[31m", "\x7f", "\x85", "\n",
          "\r\n", "\t", "\ufeff", "\uffff", "\U0010ffff", "\U0001f600", "\u200d", "\U0001d54f", "ß"]
@@ -151,13 +149,7 @@ def test_any_text_in_any_command_is_answered_and_every_follower_reaches_the_head
 
 def _every_follower_reaches_the_head(container: Container) -> None:
     settings_ = container.settings
-    assert settings_.database_url
-    for name in READ_MODELS:
-        model = read_model(name, settings_.database_url, settings_.db_schema, phi=container.phi)
-        try:
-            CatchUpRunner(container.app, model).catch_up()
-        finally:
-            model.datastore.close()
+    project_all(container)  # every read model
     relay, resources = build_relay(settings_)
     try:
         relay.catch_up()
