@@ -208,18 +208,19 @@ def _topics(settings: Settings) -> list[str]:
     return [settings.kafka_topic_prefix + t for t in TOPICS]
 
 
-def _slot_ids(container: Container, service: UUID) -> dict[UUID, list[UUID]]:
-    """Open slots of the service that do not overlap one another, per provider."""
+def _slot_ids(container: Container, service: UUID) -> dict[tuple[UUID, UUID], list[UUID]]:
+    """Open slots of the service that do not overlap one another, per provider and clinic
+    (a visit is rescheduled at its own clinic)."""
     with container.pool.connection() as conn:
         rows = conn.execute(
-            "SELECT slot_id, provider_id, start_at, end_at FROM open_slots WHERE service_id = %s "
-            "AND book_by > now() + interval '2 hours' ORDER BY provider_id, start_at",
-            (service,)).fetchall()
-    chosen: dict[UUID, list[UUID]] = defaultdict(list)
+            "SELECT slot_id, provider_id, clinic_id, start_at, end_at FROM open_slots "
+            "WHERE service_id = %s AND book_by > now() + interval '2 hours' "
+            "ORDER BY provider_id, start_at", (service,)).fetchall()
+    chosen: dict[tuple[UUID, UUID], list[UUID]] = defaultdict(list)
     ends: dict[UUID, datetime] = {}
-    for slot_id, provider, start, end in rows:
+    for slot_id, provider, clinic, start, end in rows:
         if provider not in ends or start >= ends[provider]:
-            chosen[provider].append(slot_id)
+            chosen[provider, clinic].append(slot_id)
             ends[provider] = end
     return chosen
 
