@@ -1,5 +1,6 @@
 """What a compliance officer asks of the event log: any record as it stood at a moment, and
-what changed since, each change with who, why and for which purpose (docs/compliance.md)."""
+what changed since, each change with who, why and for which purpose (docs/compliance.md).
+PHI only when the officer states a purpose, and then that look is an audited read."""
 
 from __future__ import annotations
 
@@ -10,8 +11,15 @@ from typing import Any
 from uuid import UUID
 
 from commands.application import ClinicApplication
-from commands.context import context_of
+from commands.context import Actor
+from commands.ports import AccessTrail, AuditEntry
+from domain.access import PurposeOfUse
 from domain.errors import NotFoundError
+from domain.privacy import SELF, phi_of
+from domain.provenance import context_of
+
+WITHHELD = "[withheld: state a purpose of use to see PHI]"
+PHI_SHOWN = "phi-shown"  # the detail of the access record an officer's look at PHI leaves
 
 
 @dataclass(frozen=True)
@@ -37,11 +45,14 @@ class PastState:
 
 
 class Audit:
-    def __init__(self, app: ClinicApplication) -> None:
-        self.app = app
+    def __init__(self, app: ClinicApplication, trail: AccessTrail) -> None:
+        self.app, self.trail = app, trail
 
-    def state_at(self, aggregate_id: UUID, as_of: datetime) -> PastState:
-        """Rebuilt from its own events up to `as_of` (any aggregate type)."""
+    def state_at(self, aggregate_id: UUID, as_of: datetime, actor: Actor, *,
+                 show_phi_for: PurposeOfUse | None = None,
+                 door: str = "audit state") -> PastState:
+        """Rebuilt from its own events up to `as_of` (any aggregate type); its PHI withheld
+        unless `show_phi_for` states why it is needed (then recorded as a read)."""
         events: list[Any] = list(self.app.events.get(aggregate_id))
         if not events:
             raise NotFoundError(f"no record with id {aggregate_id}")
@@ -51,8 +62,38 @@ class Audit:
         aggregate: Any = None
         for event in then:
             aggregate = event.mutate(aggregate)
+        state = plain_state(vars(aggregate))
+        phi = _phi_fields(type(aggregate))
+        if show_phi_for is None:
+            state.update({name: WITHHELD for name in phi if state.get(name)})
+        elif phi:
+            patient = aggregate.id if _subject(type(aggregate)) == SELF else getattr(
+                aggregate, _subject(type(aggregate)))
+            self.trail.record(phi_shown(actor, show_phi_for, door, patient, aggregate.id))
         return PastState(aggregate_id, type(aggregate).__name__, as_of, aggregate.version,
-                         _plain(vars(aggregate)), [_change(e) for e in events[len(then):]])
+                         state, [_change(e) for e in events[len(then):]])
+
+
+def phi_shown(actor: Actor, purpose: PurposeOfUse, door: str, patient_id: UUID,
+              record_id: object) -> AuditEntry:
+    """The access record of an officer's look at one patient's PHI in the event log."""
+    return AuditEntry(actor=actor.subject, role=actor.role.value if actor.role else "system",
+                      action="read", resource=door, purpose=purpose.value, outcome="allowed",
+                      status=200, request_id=actor.request_id, patient_id=patient_id,
+                      record_id=str(record_id), detail=PHI_SHOWN)
+
+
+def _phi_fields(kind: type[Any]) -> frozenset[str]:
+    """Every PHI attribute a record of this kind may hold: its own declaration's, and its
+    events' (a cancellation's note)."""
+    declared = [phi_of(kind), *(phi_of(member) for member in vars(kind).values()
+                                if isinstance(member, type))]
+    return frozenset().union(*(d.fields for d in declared if d is not None))
+
+
+def _subject(kind: type[Any]) -> str:
+    declared = phi_of(kind)
+    return declared.subject if declared else SELF
 
 
 def _change(event: Any) -> Change:
@@ -62,7 +103,7 @@ def _change(event: Any) -> Change:
                   meta.get("reason", ""), meta.get("request_id", ""))
 
 
-def _plain(attributes: dict[str, Any]) -> dict[str, Any]:
+def plain_state(attributes: dict[str, Any]) -> dict[str, Any]:
     """The aggregate's own attributes as JSON-ready values (eventsourcing's bookkeeping,
     underscored, left out)."""
     return {name: _value(value) for name, value in attributes.items()

@@ -49,15 +49,6 @@ class Actor:
                               reason=reason, purpose=self.purpose)
 
 
-METADATA = "__meta__"  # the attribute of each stored event that carries its CommandContext
-
-
-def context_of(event: object) -> dict[str, str]:
-    """Who recorded an event, in which role and request, why and for which purpose."""
-    meta: dict[str, str] = getattr(event, METADATA, {})
-    return meta
-
-
 SYSTEM_ACTOR = Actor(subject="system", system=True)
 SYSTEM = SYSTEM_ACTOR.doing("")  # the context of whatever runs outside a door's command
 _current: ContextVar[CommandContext] = ContextVar("command_context", default=SYSTEM)

@@ -19,6 +19,8 @@ from commands.erasure import Erasing, Retention
 from commands.holds import Holding
 from commands.patients import Patients
 from commands.ports import (
+    AccessTrail,
+    AuditRecords,
     CareTeam,
     CommandMetrics,
     Holds,
@@ -34,6 +36,7 @@ from commands.ports import (
 from commands.reminders import Reminders
 from commands.sign_in import SignIn
 from commands.telehealth import Telehealth
+from commands.timeline import Timeline
 from commands.visits import Visits
 
 
@@ -64,6 +67,8 @@ class Adapters:
     receipts: ReceiptSigner
     join_links: JoinLinks
     metrics: CommandMetrics
+    audit_records: AuditRecords
+    access: AccessTrail
     mailbox: Mailbox | None = None
 
 
@@ -81,6 +86,7 @@ class UseCases:
     retention: Retention
     reminders: Reminders
     audit: Audit
+    timeline: Timeline
 
     @classmethod
     def compose(cls, app: ClinicApplication, adapters: Adapters,
@@ -106,5 +112,6 @@ class UseCases:
             retention=Retention(erasing, a.records, policy.retention_years,
                                 policy.unverified_registration_days),
             reminders=Reminders(app),
-            audit=Audit(app),
+            audit=Audit(app, a.access),
+            timeline=Timeline(app, a.audit_records, a.access),
         )

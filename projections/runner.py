@@ -84,8 +84,11 @@ class CatchUpRunner:
         if not notifications:
             return 0, after
         self.attempting = notifications[0].id
-        events = notifications if getattr(self.read_model, "wants_records", False) else \
-            [self.app.mapper.to_domain_event(n) for n in notifications]
+        events: Sequence[Any] = notifications
+        if getattr(self.read_model, "wants_positions", False):  # (notification id, event)
+            events = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+        elif not getattr(self.read_model, "wants_records", False):
+            events = [self.app.mapper.to_domain_event(n) for n in notifications]
         self.read_model.process(events, Tracking(self.app.name, notifications[-1].id))
         return len(events), notifications[-1].id
 

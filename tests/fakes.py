@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 
 from commands.application import ClinicApplication
 from commands.ports import (
+    AuditEntry,
     CareTeam,
     CodeCheck,
     CommandMetrics,
@@ -31,6 +32,7 @@ from commands.ports import (
     Sessions,
     SlotCatalog,
     SlotInfo,
+    TimelineRow,
 )
 from commands.use_cases import Adapters, Policy, UseCases
 from domain.telehealth import JoinClaims, Participant
@@ -240,12 +242,29 @@ class CountedMetrics(CommandMetrics):
         self.counts[f"sign-in:{reason}"] += 1
 
 
+class NoAuditRecords:
+    """Unit tests have no read models: the timeline is empty."""
+
+    def timeline(self, of: str, subject: str, after: tuple[datetime, int, int] | None,
+                 limit: int) -> list[TimelineRow]:
+        return []
+
+
+class RecordedAccess:
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+
+    def record(self, *entries: AuditEntry) -> None:
+        self.entries.extend(entries)
+
+
 def fake_adapters() -> Adapters:
     return Adapters(email_key=b"unit-test-email-index-key-32byte", slots=FakeSlots(),
                     holds=FakeHolds(), idempotency=FakeIdempotency(), codes=FakeCodes(),
                     sessions=FakeSessions(), care_team=FakeCareTeam(), records=FakeRecords(),
                     receipts=FakeSigner(), join_links=FakeJoinLinks(),
-                    metrics=CountedMetrics())
+                    metrics=CountedMetrics(), audit_records=NoAuditRecords(),
+                    access=RecordedAccess())
 
 
 def in_memory_use_cases(app: ClinicApplication | None = None,

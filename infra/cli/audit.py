@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from uuid import UUID
+from typing import Any
+from uuid import UUID, uuid4
 
 import psycopg
 from psycopg import sql
 
-from domain.errors import NotFoundError
+from commands.context import Actor
+from commands.timeline import TimelineItem, TimelineOf
+from domain.access import PurposeOfUse, Role
+from domain.errors import DomainError, NotFoundError
 from infra.cli.errors import CliError, load_settings
 from infra.postgres.audit_verify import verify_log
 from infra.wiring.container import Container
@@ -48,11 +54,53 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "state", help="a record as it stood at a moment, and what changed since",
         description="Rebuilds any record (patient, appointment, consent, clinic, ...) from its "
         "events up to --as-of, and lists each later change with who, why and for which "
-        "purpose. Prints JSON; PHI as recorded (a shredded patient's reads as erased).")
+        "purpose. Prints JSON. PHI is withheld unless --purpose states why (then recorded "
+        "as a read); a shredded patient's reads as erased.")
     state.add_argument("--aggregate", required=True, type=UUID, metavar="ID")
     state.add_argument("--as-of", required=True, type=datetime.fromisoformat,
                        metavar="ISO-TIME", help="e.g. 2026-12-01T09:00:00+00:00")
+    _purpose_argument(state)
     state.set_defaults(handler=print_state)
+    timeline = actions.add_parser(
+        "timeline", help="every change to someone's records, and every read of them, in order",
+        description="Every event about one patient, appointment, provider, clinic or record "
+        "(or everything one actor did), oldest first, with time, actor, role, purpose of use, "
+        "request id and a one-line description, merged with the PHI reads and refused "
+        "requests. No PHI unless --purpose states why (that look is itself recorded).")
+    whose = timeline.add_mutually_exclusive_group(required=True)
+    for kind in TimelineOf:
+        whose.add_argument(f"--{kind.value}", dest="subject",
+                           type=str if kind is TimelineOf.actor else UUID,
+                           action=_Subject, kind=kind, metavar="NAME" if kind is TimelineOf.actor
+                           else "ID")
+    timeline.add_argument("--limit", type=int, default=None, metavar="N",
+                          help="at most N entries (default: all)")
+    timeline.add_argument("--json", action="store_true", help="one JSON object per line")
+    _purpose_argument(timeline)
+    timeline.set_defaults(handler=print_timeline)
+
+
+class _Subject(argparse.Action):
+    def __init__(self, *args: Any, kind: TimelineOf, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        namespace.of, namespace.subject = self.kind, str(values)
+
+
+def _purpose_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--purpose", type=PurposeOfUse, choices=list(PurposeOfUse),
+                        metavar="PURPOSE", default=None,
+                        help="show PHI, for this purpose of use ("
+                        + ", ".join(PurposeOfUse) + "); recorded in the access audit")
+
+
+def officer() -> Actor:
+    """Whoever runs the CLI: recorded as `cli:<login>` in the compliance role."""
+    return Actor(subject=f"cli:{getpass.getuser()}", role=Role.compliance,
+                 request_id=f"cli-{uuid4()}", purpose=PurposeOfUse.compliance.value)
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -106,13 +154,53 @@ def print_state(args: argparse.Namespace) -> int:
     with Runtime(settings) as resolved:
         container = Container.build(resolved)
         try:
-            past = container.use_cases.audit.state_at(args.aggregate, as_of)
+            past = container.use_cases.audit.state_at(
+                args.aggregate, as_of, officer(), show_phi_for=args.purpose,
+                door="CLI clinic audit state")
         except NotFoundError as exc:
             raise CliError(str(exc)) from None
         finally:
             container.close()
     print(json.dumps(asdict(past), indent=2, default=str))
     return 0
+
+
+def print_timeline(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    with Runtime(settings) as resolved:
+        container = Container.build(resolved)
+        try:
+            for item in _timeline(container, args):
+                print(json.dumps(asdict(item), default=str) if args.json else _line(item))
+        except DomainError as exc:
+            raise CliError(str(exc)) from None
+        finally:
+            container.close()
+    return 0
+
+
+def _timeline(container: Container, args: argparse.Namespace) -> Iterator[TimelineItem]:
+    left, cursor, actor = args.limit, None, officer()
+    while left is None or left > 0:
+        page = container.use_cases.timeline.page(
+            args.of, args.subject, actor, cursor=cursor, limit=min(left or 500, 500),
+            show_phi_for=args.purpose, door="CLI clinic audit timeline")
+        yield from page.items
+        left = None if left is None else left - len(page.items)
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def _line(item: TimelineItem) -> str:
+    what = f"{item.event} v{item.version}" if item.kind == "change" else \
+        f"access {item.outcome}"
+    line = (f"{item.at.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z  {what}  {item.actor} ({item.role}, "
+            f"{item.purpose})  request {item.request_id}  record {item.record_id}\n"
+            f"    {item.description}")
+    if item.phi:
+        line += "\n    PHI: " + json.dumps(item.phi, default=str)
+    return line
 
 
 def _progress(done: int, total: int) -> None:

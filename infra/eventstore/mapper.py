@@ -18,8 +18,9 @@ from eventsourcing.domain import DomainEventProtocol, Snapshot
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
-from commands.context import METADATA, context_of, current_context
+from commands.context import current_context
 from domain.privacy import PHI, SELF, phi_of
+from domain.provenance import METADATA, context_of
 from infra.crypto.phi import PhiCipher
 from infra.observability.tracing import trace_context
 

@@ -11,13 +11,13 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
 from commands.context import Actor
+from commands.ports import AuditEntry
 from domain.access import DEFAULT_PURPOSE, PurposeOfUse, Role
 from infra.auth.tokens import Principal
 from infra.http.client import client_pseudonym
 from infra.http.deps import container_of
 from infra.http.problems import ProblemError
 from infra.http.request_context import request_id_of
-from infra.postgres.audit_trail import AuditEntry
 from infra.wiring.container import Container
 
 PURPOSE_HEADER = "x-purpose-of-use"

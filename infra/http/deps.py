@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from commands.audit import Audit
 from commands.booking import Bookings
 from commands.consents import Consents
 from commands.directory import Directory
@@ -20,6 +21,7 @@ from commands.holds import Holding
 from commands.patients import Patients
 from commands.sign_in import SignIn
 from commands.telehealth import Telehealth
+from commands.timeline import Timeline
 from commands.visits import Visits
 from infra.crypto.phi import PhiCipher
 from infra.http.client import client_ip, client_pseudonym
@@ -67,6 +69,8 @@ VisitsDep = Annotated[Visits, Depends(_use_case("visits"))]
 TelehealthDep = Annotated[Telehealth, Depends(_use_case("telehealth"))]
 ErasingDep = Annotated[Erasing, Depends(_use_case("erasing"))]
 RetentionDep = Annotated[Retention, Depends(_use_case("retention"))]
+AuditDep = Annotated[Audit, Depends(_use_case("audit"))]
+TimelineDep = Annotated[Timeline, Depends(_use_case("timeline"))]
 
 
 async def get_phi(request: Request) -> PhiCipher:

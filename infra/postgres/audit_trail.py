@@ -8,12 +8,12 @@ ids, never PHI (docs/privacy.md).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from uuid import UUID
+from dataclasses import asdict, fields
 
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from commands.ports import AuditEntry
 from infra.postgres.tables import run_ddl
 
 KEEP = "6 years"
@@ -28,6 +28,12 @@ CREATE TABLE IF NOT EXISTS {s}.audit_events (
 CREATE INDEX IF NOT EXISTS audit_events_by_patient ON {s}.audit_events (patient_id, audit_id);
 CREATE INDEX IF NOT EXISTS audit_events_by_actor ON {s}.audit_events (actor, audit_id);
 CREATE INDEX IF NOT EXISTS audit_events_by_time ON {s}.audit_events (recorded_at);
+CREATE INDEX IF NOT EXISTS audit_events_by_patient_time
+    ON {s}.audit_events (patient_id, recorded_at, audit_id);
+CREATE INDEX IF NOT EXISTS audit_events_by_record_time
+    ON {s}.audit_events (record_id, recorded_at, audit_id);
+CREATE INDEX IF NOT EXISTS audit_events_by_actor_time
+    ON {s}.audit_events (actor, recorded_at, audit_id);
 CREATE OR REPLACE FUNCTION {s}.audit_events_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -41,22 +47,6 @@ CREATE OR REPLACE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE
 CREATE OR REPLACE TRIGGER audit_events_no_truncate BEFORE TRUNCATE
     ON {s}.audit_events FOR EACH STATEMENT EXECUTE FUNCTION {s}.audit_events_append_only()
 """
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    actor: str
-    role: str
-    action: str  # "read" (PHI shown) or "denied"
-    resource: str  # "METHOD /route/{template}"
-    purpose: str
-    outcome: str  # "allowed" | "denied"
-    status: int
-    request_id: str
-    patient_id: UUID | None = None  # whose PHI, when one patient's
-    record_id: str | None = None  # the record read (appointment id, provider/day...)
-    detail: str = ""  # the problem code of a denial
-    client: str = ""  # keyed hash of the client address
 
 
 class AuditTrail:

@@ -9,6 +9,7 @@ from infra.crypto.phi import PhiCipher
 from infra.eventstore.recorder import eventsourcing_env
 from infra.postgres.appointments import AppointmentsReadModel
 from infra.postgres.audit_log import AuditConfig, AuditLogReadModel
+from infra.postgres.audit_timeline import AuditTimelineReadModel
 from infra.postgres.read_model import Clock, TrackedReadModel, utc_now
 from infra.postgres.slot_search import SlotSearchReadModel
 
@@ -16,6 +17,7 @@ KINDS: dict[str, type[TrackedReadModel]] = {
     SlotSearchReadModel.name: SlotSearchReadModel,
     AppointmentsReadModel.name: AppointmentsReadModel,
     AuditLogReadModel.name: AuditLogReadModel,
+    AuditTimelineReadModel.name: AuditTimelineReadModel,
 }
 READ_MODELS = tuple(KINDS)
 

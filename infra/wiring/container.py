@@ -21,6 +21,7 @@ from infra.eventstore.application import build_application
 from infra.mail.dev_mailbox import DevMailbox
 from infra.messaging import build_publisher, kafka_client_config
 from infra.observability.metrics import PrometheusCommandMetrics
+from infra.postgres.audit_records import PostgresAuditRecords
 from infra.postgres.audit_trail import AuditTrail
 from infra.postgres.data_keys import PostgresDataKeys
 from infra.postgres.patient_records import PostgresCareTeam, PostgresPatientRecords
@@ -86,6 +87,7 @@ class Container:
         idempotency = IdempotencyRecords(client, keys.pseudonyms)
         sessions = PatientSessions(client, tokens, idle_seconds=settings.patient_idle_minutes * 60,
                                    absolute_seconds=int(settings.patient_session_hours * 3600))
+        audit = AuditTrail(pool, settings.db_schema)
         adapters = Adapters(
             email_key=email_index_key(app.data_keys.keys, app.data_keys.keys.ring),
             slots=PostgresSlotCatalog(pool),
@@ -98,6 +100,8 @@ class Container:
             receipts=HmacReceiptSigner(keys.receipts),
             join_links=links,
             metrics=PrometheusCommandMetrics(),
+            audit_records=PostgresAuditRecords(pool, settings.db_schema),
+            access=audit,
             mailbox=mailbox,
         )
         policy = Policy(hold_ttl_seconds=settings.hold_ttl_seconds,
@@ -121,7 +125,7 @@ class Container:
             slots=adapters.slots,
             keys=keys,
             phi=app.data_keys,
-            audit=AuditTrail(pool, settings.db_schema),
+            audit=audit,
             sessions=sessions,
             join_links=links,
             adapters=adapters,

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from commands.audit import WITHHELD
 from commands.context import Actor
-from domain.access import Role
+from domain.access import PurposeOfUse, Role
 from domain.clinics import Address
 from domain.consent import POLICIES, Purpose
 from domain.modality import Modality
@@ -38,22 +39,24 @@ def test_an_appointment_and_its_patient_as_they_stood_at_each_step(
                                         Actor("desk-9", Role.front_desk, purpose="operations"))
     cancelled_at = datetime.now(UTC)
     audit = container.use_cases.audit
+    officer = Actor("officer-1", Role.compliance, purpose="compliance")
 
-    then = audit.state_at(visit, booked_at)
+    then = audit.state_at(visit, booked_at, officer, show_phi_for=PurposeOfUse.legal)
     assert then.kind == "Appointment" and then.version == 1
     assert then.state["start"] == first.start.isoformat() and then.state["status"] == "booked"
     assert then.state["reason"] == "back pain"
     assert [c.event for c in then.changes_since] == ["Appointment.Rescheduled",
                                                      "Appointment.Cancelled"]
     assert then.changes_since[-1].actor == "desk-9"
-    moved = audit.state_at(visit, moved_at)
+    assert audit.state_at(visit, booked_at, officer).state["reason"] == WITHHELD  # no purpose
+    moved = audit.state_at(visit, moved_at, officer)
     assert moved.state["start"] == later.start.isoformat() and moved.state["status"] == "booked"
-    assert audit.state_at(visit, cancelled_at).state["status"] == "cancelled"
+    assert audit.state_at(visit, cancelled_at, officer).state["status"] == "cancelled"
 
     before_erasure = datetime.now(UTC)
     app.record_erasure(patient, ErasureBasis.request)
     app.shred_personal_data(patient)
-    past = audit.state_at(patient, before_erasure)
+    past = audit.state_at(patient, before_erasure, officer, show_phi_for=PurposeOfUse.legal)
     assert past.state["email_verified"] is True and past.state["erased"] is False
     assert past.state["given_name"] == past.state["family_name"] == ERASED  # key shredded
     assert [c.event for c in past.changes_since] == ["Patient.Erased"]

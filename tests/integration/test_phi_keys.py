@@ -80,7 +80,7 @@ def test_rotation_rewraps_data_keys_and_leaves_events_alone(
 
 
 def test_the_audit_stream_is_append_only(container: Container) -> None:
-    from infra.postgres.audit_trail import AuditEntry
+    from commands.ports import AuditEntry
 
     container.audit.record(AuditEntry(actor="a", role="admin", action="read", resource="GET /x",
                                       purpose="operations", outcome="allowed", status=200,

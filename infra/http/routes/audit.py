@@ -1,24 +1,34 @@
-"""/audit-events: the compliance view of the access audit (reads of PHI and refusals)."""
+"""The compliance role's views: /audit-events (reads of PHI and refusals), /audit/timeline
+(every change to someone's records merged with those reads), /audit/records/{id} (a record
+as it stood at a moment). PHI only with `include_phi=true` and a stated
+`X-Purpose-Of-Use`; that look is itself an audited read (docs/compliance.md)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from commands.context import Actor
 from commands.inputs import IsoDateTime
-from domain.access import Scope
+from commands.timeline import TimelineOf
+from domain.access import PurposeOfUse, Scope
 from infra.auth.tokens import Principal
-from infra.http.deps import ReadPool
-from infra.http.security import Authorized
+from infra.http.audit import PURPOSE_HEADER, purpose_of
+from infra.http.deps import AuditDep, ReadPool, TimelineDep
+from infra.http.problems import ProblemError
+from infra.http.security import Acting, Authorized
 from queries.audit import audit_events
 
-router = APIRouter(prefix="/audit-events", tags=["compliance"])
+router = APIRouter(tags=["compliance"])
 Auditor = Annotated[Principal, Authorized(Scope.audit_read)]
+Officer = Annotated[Actor, Acting(Scope.audit_read)]
+IncludePhi = Annotated[bool, Query(description="show PHI: needs a stated X-Purpose-Of-Use, "
+                                               "and is recorded as a read")]
 
 
 class Outcome(StrEnum):
@@ -47,7 +57,51 @@ class AuditPage(BaseModel):
     next_before: int | None
 
 
-@router.get("", response_model=AuditPage)
+class TimelineItemView(BaseModel):
+    at: datetime
+    kind: str
+    actor: str
+    role: str
+    purpose: str
+    request_id: str
+    description: str
+    record_id: str | None
+    event: str | None
+    version: int | None
+    position: int | None
+    patient_id: UUID | None
+    outcome: str | None
+    phi: dict[str, Any] | None
+
+
+class TimelinePageView(BaseModel):
+    of: TimelineOf
+    subject: str
+    items: list[TimelineItemView]
+    next_cursor: str | None
+
+
+class ChangeView(BaseModel):
+    version: int
+    recorded_at: datetime
+    event: str
+    actor: str
+    role: str
+    purpose: str
+    reason: str
+    request_id: str
+
+
+class PastStateView(BaseModel):
+    aggregate_id: UUID
+    kind: str
+    as_of: datetime
+    version: int
+    state: dict[str, Any]
+    changes_since: list[ChangeView]
+
+
+@router.get("/audit-events", response_model=AuditPage)
 async def read_audit_events(
     _: Auditor,
     pool: ReadPool,
@@ -67,3 +121,67 @@ async def read_audit_events(
     events = [AuditEventView(**row) for row in rows]
     return AuditPage(events=events,
                      next_before=events[-1].audit_id if len(events) == limit else None)
+
+
+@router.get("/audit/timeline", response_model=TimelinePageView)
+def read_timeline(
+    request: Request,
+    officer: Officer,
+    timeline: TimelineDep,
+    patient_id: UUID | None = None,
+    appointment_id: UUID | None = None,
+    provider_id: UUID | None = None,
+    clinic_id: UUID | None = None,
+    record_id: Annotated[UUID | None, Query(description="any record: a consent, a schedule, "
+                                                        "a calendar day, ...")] = None,
+    actor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    include_phi: IncludePhi = False,
+) -> TimelinePageView:
+    """Every change to one patient's, visit's, provider's, clinic's or record's history (or
+    everything one actor did), oldest first, merged with the reads of PHI and the refused
+    requests; give exactly one of the ids (or `actor`), follow `next_cursor`."""
+    given = {TimelineOf.patient: patient_id, TimelineOf.appointment: appointment_id,
+             TimelineOf.provider: provider_id, TimelineOf.clinic: clinic_id,
+             TimelineOf.record: record_id, TimelineOf.actor: actor}
+    chosen = [(of, str(value)) for of, value in given.items() if value is not None]
+    if len(chosen) != 1:
+        raise ProblemError("validation-error", "give exactly one of patient_id, "
+                           "appointment_id, provider_id, clinic_id, record_id, actor",
+                           error="one-subject")
+    (of, subject), = chosen
+    page = timeline.page(of, subject, officer, cursor=cursor, limit=limit,
+                         show_phi_for=_stated_purpose(request, officer, include_phi),
+                         door="GET /audit/timeline")
+    return TimelinePageView.model_validate(page, from_attributes=True)
+
+
+@router.get("/audit/records/{aggregate_id}", response_model=PastStateView)
+def read_record_as_of(
+    aggregate_id: UUID,
+    request: Request,
+    officer: Officer,
+    audit: AuditDep,
+    as_of: Annotated[IsoDateTime | None, Query(description="default: now")] = None,
+    include_phi: IncludePhi = False,
+) -> PastStateView:
+    """Any record (patient, appointment, consent, clinic, provider's hours, ...) as it stood
+    at `as_of`, rebuilt from its own events, and every change since with who, why and for
+    which purpose. A shredded patient's details read as erased."""
+    past = audit.state_at(aggregate_id, as_of or datetime.now(UTC), officer,
+                          show_phi_for=_stated_purpose(request, officer, include_phi),
+                          door="GET /audit/records/{aggregate_id}")
+    return PastStateView.model_validate(past, from_attributes=True)
+
+
+def _stated_purpose(request: Request, officer: Actor, include_phi: bool
+                    ) -> PurposeOfUse | None:
+    """PHI is shown for a purpose the officer states, never a default."""
+    if not include_phi:
+        return None
+    if request.headers.get(PURPOSE_HEADER) is None:
+        raise ProblemError("validation-error", "include_phi needs X-Purpose-Of-Use: the "
+                           "reason for looking is recorded with the look",
+                           error="purpose-required")
+    return purpose_of(request, officer)
