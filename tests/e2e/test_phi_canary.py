@@ -76,6 +76,7 @@ def test_no_phi_in_postgres_redis_kafka_or_logs_and_erasure_leaves_none(
         staff = _token(container, Role.front_desk, clinics=[ids["a"]["clinic"]])
         read = client.get(f"/bookings/{ids['a']['appointment']}", headers=staff)
         assert read.status_code == 200 and read.json()["reason"] == people["a"]["reason"]
+        _assert_compliance_views(client, container, ids["a"], people["a"])
         logs = capfd.readouterr().err
         _assert_logged(logs, read, "/bookings/{appointment_id}")
         everything = _stored_text(container, postgres, kafka) + logs
@@ -157,6 +158,24 @@ def _journey(client: TestClient, container: Container,
     return ids
 
 
+def _assert_compliance_views(client: TestClient, container: Container, ids: dict[str, str],
+                             person: dict[str, str]) -> None:
+    """The compliance routes show no PHI unless asked with a stated purpose (positive
+    control: then they do)."""
+    officer = _token(container, Role.compliance)
+    timeline = client.get("/audit/timeline", params={"patient_id": ids["patient"]},
+                          headers=officer)
+    record = client.get(f"/audit/records/{ids['appointment']}", headers=officer)
+    patient = client.get(f"/audit/records/{ids['patient']}", headers=officer)
+    for answer in (timeline, record, patient):
+        assert answer.status_code == 200, answer.text
+        _assert_absent(person, answer.text, where="in a compliance view without a purpose")
+    assert len(timeline.json()["items"]) > 5
+    shown = client.get("/audit/timeline", headers={**officer, "X-Purpose-Of-Use": "legal"},
+                       params={"patient_id": ids["patient"], "include_phi": "true"})
+    assert person["reason"] in shown.text and person["email"] in shown.text
+
+
 def _assert_absent(person: dict[str, str], haystack: str, *, where: str) -> None:
     lowered = haystack.lower()
     for field, marker in person.items():
@@ -192,7 +211,7 @@ def _pg_dump(container: Container, postgres: EmbeddedPostgres) -> str:
                            container.settings.database_url],
                           check=True, capture_output=True)
     text = dump.stdout.decode("utf-8", "replace")
-    assert "clinic_events" in text and "audit_events" in text
+    assert "clinic_events" in text and "audit_events" in text and "timeline_events" in text
     return text
 
 

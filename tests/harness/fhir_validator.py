@@ -28,8 +28,12 @@ POM = PROJECT / "pom.xml"
 CACHE = (Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "clinic"
          / "fhir-validator")
 JAR = "fhir-validate.jar"
-# A short run: the quick JIT tier and the serial collector start fastest on a small machine.
-JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx1g")
+ARCHIVE = "fhir-validate.jsa"  # the JVM's class data archive of the jar: starts ~1 s sooner
+# A short run: the quick JIT tier and the serial collector start fastest on a small machine
+# (for hundreds of resources per run the full JIT is ~20% faster). JVM log lines (e.g. a
+# stale class data archive) go to stderr, never into the JSON on stdout.
+JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx1g", "-Xlog:disable",
+               "-Xlog:all=warning:stderr")
 TIMEOUT = 900  # seconds, for a build or a run; a busy two-core machine is slow
 
 Source = Path | str | Mapping[str, Any]
@@ -84,7 +88,20 @@ def jar() -> Path:
     partial = cached.with_name(f".{JAR}.{os.getpid()}")
     shutil.copyfile(PROJECT / "target" / JAR, partial)
     partial.replace(cached)  # atomic: a concurrent build never sees half a jar
+    _archive_classes(cached)
     return cached
+
+
+def _archive_classes(built: Path) -> None:
+    """A training run that dumps the classes it loaded; without it runs are only slower."""
+    with tempfile.TemporaryDirectory(prefix="clinic-fhir-") as folder:
+        sample = Path(folder) / "sample.json"
+        sample.write_text('{"resourceType": "Basic", "code": {"text": "warm-up"}}')
+        partial = built.with_name(f".{ARCHIVE}.{os.getpid()}")
+        subprocess.run(["java", *JVM_OPTIONS, f"-XX:ArchiveClassesAtExit={partial}", "-jar",
+                        str(built), str(sample)], capture_output=True, timeout=TIMEOUT)
+        if partial.exists():
+            partial.replace(built.with_name(ARCHIVE))
 
 
 def validate(*sources: Source) -> list[Result]:
@@ -103,7 +120,10 @@ def validate(*sources: Source) -> list[Result]:
                 arguments.append(str(written))
             else:
                 arguments.append(str(source))
-        run = subprocess.run(["java", *JVM_OPTIONS, "-jar", str(jar()), *arguments],
+        built = jar()
+        archive = built.with_name(ARCHIVE)
+        sharing = [f"-XX:SharedArchiveFile={archive}"] if archive.exists() else []
+        run = subprocess.run(["java", *JVM_OPTIONS, *sharing, "-jar", str(built), *arguments],
                              capture_output=True, text=True, timeout=TIMEOUT)
     if run.returncode not in (0, 1):
         raise RuntimeError(f"the FHIR validator failed (exit code {run.returncode}): "
