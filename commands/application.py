@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -67,6 +68,18 @@ class ClinicApplication(Application[UUID]):
             if aggregate is not None:
                 aggregates[aggregate_id] = aggregate
         return aggregates
+
+    def as_of(self, aggregate_id: UUID, moment: datetime) -> tuple[Any, list[Any]]:
+        """The aggregate as it stood at `moment`, rebuilt from its events up to then (None
+        if it did not exist yet), and its events since; NotFoundError if it never existed."""
+        events: list[Any] = list(self.events.get(aggregate_id))
+        if not events:
+            raise NotFoundError(f"no record with id {aggregate_id}")
+        then = [event for event in events if event.timestamp <= moment]
+        aggregate: Any = None
+        for event in then:
+            aggregate = event.mutate(aggregate)
+        return aggregate, events[len(then):]
 
     def saved(self, *aggregates: Aggregate) -> bool:
         """Save atomically; False when another writer got there first (re-read and retry)."""

@@ -53,15 +53,9 @@ class Audit:
                  door: str = "audit state") -> PastState:
         """Rebuilt from its own events up to `as_of` (any aggregate type); its PHI withheld
         unless `show_phi_for` states why it is needed (then recorded as a read)."""
-        events: list[Any] = list(self.app.events.get(aggregate_id))
-        if not events:
-            raise NotFoundError(f"no record with id {aggregate_id}")
-        then = [e for e in events if e.timestamp <= as_of]
-        if not then:
+        aggregate, since = self.app.as_of(aggregate_id, as_of)
+        if aggregate is None:
             raise NotFoundError(f"record {aggregate_id} did not exist yet then")
-        aggregate: Any = None
-        for event in then:
-            aggregate = event.mutate(aggregate)
         state = plain_state(vars(aggregate))
         phi = _phi_fields(type(aggregate))
         if show_phi_for is None:
@@ -71,7 +65,7 @@ class Audit:
                 aggregate, _subject(type(aggregate)))
             self.trail.record(phi_shown(actor, show_phi_for, door, patient, aggregate.id))
         return PastState(aggregate_id, type(aggregate).__name__, as_of, aggregate.version,
-                         state, [_change(e) for e in events[len(then):]])
+                         state, [_change(e) for e in since])
 
 
 def phi_shown(actor: Actor, purpose: PurposeOfUse, door: str, patient_id: UUID,

@@ -33,7 +33,7 @@ from domain.agendas import PatientAgenda
 from domain.appointments import Appointment
 from domain.calendars import SlotTakenError
 from domain.clinics import Clinic, valid_time_zone
-from domain.consent import Consent, ConsentRequiredError, Purpose
+from domain.consent import Consent, ConsentRequiredError, Purpose, purposes_for_visit
 from domain.errors import ConflictError, DomainError, NotFoundError, RuleViolationError
 from domain.modality import Modality
 from domain.patients import Patient
@@ -153,7 +153,7 @@ class Bookings:
         provider's rules and calendars); after a lost race, one read of the rules, agenda and
         calendars again (and of the appointment: a retry that won)."""
         needed = {Consent.create_id(patient_id, purpose.value): purpose
-                  for purpose in consents_needed(slot)}
+                  for purpose in purposes_for_visit(slot.modality)}
         nearby = around(slot.provider_id, slot.start, slot.end)
         agenda_id = PatientAgenda.create_id(patient_id)
         loaded = self.app.get_many(patient_id, *needed, agenda_id, *_offering(slot), *nearby)
@@ -294,12 +294,3 @@ def _require_bookable(patient: Patient, consents: dict[Purpose, Consent | None])
         if consent is None or not consent.is_current():
             raise ConsentRequiredError(
                 f"a current {purpose.value} consent is needed to book this visit")
-
-
-def consents_needed(slot: SlotInfo) -> list[Purpose]:
-    """Every visit needs consent to treatment; a video visit also to telehealth."""
-    needed = [Purpose.treatment]
-    if slot.modality == Modality.telehealth.value:
-        needed.append(Purpose.telehealth)
-    return needed
-

@@ -123,9 +123,21 @@ class CareTeam(Protocol):
         """Whether the patient has (or had) a visit at one of these clinics."""
 
 
+@dataclass(frozen=True)
+class Signature:
+    key_id: str  # hex: which published verifier key checks it
+    value: str  # base64
+
+
 class ReceiptSigner(Protocol):
-    def sign(self, receipt: dict[str, Any]) -> str: ...
-    def verify(self, receipt: dict[str, Any], signature: str) -> bool: ...
+    """Signs receipts so that anyone with the published verifier keys can check them."""
+
+    def sign(self, receipt: dict[str, Any]) -> Signature: ...
+    def verify(self, receipt: dict[str, Any], signature: Signature) -> bool:
+        """Signed by the current key or an earlier one still trusted, and unaltered."""
+
+    def verifier_keys(self) -> list[str]:
+        """The current key first."""
 
 
 class JoinLinks(Protocol):

@@ -13,6 +13,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import RuleViolationError
+from domain.modality import Modality
 from domain.text import plain_text
 
 CONSENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:clinic:consent")
@@ -40,7 +41,9 @@ class Policy:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
 
-POLICIES: dict[Purpose, Policy] = {p.purpose: p for p in (
+# Every policy text ever in force, oldest first: append a new version, never edit or remove
+# one (receipts name them by digest; a past consent is read against its own text).
+POLICY_VERSIONS: tuple[Policy, ...] = (
     Policy(Purpose.treatment, "2026-11-01",
            "I consent to examination and treatment by the clinic's providers for the visits I "
            "book, and to the clinic keeping a record of that care as the law requires."),
@@ -53,7 +56,28 @@ POLICIES: dict[Purpose, Policy] = {p.purpose: p for p in (
            "the reason for my visit."),
     Policy(Purpose.reminders_sms, "2026-11-01",
            "Send me appointment reminders by text message. Message and data rates may apply."),
-)}
+)
+
+
+def in_force(versions: tuple[Policy, ...]) -> dict[Purpose, Policy]:
+    """The newest version of each purpose's policy."""
+    return {policy.purpose: policy for policy in versions}
+
+
+def policy_with_digest(digest: str) -> Policy | None:
+    """A policy text by the SHA-256 a receipt names, whether or not still in force."""
+    return next((p for p in POLICY_VERSIONS if p.digest == digest), None)
+
+
+POLICIES: dict[Purpose, Policy] = in_force(POLICY_VERSIONS)
+
+
+def purposes_for_visit(modality: str) -> list[Purpose]:
+    """Every visit needs consent to treatment; a video visit also to telehealth."""
+    needed = [Purpose.treatment]
+    if modality == Modality.telehealth.value:
+        needed.append(Purpose.telehealth)
+    return needed
 
 
 class ConsentRequiredError(RuleViolationError):

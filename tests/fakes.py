@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import secrets
@@ -30,6 +31,7 @@ from commands.ports import (
     Replay,
     SessionGrant,
     Sessions,
+    Signature,
     SlotCatalog,
     SlotInfo,
     TimelineRow,
@@ -202,11 +204,15 @@ class FakeRecords(PatientRecords):
 
 
 class FakeSigner(ReceiptSigner):
-    def sign(self, receipt: dict[str, Any]) -> str:
-        return hashlib.sha256(json.dumps(receipt, sort_keys=True).encode()).hexdigest()
+    def sign(self, receipt: dict[str, Any]) -> Signature:
+        digest = hashlib.sha512(json.dumps(receipt, sort_keys=True).encode()).digest()
+        return Signature("fa4e51ed", base64.b64encode(digest).decode())
 
-    def verify(self, receipt: dict[str, Any], signature: str) -> bool:
+    def verify(self, receipt: dict[str, Any], signature: Signature) -> bool:
         return self.sign(receipt) == signature
+
+    def verifier_keys(self) -> list[str]:
+        return ["fake+fa4e51ed+AQ=="]
 
 
 class FakeJoinLinks(JoinLinks):

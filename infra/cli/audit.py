@@ -22,8 +22,8 @@ from domain.access import PurposeOfUse, Role
 from domain.errors import DomainError, NotFoundError
 from infra.cli.errors import CliError, load_settings
 from infra.postgres.audit_verify import verify_log
+from infra.wiring.audit import audit_verifier_keys
 from infra.wiring.container import Container
-from infra.wiring.followers import audit_signer
 from infra.wiring.servers import Runtime
 
 
@@ -37,15 +37,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "earlier. Prints the first position that fails and exits 1; 0 if all holds.")
     verify.add_argument("--checkpoint", type=Path, metavar="FILE",
                         help="a signed checkpoint exported earlier (`clinic audit checkpoint`)")
-    verify.add_argument("--key", metavar="VERIFIER_KEY",
-                        help="the verifier key to trust (default: this deployment's)")
+    verify.add_argument("--key", metavar="VERIFIER_KEY", action="append",
+                        help="a verifier key to trust (repeat for several; default: this "
+                        "deployment's and CLINIC_AUDIT_TRUSTED_KEYS)")
     verify.add_argument("--from", dest="first", type=int, default=1, metavar="POSITION",
                         help="first tree position to compare event by event (1-based)")
     verify.add_argument("--to", dest="last", type=int, default=None, metavar="POSITION",
                         help="last tree position to check")
     verify.set_defaults(handler=run_verify)
-    key = actions.add_parser("key", help="print the verifier key of the checkpoints "
-                             "(publish it: anyone can check a checkpoint with it)")
+    key = actions.add_parser("key", help="print the verifier keys of checkpoints and consent "
+                             "receipts, the current one first (publish them: anyone can "
+                             "check a checkpoint or a receipt with them)")
     key.set_defaults(handler=print_key)
     checkpoint = actions.add_parser(
         "checkpoint", help="print the newest signed checkpoint (keep it outside the database)")
@@ -78,6 +80,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     timeline.add_argument("--json", action="store_true", help="one JSON object per line")
     _purpose_argument(timeline)
     timeline.set_defaults(handler=print_timeline)
+    consents = actions.add_parser(
+        "consents", help="the consents a booking needed, as they stood when it was made",
+        description="Prints JSON: each consent the booking needed (treatment; telehealth "
+        "for a video visit) as it stood at booking time, with its signed receipt.")
+    consents.add_argument("--appointment", required=True, type=UUID, metavar="ID")
+    consents.set_defaults(handler=print_booking_consents)
 
 
 class _Subject(argparse.Action):
@@ -105,7 +113,7 @@ def officer() -> Actor:
 
 def run_verify(args: argparse.Namespace) -> int:
     settings = load_settings()
-    key = args.key or audit_signer(settings).verifier_key()
+    keys = args.key or audit_verifier_keys(settings)
     exported = None
     if args.checkpoint is not None:
         try:
@@ -114,7 +122,7 @@ def run_verify(args: argparse.Namespace) -> int:
             raise CliError(f"cannot read {args.checkpoint}: {exc.strerror}") from None
     with Runtime(settings) as resolved:
         assert resolved.database_url
-        result = verify_log(resolved.database_url, resolved.db_schema, key, exported=exported,
+        result = verify_log(resolved.database_url, resolved.db_schema, keys, exported=exported,
                             first=args.first, last=args.last,
                             progress=_progress if sys.stderr.isatty() else None)
     if sys.stderr.isatty():
@@ -130,7 +138,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def print_key(args: argparse.Namespace) -> int:
-    print(audit_signer(load_settings()).verifier_key())
+    print("\n".join(audit_verifier_keys(load_settings())))
     return 0
 
 
@@ -162,6 +170,20 @@ def print_state(args: argparse.Namespace) -> int:
         finally:
             container.close()
     print(json.dumps(asdict(past), indent=2, default=str))
+    return 0
+
+
+def print_booking_consents(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    with Runtime(settings) as resolved:
+        container = Container.build(resolved)
+        try:
+            found = container.use_cases.consents.at_booking(args.appointment)
+        except NotFoundError as exc:
+            raise CliError(str(exc)) from None
+        finally:
+            container.close()
+    print(found.model_dump_json(indent=2))
     return 0
 
 

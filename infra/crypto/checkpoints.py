@@ -11,17 +11,10 @@ docs/compliance.md.
 from __future__ import annotations
 
 import base64
-import hashlib
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from infra.crypto.audit_keys import AuditSigner, InvalidVerifierKeyError, VerifierKey
 
-ED25519 = b"\x01"  # the signed-note signature type
 DASH = "\u2014 "
 
 
@@ -39,39 +32,24 @@ class Checkpoint:
         return f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode()}\n"
 
 
-def _key_id(name: str, public: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + ED25519 + public).digest()[:4]
+def sign_checkpoint(signer: AuditSigner, checkpoint: Checkpoint) -> str:
+    body = checkpoint.body()
+    signature = signer.signature(body.encode())
+    return (f"{body}\n{DASH}{signer.name} "
+            f"{base64.b64encode(signer.key_id + signature).decode()}\n")
 
 
-class CheckpointSigner:
-    def __init__(self, seed: bytes, name: str) -> None:
-        if len(seed) != 32:
-            raise ValueError("the audit signing key is 32 bytes (base64)")
-        if not name or any(c in name for c in " +\n"):
-            raise ValueError("the key name has no spaces, plus signs or line breaks")
-        self.name = name
-        self._key = Ed25519PrivateKey.from_private_bytes(seed)
-        self.public = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self.key_id = _key_id(name, self.public)
-
-    def sign(self, checkpoint: Checkpoint) -> str:
-        body = checkpoint.body()
-        signature = self._key.sign(body.encode())
-        return f"{body}\n{DASH}{self.name} {base64.b64encode(self.key_id + signature).decode()}\n"
-
-    def verifier_key(self) -> str:
-        return f"{self.name}+{self.key_id.hex()}+{base64.b64encode(ED25519 + self.public).decode()}"
-
-
-def open_checkpoint(note: str, verifier_key: str) -> Checkpoint:
-    """The checkpoint in a signed note, if a signature by `verifier_key` holds; otherwise
-    InvalidCheckpointError."""
-    name, key_id, public = _parse_verifier_key(verifier_key)
+def open_checkpoint(note: str, *verifier_keys: str) -> Checkpoint:
+    """The checkpoint in a signed note, if a signature by one of `verifier_keys` (the current
+    key and those trusted from before a rotation) holds; otherwise InvalidCheckpointError."""
+    try:
+        keys = [VerifierKey.parse(text) for text in verifier_keys]
+    except InvalidVerifierKeyError as exc:
+        raise InvalidCheckpointError(str(exc)) from None
     body, sep, signatures = note.partition("\n\n")
     if not sep or not body:
         raise InvalidCheckpointError("not a signed note (no blank line before signatures)")
     body += "\n"
-    verifier = Ed25519PublicKey.from_public_bytes(public)
     for line in signatures.splitlines():
         if not line.startswith(DASH):
             continue
@@ -80,26 +58,14 @@ def open_checkpoint(note: str, verifier_key: str) -> Checkpoint:
             raw = base64.b64decode(blob, validate=True)
         except ValueError:
             continue
-        if signer != name or raw[:4] != key_id:
-            continue
-        try:
-            verifier.verify(raw[4:], body.encode())
-        except InvalidSignature:
-            raise InvalidCheckpointError("the checkpoint's signature does not verify") from None
-        return _parse_body(body)
-    raise InvalidCheckpointError(f"the checkpoint carries no signature by {name}")
-
-
-def _parse_verifier_key(text: str) -> tuple[str, bytes, bytes]:
-    try:
-        name, key_id_hex, blob = text.strip().split("+")
-        raw = base64.b64decode(blob, validate=True)
-        key_id = bytes.fromhex(key_id_hex)
-    except ValueError:
-        raise InvalidCheckpointError("not a verifier key (name+id+base64)") from None
-    if raw[:1] != ED25519 or len(raw) != 33 or key_id != _key_id(name, raw[1:]):
-        raise InvalidCheckpointError("not an Ed25519 verifier key, or its id does not match")
-    return name, key_id, raw[1:]
+        for key in keys:
+            if signer != key.name or raw[:4] != key.key_id:
+                continue
+            if not key.verifies(body.encode(), raw[4:]):
+                raise InvalidCheckpointError("the checkpoint's signature does not verify")
+            return _parse_body(body)
+    names = ", ".join(sorted({key.name for key in keys}))
+    raise InvalidCheckpointError(f"the checkpoint carries no signature by {names}")
 
 
 def _parse_body(body: str) -> Checkpoint:

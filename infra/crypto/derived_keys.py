@@ -24,7 +24,6 @@ EMAIL_INDEX_SUBJECT = uuid5(NAMESPACE_URL, "urn:clinic:system-key:email-index")
 @dataclass(frozen=True)
 class DerivedKeys:
     code_pepper: bytes  # keyed hash of one-time codes in Redis
-    receipts: bytes  # signatures of consent receipts
     pseudonyms: bytes  # keyed hashes of emails / addresses / bodies in Redis keys
     join_links: bytes  # signatures of telehealth join links (never the API token key)
     rooms: bytes  # keyed hash of an appointment id: the telehealth room id
@@ -43,7 +42,7 @@ def derive(secret: bytes, purpose: str) -> bytes:
 
 def derived_keys(settings: Settings) -> DerivedKeys:
     jwt = settings.jwt_secret.get_secret_value().encode()
-    return DerivedKeys(code_pepper=derive(jwt, "otp"), receipts=derive(jwt, "receipts"),
+    return DerivedKeys(code_pepper=derive(jwt, "otp"),
                        pseudonyms=derive(jwt, "pseudonyms"),
                        join_links=derive(jwt, "telehealth-join-links"),
                        rooms=derive(jwt, "telehealth-rooms"))

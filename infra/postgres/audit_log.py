@@ -17,7 +17,8 @@ from typing import Any, ClassVar
 from psycopg import Cursor, sql
 from psycopg.rows import DictRow
 
-from infra.crypto.checkpoints import Checkpoint, CheckpointSigner
+from infra.crypto.audit_keys import AuditSigner
+from infra.crypto.checkpoints import Checkpoint, sign_checkpoint
 from infra.postgres.read_model import TrackedReadModel
 from projections.merkle import Frontier, leaf_hash
 
@@ -34,7 +35,7 @@ CREATE TABLE IF NOT EXISTS {s}.audit_checkpoints (
 
 @dataclass(frozen=True)
 class AuditConfig:
-    signer: CheckpointSigner
+    signer: AuditSigner
     origin: str
     every_events: int = 1000
     every_seconds: float = 60.0
@@ -93,6 +94,6 @@ class AuditLogReadModel(TrackedReadModel):
         checkpoint = Checkpoint(self.config.origin, frontier.size, frontier.root())
         curs.execute(sql.SQL("INSERT INTO {}.audit_checkpoints VALUES (%s, %s, %s, %s) "
                              "ON CONFLICT (size) DO NOTHING").format(sql.SQL(self.schema)),
-                     (checkpoint.size, checkpoint.root, self.config.signer.sign(checkpoint),
-                      now))
+                     (checkpoint.size, checkpoint.root,
+                      sign_checkpoint(self.config.signer, checkpoint), now))
 

@@ -8,7 +8,7 @@ is trusted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from typing import Any
@@ -40,16 +40,17 @@ class Verification:
         return self
 
 
-def verify_log(database_url: str, schema: str, verifier_key: str, *,
+def verify_log(database_url: str, schema: str, verifier_keys: Sequence[str], *,
                exported: str | None = None, first: int = 1, last: int | None = None,
                progress: Callable[[int, int], None] | None = None) -> Verification:
-    """Check positions `first`..`last` (1-based, inclusive) of the tree against the events."""
+    """Check positions `first`..`last` (1-based, inclusive) of the tree against the events;
+    a checkpoint holds if signed by any of `verifier_keys` (the current and earlier keys)."""
     result = Verification()
     with psycopg.connect(database_url) as conn:
-        stored = _checkpoints(conn, schema, verifier_key, result)
+        stored = _checkpoints(conn, schema, verifier_keys, result)
         if not result.ok:
             return result
-        outside = _exported(exported, verifier_key, result)
+        outside = _exported(exported, verifier_keys, result)
         if not result.ok:
             return result
         total = _scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(
@@ -97,7 +98,7 @@ def verify_log(database_url: str, schema: str, verifier_key: str, *,
     return result
 
 
-def _checkpoints(conn: psycopg.Connection[Any], schema: str, verifier_key: str,
+def _checkpoints(conn: psycopg.Connection[Any], schema: str, verifier_keys: Sequence[str],
                  result: Verification) -> dict[int, Checkpoint]:
     """Every stored checkpoint, each signature checked."""
     rows = conn.execute(sql.SQL("SELECT size, root, note FROM {} ORDER BY size").format(
@@ -105,7 +106,7 @@ def _checkpoints(conn: psycopg.Connection[Any], schema: str, verifier_key: str,
     checkpoints: dict[int, Checkpoint] = {}
     for size, root, note in rows:
         try:
-            opened = open_checkpoint(note, verifier_key)
+            opened = open_checkpoint(note, *verifier_keys)
         except InvalidCheckpointError as exc:
             result.fail(size, f"the stored checkpoint of size {size} is forged: {exc}")
             return {}
@@ -117,11 +118,12 @@ def _checkpoints(conn: psycopg.Connection[Any], schema: str, verifier_key: str,
     return checkpoints
 
 
-def _exported(note: str | None, verifier_key: str, result: Verification) -> Checkpoint | None:
+def _exported(note: str | None, verifier_keys: Sequence[str], result: Verification
+              ) -> Checkpoint | None:
     if note is None:
         return None
     try:
-        return open_checkpoint(note, verifier_key)
+        return open_checkpoint(note, *verifier_keys)
     except InvalidCheckpointError as exc:
         result.fail(None, f"the exported checkpoint is forged or not ours: {exc}")
         return None

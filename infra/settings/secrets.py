@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from infra.crypto.audit_keys import VerifierKey
 
 # Development-only secrets: known to everyone, refused outside development mode.
 DEV_JWT_SECRET = "dev-only-jwt-signing-key-change-me-0123456789"
@@ -32,6 +35,19 @@ class SecretSettings(BaseSettings):
     # A checkpoint every so many events, or this long after the last one when more came.
     audit_checkpoint_events: int = Field(default=1000, ge=1, le=1_000_000)
     audit_checkpoint_seconds: float = Field(default=60, gt=0, le=86_400)
+    # Verifier keys of earlier signing keys (space- or comma-separated): what they signed
+    # (checkpoints, consent receipts) still verifies after a rotation.
+    audit_trusted_keys: Annotated[list[str], NoDecode] = []
+
+    @field_validator("audit_trusted_keys", mode="before")
+    @classmethod
+    def _verifier_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.replace(",", " ").split()
+        if isinstance(value, list):
+            for text in value:
+                VerifierKey.parse(str(text))  # a ValueError names the setting
+        return value
 
     def phi_kek_value(self) -> str:
         if self.phi_kek_file is not None:

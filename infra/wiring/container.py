@@ -16,7 +16,7 @@ from infra.auth.tokens import TokenService
 from infra.crypto.derived_keys import DerivedKeys, derived_keys, email_index_key
 from infra.crypto.join_links import JoinLinks, join_links
 from infra.crypto.phi import PhiCipher
-from infra.crypto.receipts import HmacReceiptSigner
+from infra.crypto.receipts import Ed25519Receipts
 from infra.eventstore.application import build_application
 from infra.mail.dev_mailbox import DevMailbox
 from infra.messaging import build_publisher, kafka_client_config
@@ -34,6 +34,7 @@ from infra.redis.idempotency import IdempotencyRecords
 from infra.redis.rate_limiter import RateLimiter
 from infra.redis.sessions import PatientSessions
 from infra.settings import Settings
+from infra.wiring.audit import audit_signer
 from infra.wiring.notifier import dev_mailbox
 from projections.ports import MessagePublisher
 
@@ -97,7 +98,7 @@ class Container:
             sessions=sessions,
             care_team=PostgresCareTeam(pool),
             records=PostgresPatientRecords(pool, app.name),
-            receipts=HmacReceiptSigner(keys.receipts),
+            receipts=Ed25519Receipts(audit_signer(settings), settings.audit_trusted_keys),
             join_links=links,
             metrics=PrometheusCommandMetrics(),
             audit_records=PostgresAuditRecords(pool, settings.db_schema),

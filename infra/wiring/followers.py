@@ -6,7 +6,6 @@ a standby and takes over when the first one's database session ends.
 
 from __future__ import annotations
 
-import base64
 import os
 import threading
 import zlib
@@ -16,14 +15,13 @@ from typing import Any, Protocol
 import psycopg
 import structlog
 
-from infra.crypto.checkpoints import CheckpointSigner
 from infra.crypto.phi import PhiCipher
 from infra.eventstore.application import FOLLOWER_POOL, build_application
 from infra.eventstore.log_listener import EventLogListener
-from infra.postgres.audit_log import AuditConfig
 from infra.postgres.follower_health import PostgresFollowerHealth
 from infra.postgres.read_models import KINDS, READ_MODELS, read_model
 from infra.settings import Settings
+from infra.wiring.audit import audit_config
 from projections.runner import CatchUpRunner
 
 log = structlog.get_logger("clinic.projectors")
@@ -48,20 +46,6 @@ def build_runner(name: str, settings: Settings, **options: Any) -> CatchUpRunner
                        audit=audit_config(settings))
     options.setdefault("idle_sleep", settings.follower_gather_ms / 1000)
     return CatchUpRunner(app, model, **options)
-
-
-def audit_signer(settings: Settings) -> CheckpointSigner:
-    try:
-        seed = base64.b64decode(settings.audit_signing_key.get_secret_value(), validate=True)
-    except ValueError:
-        raise ValueError("CLINIC_AUDIT_SIGNING_KEY is not base64") from None
-    return CheckpointSigner(seed, settings.audit_key_name)
-
-
-def audit_config(settings: Settings) -> AuditConfig:
-    """How the event log's checkpoints are signed, and how often (docs/compliance.md)."""
-    return AuditConfig(audit_signer(settings), settings.audit_origin,
-                       settings.audit_checkpoint_events, settings.audit_checkpoint_seconds)
 
 
 def _read_model_worker(name: str) -> Callable[[Settings], Built]:

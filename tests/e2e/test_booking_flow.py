@@ -144,13 +144,24 @@ def test_booking_needs_verification_and_consent(client: TestClient, container: C
     policies = {p["purpose"]: p["version"] for p in client.get("/consent-policies").json()}
     receipt = client.post(f"/patients/{patient_id}/consents", headers=headers, json={
         "purpose": "telehealth", "policy_version": policies["telehealth"]}).json()
-    assert client.post("/consent-receipts/verify", json=receipt).json() == {"valid": True}
+    check = client.post("/consent-receipts/verify", json=receipt).json()
+    assert check["valid"] is True and check["consent_status"] == "active"
+    assert check["superseded"] is False
     tampered = {**receipt, "receipt": {**receipt["receipt"], "purpose": "treatment"}}
-    assert client.post("/consent-receipts/verify", json=tampered).json() == {"valid": False}
+    assert client.post("/consent-receipts/verify", json=tampered).json()["valid"] is False
     assert client.post("/bookings", headers=headers, json={"slot_id": video["id"]}
                        ).status_code == 201
+    granted = next(r for r in client.get(f"/patients/{patient_id}/consents",
+                                         headers=headers).json()
+                   if r["receipt"]["purpose"] == "treatment")
     revoked = client.delete(f"/patients/{patient_id}/consents/treatment", headers=headers)
     assert revoked.json()["receipt"]["status"] == "revoked"
+    # The grant's receipt still verifies, and says that the consent was withdrawn, and when.
+    later = client.post("/consent-receipts/verify", json=granted).json()
+    assert later["valid"] is True and later["consent_status"] == "revoked"
+    assert later["superseded"] is True
+    assert later["status_since"].replace("Z", "+00:00") == revoked.json()["receipt"][
+        "recorded_at"]
     stale = client.post(f"/patients/{patient_id}/consents", headers=headers, json={
         "purpose": "treatment", "policy_version": "1999-01-01"})
     assert stale.status_code == 422 and stale.json()["error"] == "stale-policy-version"
@@ -314,13 +325,15 @@ def test_numbers_are_not_dates(client: TestClient, token_for: Any) -> None:
                       ).status_code == 200
 
 
-def test_a_receipt_signature_that_is_not_hex_is_invalid_input(client: TestClient) -> None:
+def test_a_receipt_signature_that_is_not_base64_is_invalid_input(client: TestClient) -> None:
     # A non-ASCII signature made hmac.compare_digest raise TypeError: a 500.
     # Found by tests/e2e/test_openapi_fuzz.py.
-    for signature in ("\u0080", "é" * 64, "z" * 64):
+    for signature in ("\u0080", "é" * 88, "z" * 64, "A" * 86 + "=\u0080"):
         response = client.post("/consent-receipts/verify",
-                               json={"receipt": {}, "signature": signature})
+                               json={"receipt": {}, "key_id": "00000000",
+                                     "signature": signature})
         assert response.status_code == 422, signature
         assert response.json()["type"] == "urn:clinic:problem:validation-error"
-    assert client.post("/consent-receipts/verify", json={"receipt": {}, "signature": "0" * 64}
-                       ).json() == {"valid": False}
+    assert client.post("/consent-receipts/verify", json={
+        "receipt": {}, "key_id": "00000000", "signature": "A" * 86 + "=="}
+                       ).json()["valid"] is False

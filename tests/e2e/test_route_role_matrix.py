@@ -114,7 +114,7 @@ def _world(client: TestClient, container: Container, token_for: Any,
         "other_booking": ben_booking["id"], "provider_id": ids["provider"],
         "clinic_id": ids["clinic"], "service_id": ids["checkup"], "slot_id": slots[3]["id"],
         "hold_id": hold["hold_id"], "purpose": "treatment", "day": slots[0]["start"][:10],
-        "aggregate_id": ben_booking["id"],
+        "aggregate_id": ben_booking["id"], "sha256": POLICIES[Purpose.treatment].digest,
     }
 
 

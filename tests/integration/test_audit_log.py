@@ -5,6 +5,7 @@ patient's key was shredded, verify clean."""
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -15,14 +16,15 @@ from typing import Any
 
 import psycopg
 import pytest
+from pydantic import SecretStr
 
 from domain.patients import ErasureBasis
 from infra.postgres.audit_log import AuditConfig
 from infra.postgres.audit_verify import verify_log
 from infra.postgres.read_models import read_model
 from infra.settings import Settings
+from infra.wiring.audit import audit_config, audit_signer
 from infra.wiring.container import Container
-from infra.wiring.followers import audit_config, audit_signer
 from projections.runner import CatchUpRunner
 from tests.builders import build_world
 from tests.driver import drive
@@ -58,7 +60,7 @@ def _config(settings: Settings) -> AuditConfig:
 def _verify(settings: Settings, exported: str | None = None) -> Any:
     assert settings.database_url
     return verify_log(settings.database_url, settings.db_schema,
-                      audit_signer(settings).verifier_key(), exported=exported)
+                      [audit_signer(settings).verifier_key()], exported=exported)
 
 
 def _sql(settings: Settings, statement: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -224,3 +226,29 @@ def test_clinic_audit_verify_exits_non_zero_and_names_the_position(
                             capture_output=True, text=True)
     assert broken.returncode == 1
     assert broken.stdout.startswith("FAILED at position 3:"), broken.stdout
+
+
+def test_checkpoints_signed_before_a_key_rotation_verify_with_the_old_key_trusted(
+        logged: Callable[[], Any], settings: Settings, container: Container) -> None:
+    old_key = audit_signer(settings).verifier_key()
+    rotated = settings.model_copy(update={
+        "audit_signing_key": SecretStr(base64.b64encode(b"r" * 32).decode()),
+        "audit_key_name": "clinic-booking-2027"})
+    app = drive(container)
+    for n in range(12):
+        app.register_patient("Rota", f"Tion{n}", date(1990, 1, 1), f"r{n}@example.org", None)
+    assert rotated.database_url
+    model = read_model("audit_log", rotated.database_url, rotated.db_schema,
+                       audit=_config(rotated))
+    try:
+        CatchUpRunner(container.app, model).catch_up()
+    finally:
+        model.datastore.close()
+    new_key = audit_signer(rotated).verifier_key()
+    assert new_key != old_key
+    alone = verify_log(rotated.database_url, rotated.db_schema, [new_key])
+    assert not alone.ok and "forged" in alone.failure  # the old checkpoints: not by this key
+    both = verify_log(rotated.database_url, rotated.db_schema, [new_key, old_key],
+                      exported=_latest_checkpoint(settings))
+    assert both.ok, both.failure
+    assert "clinic-booking-2027 " in _latest_checkpoint(settings)

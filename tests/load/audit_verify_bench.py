@@ -27,7 +27,7 @@ from infra.eventstore.application import build_application
 from infra.postgres.audit_verify import verify_log
 from infra.postgres.read_models import read_model
 from infra.postgres.tables import ensure_schema
-from infra.wiring.followers import audit_config, audit_signer
+from infra.wiring.audit import audit_config, audit_signer
 from projections.merkle import inclusion_proof, root_of, verify_inclusion
 from projections.runner import CatchUpRunner
 from tests.load.common import pgbench_baseline, servers
@@ -62,7 +62,7 @@ def main() -> None:
 
         before = _peak_mb()
         started = time.perf_counter()
-        result = verify_log(srv.database_url, "public", audit_signer(settings).verifier_key())
+        result = verify_log(srv.database_url, "public", [audit_signer(settings).verifier_key()])
         elapsed = time.perf_counter() - started
         assert result.ok and result.covered == args.events, result.failure
         figures["verify_events_per_s"] = round(result.events / elapsed)

@@ -252,10 +252,10 @@ def test_profiles_and_consents_are_reached_by_their_patient_and_staff_only(
             world.uc.consents.receipts(patient_id, stranger)
     receipts = world.uc.consents.receipts(patient_id, Actor("desk", Role.front_desk))
     assert [r.receipt["purpose"] for r in receipts] == ["treatment"]
-    assert world.uc.consents.verify(receipts[0])
+    assert world.uc.consents.verify(receipts[0]).valid
     forged = Receipt(receipt={**receipts[0].receipt, "purpose": "telehealth"},
-                     signature=receipts[0].signature)
-    assert not world.uc.consents.verify(forged)
+                     key_id=receipts[0].key_id, signature=receipts[0].signature)
+    assert not world.uc.consents.verify(forged).valid
 
 
 def test_only_the_visits_participants_get_join_links_that_open_the_visit(

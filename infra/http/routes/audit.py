@@ -13,13 +13,14 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from commands.consents import BookingConsents
 from commands.context import Actor
 from commands.inputs import IsoDateTime
 from commands.timeline import TimelineOf
 from domain.access import PurposeOfUse, Scope
 from infra.auth.tokens import Principal
 from infra.http.audit import PURPOSE_HEADER, purpose_of
-from infra.http.deps import AuditDep, ReadPool, TimelineDep
+from infra.http.deps import AuditDep, ConsentsDep, ReadPool, TimelineDep
 from infra.http.problems import ProblemError
 from infra.http.security import Acting, Authorized
 from queries.audit import audit_events
@@ -173,6 +174,14 @@ def read_record_as_of(
                           show_phi_for=_stated_purpose(request, officer, include_phi),
                           door="GET /audit/records/{aggregate_id}")
     return PastStateView.model_validate(past, from_attributes=True)
+
+
+@router.get("/audit/bookings/{appointment_id}/consents", response_model=BookingConsents)
+def read_booking_consents(appointment_id: UUID, _: Officer,
+                          consents: ConsentsDep) -> BookingConsents:
+    """The consents a booking needed, as they stood when it was made, with their signed
+    receipts (policy version and SHA-256 of the text the patient agreed to)."""
+    return consents.at_booking(appointment_id)
 
 
 def _stated_purpose(request: Request, officer: Actor, include_phi: bool

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from commands.consents import ConsentGrant, PolicyPublic, Receipt
+from commands.consents import ConsentGrant, PolicyPublic, Receipt, ReceiptCheck
 from commands.context import Actor
 from domain.access import Scope
 from domain.consent import Purpose
@@ -21,8 +21,8 @@ PatientWriter = Annotated[Actor, Acting(Scope.patients_write)]
 PatientReader = Annotated[Actor, Acting(Scope.patients_read)]
 
 
-class ReceiptCheck(BaseModel):
-    valid: bool
+class VerifierKeys(BaseModel):
+    keys: list[str]  # C2SP verifier keys, the current one first
 
 
 @router.get("/consent-policies", response_model=list[PolicyPublic])
@@ -56,5 +56,19 @@ def read_consents(patient_id: UUID, request: Request, actor: PatientReader,
 
 @router.post("/consent-receipts/verify", response_model=ReceiptCheck)
 def verify_receipt(body: Receipt, consents: ConsentsDep) -> ReceiptCheck:
-    """Check that a receipt was issued by this clinic and not altered."""
-    return ReceiptCheck(valid=consents.verify(body))
+    """Check that a receipt was issued by this clinic and not altered, and whether the
+    consent it records still stands (or was withdrawn, and when)."""
+    return consents.verify(body)
+
+
+@router.get("/consent-receipts/keys", response_model=VerifierKeys)
+async def read_verifier_keys(consents: ConsentsDep) -> VerifierKeys:
+    """The public keys receipts are signed with: check a receipt offline with these
+    (docs/compliance/verify_receipt.py). Earlier keys stay listed after a rotation."""
+    return VerifierKeys(keys=consents.verifier_keys())
+
+
+@router.get("/consent-policies/{sha256}", response_model=PolicyPublic)
+async def read_policy_version(sha256: str, consents: ConsentsDep) -> PolicyPublic:
+    """Any policy text ever in force, by the SHA-256 a receipt names."""
+    return consents.policy(sha256)
