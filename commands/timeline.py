@@ -48,7 +48,7 @@ class TimelineItem:
     event: str | None = None  # a change's event type
     version: int | None = None  # the record's version after the change
     position: int | None = None  # a change's notification id: its place in the event log
-    patient_id: UUID | None = None  # an access record's patient
+    patient_id: UUID | None = None  # whose record was changed or read, if a patient's
     outcome: str | None = None  # an access record's: allowed | denied
     phi: dict[str, Any] | None = None  # the change's PHI, only when asked with a purpose
 
@@ -114,7 +114,7 @@ def _item(row: TimelineRow) -> TimelineItem:
             at=row.at, kind="change", actor=row.actor, role=row.role, purpose=row.purpose,
             request_id=row.request_id, description=row.description,
             record_id=row.record_id, event=row.event, version=row.version,
-            position=row.id)
+            position=row.id, patient_id=row.patient_id)
     return TimelineItem(
         at=row.at, kind="access", actor=row.actor, role=row.role, purpose=row.purpose,
         request_id=row.request_id, description=row.description, record_id=row.record_id,

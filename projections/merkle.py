@@ -101,3 +101,37 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: list[bytes],
         fn >>= 1
         sn >>= 1
     return sn == 0 and node == root
+
+
+def outside_spans(size: int, first: int, end: int) -> list[tuple[int, int]]:
+    """The subtrees [lo, hi) of a tree of `size` leaves that lie wholly outside leaves
+    [first, end), left to right: their hashes and those leaves give the root (a range
+    proof, O(log size) hashes; how an export is checked against a checkpoint)."""
+    spans: list[tuple[int, int]] = []
+
+    def walk(lo: int, hi: int) -> None:
+        if hi <= first or lo >= end:
+            spans.append((lo, hi))
+        elif hi - lo > 1:
+            split = lo + (1 << ((hi - lo - 1).bit_length() - 1))
+            walk(lo, split)
+            walk(split, hi)
+
+    walk(0, size)
+    return spans
+
+
+def root_from_range(size: int, first: int, leaves: list[bytes], proof: list[bytes]) -> bytes:
+    """The root of a tree of `size` leaves from its leaves [first, first + len(leaves)) and
+    the hashes of `outside_spans` in order (docs/compliance/verify_export.py does the same)."""
+    end, next_leaf, next_hash = first + len(leaves), iter(leaves), iter(proof)
+
+    def root(lo: int, hi: int) -> bytes:
+        if hi <= first or lo >= end:
+            return next(next_hash)
+        if hi - lo == 1:
+            return next(next_leaf)
+        split = lo + (1 << ((hi - lo - 1).bit_length() - 1))
+        return node_hash(root(lo, split), root(split, hi))
+
+    return root(0, size)

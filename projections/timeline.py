@@ -46,6 +46,7 @@ class TimelineEntry:
     summary: str  # no PHI, by construction
     named: frozenset[UUID]  # records the event names
     links: frozenset[UUID]  # of those, the ones every later event of the record is about
+    patient_id: UUID | None  # the patient the event names (or is a record of), if any
 
 
 def entry_of(position: int, event: Any) -> TimelineEntry:
@@ -59,7 +60,14 @@ def entry_of(position: int, event: Any) -> TimelineEntry:
         actor=meta.get("actor", ""), role=meta.get("role", ""),
         purpose=meta.get("purpose", ""), reason=meta.get("reason", ""),
         request_id=meta.get("request_id", ""), summary=describe(event), named=named,
-        links=follows)
+        links=follows, patient_id=_patient_of(event))
+
+
+def _patient_of(event: Any) -> UUID | None:
+    if isinstance(event, Patient.Event):
+        return UUID(str(event.originator_id))
+    named = getattr(event, "patient_id", None)
+    return named if isinstance(named, UUID) else None
 
 
 def _named_ids(event: Any, only: frozenset[str] | None = None) -> Iterator[UUID]:

@@ -21,6 +21,7 @@ from commands.timeline import TimelineItem, TimelineOf
 from domain.access import PurposeOfUse, Role
 from domain.errors import DomainError, NotFoundError
 from infra.cli.errors import CliError, load_settings
+from infra.postgres.audit_export import FORMATS, ExportError, export
 from infra.postgres.audit_verify import verify_log
 from infra.wiring.audit import audit_verifier_keys
 from infra.wiring.container import Container
@@ -86,6 +87,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "for a video visit) as it stood at booking time, with its signed receipt.")
     consents.add_argument("--appointment", required=True, type=UUID, metavar="ID")
     consents.set_defaults(handler=print_booking_consents)
+    export = actions.add_parser(
+        "export", help="stream a window's changes and access records to a file, with the "
+        "proof that a third party checks offline",
+        description="Writes the events recorded in [--from, --to) and the access records of "
+        "that window to --out (jsonl, csv, FHIR R4 AuditEvent ndjson or a Bundle), and "
+        "beside it OUT.proof.json: the signed checkpoint covering the exported events and "
+        "the hashes that tie them to it (docs/compliance/verify_export.py checks both).")
+    export.add_argument("--from", dest="since", type=_moment, default=None,
+                        metavar="ISO-TIME", help="from this instant or date (default: the "
+                        "beginning)")
+    export.add_argument("--to", dest="until", type=_moment, default=None, metavar="ISO-TIME",
+                        help="up to this instant or date, excluded (default: now)")
+    export.add_argument("--format", choices=FORMATS, default="jsonl")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE")
+    export.set_defaults(handler=run_export)
 
 
 class _Subject(argparse.Action):
@@ -170,6 +186,38 @@ def print_state(args: argparse.Namespace) -> int:
         finally:
             container.close()
     print(json.dumps(asdict(past), indent=2, default=str))
+    return 0
+
+
+def _moment(text: str) -> datetime:
+    """An ISO instant, or a date (its midnight, UTC); UTC when no offset is given."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    since = args.since or datetime(1970, 1, 1, tzinfo=UTC)
+    until = args.until or datetime.now(UTC)
+    if until <= since:
+        raise CliError("--to must come after --from")
+    with Runtime(settings) as resolved:
+        assert resolved.database_url
+        try:
+            done = export(resolved.database_url, resolved.db_schema, since, until,
+                          args.format, args.out, site=settings.audit_origin,
+                          progress=_progress if sys.stderr.isatty() else None)
+        except (ExportError, OSError) as exc:
+            raise CliError(f"export: {exc}") from None
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    print(f"wrote {done.changes} changes and {done.accesses} access records to {args.out}")
+    if done.proof is not None:
+        print(f"proof (checkpoint of {done.plan.size} events, tree positions "
+              f"{done.plan.first}..{done.plan.last}): {done.proof}")
+    if done.plan.left_out:
+        print(f"note: {done.plan.left_out} later events of the window are not under a signed "
+              "checkpoint yet; export again after the next one")
     return 0
 
 

@@ -22,14 +22,14 @@ _LAST = 2**62
 _CHANGES_ABOUT = """
     SELECT e.recorded_at AS at, 0 AS source, e.position AS id, e.actor, e.role, e.purpose,
            e.request_id, e.summary AS description, e.record_id::text AS record_id, e.event,
-           e.version, NULL::uuid AS patient_id, NULL::text AS outcome
+           e.version, e.patient_id, NULL::text AS outcome
     FROM {s}.timeline_subjects t JOIN {s}.timeline_events e USING (position)
     WHERE t.subject_id = %(subject)s::uuid AND (t.recorded_at, t.position) > (%(at)s, %(change)s)
     ORDER BY t.recorded_at, t.position LIMIT %(limit)s"""
 _CHANGES_BY = """
     SELECT e.recorded_at AS at, 0 AS source, e.position AS id, e.actor, e.role, e.purpose,
            e.request_id, e.summary AS description, e.record_id::text AS record_id, e.event,
-           e.version, NULL::uuid AS patient_id, NULL::text AS outcome
+           e.version, e.patient_id, NULL::text AS outcome
     FROM {s}.timeline_events e
     WHERE e.actor = %(subject)s::text AND (e.recorded_at, e.position) > (%(at)s, %(change)s)
     ORDER BY e.recorded_at, e.position LIMIT %(limit)s"""

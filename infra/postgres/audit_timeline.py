@@ -7,6 +7,7 @@ one-line summaries.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
@@ -22,38 +23,45 @@ CREATE TABLE IF NOT EXISTS {s}.timeline_events (
     position bigint PRIMARY KEY, record_id uuid NOT NULL, version int NOT NULL,
     event text NOT NULL, recorded_at timestamptz NOT NULL, actor text NOT NULL,
     role text NOT NULL, purpose text NOT NULL, reason text NOT NULL, request_id text NOT NULL,
-    summary text NOT NULL);
+    summary text NOT NULL, patient_id uuid);
 CREATE INDEX IF NOT EXISTS timeline_events_by_actor
     ON {s}.timeline_events (actor, recorded_at, position);
 CREATE TABLE IF NOT EXISTS {s}.timeline_subjects (
     subject_id uuid NOT NULL, recorded_at timestamptz NOT NULL, position bigint NOT NULL,
     PRIMARY KEY (subject_id, recorded_at, position));
 CREATE TABLE IF NOT EXISTS {s}.timeline_links (
-    record_id uuid NOT NULL, subject_id uuid NOT NULL, PRIMARY KEY (record_id, subject_id))
+    record_id uuid NOT NULL, subject_id uuid NOT NULL, PRIMARY KEY (record_id, subject_id));
+CREATE TABLE IF NOT EXISTS {s}.timeline_patients (
+    record_id uuid PRIMARY KEY, patient_id uuid NOT NULL)
 """
 _EVENT_COLUMNS = ("position", "record_id", "version", "event", "recorded_at", "actor", "role",
-                  "purpose", "reason", "request_id", "summary")
+                  "purpose", "reason", "request_id", "summary", "patient_id")
 
 
 class AuditTimelineReadModel(TrackedReadModel):
     name = "audit_timeline"
     DDL = DDL
-    TABLES = ("timeline_events", "timeline_subjects", "timeline_links")
+    TABLES = ("timeline_events", "timeline_subjects", "timeline_links", "timeline_patients")
     wants_positions: ClassVar[bool] = True  # (notification id, event) pairs
 
     def apply(self, curs: Cursor[DictRow], events: Sequence[Any], now: datetime) -> None:
         entries = [entry_of(position, event) for position, event in events]
         if not entries:
             return
-        links = self._links(curs, {e.record_id for e in entries})
+        records = {e.record_id for e in entries}
+        links, patients = self._links(curs, records), self._patients(curs, records)
         new_links: list[tuple[UUID, UUID]] = []
         subjects: list[tuple[UUID, datetime, int]] = []
-        for entry in entries:
+        for n, entry in enumerate(entries):
             known = links.setdefault(entry.record_id, set())
             about = {entry.record_id} | entry.named | known
             subjects.extend((s, entry.recorded_at, entry.position) for s in about)
             new_links.extend((entry.record_id, s) for s in entry.links - known)
             known.update(entry.links)
+            if entry.patient_id is None:  # a later event of a record about a patient
+                entries[n] = replace(entry, patient_id=patients.get(entry.record_id))
+            else:
+                patients.setdefault(entry.record_id, entry.patient_id)
         s = self.schema
         curs.executemany(sql.SQL(
             f"INSERT INTO {s}.timeline_events ({', '.join(_EVENT_COLUMNS)}) VALUES "
@@ -66,6 +74,10 @@ class AuditTimelineReadModel(TrackedReadModel):
             curs.executemany(sql.SQL(
                 f"INSERT INTO {s}.timeline_links VALUES (%s, %s) ON CONFLICT DO NOTHING"),
                 new_links)
+        curs.executemany(sql.SQL(
+            f"INSERT INTO {s}.timeline_patients VALUES (%s, %s) ON CONFLICT DO NOTHING"),
+            [(e.record_id, e.patient_id) for e in entries
+             if e.patient_id is not None and e.version == 1])
 
     def _links(self, curs: Cursor[DictRow], records: set[UUID]) -> dict[UUID, set[UUID]]:
         curs.execute(sql.SQL(
@@ -75,6 +87,13 @@ class AuditTimelineReadModel(TrackedReadModel):
         for row in curs.fetchall():
             links.setdefault(row["record_id"], set()).add(row["subject_id"])
         return links
+
+
+    def _patients(self, curs: Cursor[DictRow], records: set[UUID]) -> dict[UUID, UUID]:
+        curs.execute(sql.SQL(
+            f"SELECT record_id, patient_id FROM {self.schema}.timeline_patients "
+            "WHERE record_id = ANY(%s)"), (list(records),))
+        return {row["record_id"]: row["patient_id"] for row in curs.fetchall()}
 
 
 def _row(entry: TimelineEntry) -> tuple[Any, ...]:

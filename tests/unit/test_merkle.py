@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,8 @@ from projections.merkle import (
     inclusion_proof,
     leaf_hash,
     node_hash,
+    outside_spans,
+    root_from_range,
     root_of,
     verify_inclusion,
 )
@@ -63,3 +66,18 @@ def test_a_leaf_covers_every_stored_byte() -> None:
     assert base != leaf_hash(7, oid, 4, "domain.x:X.Created", b"state")
     assert base != leaf_hash(7, oid, 3, "domain.x:X.Revised", b"state")
     assert base != leaf_hash(7, oid, 3, "domain.x:X.Created", b"statf")
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 13, 64, 100])
+def test_a_range_with_its_outside_spans_gives_the_root(size: int) -> None:
+    leaves = _leaves(size)
+    root = root_of(leaves)
+    for first in range(size):
+        for end in range(first + 1, size + 1):
+            spans = outside_spans(size, first, end)
+            proof = [root_of(leaves[lo:hi]) for lo, hi in spans]
+            assert len(proof) <= 2 * size.bit_length()
+            assert root_from_range(size, first, leaves[first:end], proof) == root
+            if end - first > 1:  # a changed or swapped leaf gives another root
+                swapped = [leaves[first + 1], leaves[first], *leaves[first + 2:end]]
+                assert root_from_range(size, first, swapped, proof) != root
