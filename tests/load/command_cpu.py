@@ -14,6 +14,13 @@ time), POST /bookings of fresh slots by 50 patients (with an Idempotency-Key) an
 `--requests` times a round, `--rounds` rounds; prints the median of the rounds, CPU ms and
 wall ms per request. Sync handlers run in the thread pool as in production; CPU is the
 whole process's (`time.process_time`).
+
+    .venv/bin/python -m tests.load.command_cpu --audit-followers
+
+runs the audit followers (the event log's Merkle tree and the audit timeline) in a thread of
+the same process meanwhile: the CPU the chain adds per request if it shared the API's
+process (in production it runs in `clinic project`), and how far it lags (events and
+seconds behind the log, sampled every 100 ms; the time to drain after the last request).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import itertools
 import json
 import random
 import statistics
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -42,7 +50,7 @@ from infra.postgres.tables import ensure_schema
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
 from tests.driver import seeding_driver
-from tests.load.common import servers
+from tests.load.common import follower_positions, servers
 from tests.load.slot_search_bench import World
 
 Call = Callable[[str, str, bytes, dict[str, str]], Awaitable[int]]
@@ -136,6 +144,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500, help="per endpoint and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--smoke", action="store_true", help="seconds-long run")
+    parser.add_argument("--audit-followers", action="store_true",
+                        help="run the audit_log and audit_timeline followers meanwhile")
     parser.add_argument("--out", type=Path,
                         default=Path("tests/load/results/command_cpu.json"))
     args = parser.parse_args()
@@ -171,6 +181,8 @@ def main() -> None:
     for endpoint, figures in result["median"].items():
         print(f"{endpoint:15} {figures['cpu_ms']:7.3f} ms CPU  {figures['wall_ms']:7.3f} ms "
               f"wall  (median of {args.rounds} rounds of {args.requests})")
+    for key, value in result.get("audit_followers", {}).items():
+        print(f"audit followers: {key:28} {value}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({**result, "config": vars(args) | {"out": str(args.out)},
                                     "measured_at": datetime.now(UTC).isoformat()}, indent=2))
@@ -212,13 +224,82 @@ async def measure(settings: Settings, patients: list[UUID], services: list[UUID]
                      "POST /patients": (registration, {202})}
         for make, expected in endpoints.values():  # warm-up: caches, prepared statements
             await per_request(call, make, 10, expected)
+        followers = AuditFollowers(settings) if args.audit_followers else None
         rounds: dict[str, list[dict[str, float]]] = {name: [] for name in endpoints}
         for _ in range(args.rounds):
             for name, (make, expected) in endpoints.items():
                 rounds[name].append(await per_request(call, make, args.requests, expected))
+        lag = followers.stop() if followers else None
     median = {name: {key: round(statistics.median(r[key] for r in runs), 3)
                      for key in ("cpu_ms", "wall_ms")} for name, runs in rounds.items()}
-    return {"median": median, "rounds": rounds}
+    return {"median": median, "rounds": rounds} | ({"audit_followers": lag} if lag else {})
+
+
+class AuditFollowers:
+    """The audit followers, polling in a thread, and a sampler of how far behind they are."""
+
+    NAMES = ("audit_log", "audit_timeline")
+
+    def __init__(self, settings: Settings) -> None:
+        from infra.wiring.followers import build_runner
+
+        self.settings, self.stopping = settings, threading.Event()
+        self.runners = [build_runner(name, settings) for name in self.NAMES]
+        for runner in self.runners:
+            runner.catch_up()
+        self.samples: list[tuple[float, int, int]] = []  # (time, head, slowest position)
+        self.threads = [threading.Thread(target=self._follow, daemon=True),
+                        threading.Thread(target=self._sample, daemon=True)]
+        for thread in self.threads:
+            thread.start()
+
+    def _follow(self) -> None:
+        while not self.stopping.is_set():
+            if sum(runner.run_once() for runner in self.runners) == 0:
+                self.stopping.wait(0.02)
+
+    def _sample(self) -> None:
+        assert self.settings.database_url
+        with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
+            while not self.stopping.wait(0.1):
+                positions = follower_positions(conn, names=self.NAMES)
+                slowest = min(positions[name] for name in self.NAMES)
+                self.samples.append((time.perf_counter(), positions["head"], slowest))
+
+    def stop(self) -> dict[str, float]:
+        """Wait until the followers drained the log, stop them, and the lag figures."""
+        assert self.settings.database_url
+        started = time.perf_counter()
+        with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
+            while True:
+                positions = follower_positions(conn, names=self.NAMES)
+                if min(positions[name] for name in self.NAMES) >= positions["head"]:
+                    break
+                time.sleep(0.01)
+        drained = time.perf_counter() - started
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+        for runner in self.runners:
+            runner.app.close()
+        behind = [head - slowest for _, head, slowest in self.samples]
+        seconds = [self._age(at, slowest) for at, _, slowest in self.samples]
+        return {"samples": len(self.samples), "max_events_behind": max(behind, default=0),
+                "p95_events_behind": _p95(behind), "max_seconds_behind": round(max(
+                    seconds, default=0.0), 3), "p95_seconds_behind": round(_p95(seconds), 3),
+                "drain_after_last_request_s": round(drained, 3)}
+
+    def _age(self, at: float, position: int) -> float:
+        """How long ago the first event the followers had not applied was written: the
+        first sample whose head passed `position`."""
+        for when, head, _ in self.samples:
+            if head > position:
+                return max(0.0, at - when)
+        return 0.0
+
+
+def _p95(values: list[Any]) -> Any:
+    return sorted(values)[int(len(values) * 0.95)] if values else 0
 
 
 if __name__ == "__main__":

@@ -151,11 +151,12 @@ def background_kafka(folder: Path) -> Iterator[Callable[[], str]]:
 FOLLOWERS = (*READ_MODELS, "relay")
 
 
-def follower_positions(conn: psycopg.Connection[Any], schema: str = "public") -> dict[str, int]:
+def follower_positions(conn: psycopg.Connection[Any], schema: str = "public",
+                       names: tuple[str, ...] | None = None) -> dict[str, int]:
     """The event log's head and each follower's position (as `clinic projections status`)."""
     row = conn.execute(f'SELECT max(notification_id) FROM "{schema}".clinic_events').fetchone()
     positions = {"head": int(row[0] or 0) if row else 0}
-    for name in FOLLOWERS:
+    for name in names or FOLLOWERS:
         try:
             row = conn.execute(f'SELECT notification_id FROM "{schema}".{name}_tracking '
                                "WHERE application_name = 'clinic'").fetchone()
