@@ -70,7 +70,7 @@ class Timeline:
              limit: int = 100, show_phi_for: PurposeOfUse | None = None,
              door: str = "timeline") -> TimelinePage:
         """One page, oldest first. `show_phi_for` (the officer's stated purpose) adds each
-        change's PHI; every patient whose PHI is shown gets an access record first."""
+        change's PHI; first an access record per patient and record whose PHI is shown."""
         if of is not TimelineOf.actor:
             subject = str(_record_id(subject))
         rows = self.records.timeline(of.value, subject, _decode(cursor), limit + 1)
@@ -91,8 +91,9 @@ class Timeline:
             if declared is not None:
                 fields = {name: getattr(event, name, None) for name in sorted(declared.fields)}
                 shown.append((item, fields, getattr(event, declared.subject)))
-        self.trail.record(*(phi_shown(actor, purpose, door, patient, item.record_id)
-                            for item, _, patient in shown))
+        looked = dict.fromkeys((patient, item.record_id) for item, _, patient in shown)
+        self.trail.record(*(phi_shown(actor, purpose, door, patient, record)
+                            for patient, record in looked))
         revealed = {id(item): fields for item, fields, _ in shown}
         return [replace(item, phi=revealed[id(item)]) if id(item) in revealed else item
                 for item in items]

@@ -86,6 +86,10 @@ def _utc(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _visit(modality: str) -> str:
+    return "a video visit" if modality == "telehealth" else "an in-person visit"
+
+
 def _span(start: datetime, end: datetime) -> str:
     return f"{_utc(start)[:-4]} to {end:%H:%M} UTC"
 
@@ -105,7 +109,7 @@ _SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
                                   f"sha256 {e.policy_digest[:12]}…, by {e.method})"),
     Consent.Revoked: lambda e: f"withdrew consent (by {e.method})",
     Appointment.Booked: lambda e: (
-        f"booked a {e.modality} visit {_span(e.start, e.end)} with provider {e.provider_id} "
+        f"booked {_visit(e.modality)} {_span(e.start, e.end)} with provider {e.provider_id} "
         f"at clinic {e.clinic_id} for service {e.service_id}"),
     Appointment.Cancelled: lambda e: "cancelled the visit" + (" late" if e.late else ""),
     Appointment.Rescheduled: lambda e: (
