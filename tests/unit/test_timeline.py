@@ -30,7 +30,7 @@ from tests.builders import ALL_DAY, build_world, first_slot, rules
 from tests.driver import ClinicDriver
 from tests.fakes import in_memory_use_cases
 
-MARKERS = ("Givmark", "Fammark", "mailmark", "555 0199", "1961", "Rsnmark", "Notemark")
+MARKERS = ("Givmark", "Fammark", "mailmark", "555 0199", "1961-07-13", "Rsnmark", "Notemark")
 MODULES = (agendas, appointments, calendars, clinics, consent, patients, providers, reminders,
            schedules, services)
 
