@@ -64,3 +64,21 @@ def _one(rows: list[dict[str, Any]], label: str, given: UUID) -> dict[str, Any]:
     if not rows:
         raise NotFoundError(f"no {label} with id {given}")
     return rows[0]
+
+
+async def get_availability_by_id(pool: ReadPool, schedule_id: UUID) -> AvailabilityPublic:
+    rows = await fetch_all(pool, """SELECT schedule_id, provider_id, clinic_id, rules
+                         FROM availability_schedules WHERE schedule_id = %s""", (schedule_id,))
+    return AvailabilityPublic(**_one(rows, "schedule", schedule_id))
+
+
+async def list_schedules(pool: ReadPool, provider_id: UUID | None,
+                         clinic_id: UUID | None) -> list[AvailabilityPublic]:
+    """Published hours, by provider or clinic (each an index of its own)."""
+    where = [condition for condition, given in (("provider_id = %(p)s", provider_id),
+                                                ("clinic_id = %(c)s", clinic_id)) if given]
+    rows = await fetch_all(pool, "SELECT schedule_id, provider_id, clinic_id, rules FROM "
+                           "availability_schedules" + (" WHERE " + " AND ".join(where)
+                                                        if where else "")
+                           + " ORDER BY schedule_id", {"p": provider_id, "c": clinic_id})
+    return [AvailabilityPublic(**r) for r in rows]

@@ -45,6 +45,7 @@ class Ref(BaseModel):
 
 class SlotPublic(BaseModel):
     id: UUID
+    schedule_id: UUID  # the provider's published hours at the clinic (FHIR Schedule)
     start: datetime
     end: datetime
     clinic_local_start: datetime

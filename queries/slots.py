@@ -49,6 +49,16 @@ class SlotSearch:
     display_zone: ZoneInfo | None = None
     limit: int = 50
     cursor: str | None = None
+    # The FHIR face's further conditions (docs/fhir.md): a schedule, booked ("busy") slots,
+    # clinic-local start and end days, end instants (`*_to` exclusive).
+    schedule_id: UUID | None = None
+    status: str = "open"
+    local_start_from: datetime | None = None
+    local_start_to: datetime | None = None
+    end_from: datetime | None = None
+    end_to: datetime | None = None
+    local_end_from: datetime | None = None
+    local_end_to: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.start_from.tzinfo is None or self.start_to.tzinfo is None:
@@ -57,31 +67,43 @@ class SlotSearch:
             raise InvalidSearchError("start_to must be after start_from")
         if self.start_to - self.start_from > MAX_RANGE:
             raise InvalidSearchError(f"a search spans at most {MAX_RANGE.days} days")
+        if self.status not in STATUSES:
+            raise InvalidSearchError(f"status is one of {', '.join(STATUSES)}")
 
 
-_SELECT = """
-SELECT s.slot_id::text AS slot_id, s.start_at, s.end_at, s.time_zone, s.modality,
+STATUSES = {"open": "s.status = 'open' AND s.book_by >= now()",  # bookable now
+            "booked": "s.status = 'booked'"}
+_COLUMNS = """
+SELECT s.slot_id::text AS slot_id, s.schedule_id::text AS schedule_id, s.start_at, s.end_at,
+       s.time_zone, s.modality, s.status,
        s.clinic_id::text AS clinic_id, c.name AS clinic_name,
        s.provider_id::text AS provider_id, p.display_name AS provider_name,
        s.service_id::text AS service_id, v.name AS service_name, v.duration_minutes
 FROM open_slots s
 JOIN directory_clinics c ON c.clinic_id = s.clinic_id
 JOIN directory_providers p ON p.provider_id = s.provider_id
-JOIN directory_services v ON v.service_id = s.service_id
-WHERE s.status = 'open' AND s.book_by >= now()
+JOIN directory_services v ON v.service_id = s.service_id"""
+_WINDOW = """
   AND s.start_at >= %(from)s AND s.start_at < %(to)s
   AND (s.start_at, s.slot_id) > (%(after_start)s, %(after_id)s)"""
-_FILTERS = (("clinic", "s.clinic_id"), ("service", "s.service_id"),
-            ("provider", "s.provider_id"), ("modality", "s.modality"))
+_FILTERS = (("clinic", "s.clinic_id = %(clinic)s"), ("service", "s.service_id = %(service)s"),
+            ("provider", "s.provider_id = %(provider)s"),
+            ("modality", "s.modality = %(modality)s"),
+            ("schedule", "s.schedule_id = %(schedule)s"),
+            ("local_start_from", "s.local_start >= %(local_start_from)s"),
+            ("local_start_to", "s.local_start < %(local_start_to)s"),
+            ("end_from", "s.end_at >= %(end_from)s"), ("end_to", "s.end_at < %(end_to)s"),
+            ("local_end_from", "s.local_end >= %(local_end_from)s"),
+            ("local_end_to", "s.local_end < %(local_end_to)s"))
 _ORDER = "\nORDER BY s.start_at, s.slot_id\nLIMIT %(limit)s"
 
 
-def search_sql(present: frozenset[str]) -> str:
+def search_sql(present: frozenset[str], status: str = "open") -> str:
     """One statement per combination of filters, so each gets its own good plan: a generic
     plan with `(x IS NULL OR col = x)` conditions cannot use the per-filter indexes."""
-    extra = "".join(f"\n  AND {column} = %({name})s" for name, column in _FILTERS
+    extra = "".join(f"\n  AND {condition}" for name, condition in _FILTERS
                     if name in present)
-    return _SELECT + extra + _ORDER
+    return _COLUMNS + "\nWHERE " + STATUSES[status] + _WINDOW + extra + _ORDER
 
 
 class HeldSlots(Protocol):
@@ -100,10 +122,14 @@ async def search_slots(pool: ReadPool, search: SlotSearch,
         "from": search.start_from, "to": search.start_to, "after_start": after_start,
         "after_id": after_id, "clinic": search.clinic_id, "service": search.service_id,
         "provider": search.provider_id, "modality": search.modality,
+        "schedule": search.schedule_id, "local_start_from": search.local_start_from,
+        "local_start_to": search.local_start_to, "end_from": search.end_from,
+        "end_to": search.end_to, "local_end_from": search.local_end_from,
+        "local_end_to": search.local_end_to,
         "limit": search.limit + 1 + (HOLD_SLACK if held else 0),
     }
     present = frozenset(name for name, _ in _FILTERS if params[name] is not None)
-    fetched = await fetch_all(pool, search_sql(present), params)
+    fetched = await fetch_all(pool, search_sql(present, search.status), params)
     if not fetched:
         await _require_known(pool, search)
     rows = fetched
@@ -136,7 +162,7 @@ def _slot(row: dict[str, Any], display_zone: ZoneInfo | None) -> dict[str, Any]:
         display_start = row["start_at"].astimezone(display_zone)
         display_end = row["end_at"].astimezone(display_zone)
     return {
-        "id": row["slot_id"],
+        "id": row["slot_id"], "schedule_id": row["schedule_id"],
         "start": row["start_at"], "end": row["end_at"],
         "clinic_local_start": local_start,
         "clinic_local_end": local_end,
@@ -150,6 +176,14 @@ def _slot(row: dict[str, Any], display_zone: ZoneInfo | None) -> dict[str, Any]:
         "service": {"id": row["service_id"], "name": row["service_name"]},
         "duration_minutes": row["duration_minutes"],
     }
+
+
+async def find_slot(pool: ReadPool, slot_id: UUID) -> tuple[dict[str, Any], str]:
+    """One slot, open or booked, as search lists it, and its status."""
+    rows = await fetch_all(pool, _COLUMNS + "\nWHERE s.slot_id = %s", (slot_id,))
+    if not rows:
+        raise NotFoundError(f"no slot with id {slot_id}")
+    return _slot(rows[0], None), rows[0]["status"]
 
 
 async def _require_known(pool: ReadPool, search: SlotSearch) -> None:

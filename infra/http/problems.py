@@ -26,6 +26,7 @@ from domain.errors import (
     NotFoundError,
     RuleViolationError,
 )
+from infra.fhir.outcome import operation_outcome
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:clinic:problem:"
@@ -76,6 +77,10 @@ class ProblemError(Exception):
 def problem_response(request: Request, code: str, detail: str, *,
                      headers: dict[str, str] | None = None, **extensions: Any) -> JSONResponse:
     status, title = PROBLEMS[code]
+    if request.url.path.startswith("/fhir/"):  # FHIR's own shape and statuses
+        fhir_status, outcome = operation_outcome(code, status, detail, extensions)
+        return JSONResponse(outcome, status_code=fhir_status, headers=headers,
+                            media_type="application/fhir+json")
     body = {
         "type": TYPE_PREFIX + code,
         "title": title,

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from uuid import UUID
 
 from fastapi.testclient import TestClient
 
 from domain.access import Role
 from domain.consent import POLICIES, Purpose
+from infra.fhir.resources import role_id
 from infra.wiring.container import Container
 from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
 from tests.e2e.routes import FRAMEWORK_ROUTES, documented_access
@@ -115,6 +117,9 @@ def _world(client: TestClient, container: Container, token_for: Any,
         "clinic_id": ids["clinic"], "service_id": ids["checkup"], "slot_id": slots[3]["id"],
         "hold_id": hold["hold_id"], "purpose": "treatment", "day": slots[0]["start"][:10],
         "aggregate_id": ben_booking["id"], "sha256": POLICIES[Purpose.treatment].digest,
+        "location_id": ids["clinic"], "role_id": str(role_id(UUID(ids["provider"]),
+                                                            UUID(ids["clinic"]))),
+        "schedule_id": slots[0]["schedule_id"],
     }
 
 

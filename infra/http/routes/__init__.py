@@ -9,6 +9,7 @@ from infra.http.routes import (
     bookings,
     clinics,
     consents,
+    fhir,
     health,
     holds,
     messages,
@@ -25,4 +26,5 @@ from infra.http.routes import (
 ROUTERS: list[APIRouter] = [slots.router, holds.router, bookings.router, patients.router,
                             auth.router, consents.router, clinics.router, services.router,
                             providers.router, privacy.router, telehealth.router,
-                            health.router, metrics.router, messages.router, audit.router]
+                            fhir.router, health.router, metrics.router, messages.router,
+                            audit.router]

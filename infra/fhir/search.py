@@ -1,0 +1,105 @@
+"""FHIR search parameters as our slot search understands them (docs/fhir.md).
+
+Dates: `start=2026-12-08` (or `ge2026-12-08`, ...) with no time is a day **in each slot's
+clinic time zone** — "Tuesday's slots" means Tuesday where the clinic is, whichever zone
+the caller is in; with a time it must carry an offset (`2026-12-08T09:00:00Z`) and is an
+instant. Prefixes: eq (the default; for a date, that whole local day), ge, gt, le, lt.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from uuid import UUID
+
+from domain.errors import InvalidInputError
+
+PREFIXES = ("eq", "ge", "gt", "le", "lt")
+_PREFIXED = re.compile(r"^(eq|ge|gt|le|lt|ne|sa|eb|ap)?(.+)$")
+
+
+class InvalidFhirSearchError(InvalidInputError):
+    code = "invalid-fhir-search"
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One side of a range: instants (UTC-aware) or clinic-local wall-clock times."""
+
+    at: datetime
+    local: bool  # a date without time: compare the slot's clinic-local start
+    inclusive: bool
+
+
+@dataclass
+class Range:
+    lower: Bound | None = None
+    upper: Bound | None = None
+
+    def add(self, parameter: str, text: str) -> None:
+        match = _PREFIXED.match(text)
+        if match is None:
+            raise InvalidFhirSearchError(f"{parameter}={text!r} is not a date")
+        prefix, value = match.group(1) or "eq", match.group(2)
+        if prefix not in PREFIXES:
+            raise InvalidFhirSearchError(f"{parameter}: prefix {prefix!r} is not supported "
+                                         f"(use {', '.join(PREFIXES)})")
+        start, end, local = _period(parameter, value)
+        # A date spans [start, end) of its day; an instant is the point start == end.
+        if prefix in ("eq", "ge"):
+            self._lower(Bound(start, local, True))
+        elif prefix == "gt":
+            self._lower(Bound(end, local, inclusive=local))
+        if prefix in ("eq", "le"):
+            self._upper(Bound(end, local, inclusive=not local))
+        elif prefix == "lt":
+            self._upper(Bound(start, local, False))
+
+    def _lower(self, bound: Bound) -> None:
+        if self.lower is not None:
+            raise InvalidFhirSearchError("give at most one lower bound (eq, ge or gt)")
+        self.lower = bound
+
+    def _upper(self, bound: Bound) -> None:
+        if self.upper is not None:
+            raise InvalidFhirSearchError("give at most one upper bound (eq, le or lt)")
+        self.upper = bound
+
+
+def _period(parameter: str, value: str) -> tuple[datetime, datetime, bool]:
+    """The span a value denotes: a date is its whole day (local), an instant a point."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        day = date.fromisoformat(value)
+        start = datetime(day.year, day.month, day.day)
+        return start, start + timedelta(days=1), True
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidFhirSearchError(f"{parameter}: {value!r} is not a FHIR date or "
+                                     "dateTime") from None
+    if moment.tzinfo is None:
+        raise InvalidFhirSearchError(f"{parameter}: a time needs an offset ({value}Z)")
+    return moment, moment, False
+
+
+def reference_id(parameter: str, value: str, kind: str) -> UUID:
+    """`Kind/<id>` or `<id>`."""
+    given = value.removeprefix(f"{kind}/")
+    try:
+        return UUID(given)
+    except ValueError:
+        raise InvalidFhirSearchError(f"{parameter}: {value!r} is not a {kind} "
+                                     "reference") from None
+
+
+def token_code(parameter: str, value: str, system: str) -> UUID:
+    """`system|code` or `code`, for our own id-coded systems."""
+    given_system, bar, code = value.rpartition("|")
+    if bar and given_system not in ("", system):
+        raise InvalidFhirSearchError(f"{parameter}: unknown system {given_system!r}")
+    try:
+        return UUID(code)
+    except ValueError:
+        raise InvalidFhirSearchError(f"{parameter}: {code!r} is not a code of {system}") \
+            from None

@@ -1,0 +1,311 @@
+"""/fhir/R4: the clinic as FHIR R4 (docs/fhir.md) — the directory, schedules and open slots,
+public like /clinics and /slots and answered by the same queries. Errors are
+OperationOutcomes (infra/http/problems.py renders them for every /fhir path)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from domain.errors import NotFoundError
+from infra.fhir import resources
+from infra.fhir.search import Bound, Range, reference_id, token_code
+from infra.http.deps import ReadPool
+from queries.directory import (
+    get_availability_by_id,
+    get_clinic,
+    get_provider,
+    get_service,
+    list_clinics,
+    list_providers,
+    list_schedules,
+    list_services,
+)
+from queries.models import ClinicPublic, ServicePublic
+from queries.slots import SlotSearch, find_slot, search_slots
+
+BASE = "/fhir/R4"
+MEDIA_TYPE = "application/fhir+json"
+LOCAL_SLACK = timedelta(hours=15)  # every zone's local day lies within its UTC day ± this
+STATUSES = {"free": "open", "busy": "booked"}
+
+
+class FhirResponse(JSONResponse):
+    media_type = MEDIA_TYPE
+
+
+OUTCOME = {"description": "OperationOutcome", "content": {MEDIA_TYPE: {"schema": {
+    "type": "object", "properties": {"resourceType": {"const": "OperationOutcome"}}}}}}
+router = APIRouter(prefix=BASE, tags=["FHIR R4"], default_response_class=FhirResponse,
+                   responses={400: OUTCOME, 404: OUTCOME})
+Count = Annotated[int, Query(alias="_count", ge=1, le=200)]
+Ids = Annotated[str | None, Query(alias="_id", max_length=2000,
+                                  description="comma-separated ids")]
+
+
+@router.get("/metadata")
+async def capability_statement(request: Request) -> dict[str, Any]:
+    """What this server implements: exactly these resources, searches and operations."""
+    return resources.capability_statement(_base(request), SEARCHES)
+
+
+@router.get("/Location/{location_id}")
+async def read_location(location_id: str, pool: ReadPool) -> dict[str, Any]:
+    clinic_id, virtual = _location_id(location_id)
+    clinic = await get_clinic(pool, clinic_id)
+    if virtual and "telehealth" not in clinic.modalities:
+        raise NotFoundError(f"no Location/{location_id}")
+    return resources.virtual_location(clinic) if virtual else resources.location(clinic)
+
+
+@router.get("/Location")
+async def search_locations(request: Request, pool: ReadPool, _id: Ids = None,
+                           name: Annotated[str | None, Query(max_length=200)] = None
+                           ) -> dict[str, Any]:
+    wanted = _id_set(_id)
+    found = [r for clinic in await list_clinics(pool) for r in resources.clinic_locations(clinic)
+             if (wanted is None or r["id"] in wanted)
+             and (name is None or name.lower() in r["name"].lower())]
+    return _bundle(request, found)
+
+
+@router.get("/HealthcareService/{service_id}")
+async def read_service(service_id: UUID, pool: ReadPool) -> dict[str, Any]:
+    return resources.healthcare_service(await get_service(pool, service_id))
+
+
+@router.get("/HealthcareService")
+async def search_services(request: Request, pool: ReadPool, _id: Ids = None
+                          ) -> dict[str, Any]:
+    wanted = _id_set(_id)
+    found = [resources.healthcare_service(s) for s in await list_services(pool)
+             if wanted is None or str(s.id) in wanted]
+    return _bundle(request, found)
+
+
+@router.get("/Practitioner/{provider_id}")
+async def read_practitioner(provider_id: UUID, pool: ReadPool) -> dict[str, Any]:
+    return resources.practitioner(await get_provider(pool, provider_id))
+
+
+@router.get("/Practitioner")
+async def search_practitioners(request: Request, pool: ReadPool, _id: Ids = None,
+                               name: Annotated[str | None, Query(max_length=200)] = None
+                               ) -> dict[str, Any]:
+    wanted = _id_set(_id)
+    found = [resources.practitioner(p) for p in await list_providers(pool, None, None)
+             if (wanted is None or str(p.id) in wanted)
+             and (name is None or name.lower() in p.display_name.lower())]
+    return _bundle(request, found)
+
+
+@router.get("/PractitionerRole/{role_id}")
+async def read_practitioner_role(role_id: UUID, pool: ReadPool) -> dict[str, Any]:
+    for found in await _roles(pool, None, None, None):
+        if found["id"] == str(role_id):
+            return found
+    raise NotFoundError(f"no PractitionerRole/{role_id}")
+
+
+@router.get("/PractitionerRole")
+async def search_practitioner_roles(
+        request: Request, pool: ReadPool,
+        practitioner: Annotated[str | None, Query(max_length=100)] = None,
+        location: Annotated[str | None, Query(max_length=100)] = None,
+        service: Annotated[str | None, Query(max_length=100)] = None) -> dict[str, Any]:
+    provider_id = reference_id("practitioner", practitioner, "Practitioner") \
+        if practitioner else None
+    clinic_id = _location_id(location.removeprefix("Location/"))[0] if location else None
+    service_id = reference_id("service", service, "HealthcareService") if service else None
+    return _bundle(request, await _roles(pool, provider_id, clinic_id, service_id))
+
+
+@router.get("/Schedule/{schedule_id}")
+async def read_schedule(schedule_id: UUID, pool: ReadPool) -> dict[str, Any]:
+    availability = await get_availability_by_id(pool, schedule_id)
+    provider = await get_provider(pool, availability.provider_id)
+    return resources.schedule(availability, provider, await _services(pool))
+
+
+@router.get("/Schedule")
+async def search_schedules(request: Request, pool: ReadPool,
+                           actor: Annotated[str | None, Query(max_length=100)] = None,
+                           _id: Ids = None) -> dict[str, Any]:
+    provider_id = clinic_id = None
+    if actor and actor.startswith("Location/"):
+        clinic_id = _location_id(actor.removeprefix("Location/"))[0]
+    elif actor:
+        provider_id = reference_id("actor", actor, "Practitioner")
+    wanted = _id_set(_id)
+    services = await _services(pool)
+    found = []
+    for availability in await list_schedules(pool, provider_id, clinic_id):
+        if wanted is None or str(availability.schedule_id) in wanted:
+            provider = await get_provider(pool, availability.provider_id)
+            found.append(resources.schedule(availability, provider, services))
+    return _bundle(request, found)
+
+
+@router.get("/Slot/{slot_id}")
+async def read_slot(slot_id: UUID, pool: ReadPool) -> dict[str, Any]:
+    row, status = await find_slot(pool, slot_id)
+    return resources.slot(row, "free" if status == "open" else "busy")
+
+
+@router.get("/Slot")
+async def search_fhir_slots(
+        request: Request, pool: ReadPool,
+        schedule: Annotated[str | None, Query(max_length=100)] = None,
+        start: Annotated[list[str] | None, Query(max_length=40)] = None,
+        end: Annotated[list[str] | None, Query(max_length=40)] = None,
+        service_type: Annotated[str | None, Query(alias="service-type", max_length=200)] = None,
+        schedule_actor: Annotated[str | None, Query(alias="schedule.actor",
+                                                    max_length=100)] = None,
+        status: Annotated[str, Query(pattern="^(free|busy)$")] = "free",
+        count: Count = 50,
+        page_token: Annotated[str | None, Query(alias="_page_token", max_length=200)] = None,
+) -> dict[str, Any]:
+    """Free (or busy) slots by schedule, start (ge/gt/le/lt/eq; a date is a day in the
+    clinic's zone), end, service type and the schedule's actor; `next` links page on."""
+    search = _slot_search(schedule, start or [], end or [], service_type, schedule_actor,
+                          STATUSES[status], count, page_token)
+    page = await search_slots(pool, search, None)
+    found = [resources.slot(row, status) for row in page["slots"]]
+    more = page["next_cursor"]
+    return _bundle(request, found, total=False,  # counting every match is not cheap here
+                   next_params={"_page_token": more} if more else None)
+
+
+def _slot_search(schedule: str | None, start: list[str], end: list[str],
+                 service_type: str | None, schedule_actor: str | None, status: str,
+                 count: int, page_token: str | None) -> SlotSearch:
+    starts, ends = Range(), Range()
+    for value in start:
+        starts.add("start", value)
+    for value in end:
+        ends.add("end", value)
+    provider_id = clinic_id = None
+    if schedule_actor and schedule_actor.startswith("Location/"):
+        clinic_id = _location_id(schedule_actor.removeprefix("Location/"))[0]
+    elif schedule_actor:
+        provider_id = reference_id("schedule.actor", schedule_actor, "Practitioner")
+    now = datetime.now(UTC)
+    start_from = _utc(starts.lower, lower=True) or now
+    start_to = _utc(starts.upper, lower=False) or start_from + timedelta(days=14)
+    return SlotSearch(
+        start_from=start_from, start_to=start_to,
+        schedule_id=reference_id("schedule", schedule, "Schedule") if schedule else None,
+        service_id=resources_service(service_type), provider_id=provider_id,
+        clinic_id=clinic_id, status=status,
+        local_start_from=_local(starts.lower, lower=True),
+        local_start_to=_local(starts.upper, lower=False),
+        end_from=_utc(ends.lower, lower=True, window=False),
+        end_to=_utc(ends.upper, lower=False, window=False),
+        local_end_from=_local(ends.lower, lower=True),
+        local_end_to=_local(ends.upper, lower=False),
+        limit=count, cursor=page_token)
+
+
+def resources_service(value: str | None) -> UUID | None:
+    return token_code("service-type", value, resources.SERVICE_SYSTEM) if value else None
+
+
+def _utc(bound: Bound | None, *, lower: bool, window: bool = True) -> datetime | None:
+    """An instant bound as a half-open UTC limit; a local date as the UTC window that
+    contains it in every zone (`window`), or no UTC limit at all."""
+    if bound is None:
+        return None
+    if bound.local:
+        if not window:
+            return None
+        at = bound.at.replace(tzinfo=UTC)
+        return at - LOCAL_SLACK if lower else at + LOCAL_SLACK
+    step = timedelta(microseconds=1)
+    if lower:
+        return bound.at if bound.inclusive else bound.at + step
+    return bound.at + step if bound.inclusive else bound.at
+
+
+def _local(bound: Bound | None, *, lower: bool) -> datetime | None:
+    if bound is None or not bound.local:
+        return None
+    return bound.at  # dates are whole days: lower inclusive, upper exclusive
+
+
+def _location_id(text: str) -> tuple[UUID, bool]:
+    """A clinic's Location id, or its virtual Location's; anything else names no Location."""
+    virtual = text.startswith(resources.VIRTUAL)
+    try:
+        return UUID(text.removeprefix(resources.VIRTUAL)), virtual
+    except ValueError:
+        raise NotFoundError(f"no Location/{text}") from None
+
+
+def _id_set(ids: str | None) -> set[str] | None:
+    return None if ids is None else {i.strip() for i in ids.split(",") if i.strip()}
+
+
+async def _services(pool: ReadPool) -> dict[UUID, ServicePublic]:
+    return {s.id: s for s in await list_services(pool)}
+
+
+async def _roles(pool: ReadPool, provider_id: UUID | None, clinic_id: UUID | None,
+                 service_id: UUID | None) -> list[dict[str, Any]]:
+    clinics: dict[UUID, ClinicPublic] = {c.id: c for c in await list_clinics(pool)}
+    found = []
+    for provider in await list_providers(pool, clinic_id, service_id):
+        if provider_id is not None and provider.id != provider_id:
+            continue
+        for clinic in provider.clinic_ids:
+            if clinic in clinics and (clinic_id is None or clinic == clinic_id):
+                found.append(resources.practitioner_role(provider, clinics[clinic]))
+    return found
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + BASE
+
+
+def _bundle(request: Request, found: list[dict[str, Any]], *, total: bool = True,
+            next_params: dict[str, str] | None = None) -> dict[str, Any]:
+    """A searchset: `total` when the whole match is in hand, a `next` link to page on."""
+    base = _base(request)
+    own = request.url
+    links = [{"relation": "self", "url": str(own)}]
+    if next_params is not None:
+        params = [(k, v) for k, v in request.query_params.multi_items()
+                  if k not in next_params] + list(next_params.items())
+        links.append({"relation": "next", "url": f"{base}{own.path[len(BASE):]}?"
+                                                 f"{urlencode(params)}"})
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "link": links,
+                              "entry": [{"fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
+                                         "resource": r, "search": {"mode": "match"}}
+                                        for r in found]}
+    if total:
+        bundle["total"] = len(found)
+    return bundle
+
+
+SEARCHES: dict[str, list[tuple[str, str, str]]] = {
+    # resource -> (search parameter, type, what it matches)
+    "Location": [("_id", "token", "ids"), ("name", "string", "part of the name")],
+    "HealthcareService": [("_id", "token", "ids")],
+    "Practitioner": [("_id", "token", "ids"), ("name", "string", "part of the name")],
+    "PractitionerRole": [("practitioner", "reference", "the provider"),
+                         ("location", "reference", "the clinic"),
+                         ("service", "reference", "a HealthcareService they offer")],
+    "Schedule": [("_id", "token", "ids"),
+                 ("actor", "reference", "Practitioner/<id> or Location/<id>")],
+    "Slot": [("schedule", "reference", "the Schedule"),
+             ("start", "date", "eq/ge/gt/le/lt; a date is a day in the clinic's zone"),
+             ("end", "date", "eq/ge/gt/le/lt (not in the base spec)"),
+             ("service-type", "token", f"{resources.SERVICE_SYSTEM}|<service id>"),
+             ("schedule.actor", "reference", "chained: Practitioner/<id> or Location/<id>"),
+             ("status", "token", "free (default) or busy"),
+             ("_count", "number", "page size, at most 200")],
+}

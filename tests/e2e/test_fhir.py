@@ -1,0 +1,166 @@
+"""The FHIR R4 face (docs/fhir.md): the directory, schedules and slots as FHIR, validated by
+HAPI FHIR's instance validator; the same slots as GET /slots; every slot once across pages;
+date-only searches are days in each clinic's zone; errors are OperationOutcomes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi.testclient import TestClient
+
+from domain.access import Role
+from tests.e2e.clinic_flow import ADDRESS, EVERY_DAY, open_slots, set_up_clinic, sign_up
+from tests.harness.fhir_validator import errors
+
+FHIR = "/fhir/R4"
+
+
+def _tokyo_clinic(client: TestClient, token_for: Any, service: str) -> dict[str, str]:
+    admin = token_for(Role.admin)
+    clinic = client.post("/clinics", headers=admin, json={
+        "name": "Shibuya", "address": ADDRESS, "time_zone": "Asia/Tokyo",
+        "modalities": ["in_person"]}).json()
+    provider = client.post("/providers", headers=admin, json={
+        "display_name": "Dr. Two", "clinic_ids": [clinic["id"]],
+        "service_ids": [service]}).json()
+    answer = client.put(f"/providers/{provider['id']}/availability/{clinic['id']}",
+                        headers=admin, json={"weekly": {d: [["00:00", "24:00"]]
+                                                        for d in EVERY_DAY},
+                                             "granularity_minutes": 60, "horizon_days": 5,
+                                             "min_notice_minutes": 60})
+    assert answer.status_code == 200, answer.text
+    return {"clinic": clinic["id"], "provider": provider["id"]}
+
+
+def _get(client: TestClient, path: str, **params: Any) -> dict[str, Any]:
+    answer = client.get(FHIR + path, params=params)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/fhir+json")
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def _all_pages(client: TestClient, path: str, **params: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    page = _get(client, path, **params)
+    while True:
+        found += [entry["resource"] for entry in page["entry"]]
+        following = [link["url"] for link in page["link"] if link["relation"] == "next"]
+        if not following:
+            return found
+        answer = client.get(following[0])
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+
+
+def test_the_directory_and_slots_as_valid_fhir(client: TestClient, container: Any,
+                                               token_for: Any, project: Any,
+                                               tmp_path: Path) -> None:
+    ids = set_up_clinic(client, token_for, telehealth=True)
+    project()
+    slot = open_slots(client, ids["checkup"])[0]
+    _, headers = sign_up(client, container, "fhir@example.org")
+    assert client.post("/bookings", headers=headers,
+                       json={"slot_id": slot["id"]}).status_code == 201
+    project()
+
+    seen: list[dict[str, Any]] = [_get(client, "/metadata")]
+    locations = _get(client, "/Location")
+    assert {e["resource"]["id"] for e in locations["entry"]} == {
+        ids["clinic"], f"virtual-{ids['clinic']}"} and locations["total"] == 2
+    clinic = _get(client, f"/Location/{ids['clinic']}")
+    assert clinic["extension"][0]["valueCode"] == "America/New_York"
+    services = _get(client, "/HealthcareService")
+    practitioner = _get(client, f"/Practitioner/{ids['provider']}")
+    roles = _get(client, "/PractitionerRole", practitioner=f"Practitioner/{ids['provider']}")
+    role = roles["entry"][0]["resource"]
+    assert _get(client, f"/PractitionerRole/{role['id']}") == role
+    schedules = _get(client, "/Schedule", actor=f"Practitioner/{ids['provider']}")
+    schedule = schedules["entry"][0]["resource"]
+    slots = _get(client, "/Slot", schedule=f"Schedule/{schedule['id']}", _count=5)
+    busy = _get(client, "/Slot", schedule=f"Schedule/{schedule['id']}", status="busy")
+    taken = [e["resource"] for e in busy["entry"]]  # the visit's time, for every service
+    assert slot["id"] in [t["id"] for t in taken]
+    assert all(t["start"] < slot["end"].replace("+00:00", "Z") and
+               slot["start"].replace("+00:00", "Z") < t["end"] for t in taken)
+    assert _get(client, f"/Slot/{slot['id']}")["status"] == "busy"
+    seen += [locations, clinic, _get(client, f"/Location/virtual-{ids['clinic']}"), services,
+             practitioner, roles, schedules, _get(client, f"/Schedule/{schedule['id']}"),
+             slots, busy]
+    files = []
+    for n, resource in enumerate(seen):
+        path = tmp_path / f"r{n}.json"
+        path.write_text(json.dumps(resource))
+        files.append(path)
+    problems = errors(*files)
+    assert problems == [], "\n".join(map(str, problems))
+
+
+def test_fhir_slots_are_the_json_apis_slots_each_once_across_pages(
+        client: TestClient, token_for: Any, project: Any) -> None:
+    ids = set_up_clinic(client, token_for)
+    project()
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    end = start + timedelta(days=2)
+    as_json = []
+    params: dict[str, Any] = {"service_id": ids["checkup"], "limit": 13,
+                              "start_from": start.isoformat(), "start_to": end.isoformat()}
+    while True:
+        page = client.get("/slots", params=params).json()
+        as_json += [s["id"] for s in page["slots"]]
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    as_fhir = [s["id"] for s in _all_pages(
+        client, "/Slot", _count=7, **{"service-type": f"urn:clinic:service|{ids['checkup']}",
+                                      "start": [f"ge{start.isoformat()}",
+                                                f"lt{end.isoformat()}"]})]
+    assert len(as_json) > 20
+    assert as_fhir == as_json and len(set(as_fhir)) == len(as_fhir)
+
+
+def test_a_date_alone_is_that_day_in_each_clinics_zone(
+        client: TestClient, token_for: Any, project: Any) -> None:
+    ids = set_up_clinic(client, token_for)
+    tokyo = _tokyo_clinic(client, token_for, ids["checkup"])
+    project()
+    day = (datetime.now(UTC) + timedelta(days=2)).date()
+    found = _all_pages(client, "/Slot", start=day.isoformat(), _count=200,
+                       **{"service-type": ids["checkup"]})
+    zones = {}
+    for slot in found:
+        schedule = _get(client, f"/{slot['schedule']['reference']}")
+        location = next(a["reference"] for a in schedule["actor"]
+                        if a["reference"].startswith("Location/"))
+        zones[slot["id"]] = _get(client, f"/{location}")["extension"][0]["valueCode"]
+    assert set(zones.values()) == {"America/New_York", "Asia/Tokyo"}
+    for slot in found:
+        local = datetime.fromisoformat(slot["start"].replace("Z", "+00:00")).astimezone(
+            ZoneInfo(zones[slot["id"]]))
+        assert local.date() == day, (slot["start"], zones[slot["id"]])
+    per_zone = {zone: sum(1 for z in zones.values() if z == zone) for zone in zones.values()}
+    assert per_zone["Asia/Tokyo"] == 24 and per_zone["America/New_York"] == 48
+    by_actor = _all_pages(client, "/Slot", start=day.isoformat(), _count=200,
+                          **{"schedule.actor": f"Location/{tokyo['clinic']}"})
+    assert len(by_actor) == 24
+
+
+def test_errors_are_operation_outcomes(client: TestClient) -> None:
+    for path, params, status, code in (
+            ("/Slot", {"start": "yesterday"}, 400, "invalid-fhir-search"),
+            ("/Slot", {"start": "2026-12-08T09:00:00"}, 400, "invalid-fhir-search"),
+            ("/Slot", {"start": ["ge2026-12-08", "gt2026-12-09"]}, 400, "invalid-fhir-search"),
+            ("/Slot", {"status": "tentative"}, 400, "validation-error"),
+            ("/Location/0a0a0a0a-0000-4000-8000-000000000000", {}, 404, "not-found"),
+            ("/Location/not-an-id", {}, 404, "not-found"),
+            ("/Encounter", {}, 404, "not-found")):
+        answer = client.get(FHIR + path, params=params)
+        assert answer.status_code == status, (path, params, answer.text)
+        assert answer.headers["content-type"].startswith("application/fhir+json")
+        outcome = answer.json()
+        assert outcome["resourceType"] == "OperationOutcome"
+        assert outcome["issue"][0]["details"]["coding"][0]["code"] == code, outcome
