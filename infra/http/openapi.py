@@ -30,6 +30,11 @@ from fastapi import FastAPI
 
 from infra.http.problems import MEDIA_TYPE, PROBLEMS, TYPE_PREFIX
 
+FHIR_MEDIA_TYPE = "application/fhir+json"
+OUTCOME_SCHEMA = {"type": "object", "required": ["resourceType", "issue"],
+                  "properties": {"resourceType": {"const": "OperationOutcome"},
+                                 "issue": {"type": "array", "items": {"type": "object"}}}}
+
 SCHEMA_NAME = "ProblemDetails"
 _REF = {"$ref": f"#/components/schemas/{SCHEMA_NAME}"}
 _WRITES = {"post", "put", "patch", "delete"}
@@ -89,10 +94,10 @@ def install_problem_responses(app: FastAPI) -> None:
 
 
 def add_problem_responses(document: dict[str, Any]) -> None:
-    for operations in document.get("paths", {}).values():
+    for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             if method in _METHODS:
-                _document_operation(method, operation)
+                _document_operation(method, operation, fhir=path.startswith("/fhir/"))
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas[SCHEMA_NAME] = PROBLEM_SCHEMA
     used = json.dumps(document["paths"])
@@ -101,7 +106,9 @@ def add_problem_responses(document: dict[str, Any]) -> None:
             schemas.pop(name, None)
 
 
-def _document_operation(method: str, operation: dict[str, Any]) -> None:
+def _document_operation(method: str, operation: dict[str, Any], *, fhir: bool) -> None:
+    """The problems an operation can answer; under /fhir as OperationOutcomes, and a
+    request FHIR cannot apply is its 400 (infra/fhir/outcome.py)."""
     statuses = {500, 503}
     locations = {p.get("in") for p in operation.get("parameters", [])}
     if "requestBody" in operation:
@@ -120,13 +127,16 @@ def _document_operation(method: str, operation: dict[str, Any]) -> None:
             operation["security"] = [{}, *requirements]
     if method in _WRITES:
         statuses |= {404, 409, 422, 429}
+    if fhir and 422 in statuses:
+        statuses.add(400)
     responses: dict[str, Any] = operation.setdefault("responses", {})
     declared = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
     for status in sorted(statuses | declared):
-        _add_problem(responses, status, with_headers=status in statuses)
+        _add_problem(responses, status, with_headers=status in statuses, fhir=fhir)
 
 
-def _add_problem(responses: dict[str, Any], status: int, *, with_headers: bool) -> None:
+def _add_problem(responses: dict[str, Any], status: int, *, with_headers: bool,
+                 fhir: bool = False) -> None:
     response = responses.setdefault(str(status), {})
     content = response.setdefault("content", {})
     if _is_fastapi_validation(content):
@@ -134,7 +144,11 @@ def _add_problem(responses: dict[str, Any], status: int, *, with_headers: bool) 
         response.pop("description", None)
     titles = [title for code, (s, title) in PROBLEMS.items() if s == status]
     response.setdefault("description", " / ".join(titles) or "Problem")
-    content[MEDIA_TYPE] = {"schema": _REF}
+    if fhir:
+        content.pop(MEDIA_TYPE, None)
+        content[FHIR_MEDIA_TYPE] = {"schema": OUTCOME_SCHEMA}
+    else:
+        content[MEDIA_TYPE] = {"schema": _REF}
     headers = _HEADERS.get(status) if with_headers else None
     if headers:
         response.setdefault("headers", {}).update(headers)

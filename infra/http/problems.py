@@ -110,7 +110,11 @@ def allowed_methods(request: Request, headers: dict[str, str] | None) -> str:
     matched names only its own methods; the OpenAPI document knows them all."""
     methods = {m.strip() for m in (headers or {}).get("Allow", "").split(",") if m.strip()}
     path = request.url.path
-    for template, operations in request.app.openapi().get("paths", {}).items():
+    paths = request.app.openapi().get("paths", {})
+    if path in paths:  # a literal path (/fhir/R4/Appointment/$hold) before any template
+        return ", ".join(sorted(methods | {m.upper() for m in paths[path]
+                                           if m.upper() in _HTTP_METHODS}))
+    for template, operations in paths.items():
         pattern = "[^/]+".join(re.escape(part) for part in re.split(r"\{[^}]+\}", template))
         if re.fullmatch(pattern, path):
             methods |= {m.upper() for m in operations if m.upper() in _HTTP_METHODS}

@@ -1,5 +1,7 @@
 """Every route is deliberately public or declares Authorized(scope), as docs/access.md says."""
 
+import re
+
 from fastapi.testclient import TestClient
 
 from domain.access import Role, Scope, roles_with
@@ -21,11 +23,15 @@ def test_every_protected_route_rejects_a_request_without_a_token(client: TestCli
                  if v != "public"]
     assert protected, "the skeleton has protected routes"
     for method, path in protected:
-        url = path.replace("{", "").replace("}", "")
+        url = re.sub(r"\{[^}]+\}", "00000000-0000-4000-8000-000000000000", path)  # ids
         response = client.request(method, url)
         assert response.status_code == 401, (method, path)
-        assert response.headers["content-type"] == "application/problem+json"
-        assert response.json()["type"] == "urn:clinic:problem:unauthenticated"
+        assert response.headers["content-type"] == (  # FHIR answers an OperationOutcome
+            "application/fhir+json" if path.startswith("/fhir/") else "application/problem+json")
+        body = response.json()
+        code = body["issue"][0]["details"]["coding"][0]["code"] if path.startswith(
+            "/fhir/") else body["type"].removeprefix("urn:clinic:problem:")
+        assert code == "unauthenticated"
 
 
 def test_roles_outside_a_routes_scope_get_403(client: TestClient, token_for) -> None:  # type: ignore[no-untyped-def]

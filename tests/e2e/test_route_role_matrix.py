@@ -77,7 +77,9 @@ def _call(client: TestClient, container: Container, world: dict[str, str], metho
         response = client.request(method, url, headers=headers, params=params, json=body)
     assert response.status_code < 500, (method, path, caller, response.text)
     if response.status_code in (401, 403, 404):
-        assert response.headers["content-type"] == "application/problem+json"
+        expected = "application/fhir+json" if path.startswith("/fhir/") else \
+            "application/problem+json"  # FHIR's own OperationOutcome
+        assert response.headers["content-type"] == expected
     return response.status_code
 
 

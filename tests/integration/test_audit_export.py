@@ -50,7 +50,7 @@ def history(container: Container, settings: Settings) -> tuple[datetime, datetim
     world = build_world(app)
     doctor, clinic = world.second_provider, world.second_clinic
     app.publish_availability(doctor, clinic, rules(ALL_DAY, min_notice_minutes=0))
-    patient = app.ready_patient("Exa", "Port", "export@example.org")
+    patient = app.ready_patient("Exagivenmark", "Portfamilymark", "export@example.org")
     middle = datetime.now(UTC)
     slot = first_slot(app, doctor, clinic, world.checkup, datetime.now(UTC) + timedelta(days=2))
     visit = app.book(patient, slot, "Rsnexport", datetime.now(UTC)).id
@@ -93,7 +93,8 @@ def test_an_export_verifies_offline_against_its_checkpoint(
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.startswith(f"ok: {done.changes - done.plan.left_out} events")
     text = out.read_text()
-    assert "Rsnexport" not in text and "Exa" not in text  # sealed bytes and ids only
+    for phi in ("Rsnexport", "Exagivenmark", "Portfamilymark", "export@example.org"):
+        assert phi not in text  # sealed bytes and ids only
 
 
 def test_an_edited_dropped_or_moved_exported_event_fails_the_check(

@@ -10,6 +10,7 @@ from infra.http.routes import (
     clinics,
     consents,
     fhir,
+    fhir_appointments,
     health,
     holds,
     messages,
@@ -26,5 +27,5 @@ from infra.http.routes import (
 ROUTERS: list[APIRouter] = [slots.router, holds.router, bookings.router, patients.router,
                             auth.router, consents.router, clinics.router, services.router,
                             providers.router, privacy.router, telehealth.router,
-                            fhir.router, health.router, metrics.router, messages.router,
-                            audit.router]
+                            fhir_appointments.router, fhir.router, health.router,
+                            metrics.router, messages.router, audit.router]

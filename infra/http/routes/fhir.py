@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
 
 from domain.errors import NotFoundError
 from infra.fhir import resources
 from infra.fhir.search import Bound, Range, reference_id, token_code
 from infra.http.deps import ReadPool
+from infra.http.fhir import BASE, OUTCOME, FhirResponse, base_url, bundle
 from queries.directory import (
     get_availability_by_id,
     get_clinic,
@@ -29,18 +28,10 @@ from queries.directory import (
 from queries.models import ClinicPublic, ServicePublic
 from queries.slots import SlotSearch, find_slot, search_slots
 
-BASE = "/fhir/R4"
-MEDIA_TYPE = "application/fhir+json"
 LOCAL_SLACK = timedelta(hours=15)  # every zone's local day lies within its UTC day ± this
 STATUSES = {"free": "open", "busy": "booked"}
 
 
-class FhirResponse(JSONResponse):
-    media_type = MEDIA_TYPE
-
-
-OUTCOME = {"description": "OperationOutcome", "content": {MEDIA_TYPE: {"schema": {
-    "type": "object", "properties": {"resourceType": {"const": "OperationOutcome"}}}}}}
 router = APIRouter(prefix=BASE, tags=["FHIR R4"], default_response_class=FhirResponse,
                    responses={400: OUTCOME, 404: OUTCOME})
 Count = Annotated[int, Query(alias="_count", ge=1, le=200)]
@@ -51,7 +42,7 @@ Ids = Annotated[str | None, Query(alias="_id", max_length=2000,
 @router.get("/metadata")
 async def capability_statement(request: Request) -> dict[str, Any]:
     """What this server implements: exactly these resources, searches and operations."""
-    return resources.capability_statement(_base(request), SEARCHES)
+    return resources.capability_statement(base_url(request), SEARCHES)
 
 
 @router.get("/Location/{location_id}")
@@ -71,7 +62,7 @@ async def search_locations(request: Request, pool: ReadPool, _id: Ids = None,
     found = [r for clinic in await list_clinics(pool) for r in resources.clinic_locations(clinic)
              if (wanted is None or r["id"] in wanted)
              and (name is None or name.lower() in r["name"].lower())]
-    return _bundle(request, found)
+    return bundle(request, found)
 
 
 @router.get("/HealthcareService/{service_id}")
@@ -85,7 +76,7 @@ async def search_services(request: Request, pool: ReadPool, _id: Ids = None
     wanted = _id_set(_id)
     found = [resources.healthcare_service(s) for s in await list_services(pool)
              if wanted is None or str(s.id) in wanted]
-    return _bundle(request, found)
+    return bundle(request, found)
 
 
 @router.get("/Practitioner/{provider_id}")
@@ -101,7 +92,7 @@ async def search_practitioners(request: Request, pool: ReadPool, _id: Ids = None
     found = [resources.practitioner(p) for p in await list_providers(pool, None, None)
              if (wanted is None or str(p.id) in wanted)
              and (name is None or name.lower() in p.display_name.lower())]
-    return _bundle(request, found)
+    return bundle(request, found)
 
 
 @router.get("/PractitionerRole/{role_id}")
@@ -122,7 +113,7 @@ async def search_practitioner_roles(
         if practitioner else None
     clinic_id = _location_id(location.removeprefix("Location/"))[0] if location else None
     service_id = reference_id("service", service, "HealthcareService") if service else None
-    return _bundle(request, await _roles(pool, provider_id, clinic_id, service_id))
+    return bundle(request, await _roles(pool, provider_id, clinic_id, service_id))
 
 
 @router.get("/Schedule/{schedule_id}")
@@ -148,7 +139,7 @@ async def search_schedules(request: Request, pool: ReadPool,
         if wanted is None or str(availability.schedule_id) in wanted:
             provider = await get_provider(pool, availability.provider_id)
             found.append(resources.schedule(availability, provider, services))
-    return _bundle(request, found)
+    return bundle(request, found)
 
 
 @router.get("/Slot/{slot_id}")
@@ -172,16 +163,16 @@ async def search_fhir_slots(
 ) -> dict[str, Any]:
     """Free (or busy) slots by schedule, start (ge/gt/le/lt/eq; a date is a day in the
     clinic's zone), end, service type and the schedule's actor; `next` links page on."""
-    search = _slot_search(schedule, start or [], end or [], service_type, schedule_actor,
+    search = slot_search_of(schedule, start or [], end or [], service_type, schedule_actor,
                           STATUSES[status], count, page_token)
     page = await search_slots(pool, search, None)
     found = [resources.slot(row, status) for row in page["slots"]]
     more = page["next_cursor"]
-    return _bundle(request, found, total=False,  # counting every match is not cheap here
+    return bundle(request, found, total=False,  # counting every match is not cheap here
                    next_params={"_page_token": more} if more else None)
 
 
-def _slot_search(schedule: str | None, start: list[str], end: list[str],
+def slot_search_of(schedule: str | None, start: list[str], end: list[str],
                  service_type: str | None, schedule_actor: str | None, status: str,
                  count: int, page_token: str | None) -> SlotSearch:
     starts, ends = Range(), Range()
@@ -265,30 +256,6 @@ async def _roles(pool: ReadPool, provider_id: UUID | None, clinic_id: UUID | Non
             if clinic in clinics and (clinic_id is None or clinic == clinic_id):
                 found.append(resources.practitioner_role(provider, clinics[clinic]))
     return found
-
-
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + BASE
-
-
-def _bundle(request: Request, found: list[dict[str, Any]], *, total: bool = True,
-            next_params: dict[str, str] | None = None) -> dict[str, Any]:
-    """A searchset: `total` when the whole match is in hand, a `next` link to page on."""
-    base = _base(request)
-    own = request.url
-    links = [{"relation": "self", "url": str(own)}]
-    if next_params is not None:
-        params = [(k, v) for k, v in request.query_params.multi_items()
-                  if k not in next_params] + list(next_params.items())
-        links.append({"relation": "next", "url": f"{base}{own.path[len(BASE):]}?"
-                                                 f"{urlencode(params)}"})
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "link": links,
-                              "entry": [{"fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
-                                         "resource": r, "search": {"mode": "match"}}
-                                        for r in found]}
-    if total:
-        bundle["total"] = len(found)
-    return bundle
 
 
 SEARCHES: dict[str, list[tuple[str, str, str]]] = {

@@ -1,0 +1,108 @@
+"""Appointments and patients as FHIR R4 resources, and the IHE ITI Scheduling shapes of a
+proposed (found), pending (held) and booked appointment (docs/fhir.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from commands.holds import HoldPublic
+from commands.patients import PatientProfile
+from commands.visits import BookingPublic
+from infra.fhir.resources import SERVICE_SYSTEM
+
+STATUSES = {"booked": "booked", "cancelled": "cancelled", "checked_in": "checked-in",
+            "fulfilled": "fulfilled", "noshow": "noshow"}
+PROPOSED = "proposed-"  # a proposed appointment's id: the slot it would book
+HOLD_SYSTEM = "urn:clinic:hold"  # Appointment.identifier of a held slot: the hold's id
+HOLD_SECRET_SYSTEM = "urn:clinic:hold-secret"  # and its secret, for $book (the holder only)
+HOLD_EXPIRES = "urn:clinic:fhir:hold-expires"  # extension: when the hold lapses
+
+
+def appointment(row: dict[str, Any], reason: str | None) -> dict[str, Any]:
+    """A row of queries/appointments.py; `reason` only when the caller may read it (and the
+    read was audited)."""
+    resource: dict[str, Any] = {
+        "resourceType": "Appointment", "id": str(row["id"]),
+        "status": STATUSES.get(row["status"], "booked"),
+        "serviceType": [_service(row["service_id"], row["service_name"])],
+        "start": _instant(row["start"]), "end": _instant(row["end"]),
+        "minutesDuration": int((row["end"] - row["start"]).total_seconds() // 60),
+        "slot": [{"reference": f"Slot/{row['slot_id']}"}],
+        "created": _instant(row["booked_at"]),
+        "participant": _participants(row["patient_id"], row["provider_id"],
+                                     row["provider_name"], row["clinic_id"]),
+    }
+    if reason:
+        resource["reasonCode"] = [{"text": reason}]
+    return resource
+
+
+def appointment_of(booking: BookingPublic) -> dict[str, Any]:
+    """The answer of a command ($book, a cancel, a move): the appointment as it now is."""
+    return {
+        "resourceType": "Appointment", "id": str(booking.id),
+        "status": STATUSES.get(booking.status, "booked"),
+        "serviceType": [{"coding": [{"system": SERVICE_SYSTEM,
+                                     "code": str(booking.service_id)}]}],
+        "start": _instant(booking.start), "end": _instant(booking.end),
+        "minutesDuration": int((booking.end - booking.start).total_seconds() // 60),
+        "slot": [{"reference": f"Slot/{booking.slot_id}"}],
+        "participant": _participants(booking.patient_id, booking.provider_id, None,
+                                     booking.clinic_id),
+    }
+
+
+def proposed(slot: dict[str, Any]) -> dict[str, Any]:
+    """What $find offers: the appointment a free slot would make."""
+    return {
+        "resourceType": "Appointment", "id": f"{PROPOSED}{slot['id']}", "status": "proposed",
+        "serviceType": [_service(slot["service"]["id"], slot["service"]["name"])],
+        "start": _instant(slot["start"]), "end": _instant(slot["end"]),
+        "minutesDuration": slot["duration_minutes"],
+        "slot": [{"reference": f"Slot/{slot['id']}"}],
+        "participant": [
+            {"actor": {"reference": f"Practitioner/{slot['provider']['id']}",
+                       "display": slot["provider"]["name"]}, "status": "needs-action"},
+            {"actor": {"reference": f"Location/{slot['clinic']['id']}",
+                       "display": slot["clinic"]["name"]}, "status": "needs-action"},
+        ],
+    }
+
+
+def held(found: dict[str, Any], hold: HoldPublic) -> dict[str, Any]:
+    """The proposed appointment, pending while held; its identifiers book it."""
+    return {**found, "status": "pending",
+            "identifier": [{"system": HOLD_SYSTEM, "value": str(hold.hold_id)},
+                           {"system": HOLD_SECRET_SYSTEM, "value": hold.hold_secret}],
+            "extension": [{"url": HOLD_EXPIRES, "valueInstant": _instant(hold.expires_at)}]}
+
+
+def patient(profile: PatientProfile) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Patient", "id": str(profile.id), "active": True,
+        "name": [{"family": profile.family_name, "given": [profile.given_name]}],
+        "birthDate": profile.birth_date.isoformat(),
+        "telecom": [{"system": "email", "value": profile.email, "use": "home"}],
+    }
+    if profile.phone:
+        resource["telecom"].append({"system": "phone", "value": profile.phone})
+    return resource
+
+
+def _participants(patient_id: object, provider_id: object, provider_name: str | None,
+                  clinic_id: object) -> list[dict[str, Any]]:
+    provider: dict[str, Any] = {"reference": f"Practitioner/{provider_id}"}
+    if provider_name:
+        provider["display"] = provider_name
+    return [{"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"},
+            {"actor": provider, "status": "accepted"},
+            {"actor": {"reference": f"Location/{clinic_id}"}, "status": "accepted"}]
+
+
+def _service(service_id: object, name: str) -> dict[str, Any]:
+    return {"coding": [{"system": SERVICE_SYSTEM, "code": str(service_id), "display": name}]}
+
+
+def _instant(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
