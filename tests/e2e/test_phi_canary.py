@@ -77,8 +77,14 @@ def test_no_phi_in_postgres_redis_kafka_or_logs_and_erasure_leaves_none(
         read = client.get(f"/bookings/{ids['a']['appointment']}", headers=staff)
         assert read.status_code == 200 and read.json()["reason"] == people["a"]["reason"]
         _assert_compliance_views(client, container, ids["a"], people["a"])
+        as_fhir = client.get(f"/fhir/R4/Appointment/{ids['a']['appointment']}", headers=staff)
+        assert as_fhir.status_code == 200 and people["a"]["reason"] in as_fhir.text
+        person = client.get(f"/fhir/R4/Patient/{ids['a']['patient']}", headers=staff)
+        assert person.status_code == 200 and people["a"]["family_name"] in person.text
         logs = capfd.readouterr().err
         _assert_logged(logs, read, "/bookings/{appointment_id}")
+        _assert_logged(logs, as_fhir, "/fhir/R4/Appointment/{appointment_id:uuid}")
+        _assert_logged(logs, person, "/fhir/R4/Patient/{patient_id}")
         everything = _stored_text(container, postgres, kafka) + logs
         for person in people.values():
             _assert_absent(person, everything, where="before erasure")
