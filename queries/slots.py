@@ -212,3 +212,22 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         return when, UUID(slot)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidSearchError("cursor is not one this API returned") from None
+
+
+async def open_slots_after(pool: ReadPool, after: UUID, limit: int) -> list[dict[str, Any]]:
+    """Bookable slots by id after `after`: a whole-catalogue walk in bounded pages (bulk
+    publishing), each page an index range of the primary key."""
+    rows = await fetch_all(pool, _COLUMNS + "\nWHERE " + STATUSES["open"]
+                           + " AND s.slot_id > %s ORDER BY s.slot_id LIMIT %s", (after, limit))
+    return [_slot(row, None) for row in rows]
+
+
+async def catalogue_version(pool: ReadPool) -> tuple[int, datetime | None]:
+    """The slot catalogue's version: the slot-search projector's position, and when the
+    directory last changed (validators for caching a bulk publication)."""
+    rows = await fetch_all(pool, "SELECT coalesce(max(notification_id), 0) AS position "
+                           "FROM slot_search_tracking")
+    changed = await fetch_all(pool, "SELECT max(updated_at) AS at FROM ("
+                              "SELECT max(updated_at) AS updated_at FROM directory_clinics "
+                              "UNION ALL SELECT max(updated_at) FROM availability_schedules) u")
+    return int(rows[0]["position"]), changed[0]["at"]

@@ -21,6 +21,7 @@ PHYSICAL_TYPE = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 MODES = {"in_person": ("FACE", "face-to-face"), "telehealth": ("VIDEOCONF", "videoconferencing")}
 VIRTUAL = "virtual-"  # the id prefix of a clinic's virtual Location (its telehealth visits)
 ROLES = uuid5(NAMESPACE_URL, "urn:clinic:fhir:practitioner-role")
+BOOKING_DEEP_LINK = "http://fhir-registry.smarthealthit.org/StructureDefinition/booking-deep-link"
 
 
 def location(clinic: ClinicPublic) -> dict[str, Any]:
@@ -115,6 +116,12 @@ def slot(row: dict[str, Any], status: str) -> dict[str, Any]:
         "start": _instant(row["start"]), "end": _instant(row["end"]),
         "serviceType": [_service_type(row["service"]["id"], row["service"]["name"])],
     }
+
+
+def bookable(resource: dict[str, Any], public_url: str) -> dict[str, Any]:
+    """A free Slot as SMART Scheduling Links publishes it: with a deep link to book it."""
+    return {**resource, "extension": [{"url": BOOKING_DEEP_LINK,
+                                       "valueUrl": f"{public_url}/book?slot={resource['id']}"}]}
 
 
 def _service_type(service_id: object, name: str) -> dict[str, Any]:

@@ -88,6 +88,14 @@ async def get_read_pool(request: Request) -> queries_db.ReadPool:
 ReadPool = Annotated[queries_db.ReadPool, Depends(get_read_pool)]
 
 
+async def get_public_url(request: Request) -> str:
+    """Where people reach this service (CLINIC_PUBLIC_URL): links that leave the API."""
+    return container_of(request).settings.public_url.rstrip("/")
+
+
+PublicUrl = Annotated[str, Depends(get_public_url)]
+
+
 async def get_rate_limits(request: Request) -> RateLimits:
     return RateLimits(container_of(request), client_ip(request))
 

@@ -164,3 +164,53 @@ def test_errors_are_operation_outcomes(client: TestClient) -> None:
         outcome = answer.json()
         assert outcome["resourceType"] == "OperationOutcome"
         assert outcome["issue"][0]["details"]["coding"][0]["code"] == code, outcome
+
+
+def test_bulk_publish_lists_every_location_schedule_and_bookable_slot(
+        client: TestClient, container: Any, token_for: Any, project: Any,
+        tmp_path: Path) -> None:
+    ids = set_up_clinic(client, token_for, telehealth=True)
+    project()
+    manifest = client.get(f"{FHIR}/$bulk-publish")
+    assert manifest.status_code == 200, manifest.text
+    etag = manifest.headers["etag"]
+    assert [o["type"] for o in manifest.json()["output"]] == ["Location", "Schedule", "Slot"]
+    files: dict[str, list[dict[str, Any]]] = {}
+    for output in manifest.json()["output"]:
+        answer = client.get(output["url"])
+        assert answer.status_code == 200 and answer.headers["etag"] == etag
+        assert answer.headers["content-type"].startswith("application/fhir+ndjson")
+        (tmp_path / f"{output['type']}.ndjson").write_text(answer.text)
+        files[output["type"]] = [json.loads(line) for line in answer.text.splitlines()]
+    open_ids = set()
+    for service in (ids["checkup"], ids["long"]):
+        params: dict[str, Any] = {"service_id": service, "limit": 200}
+        while True:
+            page = client.get("/slots", params=params).json()
+            open_ids |= {s["id"] for s in page["slots"]}
+            if page["next_cursor"] is None:
+                break
+            params["cursor"] = page["next_cursor"]
+    assert {s["id"] for s in files["Slot"]} == open_ids and len(open_ids) > 100
+    link = files["Slot"][0]["extension"][0]
+    assert link["valueUrl"].endswith(f"/book?slot={files['Slot'][0]['id']}")
+    assert len(files["Location"]) == 2 and len(files["Schedule"]) == 1
+    assert client.get(f"{FHIR}/$bulk-publish", headers={"If-None-Match": etag}
+                      ).status_code == 304
+
+    _, headers = sign_up(client, container, "bulk@example.org")
+    taken = files["Slot"][0]["id"]
+    assert client.post("/bookings", headers=headers, json={"slot_id": taken}).status_code == 201
+    project()
+    fresh = client.get(f"{FHIR}/$bulk-publish/Slot.ndjson", headers={"If-None-Match": etag})
+    assert fresh.status_code == 200 and fresh.headers["etag"] != etag
+    assert taken not in fresh.text
+    problems = errors(*(tmp_path / f"{kind}.ndjson" for kind in ("Location", "Schedule")),
+                      _sample(tmp_path, files["Slot"][:50]))
+    assert problems == [], "\n".join(map(str, problems))
+
+
+def _sample(folder: Path, resources: list[dict[str, Any]]) -> Path:
+    path = folder / "slots-sample.ndjson"
+    path.write_text("\n".join(json.dumps(r) for r in resources) + "\n")
+    return path

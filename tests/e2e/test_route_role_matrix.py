@@ -121,7 +121,7 @@ def _world(client: TestClient, container: Container, token_for: Any,
         "aggregate_id": ben_booking["id"], "sha256": POLICIES[Purpose.treatment].digest,
         "location_id": ids["clinic"], "role_id": str(role_id(UUID(ids["provider"]),
                                                             UUID(ids["clinic"]))),
-        "schedule_id": slots[0]["schedule_id"],
+        "schedule_id": slots[0]["schedule_id"], "kind": "Location",
     }
 
 

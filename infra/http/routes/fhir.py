@@ -4,16 +4,20 @@ OperationOutcomes (infra/http/problems.py renders them for every /fhir path)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from email.utils import format_datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from domain.errors import NotFoundError
 from infra.fhir import resources
 from infra.fhir.search import Bound, Range, reference_id, token_code
-from infra.http.deps import ReadPool
+from infra.http.deps import PublicUrl, ReadPool
 from infra.http.fhir import BASE, OUTCOME, FhirResponse, base_url, bundle
 from queries.directory import (
     get_availability_by_id,
@@ -26,8 +30,15 @@ from queries.directory import (
     list_services,
 )
 from queries.models import ClinicPublic, ServicePublic
-from queries.slots import SlotSearch, find_slot, search_slots
+from queries.slots import (
+    SlotSearch,
+    catalogue_version,
+    find_slot,
+    open_slots_after,
+    search_slots,
+)
 
+NDJSON = "application/fhir+ndjson"
 LOCAL_SLACK = timedelta(hours=15)  # every zone's local day lies within its UTC day ± this
 STATUSES = {"free": "open", "busy": "booked"}
 
@@ -140,6 +151,81 @@ async def search_schedules(request: Request, pool: ReadPool,
             provider = await get_provider(pool, availability.provider_id)
             found.append(resources.schedule(availability, provider, services))
     return bundle(request, found)
+
+
+BULK_TYPES = ("Location", "Schedule", "Slot")
+BULK_PAGE = 5000
+
+
+@router.get("/$bulk-publish", responses={304: {"description": "Not modified"}})
+async def bulk_publish(request: Request, pool: ReadPool) -> Response:
+    """SMART Scheduling Links: the manifest of the Location, Schedule and Slot files an
+    aggregator fetches (cacheable: ETag and Last-Modified change when the slots do)."""
+    cached, headers, changed = await _validators(request, pool)
+    if cached:
+        return Response(status_code=304, headers=headers)
+    base = base_url(request)
+    manifest = {"transactionTime": (changed or datetime.now(UTC)).astimezone(UTC).isoformat(),
+                "request": str(request.url),
+                "output": [{"type": kind, "url": f"{base}/$bulk-publish/{kind}.ndjson"}
+                           for kind in BULK_TYPES], "error": []}
+    return FhirResponse(manifest, headers=headers)
+
+
+@router.get("/$bulk-publish/{kind}.ndjson", response_class=StreamingResponse, responses={
+    200: {"description": "One resource per line",
+          "content": {NDJSON: {"schema": {"type": "string"}}}},
+    304: {"description": "Not modified"}})
+async def bulk_publish_file(kind: Literal["Location", "Schedule", "Slot"], request: Request,
+                            pool: ReadPool, public_url: PublicUrl) -> Response:
+    """One ndjson file of the publication, streamed: every clinic (and virtual) Location,
+    every Schedule, every bookable Slot with its booking deep link."""
+    cached, headers, _ = await _validators(request, pool)
+    if cached:
+        return Response(status_code=304, headers=headers)
+    lines = {"Location": _locations, "Schedule": _schedules, "Slot": _slots}[kind]
+    return StreamingResponse(lines(pool, public_url), media_type=NDJSON, headers=headers)
+
+
+async def _validators(request: Request, pool: ReadPool
+                      ) -> tuple[bool, dict[str, str], datetime | None]:
+    """Whether the caller's copy is current, the caching headers, when the slots changed."""
+    position, changed = await catalogue_version(pool)
+    etag = f'W/"slots-{position}"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
+    if changed is not None:
+        headers["Last-Modified"] = format_datetime(changed.astimezone(UTC), usegmt=True)
+    return request.headers.get("if-none-match") == etag, headers, changed
+
+
+async def _locations(pool: ReadPool, public_url: str) -> AsyncIterator[bytes]:
+    for clinic in await list_clinics(pool):
+        for location in resources.clinic_locations(clinic):
+            yield _line(location)
+
+
+async def _schedules(pool: ReadPool, public_url: str) -> AsyncIterator[bytes]:
+    services = await _services(pool)
+    providers = {p.id: p for p in await list_providers(pool, None, None)}
+    for availability in await list_schedules(pool, None, None):
+        if availability.provider_id in providers:
+            yield _line(resources.schedule(availability, providers[availability.provider_id],
+                                           services))
+
+
+async def _slots(pool: ReadPool, public_url: str) -> AsyncIterator[bytes]:
+    after = UUID(int=0)
+    while True:
+        page = await open_slots_after(pool, after, BULK_PAGE)
+        for row in page:
+            yield _line(resources.bookable(resources.slot(row, "free"), public_url))
+        if len(page) < BULK_PAGE:
+            return
+        after = UUID(page[-1]["id"])
+
+
+def _line(resource: dict[str, Any]) -> bytes:
+    return orjson.dumps(resource) + b"\n"
 
 
 @router.get("/Slot/{slot_id}")
