@@ -3,9 +3,12 @@ proposed (found), pending (held) and booked appointment (docs/fhir.md)."""
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import datetime
 from typing import Any
 
+from commands.consents import Receipt
 from commands.holds import HoldPublic
 from commands.patients import PatientProfile
 from commands.visits import BookingPublic
@@ -17,6 +20,8 @@ PROPOSED = "proposed-"  # a proposed appointment's id: the slot it would book
 HOLD_SYSTEM = "urn:clinic:hold"  # Appointment.identifier of a held slot: the hold's id
 HOLD_SECRET_SYSTEM = "urn:clinic:hold-secret"  # and its secret, for $book (the holder only)
 HOLD_EXPIRES = "urn:clinic:fhir:hold-expires"  # extension: when the hold lapses
+CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
+CONSENT_PURPOSE = "urn:clinic:consent-purpose"  # our purposes: treatment, telehealth, ...
 
 
 def appointment(row: dict[str, Any], reason: str | None) -> dict[str, Any]:
@@ -106,3 +111,27 @@ def _service(service_id: object, name: str) -> dict[str, Any]:
 
 def _instant(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def consent(receipt: Receipt, policy_url: str) -> dict[str, Any]:
+    """A consent answer, with its signed receipt attached: anyone can check the attachment
+    offline (docs/compliance.md)."""
+    given = receipt.receipt
+    active = given.get("status") == "active"
+    scope = "treatment" if given.get("purpose") in ("treatment", "telehealth") \
+        else "patient-privacy"
+    signed = json.dumps(receipt.model_dump(), sort_keys=True).encode()
+    return {
+        "resourceType": "Consent", "id": str(given["consent_id"]),
+        "status": "active" if active else "inactive",
+        "scope": {"coding": [{"system": CONSENT_SCOPE, "code": scope}]},
+        "category": [{"coding": [{"system": CONSENT_PURPOSE, "code": given["purpose"]}],
+                      "text": str(given["purpose"])}],
+        "patient": {"reference": f"Patient/{given['patient_id']}"},
+        "dateTime": given["recorded_at"],
+        "policy": [{"uri": policy_url}],
+        "sourceAttachment": {"contentType": "application/json",
+                             "data": base64.b64encode(signed).decode(),
+                             "title": f"Signed consent receipt (Ed25519, key {receipt.key_id})"},
+        "provision": {"type": "permit" if active else "deny"},
+    }

@@ -77,6 +77,15 @@ def test_a_patient_books_end_to_end_through_fhir(
                         headers=headers).json()
     assert [e["resource"]["id"] for e in listed["entry"]] == [appointment["id"]]
     person = client.get(f"{FHIR}/Patient/{patient}", headers=headers).json()
+    consents = client.get(f"{FHIR}/Consent", params={"patient": f"Patient/{patient}"},
+                          headers=headers).json()
+    consent = consents["entry"][0]["resource"]
+    assert consent["status"] == "active" and consent["provision"]["type"] == "permit"
+    receipt = json.loads(__import__("base64").b64decode(consent["sourceAttachment"]["data"]))
+    check = client.post("/consent-receipts/verify", json=receipt).json()
+    assert check["valid"] is True and check["consent_status"] == "active"
+    policy = client.get(consent["policy"][0]["uri"].removeprefix("http://testserver"))
+    assert policy.status_code == 200 and policy.json()["purpose"] == "treatment"
 
     other_id, other = sign_up(client, container, "fhir.late@example.org")
     late = {**pending, "identifier": [], "participant": [
@@ -104,7 +113,7 @@ def test_a_patient_books_end_to_end_through_fhir(
         "status"] == "cancelled"
 
     files = []
-    for n, resource in enumerate((pending, appointment, read.json(), listed, person,
+    for n, resource in enumerate((pending, appointment, read.json(), listed, person, consents,
                                   outcome, moved.json(), cancelled.json())):
         path = tmp_path / f"r{n}.json"
         path.write_text(json.dumps(resource))

@@ -24,10 +24,12 @@ from infra.http.audit import record_read, record_read_async
 from infra.http.deps import (
     BookingsDep,
     ClientPseudonym,
+    ConsentsDep,
     HoldingDep,
     Limits,
     PatientsDep,
     PhiDep,
+    PublicUrl,
     ReadPool,
 )
 from infra.http.fhir import BASE, OUTCOME, FhirResponse, bundle
@@ -165,6 +167,19 @@ def _naming(slot_id: UUID) -> Iterator[None]:
     except ConflictError as exc:
         raise ProblemError("conflict", f"{exc.detail} (Slot/{slot_id})",
                            error=exc.code) from None
+
+
+@router.get("/Consent")
+def search_consents(request: Request, actor: PatientReader, consents: ConsentsDep,
+                    public_url: PublicUrl,
+                    patient: Annotated[str, Query(max_length=100)]) -> dict[str, Any]:
+    """A patient's consent answers, one per purpose (as GET /patients/{id}/consents), each
+    with its signed receipt attached and the policy text it was given against."""
+    patient_id = reference_id("patient", patient, "Patient")
+    receipts = consents.receipts(patient_id, actor)
+    record_read(request, actor, patient_id=patient_id)
+    return bundle(request, [clinical.consent(
+        r, f"{public_url}/consent-policies/{r.receipt['policy_sha256']}") for r in receipts])
 
 
 def _parameter(parameters: dict[str, Any], name: str) -> dict[str, Any]:
