@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from domain.access import Role
 from domain.provenance import context_of
 from infra.wiring.container import Container
 from tests.e2e.clinic_flow import set_up_clinic, sign_up
@@ -76,6 +77,13 @@ def test_a_patient_books_end_to_end_through_fhir(
     listed = client.get(f"{FHIR}/Appointment", params={"patient": f"Patient/{patient}"},
                         headers=headers).json()
     assert [e["resource"]["id"] for e in listed["entry"]] == [appointment["id"]]
+    doctor = token_for(Role.provider, ids["provider"])
+    day = client.get(f"{FHIR}/Appointment", headers=doctor, params={
+        "practitioner": f"Practitioner/{ids['provider']}", "date": as_json["clinic_local_start"][
+            :10], "status": "booked"}).json()
+    assert [e["resource"]["id"] for e in day["entry"]] == [appointment["id"]]
+    refused = client.get(f"{FHIR}/Appointment", headers=headers, params={"status": "booked"})
+    assert refused.status_code == 400
     person = client.get(f"{FHIR}/Patient/{patient}", headers=headers).json()
     consents = client.get(f"{FHIR}/Consent", params={"patient": f"Patient/{patient}"},
                           headers=headers).json()

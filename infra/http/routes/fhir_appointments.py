@@ -5,6 +5,7 @@ rules, PHI-read audit and purposes of use as the JSON API (docs/fhir.md)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -140,14 +141,32 @@ async def read_appointment(appointment_id: UUID, request: Request, actor: Reader
 
 
 @router.get("/Appointment")
-async def search_appointments(request: Request, actor: Reader, pool: ReadPool,
-                              patient: Annotated[str, Query(max_length=100)]
-                              ) -> dict[str, Any]:
-    """A patient's appointments (as GET /patients/{id}/appointments: no reasons)."""
-    patient_id = reference_id("patient", patient, "Patient")
-    rows = await appointments.read_patient_appointments(pool, actor, patient_id)
-    await record_read_async(request, actor, patient_id=patient_id)
-    return bundle(request, [clinical.appointment(row, None) for row in rows])
+async def search_appointments(
+        request: Request, actor: Reader, pool: ReadPool,
+        patient: Annotated[str | None, Query(max_length=100)] = None,
+        practitioner: Annotated[str | None, Query(max_length=100)] = None,
+        date: Annotated[dt.date | None, Query(description="with practitioner: that "
+                                                          "clinic-local day")] = None,
+        status: Annotated[str | None, Query(max_length=100, description="comma-separated")]
+        = None) -> dict[str, Any]:
+    """A patient's appointments (as GET /patients/{id}/appointments), or a practitioner's
+    on one clinic-local day (as GET /providers/{id}/schedule); optionally by status. No
+    visit reasons in a search."""
+    if (patient is None) == (practitioner is None) or (practitioner and date is None):
+        raise InvalidOperationError("search by patient, or by practitioner and date")
+    if patient is not None:
+        patient_id = reference_id("patient", patient, "Patient")
+        rows = await appointments.read_patient_appointments(pool, actor, patient_id)
+        await record_read_async(request, actor, patient_id=patient_id)
+    else:
+        provider_id = reference_id("practitioner", str(practitioner), "Practitioner")
+        assert date is not None
+        rows = await appointments.read_provider_day(pool, actor, provider_id, date)
+        await record_read_async(request, actor, record_id=f"{provider_id}/{date}",
+                                patient_ids=[r["patient_id"] for r in rows])
+    wanted = {s.strip() for s in status.split(",")} if status else None
+    found = [clinical.appointment(row, None) for row in rows]
+    return bundle(request, [f for f in found if wanted is None or f["status"] in wanted])
 
 
 @router.get("/Patient/{patient_id}")
