@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
 from typing import Any
 
 from commands.consents import Receipt
 from commands.holds import HoldPublic
 from commands.patients import PatientProfile
 from commands.visits import BookingPublic
-from infra.fhir.resources import SERVICE_SYSTEM
+from infra.fhir.resources import instant, service_type
 
 STATUSES = {"booked": "booked", "cancelled": "cancelled", "checked_in": "checked-in",
             "fulfilled": "fulfilled", "noshow": "noshow"}
@@ -30,11 +29,11 @@ def appointment(row: dict[str, Any], reason: str | None) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Appointment", "id": str(row["id"]),
         "status": STATUSES.get(row["status"], "booked"),
-        "serviceType": [_service(row["service_id"], row["service_name"])],
-        "start": _instant(row["start"]), "end": _instant(row["end"]),
+        "serviceType": [service_type(row["service_id"], row["service_name"])],
+        "start": instant(row["start"]), "end": instant(row["end"]),
         "minutesDuration": int((row["end"] - row["start"]).total_seconds() // 60),
         "slot": [{"reference": f"Slot/{row['slot_id']}"}],
-        "created": _instant(row["booked_at"]),
+        "created": instant(row["booked_at"]),
         "participant": _participants(row["patient_id"], row["provider_id"],
                                      row["provider_name"], row["clinic_id"]),
     }
@@ -48,9 +47,8 @@ def appointment_of(booking: BookingPublic) -> dict[str, Any]:
     return {
         "resourceType": "Appointment", "id": str(booking.id),
         "status": STATUSES.get(booking.status, "booked"),
-        "serviceType": [{"coding": [{"system": SERVICE_SYSTEM,
-                                     "code": str(booking.service_id)}]}],
-        "start": _instant(booking.start), "end": _instant(booking.end),
+        "serviceType": [service_type(booking.service_id)],
+        "start": instant(booking.start), "end": instant(booking.end),
         "minutesDuration": int((booking.end - booking.start).total_seconds() // 60),
         "slot": [{"reference": f"Slot/{booking.slot_id}"}],
         "participant": _participants(booking.patient_id, booking.provider_id, None,
@@ -62,8 +60,8 @@ def proposed(slot: dict[str, Any]) -> dict[str, Any]:
     """What $find offers: the appointment a free slot would make."""
     return {
         "resourceType": "Appointment", "id": f"{PROPOSED}{slot['id']}", "status": "proposed",
-        "serviceType": [_service(slot["service"]["id"], slot["service"]["name"])],
-        "start": _instant(slot["start"]), "end": _instant(slot["end"]),
+        "serviceType": [service_type(slot["service"]["id"], slot["service"]["name"])],
+        "start": instant(slot["start"]), "end": instant(slot["end"]),
         "minutesDuration": slot["duration_minutes"],
         "slot": [{"reference": f"Slot/{slot['id']}"}],
         "participant": [
@@ -80,7 +78,7 @@ def held(found: dict[str, Any], hold: HoldPublic) -> dict[str, Any]:
     return {**found, "status": "pending",
             "identifier": [{"system": HOLD_SYSTEM, "value": str(hold.hold_id)},
                            {"system": HOLD_SECRET_SYSTEM, "value": hold.hold_secret}],
-            "extension": [{"url": HOLD_EXPIRES, "valueInstant": _instant(hold.expires_at)}]}
+            "extension": [{"url": HOLD_EXPIRES, "valueInstant": instant(hold.expires_at)}]}
 
 
 def patient(profile: PatientProfile) -> dict[str, Any]:
@@ -105,12 +103,6 @@ def _participants(patient_id: object, provider_id: object, provider_name: str | 
             {"actor": {"reference": f"Location/{clinic_id}"}, "status": "accepted"}]
 
 
-def _service(service_id: object, name: str) -> dict[str, Any]:
-    return {"coding": [{"system": SERVICE_SYSTEM, "code": str(service_id), "display": name}]}
-
-
-def _instant(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def consent(receipt: Receipt, policy_url: str) -> dict[str, Any]:

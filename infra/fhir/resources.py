@@ -100,7 +100,7 @@ def schedule(availability: AvailabilityPublic, provider: ProviderPublic,
     offered = [services[s] for s in provider.service_ids if s in services]
     return {
         "resourceType": "Schedule", "id": str(availability.schedule_id), "active": True,
-        "serviceType": [_service_type(s.id, s.name) for s in offered],
+        "serviceType": [service_type(s.id, s.name) for s in offered],
         "actor": [{"reference": f"Practitioner/{provider.id}",
                    "display": provider.display_name},
                   {"reference": f"Location/{availability.clinic_id}"}],
@@ -113,8 +113,8 @@ def slot(row: dict[str, Any], status: str) -> dict[str, Any]:
         "resourceType": "Slot", "id": str(row["id"]),
         "schedule": {"reference": f"Schedule/{row['schedule_id']}"},
         "status": status,
-        "start": _instant(row["start"]), "end": _instant(row["end"]),
-        "serviceType": [_service_type(row["service"]["id"], row["service"]["name"])],
+        "start": instant(row["start"]), "end": instant(row["end"]),
+        "serviceType": [service_type(row["service"]["id"], row["service"]["name"])],
     }
 
 
@@ -124,21 +124,24 @@ def bookable(resource: dict[str, Any], public_url: str) -> dict[str, Any]:
                                        "valueUrl": f"{public_url}/book?slot={resource['id']}"}]}
 
 
-def _service_type(service_id: object, name: str) -> dict[str, Any]:
-    return {"coding": [{"system": SERVICE_SYSTEM, "code": str(service_id), "display": name}]}
+def service_type(service_id: object, name: str | None = None) -> dict[str, Any]:
+    coding = {"system": SERVICE_SYSTEM, "code": str(service_id)}
+    return {"coding": [coding | {"display": name} if name else coding]}
 
 
 def _concept(system: str, code: str, display: str) -> dict[str, Any]:
     return {"coding": [{"system": system, "code": code, "display": display}]}
 
 
-def _instant(moment: datetime) -> str:
+def instant(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def capability_statement(base: str, searches: dict[str, list[tuple[str, str, str]]]
+def capability_statement(base: str, searches: dict[str, list[tuple[str, str, str]]],
+                         reads: frozenset[str], operations: dict[str, str]
                          ) -> dict[str, Any]:
-    """Exactly what is implemented: read and search of these resources, these parameters."""
+    """Exactly what is implemented: these resources read and searched with these parameters,
+    and these operations (name -> its definition's canonical URL)."""
     return {
         "resourceType": "CapabilityStatement", "status": "active",
         "date": "2026-12-07", "kind": "instance", "fhirVersion": "4.0.1",
@@ -147,11 +150,19 @@ def capability_statement(base: str, searches: dict[str, list[tuple[str, str, str
         "implementation": {"description": "Virtual clinic booking engine", "url": base},
         "rest": [{
             "mode": "server",
-            "resource": [{
-                "type": kind,
-                "interaction": [{"code": "read"}, {"code": "search-type"}],
-                "searchParam": [{"name": name, "type": kind_of, "documentation": what}
-                                for name, kind_of, what in parameters],
-            } for kind, parameters in searches.items()],
+            "resource": [_capabilities(kind, kind in reads, parameters)
+                         for kind, parameters in searches.items()],
+            "operation": [{"name": name, "definition": definition}
+                          for name, definition in operations.items()],
         }],
     }
+
+
+def _capabilities(kind: str, read: bool, parameters: list[tuple[str, str, str]]
+                  ) -> dict[str, Any]:
+    offered: dict[str, Any] = {"type": kind, "interaction": [{"code": code} for code, on in (
+        ("read", read), ("search-type", bool(parameters))) if on]}
+    if parameters:
+        offered["searchParam"] = [{"name": name, "type": kind_of, "documentation": what}
+                                  for name, kind_of, what in parameters]
+    return offered

@@ -199,7 +199,8 @@ def test_bulk_publish_lists_every_location_schedule_and_bookable_slot(
                       ).status_code == 304
 
     _, headers = sign_up(client, container, "bulk@example.org")
-    taken = files["Slot"][0]["id"]
+    taken = next(s["id"] for s in files["Slot"]  # an in-person one: the patient consented
+                 if s["serviceType"][0]["coding"][0]["code"] == ids["checkup"])  # to those
     assert client.post("/bookings", headers=headers, json={"slot_id": taken}).status_code == 201
     project()
     fresh = client.get(f"{FHIR}/$bulk-publish/Slot.ndjson", headers={"If-None-Match": etag})
@@ -214,3 +215,18 @@ def _sample(folder: Path, resources: list[dict[str, Any]]) -> Path:
     path = folder / "slots-sample.ndjson"
     path.write_text("\n".join(json.dumps(r) for r in resources) + "\n")
     return path
+
+
+def test_the_capability_statement_lists_exactly_what_is_served(client: TestClient) -> None:
+    statement = _get(client, "/metadata")["rest"][0]
+    paths = [p.removeprefix(FHIR + "/") for p in client.get("/openapi.json").json()["paths"]
+             if p.startswith(FHIR + "/") and p != FHIR + "/metadata"]
+    served = {p.split("/")[0] for p in paths if not p.startswith("$")}
+    assert {r["type"] for r in statement["resource"]} == served
+    for resource in statement["resource"]:
+        kind = resource["type"]
+        codes = {i["code"] for i in resource["interaction"]}
+        assert ("read" in codes) == any(p.startswith(f"{kind}/{{") for p in paths), kind
+        assert ("search-type" in codes) == (kind in paths), kind
+    operations = {p.rsplit("$", 1)[1].split("/")[0] for p in paths if "$" in p}
+    assert {o["name"] for o in statement["operation"]} == operations

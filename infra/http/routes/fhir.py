@@ -53,7 +53,7 @@ Ids = Annotated[str | None, Query(alias="_id", max_length=2000,
 @router.get("/metadata")
 async def capability_statement(request: Request) -> dict[str, Any]:
     """What this server implements: exactly these resources, searches and operations."""
-    return resources.capability_statement(base_url(request), SEARCHES)
+    return resources.capability_statement(base_url(request), SEARCHES, READS, OPERATIONS)
 
 
 @router.get("/Location/{location_id}")
@@ -361,4 +361,16 @@ SEARCHES: dict[str, list[tuple[str, str, str]]] = {
              ("schedule.actor", "reference", "chained: Practitioner/<id> or Location/<id>"),
              ("status", "token", "free (default) or busy"),
              ("_count", "number", "page size, at most 200")],
+    "Appointment": [("patient", "reference", "the patient's appointments"),
+                    ("practitioner", "reference", "with date: a provider's day"),
+                    ("date", "date", "a clinic-local day (with practitioner)"),
+                    ("status", "token", "comma-separated statuses")],
+    "Patient": [],
+    "Consent": [("patient", "reference", "the patient's consent answers")],
 }
+READS = frozenset({"Location", "HealthcareService", "Practitioner", "PractitionerRole",
+                   "Schedule", "Slot", "Appointment", "Patient"})
+IHE = "https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/"
+OPERATIONS = {"find": f"{IHE}appointment-find", "hold": f"{IHE}appointment-hold",
+              "book": f"{IHE}appointment-book",
+              "bulk-publish": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/bulk-publish"}
