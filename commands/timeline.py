@@ -82,24 +82,23 @@ class Timeline:
 
     def _with_phi(self, items: list[TimelineItem], actor: Actor, purpose: PurposeOfUse,
                   door: str) -> list[TimelineItem]:
-        shown: list[tuple[TimelineItem, dict[str, Any], UUID]] = []
-        for item in items:
-            if item.kind != "change" or item.record_id is None or item.version is None:
-                continue
-            event = self._event(UUID(item.record_id), item.version)
+        """Each change's PHI from its stored event (every record of the page read in one
+        query), after an access record per patient and record shown."""
+        changes = [n for n, item in enumerate(items) if item.record_id and item.version]
+        streams = self.app.streams(*(UUID(str(items[n].record_id)) for n in changes))
+        shown: dict[int, tuple[dict[str, Any], UUID]] = {}
+        for n in changes:
+            item = items[n]
+            event = streams[UUID(str(item.record_id))][int(item.version or 0) - 1]
             declared = phi_of(type(event))
             if declared is not None:
                 fields = {name: getattr(event, name, None) for name in sorted(declared.fields)}
-                shown.append((item, fields, getattr(event, declared.subject)))
-        looked = dict.fromkeys((patient, item.record_id) for item, _, patient in shown)
+                shown[n] = (fields, getattr(event, declared.subject))
+        looked = dict.fromkeys((patient, items[n].record_id) for n, (_, patient) in shown.items())
         self.trail.record(*(phi_shown(actor, purpose, door, patient, record)
                             for patient, record in looked))
-        revealed = {id(item): fields for item, fields, _ in shown}
-        return [replace(item, phi=revealed[id(item)]) if id(item) in revealed else item
-                for item in items]
-
-    def _event(self, record_id: UUID, version: int) -> Any:
-        return next(iter(self.app.events.get(record_id, gt=version - 1, lte=version)))
+        return [replace(item, phi=shown[n][0]) if n in shown else item
+                for n, item in enumerate(items)]
 
 
 def _record_id(subject: str) -> UUID:

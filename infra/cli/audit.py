@@ -18,13 +18,13 @@ from psycopg import sql
 
 from commands.context import Actor
 from commands.timeline import TimelineItem, TimelineOf
+from commands.use_cases import UseCases
 from domain.access import PurposeOfUse, Role
-from domain.errors import DomainError, NotFoundError
 from infra.cli.errors import CliError, load_settings
+from infra.cli.running import use_cases
 from infra.postgres.audit_export import FORMATS, ExportError, export
 from infra.postgres.audit_verify import verify_log
 from infra.wiring.audit import audit_verifier_keys
-from infra.wiring.container import Container
 from infra.wiring.servers import Runtime
 
 
@@ -173,18 +173,10 @@ def print_checkpoint(args: argparse.Namespace) -> int:
 
 
 def print_state(args: argparse.Namespace) -> int:
-    settings = load_settings()
     as_of = args.as_of if args.as_of.tzinfo else args.as_of.replace(tzinfo=UTC)
-    with Runtime(settings) as resolved:
-        container = Container.build(resolved)
-        try:
-            past = container.use_cases.audit.state_at(
-                args.aggregate, as_of, officer(), show_phi_for=args.purpose,
-                door="CLI clinic audit state")
-        except NotFoundError as exc:
-            raise CliError(str(exc)) from None
-        finally:
-            container.close()
+    with use_cases() as run:
+        past = run.audit.state_at(args.aggregate, as_of, officer(), show_phi_for=args.purpose,
+                                  door="CLI clinic audit state")
     print(json.dumps(asdict(past), indent=2, default=str))
     return 0
 
@@ -222,37 +214,23 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def print_booking_consents(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    with Runtime(settings) as resolved:
-        container = Container.build(resolved)
-        try:
-            found = container.use_cases.consents.at_booking(args.appointment)
-        except NotFoundError as exc:
-            raise CliError(str(exc)) from None
-        finally:
-            container.close()
+    with use_cases() as run:
+        found = run.consents.at_booking(args.appointment)
     print(found.model_dump_json(indent=2))
     return 0
 
 
 def print_timeline(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    with Runtime(settings) as resolved:
-        container = Container.build(resolved)
-        try:
-            for item in _timeline(container, args):
-                print(json.dumps(asdict(item), default=str) if args.json else _line(item))
-        except DomainError as exc:
-            raise CliError(str(exc)) from None
-        finally:
-            container.close()
+    with use_cases() as run:
+        for item in _timeline(run, args):
+            print(json.dumps(asdict(item), default=str) if args.json else _line(item))
     return 0
 
 
-def _timeline(container: Container, args: argparse.Namespace) -> Iterator[TimelineItem]:
+def _timeline(run: UseCases, args: argparse.Namespace) -> Iterator[TimelineItem]:
     left, cursor, actor = args.limit, None, officer()
     while left is None or left > 0:
-        page = container.use_cases.timeline.page(
+        page = run.timeline.page(
             args.of, args.subject, actor, cursor=cursor, limit=min(left or 500, 500),
             show_phi_for=args.purpose, door="CLI clinic audit timeline")
         yield from page.items

@@ -9,10 +9,8 @@ from datetime import UTC, datetime
 
 from commands.context import Actor
 from infra.cli.errors import CliError, load_settings
-from infra.crypto.kek import KeyEncryptionKeyError
+from infra.cli.running import use_cases
 from infra.observability.logging import configure_logging
-from infra.wiring.container import Container
-from infra.wiring.servers import Runtime
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,16 +39,8 @@ def run_policy(args: argparse.Namespace) -> int:
         raise CliError("--as-of in the future only previews: add --dry-run (erasure is final)")
     operator = Actor(subject=f"cli:{getpass.getuser()}", request_id=f"retention-{uuid.uuid4()}",
                      purpose="legal", system=True)
-    with Runtime(settings) as resolved:
-        try:
-            container = Container.build(resolved)
-        except KeyEncryptionKeyError as exc:
-            raise CliError(str(exc)) from None
-        try:
-            run = container.use_cases.retention.run(operator, now, dry_run=args.dry_run,
-                                                    limit=args.limit)
-        finally:
-            container.close()
+    with use_cases() as running:
+        run = running.retention.run(operator, now, dry_run=args.dry_run, limit=args.limit)
     verb = "would erase" if run.dry_run else "erased"
     count = len(run.candidates) if run.dry_run else len(run.erased)
     print(f"retention cutoff {run.cutoff.isoformat()}: {verb} {count} patient(s)")

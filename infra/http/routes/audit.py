@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from commands.audit import PastState
 from commands.consents import BookingConsents
 from commands.context import Actor
 from commands.inputs import IsoDateTime
-from commands.timeline import TimelineOf
+from commands.timeline import TimelineOf, TimelinePage
 from domain.access import PurposeOfUse, Scope
 from infra.auth.tokens import Principal
 from infra.http.audit import PURPOSE_HEADER, purpose_of
@@ -58,50 +59,6 @@ class AuditPage(BaseModel):
     next_before: int | None
 
 
-class TimelineItemView(BaseModel):
-    at: datetime
-    kind: str
-    actor: str
-    role: str
-    purpose: str
-    request_id: str
-    description: str
-    record_id: str | None
-    event: str | None
-    version: int | None
-    position: int | None
-    patient_id: UUID | None
-    outcome: str | None
-    phi: dict[str, Any] | None
-
-
-class TimelinePageView(BaseModel):
-    of: TimelineOf
-    subject: str
-    items: list[TimelineItemView]
-    next_cursor: str | None
-
-
-class ChangeView(BaseModel):
-    version: int
-    recorded_at: datetime
-    event: str
-    actor: str
-    role: str
-    purpose: str
-    reason: str
-    request_id: str
-
-
-class PastStateView(BaseModel):
-    aggregate_id: UUID
-    kind: str
-    as_of: datetime
-    version: int
-    state: dict[str, Any]
-    changes_since: list[ChangeView]
-
-
 @router.get("/audit-events", response_model=AuditPage)
 async def read_audit_events(
     _: Auditor,
@@ -124,7 +81,7 @@ async def read_audit_events(
                      next_before=events[-1].audit_id if len(events) == limit else None)
 
 
-@router.get("/audit/timeline", response_model=TimelinePageView)
+@router.get("/audit/timeline", response_model=TimelinePage)
 def read_timeline(
     request: Request,
     officer: Officer,
@@ -139,7 +96,7 @@ def read_timeline(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     include_phi: IncludePhi = False,
-) -> TimelinePageView:
+) -> TimelinePage:
     """Every change to one patient's, visit's, provider's, clinic's or record's history (or
     everything one actor did), oldest first, merged with the reads of PHI and the refused
     requests; give exactly one of the ids (or `actor`), follow `next_cursor`."""
@@ -152,13 +109,12 @@ def read_timeline(
                            "appointment_id, provider_id, clinic_id, record_id, actor",
                            error="one-subject")
     (of, subject), = chosen
-    page = timeline.page(of, subject, officer, cursor=cursor, limit=limit,
+    return timeline.page(of, subject, officer, cursor=cursor, limit=limit,
                          show_phi_for=_stated_purpose(request, officer, include_phi),
                          door="GET /audit/timeline")
-    return TimelinePageView.model_validate(page, from_attributes=True)
 
 
-@router.get("/audit/records/{aggregate_id}", response_model=PastStateView)
+@router.get("/audit/records/{aggregate_id}", response_model=PastState)
 def read_record_as_of(
     aggregate_id: UUID,
     request: Request,
@@ -166,14 +122,13 @@ def read_record_as_of(
     audit: AuditDep,
     as_of: Annotated[IsoDateTime | None, Query(description="default: now")] = None,
     include_phi: IncludePhi = False,
-) -> PastStateView:
+) -> PastState:
     """Any record (patient, appointment, consent, clinic, provider's hours, ...) as it stood
     at `as_of`, rebuilt from its own events, and every change since with who, why and for
     which purpose. A shredded patient's details read as erased."""
-    past = audit.state_at(aggregate_id, as_of or datetime.now(UTC), officer,
+    return audit.state_at(aggregate_id, as_of or datetime.now(UTC), officer,
                           show_phi_for=_stated_purpose(request, officer, include_phi),
                           door="GET /audit/records/{aggregate_id}")
-    return PastStateView.model_validate(past, from_attributes=True)
 
 
 @router.get("/audit/bookings/{appointment_id}/consents", response_model=BookingConsents)

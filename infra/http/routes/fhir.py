@@ -144,12 +144,8 @@ async def search_schedules(request: Request, pool: ReadPool,
     elif actor:
         provider_id = reference_id("actor", actor, "Practitioner")
     wanted = _id_set(_id)
-    services = await _services(pool)
-    found = []
-    for availability in await list_schedules(pool, provider_id, clinic_id):
-        if wanted is None or str(availability.schedule_id) in wanted:
-            provider = await get_provider(pool, availability.provider_id)
-            found.append(resources.schedule(availability, provider, services))
+    found = [s async for s in _schedule_resources(pool, provider_id, clinic_id)
+             if wanted is None or s["id"] in wanted]
     return bundle(request, found)
 
 
@@ -205,12 +201,19 @@ async def _locations(pool: ReadPool, public_url: str) -> AsyncIterator[bytes]:
 
 
 async def _schedules(pool: ReadPool, public_url: str) -> AsyncIterator[bytes]:
+    async for schedule in _schedule_resources(pool, None, None):
+        yield _line(schedule)
+
+
+async def _schedule_resources(pool: ReadPool, provider_id: UUID | None,
+                              clinic_id: UUID | None) -> AsyncIterator[dict[str, Any]]:
+    """Schedules as FHIR, from three reads (schedules, providers, services)."""
     services = await _services(pool)
     providers = {p.id: p for p in await list_providers(pool, None, None)}
-    for availability in await list_schedules(pool, None, None):
+    for availability in await list_schedules(pool, provider_id, clinic_id):
         if availability.provider_id in providers:
-            yield _line(resources.schedule(availability, providers[availability.provider_id],
-                                           services))
+            yield resources.schedule(availability, providers[availability.provider_id],
+                                     services)
 
 
 async def _slots(pool: ReadPool, public_url: str) -> AsyncIterator[bytes]:
