@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import resource
 import statistics
@@ -43,7 +42,7 @@ from infra.wiring.container import Container
 from projections.runner import CatchUpRunner
 from tests.driver import seeding_driver
 from tests.load.command_cpu import assigned, open_slots
-from tests.load.common import pgbench_baseline, servers
+from tests.load.common import pgbench_baseline, report, servers
 from tests.load.slot_search_bench import World
 
 OFFICER = Actor("bench-officer", Role.compliance, purpose=PurposeOfUse.compliance.value)
@@ -78,13 +77,7 @@ def main() -> None:
         for fmt in ("jsonl", "fhir"):
             figures |= _export(settings, fmt, srv.data_dir)
         figures |= pgbench_baseline(srv.postgres, args.baseline_seconds)
-    for key, value in figures.items():
-        print(f"{key:40} {value}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"figures": figures, "config": vars(args) | {
-        "out": str(args.out)}, "cpus": os.cpu_count(),
-        "measured_at": datetime.now(UTC).isoformat()}, indent=2))
-    print(f"results written to {args.out}")
+    report(figures, args)
 
 
 def _seed(settings: Settings, args: argparse.Namespace,

@@ -12,12 +12,9 @@ bytes of state each); the tree neither knows nor cares what they say.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import resource
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +27,7 @@ from infra.postgres.tables import ensure_schema
 from infra.wiring.audit import audit_config, audit_signer
 from projections.merkle import inclusion_proof, root_of, verify_inclusion
 from projections.runner import CatchUpRunner
-from tests.load.common import pgbench_baseline, servers
+from tests.load.common import pgbench_baseline, report, servers
 
 
 def main() -> None:
@@ -86,13 +83,7 @@ def main() -> None:
         app.close()
         figures |= pgbench_baseline(srv.postgres, args.baseline_seconds)
 
-    for key, value in figures.items():
-        print(f"{key:36} {value}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"figures": figures, "config": vars(args) | {
-        "out": str(args.out)}, "cpus": os.cpu_count(),
-        "measured_at": datetime.now(UTC).isoformat()}, indent=2))
-    print(f"results written to {args.out}")
+    report(figures, args)
 
 
 def _fill(database_url: str, count: int) -> None:

@@ -8,9 +8,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -21,7 +19,7 @@ from infra.postgres.tables import ensure_schema
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
 from tests.driver import seeding_driver
-from tests.load.common import api_server, pgbench_baseline, servers
+from tests.load.common import api_server, pgbench_baseline, report, servers
 from tests.load.slot_search_bench import World
 
 
@@ -69,12 +67,7 @@ def main() -> None:
                         "api_rss_mb_before": round(before), "api_rss_mb_after":
                         round(_api_rss_mb(port))}
         figures |= pgbench_baseline(srv.postgres, args.baseline_seconds)
-    for key, value in figures.items():
-        print(f"{key:28} {value}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"figures": figures, "config": vars(args) | {
-        "out": str(args.out)}, "measured_at": datetime.now(UTC).isoformat()}, indent=2))
-    print(f"results written to {args.out}")
+    report(figures, args)
 
 
 if __name__ == "__main__":

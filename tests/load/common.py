@@ -3,6 +3,8 @@ a Kafka broker, the followers' positions, a saturation staircase and a progress 
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import re
 import signal
@@ -14,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -264,3 +267,20 @@ class Progress:
         self.update(self.done if done is None else done, note, force=True)
         self.stream.write("\n")
         self.stream.flush()
+
+
+def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
+    """Print a benchmark's figures, and write them to `args.out` with its configuration,
+    the machine's CPU count and the time."""
+    width = max(map(len, figures), default=0) + 2
+    for key, value in figures.items():
+        print(f"{key:{width}} {value}")
+    save_results(args.out, {"figures": figures, "config": vars(args) | {"out": str(args.out)}})
+
+
+def save_results(out: Path, content: dict[str, Any]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({**content, "cpus": os.cpu_count(),
+                               "measured_at": datetime.now(UTC).isoformat()}, indent=2,
+                              default=str))
+    print(f"results written to {out}")

@@ -18,7 +18,6 @@ import asyncio
 import json
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -28,35 +27,20 @@ from infra.postgres.tables import ensure_schema
 from infra.settings import Settings
 from projections.runner import CatchUpRunner
 from tests.driver import seeding_driver
-from tests.load.common import api_server, pgbench_baseline, print_table, servers
+from tests.load.common import api_server, pgbench_baseline, print_table, save_results, servers
 from tests.load.openloop import get, run_open_loop
-from tests.load.slot_search_bench import HORIZON, World
+from tests.load.slot_search_bench import World, random_page, slot_search_request
+
+FHIR_FILTERS = {"clinic": "schedule.actor=Location/", "service": "service-type=",
+                "provider": "schedule.actor=Practitioner/"}
 
 
-def requests(world: World, seed: int, fhir: bool) -> Callable[[int], bytes]:
-    rnd = random.Random(seed)
-
+def fhir_slot_request(world: World, rnd: random.Random) -> Callable[[int], bytes]:
+    """GET /slots's pages (`random_page`) asked of the FHIR face."""
     def make(_: int) -> bytes:
-        start = datetime.now(UTC) + timedelta(hours=rnd.randrange(0, 24 * (HORIZON - 8)))
-        at = start.strftime("%Y-%m-%dT%H:%M:%SZ")
-        choice = rnd.random()
-        if fhir:
-            query = f"/fhir/R4/Slot?_count=20&start=ge{at}"
-            if choice < 0.4:
-                query += f"&schedule.actor=Location/{rnd.choice(world.clinics)}"
-            elif choice < 0.7:
-                query += f"&service-type={rnd.choice(world.services)}"
-            elif choice < 0.9:
-                query += f"&schedule.actor=Practitioner/{rnd.choice(world.providers)}"
-            return get(query)
-        query = f"/slots?limit=20&start_from={at}"
-        if choice < 0.4:
-            query += f"&clinic_id={rnd.choice(world.clinics)}"
-        elif choice < 0.7:
-            query += f"&service_id={rnd.choice(world.services)}"
-        elif choice < 0.9:
-            query += f"&provider_id={rnd.choice(world.providers)}"
-        return get(query)
+        start, by, value = random_page(world, rnd)
+        query = f"/fhir/R4/Slot?_count=20&start=ge{start}"
+        return get(query + (f"&{FHIR_FILTERS[by]}{value}" if by else ""))
     return make
 
 
@@ -84,8 +68,9 @@ def main() -> None:
             count_row = conn.execute("SELECT count(*) FROM open_slots").fetchone()
         slots = count_row[0] if count_row else 0
         with api_server(srv, args.workers) as port:
-            for name, fhir in (("GET /slots", False), ("GET /fhir/R4/Slot", True)):
-                make = requests(world, 7, fhir)
+            for name, request in (("GET /slots", slot_search_request),
+                                  ("GET /fhir/R4/Slot", fhir_slot_request)):
+                make = request(world, random.Random(7))
                 asyncio.run(run_open_loop("127.0.0.1", port, min(args.rate, 200), 3, make,
                                           "warm-up"))
                 result = asyncio.run(run_open_loop("127.0.0.1", port, args.rate,
@@ -94,18 +79,14 @@ def main() -> None:
         app.close()
         model.datastore.close()
         baseline = pgbench_baseline(srv.postgres, args.baseline_seconds)
-    p95 = {row["stream"]: row.get("p95_ms") for row in rows}
-    ratio = None
-    if isinstance(p95.get("GET /slots"), float | int) and p95["GET /slots"]:
-        ratio = round(float(p95["GET /fhir/R4/Slot"] or 0) / float(p95["GET /slots"]), 2)
+    p95 = {str(row["stream"]): float(str(row["p95_ms"])) for row in rows}
+    ratio = round(p95["GET /fhir/R4/Slot"] / p95["GET /slots"], 2) if p95["GET /slots"] \
+        else None
     print(json.dumps(baseline))
     print_table(rows)
     print(f"p95 FHIR / JSON: {ratio}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"baseline": baseline, "runs": rows, "p95_ratio": ratio,
-                                    "config": vars(args) | {"out": str(args.out)},
-                                    "measured_at": datetime.now(UTC).isoformat()}, indent=2))
-    print(f"results written to {args.out}")
+    save_results(args.out, {"baseline": baseline, "runs": rows, "p95_ratio": ratio,
+                            "config": vars(args) | {"out": str(args.out)}})
 
 
 if __name__ == "__main__":

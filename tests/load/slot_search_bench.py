@@ -140,20 +140,23 @@ def main() -> None:
     print(f"results written to {args.out}")
 
 
+def random_page(world: World, rnd: random.Random) -> tuple[str, str | None, UUID | None]:
+    """A page someone searches: a random start within the horizon, and no filter or one
+    (clinic 40 %, service 30 %, provider 20 %, none 10 %)."""
+    start = datetime.now(UTC) + timedelta(hours=rnd.randrange(0, 24 * (HORIZON - 8)))
+    choice = rnd.random()
+    by, among = next(((by, among) for limit, by, among in (
+        (0.4, "clinic", world.clinics), (0.7, "service", world.services),
+        (0.9, "provider", world.providers)) if choice < limit), (None, []))
+    return start.strftime("%Y-%m-%dT%H:%M:%SZ"), by, rnd.choice(among) if among else None
+
+
 def slot_search_request(world: World, rnd: random.Random) -> Callable[[int], bytes]:
-    """GET /slots requests: a random start within the horizon, no filter or one filter
-    (clinic 40 %, service 30 %, provider 20 %, none 10 %), 20 slots a page."""
+    """GET /slots requests: `random_page`s of 20 slots."""
     def make(_: int) -> bytes:
-        start = datetime.now(UTC) + timedelta(hours=rnd.randrange(0, 24 * (HORIZON - 8)))
-        query = f"/slots?limit=20&start_from={start.strftime('%Y-%m-%dT%H:%M:%SZ')}"
-        choice = rnd.random()
-        if choice < 0.4:
-            query += f"&clinic_id={rnd.choice(world.clinics)}"
-        elif choice < 0.7:
-            query += f"&service_id={rnd.choice(world.services)}"
-        elif choice < 0.9:
-            query += f"&provider_id={rnd.choice(world.providers)}"
-        return get(query)
+        start, by, value = random_page(world, rnd)
+        query = f"/slots?limit=20&start_from={start}"
+        return get(query + (f"&{by}_id={value}" if by else ""))
     return make
 
 
