@@ -225,9 +225,8 @@ async def open_slots_after(pool: ReadPool, after: UUID, limit: int) -> list[dict
 async def catalogue_version(pool: ReadPool) -> tuple[int, datetime | None]:
     """The slot catalogue's version: the slot-search projector's position, and when the
     directory last changed (validators for caching a bulk publication)."""
-    rows = await fetch_all(pool, "SELECT coalesce(max(notification_id), 0) AS position "
-                           "FROM slot_search_tracking")
-    changed = await fetch_all(pool, "SELECT max(updated_at) AS at FROM ("
-                              "SELECT max(updated_at) AS updated_at FROM directory_clinics "
-                              "UNION ALL SELECT max(updated_at) FROM availability_schedules) u")
-    return int(rows[0]["position"]), changed[0]["at"]
+    rows = await fetch_all(pool, """SELECT
+        (SELECT coalesce(max(notification_id), 0) FROM slot_search_tracking) AS position,
+        greatest((SELECT max(updated_at) FROM directory_clinics),
+                 (SELECT max(updated_at) FROM availability_schedules)) AS changed""")
+    return int(rows[0]["position"]), rows[0]["changed"]

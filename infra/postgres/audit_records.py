@@ -60,7 +60,7 @@ class PostgresAuditRecords:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
             cursor.execute(sql.SQL(statement),
                            {"subject": subject, "limit": limit, **_after(after)})
-            return [_row(row) for row in cursor.fetchall()]
+            return [TimelineRow(**row) for row in cursor.fetchall()]
 
 
 def _after(after: tuple[datetime, int, int] | None) -> dict[str, Any]:
@@ -72,7 +72,4 @@ def _after(after: tuple[datetime, int, int] | None) -> dict[str, Any]:
     return {"at": at, "change": last if source == CHANGE else _LAST,
             "access": 0 if source == CHANGE else last}
 
-
-def _row(row: dict[str, Any]) -> TimelineRow:
-    return TimelineRow(**row)
 

@@ -280,7 +280,9 @@ def slot_search_of(schedule: str | None, start: list[str], end: list[str],
     return SlotSearch(
         start_from=start_from, start_to=start_to,
         schedule_id=reference_id("schedule", schedule, "Schedule") if schedule else None,
-        service_id=resources_service(service_type), provider_id=provider_id,
+        service_id=token_code("service-type", service_type, resources.SERVICE_SYSTEM)
+        if service_type else None,
+        provider_id=provider_id,
         clinic_id=clinic_id, status=status,
         local_start_from=_local(starts.lower, lower=True),
         local_start_to=_local(starts.upper, lower=False),
@@ -289,10 +291,6 @@ def slot_search_of(schedule: str | None, start: list[str], end: list[str],
         local_end_from=_local(ends.lower, lower=True),
         local_end_to=_local(ends.upper, lower=False),
         limit=count, cursor=page_token)
-
-
-def resources_service(value: str | None) -> UUID | None:
-    return token_code("service-type", value, resources.SERVICE_SYSTEM) if value else None
 
 
 def _utc(bound: Bound | None, *, lower: bool, window: bool = True) -> datetime | None:
