@@ -17,6 +17,7 @@ from commands.consents import Consents
 from commands.directory import Directory
 from commands.erasure import Erasing, Retention
 from commands.holds import Holding
+from commands.ingest.run import Ingestion
 from commands.patients import Patients
 from commands.ports import (
     AccessTrail,
@@ -25,6 +26,7 @@ from commands.ports import (
     CommandMetrics,
     Holds,
     IdempotencyRecords,
+    IngestRuns,
     JoinLinks,
     Mailbox,
     OneTimeCodes,
@@ -69,6 +71,7 @@ class Adapters:
     metrics: CommandMetrics
     audit_records: AuditRecords
     access: AccessTrail
+    ingest_runs: IngestRuns
     mailbox: Mailbox | None = None
 
 
@@ -87,6 +90,7 @@ class UseCases:
     reminders: Reminders
     audit: Audit
     timeline: Timeline
+    ingestion: Ingestion
 
     @classmethod
     def compose(cls, app: ClinicApplication, adapters: Adapters,
@@ -114,4 +118,5 @@ class UseCases:
             reminders=Reminders(app),
             audit=Audit(app, a.access),
             timeline=Timeline(app, a.audit_records, a.access),
+            ingestion=Ingestion(directory, a.ingest_runs),
         )

@@ -7,7 +7,7 @@ import hashlib
 import json
 import secrets
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -22,6 +22,7 @@ from commands.ports import (
     HoldLimitReached,
     Holds,
     IdempotencyRecords,
+    IngestRunRecord,
     JoinLinks,
     KeyInFlight,
     KeyReused,
@@ -29,6 +30,7 @@ from commands.ports import (
     PatientRecords,
     ReceiptSigner,
     Replay,
+    RowReject,
     SessionGrant,
     Sessions,
     Signature,
@@ -264,13 +266,34 @@ class RecordedAccess:
         self.entries.extend(entries)
 
 
+class KeptIngestRuns:
+    """Ingestion runs kept in memory (the real port: infra/postgres/ingest_runs.py)."""
+
+    def __init__(self) -> None:
+        self.runs: dict[UUID, IngestRunRecord] = {}
+        self.rejects: dict[UUID, list[RowReject]] = {}
+        self.ids: dict[tuple[str, str], dict[str, UUID]] = {}
+
+    def start(self, run: IngestRunRecord) -> None:
+        self.runs[run.run_id] = run
+
+    def finish(self, run: IngestRunRecord, rejects: Sequence[RowReject]) -> None:
+        self.runs[run.run_id], self.rejects[run.run_id] = run, list(rejects)
+
+    def known_ids(self, source: str, kind: str) -> dict[str, UUID]:
+        return dict(self.ids.get((source, kind), {}))
+
+    def remember(self, source: str, kind: str, ids: dict[str, UUID]) -> None:
+        self.ids.setdefault((source, kind), {}).update(ids)
+
+
 def fake_adapters() -> Adapters:
     return Adapters(email_key=b"unit-test-email-index-key-32byte", slots=FakeSlots(),
                     holds=FakeHolds(), idempotency=FakeIdempotency(), codes=FakeCodes(),
                     sessions=FakeSessions(), care_team=FakeCareTeam(), records=FakeRecords(),
                     receipts=FakeSigner(), join_links=FakeJoinLinks(),
                     metrics=CountedMetrics(), audit_records=NoAuditRecords(),
-                    access=RecordedAccess())
+                    access=RecordedAccess(), ingest_runs=KeptIngestRuns())
 
 
 def in_memory_use_cases(app: ClinicApplication | None = None,

@@ -6,11 +6,21 @@ import argparse
 import os
 import sys
 
-from infra.cli import audit, keys, mailbox, messaging, projections, retention, serve, token
+from infra.cli import (
+    audit,
+    ingest,
+    keys,
+    mailbox,
+    messaging,
+    projections,
+    retention,
+    serve,
+    token,
+)
 from infra.cli.errors import CliError
 from infra.observability.logging import configure_logging
 
-COMMANDS = (serve, audit, projections, messaging, retention, keys, mailbox, token)
+COMMANDS = (serve, audit, projections, messaging, retention, ingest, keys, mailbox, token)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,7 @@ from infra.observability.metrics import PrometheusCommandMetrics
 from infra.postgres.audit_records import PostgresAuditRecords
 from infra.postgres.audit_trail import AuditTrail
 from infra.postgres.data_keys import PostgresDataKeys
+from infra.postgres.ingest_runs import PostgresIngestRuns
 from infra.postgres.patient_records import PostgresCareTeam, PostgresPatientRecords
 from infra.postgres.read_models import create_read_model_tables
 from infra.postgres.slot_catalog import PostgresSlotCatalog
@@ -103,6 +104,7 @@ class Container:
             metrics=PrometheusCommandMetrics(),
             audit_records=PostgresAuditRecords(pool, settings.db_schema),
             access=audit,
+            ingest_runs=PostgresIngestRuns(pool, settings.db_schema),
             mailbox=mailbox,
         )
         policy = Policy(hold_ttl_seconds=settings.hold_ttl_seconds,

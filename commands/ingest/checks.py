@@ -1,0 +1,165 @@
+"""Checking one source row at three levels before anything is applied (decision 0048):
+shape (the row model, then the command model it becomes), references (what it names exists,
+or is a good row of the same run) and rules (the domain's own refusals; durations on the
+hours' grid). A refusal is a list of RowRejects, one per reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from commands.application import ClinicApplication
+from commands.ingest.apply import (
+    Applier,
+    Outcome,
+    ingest_id,
+    wanted_clinic,
+    wanted_provider,
+    wanted_service,
+)
+from commands.ingest.errors import DurationOffGridError, UnknownReferenceError
+from commands.ingest.rows import (
+    COLUMN_OF,
+    ROW_MODELS,
+    ClinicRow,
+    HoursRow,
+    Kind,
+    ProviderRow,
+    Row,
+    ServiceRow,
+    SourceRow,
+)
+from commands.models import ProviderCreate, ServiceCreate
+from commands.ports import RowReject
+from domain.errors import DomainError
+from domain.providers import Provider
+from domain.schedules import Schedule
+from domain.services import Service
+
+MAX_VALUE = 200  # characters of a refused value kept in the report
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A row that passed its checks: its external id, our id, and how to apply it."""
+
+    kind: Kind
+    key: str
+    id: UUID
+    apply: Callable[[Applier], Outcome]
+
+
+class Checker:
+    """Checks the rows of one run; remembers the good ones so that later rows of the same
+    run may name them (a Bundle's Practitioner names its Locations)."""
+
+    def __init__(self, app: ClinicApplication, source: str) -> None:
+        self.app, self.source = app, source
+        self.planned: dict[UUID, Any] = {}  # our id -> the command of a good row
+
+    def check(self, raw: SourceRow) -> Checked | list[RowReject]:
+        if raw.defect is not None:
+            return [RowReject(raw.number, "", "", "row-shape", raw.defect)]
+        try:
+            row = ROW_MODELS[raw.kind].model_validate(dict(raw.values))
+            return self._resolve(raw.kind, row)
+        except ValidationError as exc:
+            return shape_rejects(raw.number, exc, raw.values)
+        except DomainError as exc:
+            column, value = getattr(exc, "column", ""), getattr(exc, "value", "")
+            return [RowReject(raw.number, column, _text(value), exc.code, exc.detail)]
+
+    def forget(self, checked: Checked) -> None:
+        """A row refused when applied: later rows may not count on it."""
+        self.planned.pop(checked.id, None)
+
+    def _resolve(self, kind: Kind, row: Row) -> Checked:
+        if isinstance(row, ClinicRow):
+            clinic = row.command()
+            wanted_clinic(clinic)
+            return self._plan(kind, row.key, clinic, lambda a, i: a.clinic(i, clinic))
+        if isinstance(row, ServiceRow):
+            service = row.command()
+            wanted_service(service)
+            return self._plan(kind, row.key, service, lambda a, i: a.service(i, service))
+        if isinstance(row, ProviderRow):
+            provider = ProviderCreate(display_name=row.display_name,
+                                      clinic_ids=self._named(Kind.clinics, "clinics",
+                                                             row.clinics),
+                                      service_ids=self._named(Kind.services, "services",
+                                                              row.services))
+            wanted_provider(provider)
+            return self._plan(kind, row.key, provider, lambda a, i: a.provider(i, provider))
+        assert isinstance(row, HoursRow)
+        return self._hours(row)
+
+    def _plan(self, kind: Kind, key: str, command: Any,
+              apply: Callable[[Applier, UUID], Outcome]) -> Checked:
+        our_id = ingest_id(self.source, kind.value, key)
+        self.planned[our_id] = command
+        return Checked(kind, key, our_id, lambda applier: apply(applier, our_id))
+
+    def _hours(self, row: HoursRow) -> Checked:
+        provider_id, = self._named(Kind.providers, "provider", [row.provider])
+        clinic_id, = self._named(Kind.clinics, "clinic", [row.clinic])
+        rules = row.command([]).to_domain()
+        provider = self.planned.get(provider_id) or self.app.find(Provider, provider_id)
+        assert isinstance(provider, ProviderCreate | Provider)
+        if clinic_id not in provider.clinic_ids:
+            raise UnknownReferenceError(f"provider {row.provider} does not work at clinic "
+                                        f"{row.clinic}", "clinic", row.clinic)
+        off_grid = sorted({d for d in self._durations(provider.service_ids)
+                           if d % rules.granularity_minutes})
+        if off_grid:
+            raise DurationOffGridError(
+                f"the provider's visits of {', '.join(map(str, off_grid))} minutes do not "
+                f"fill whole {rules.granularity_minutes}-minute steps", "granularity_minutes",
+                str(rules.granularity_minutes))
+        schedule_id = Schedule.create_id(provider_id, clinic_id)
+        return Checked(Kind.hours, row.key, schedule_id,
+                       lambda applier: applier.hours(provider_id, clinic_id, row.command))
+
+    def _named(self, kind: Kind, column: str, external_ids: list[str]) -> list[UUID]:
+        """Our ids of the records a row names; each must exist or be planned in this run."""
+        ids = {ingest_id(self.source, kind.value, ext): ext for ext in external_ids}
+        unplanned = [i for i in ids if i not in self.planned]
+        found = self.app.get_many(*unplanned) if unplanned else {}
+        for our_id, ext in ids.items():
+            if our_id not in self.planned and our_id not in found:
+                raise UnknownReferenceError(f"no {kind.value[:-1]} '{ext}' from this source, "
+                                            "neither recorded nor in this run", column, ext)
+        return list(ids)
+
+    def _durations(self, service_ids: list[UUID]) -> set[int]:
+        planned = {self.planned[i].duration_minutes for i in service_ids
+                   if isinstance(self.planned.get(i), ServiceCreate)}
+        stored = self.app.get_many(*(i for i in service_ids if i not in self.planned))
+        return planned | {s.duration_minutes for s in stored.values() if isinstance(s, Service)}
+
+
+def shape_rejects(number: int, error: ValidationError,
+                  values: Mapping[str, Any]) -> list[RowReject]:
+    """One reject per pydantic error, named by the source's column."""
+    rejects = []
+    for item in error.errors(include_url=False):
+        column = _column(item["loc"])
+        rejects.append(RowReject(number, column, _text(values.get(column, "")),
+                                 item["type"], item["msg"]))
+    return rejects
+
+
+def _column(loc: tuple[int | str, ...]) -> str:
+    if len(loc) > 1 and loc[0] == "weekly":
+        return str(loc[1])
+    named = COLUMN_OF.get(tuple(str(p) for p in loc[:2])) or COLUMN_OF.get((str(loc[0]),))
+    return named or (str(loc[0]) if loc else "")
+
+
+def _text(value: Any) -> str:
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    return text[:MAX_VALUE]
+

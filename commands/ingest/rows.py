@@ -1,0 +1,249 @@
+"""One pydantic model per kind of imported row (docs/ingest.md): the columns a source gives,
+checked for shape, then turned into the write side's own command models (commands/models.py)
+so that the bounds and text rules live once.
+
+A CSV cell is text; a partner API or a FHIR Bundle gives JSON values. The models accept both:
+a list may come as a list or as `;`-separated text, a duration as minutes or ISO 8601
+(`PT1H30M`), and an empty cell is an absent one (its default applies).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from commands.inputs import PlainText
+from commands.models import (
+    AddressIn,
+    AvailabilityIn,
+    ClinicCreate,
+    DateExceptionIn,
+    ServiceCreate,
+    Weekly,
+)
+from domain.availability import WEEKDAYS
+from domain.clinics import InvalidClinicError, valid_time_zone
+from domain.intervals import Interval, InvalidIntervalError
+from domain.modality import Modality
+
+
+class Kind(StrEnum):
+    """What a row describes; also the order a mixed run applies them in (references first)."""
+
+    clinics = "clinics"
+    services = "services"
+    providers = "providers"
+    hours = "hours"
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One record as a source read it: its position (1 is the first data row), its kind and
+    its raw values by column."""
+
+    number: int
+    kind: Kind
+    values: Mapping[str, Any]
+    defect: str | None = None  # the source could not make it a row (e.g. a cell too many)
+
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_ISO_DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?$")
+_RANGE = re.compile(r"^\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*$")
+
+
+def _listed(value: Any) -> Any:
+    """`a;b` (a CSV cell) or a JSON list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(";") if part.strip()]
+    return value
+
+
+def _time_zone(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            valid_time_zone(value)
+        except InvalidClinicError:
+            raise PydanticCustomError("iana-time-zone", "not an IANA time zone name such as "
+                                      "America/Chicago") from None
+    return value
+
+
+def _phone(value: Any) -> Any:
+    if isinstance(value, str) and not _E164.match(value.strip()):
+        raise PydanticCustomError("e164-phone", "not an E.164 phone number such as +16175550100")
+    return value.strip() if isinstance(value, str) else value
+
+
+def _minutes(value: Any) -> Any:
+    """Minutes as a number, or an ISO 8601 duration of hours and minutes (PT45M, PT1H30M)."""
+    if isinstance(value, str) and value.strip().upper().startswith("PT"):
+        found = _ISO_DURATION.match(value.strip().upper())
+        if not found or not any(found.groups()):
+            raise PydanticCustomError("duration", "not a duration: minutes, or ISO 8601 "
+                                      "such as PT45M or PT1H30M")
+        return int(found.group(1) or 0) * 60 + int(found.group(2) or 0)
+    return value
+
+
+def _day_hours(value: Any) -> Any:
+    """`09:00-12:00;13:00-17:00` (or a JSON list of [start, end] pairs): the day's ranges,
+    each within one day and starting before it ends."""
+    if isinstance(value, str):
+        pairs = []
+        for part in _listed(value):
+            found = _RANGE.match(part)
+            if not found:
+                raise PydanticCustomError("time-range", "hours are HH:MM-HH:MM ranges "
+                                          "separated by ';'")
+            pairs.append([found.group(1).zfill(5), found.group(2).zfill(5)])
+        value = pairs
+    if isinstance(value, list):
+        for pair in value:
+            try:
+                Interval.parse(*pair)
+            except (InvalidIntervalError, TypeError):
+                raise PydanticCustomError("hours-inside-a-day", "a time range must start "
+                                          "before it ends, within one day (00:00-24:00)"
+                                          ) from None
+    return value
+
+
+Listed = Annotated[list[PlainText], BeforeValidator(_listed)]
+ExternalId = Annotated[PlainText, Field(min_length=1, max_length=200)]
+DayHours = Annotated[list[list[str]], BeforeValidator(_day_hours)]
+
+
+class Row(BaseModel):
+    """Unknown columns are refused by the source's header check, not per row."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_cells_are_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v not in ("", None)}
+        return data
+
+    @property
+    def key(self) -> str:
+        """The row's stable external id within its source."""
+        raise NotImplementedError
+
+    @classmethod
+    def raw_key(cls, values: Mapping[str, Any]) -> str:
+        """The external id of a row that may not have passed its checks (a snapshot's rows,
+        good or bad, are all present in the source)."""
+        return str(values.get("external_id") or "").strip()
+
+    @classmethod
+    def columns(cls) -> tuple[list[str], list[str]]:
+        """(required, optional) column names."""
+        required = [n for n, f in cls.model_fields.items() if f.is_required()]
+        return required, [n for n in cls.model_fields if n not in required]
+
+
+class ClinicRow(Row):
+    external_id: ExternalId
+    name: str
+    address_line: str
+    city: str
+    state: str
+    postal_code: str
+    country: str = "US"
+    time_zone: Annotated[str, BeforeValidator(_time_zone)]
+    modalities: Annotated[list[Modality], BeforeValidator(_listed)]
+    phone: Annotated[str | None, BeforeValidator(_phone)] = None  # checked; not stored yet
+
+    @property
+    def key(self) -> str:
+        return self.external_id
+
+    def command(self) -> ClinicCreate:
+        address = AddressIn(line=self.address_line, city=self.city, state=self.state,
+                            postal_code=self.postal_code, country=self.country)
+        return ClinicCreate(name=self.name, address=address, time_zone=self.time_zone,
+                            modalities=self.modalities)
+
+
+class ServiceRow(Row):
+    external_id: ExternalId
+    name: str
+    duration_minutes: Annotated[int, BeforeValidator(_minutes)]
+    modality: Modality
+
+    @property
+    def key(self) -> str:
+        return self.external_id
+
+    def command(self) -> ServiceCreate:
+        return ServiceCreate(name=self.name, duration_minutes=self.duration_minutes,
+                             modality=self.modality)
+
+
+class ProviderRow(Row):
+    """`clinics` and `services` name the source's own external ids."""
+
+    external_id: ExternalId
+    display_name: str
+    clinics: Annotated[Listed, Field(min_length=1, max_length=50)]
+    services: Annotated[Listed, Field(min_length=1, max_length=50)]
+
+    @property
+    def key(self) -> str:
+        return self.external_id
+
+
+class HoursRow(Row):
+    """One provider's weekly hours at one clinic (one Schedule), in the clinic's local time.
+    Dated exceptions already published stay as they are."""
+
+    provider: ExternalId
+    clinic: ExternalId
+    monday: DayHours = []
+    tuesday: DayHours = []
+    wednesday: DayHours = []
+    thursday: DayHours = []
+    friday: DayHours = []
+    saturday: DayHours = []
+    sunday: DayHours = []
+    granularity_minutes: Annotated[int, BeforeValidator(_minutes)] = 15
+    buffer_before_minutes: Annotated[int, BeforeValidator(_minutes)] = 0
+    buffer_after_minutes: Annotated[int, BeforeValidator(_minutes)] = 0
+    horizon_days: int = 30
+    min_notice_minutes: Annotated[int, BeforeValidator(_minutes)] = 60
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}@{self.clinic}"
+
+    @classmethod
+    def raw_key(cls, values: Mapping[str, Any]) -> str:
+        return f"{str(values.get('provider') or '').strip()}@" \
+               f"{str(values.get('clinic') or '').strip()}"
+
+    def command(self, exceptions: list[dict[str, Any]]) -> AvailabilityIn:
+        return AvailabilityIn(
+            weekly=Weekly(**{day: getattr(self, day) for day in WEEKDAYS}),
+            exceptions=[DateExceptionIn(**ex) for ex in exceptions],
+            granularity_minutes=self.granularity_minutes,
+            buffer_before_minutes=self.buffer_before_minutes,
+            buffer_after_minutes=self.buffer_after_minutes,
+            horizon_days=self.horizon_days, min_notice_minutes=self.min_notice_minutes)
+
+
+ROW_MODELS: dict[Kind, type[Row]] = {Kind.clinics: ClinicRow, Kind.services: ServiceRow,
+                                     Kind.providers: ProviderRow, Kind.hours: HoursRow}
+
+# Where a command model's field comes from, when its name is not the column's.
+COLUMN_OF = {("address", "line"): "address_line", ("address", "city"): "city",
+             ("address", "state"): "state", ("address", "postal_code"): "postal_code",
+             ("address", "country"): "country", ("clinic_ids",): "clinics",
+             ("service_ids",): "services"}
