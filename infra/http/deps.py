@@ -18,6 +18,7 @@ from commands.consents import Consents
 from commands.directory import Directory
 from commands.erasure import Erasing, Retention
 from commands.holds import Holding
+from commands.ingest.run import Ingestion
 from commands.patients import Patients
 from commands.sign_in import SignIn
 from commands.telehealth import Telehealth
@@ -71,6 +72,7 @@ ErasingDep = Annotated[Erasing, Depends(_use_case("erasing"))]
 RetentionDep = Annotated[Retention, Depends(_use_case("retention"))]
 AuditDep = Annotated[Audit, Depends(_use_case("audit"))]
 TimelineDep = Annotated[Timeline, Depends(_use_case("timeline"))]
+IngestionDep = Annotated[Ingestion, Depends(_use_case("ingestion"))]
 
 
 async def get_phi(request: Request) -> PhiCipher:

@@ -122,6 +122,7 @@ def _world(client: TestClient, container: Container, token_for: Any,
         "location_id": ids["clinic"], "role_id": str(role_id(UUID(ids["provider"]),
                                                             UUID(ids["clinic"]))),
         "schedule_id": slots[0]["schedule_id"], "kind": "Location",
+        "run_id": "00000000-0000-4000-8000-000000000047",
     }
 
 

@@ -13,6 +13,7 @@ from infra.http.routes import (
     fhir_appointments,
     health,
     holds,
+    ingest,
     messages,
     metrics,
     patients,
@@ -28,4 +29,4 @@ ROUTERS: list[APIRouter] = [slots.router, holds.router, bookings.router, patient
                             auth.router, consents.router, clinics.router, services.router,
                             providers.router, privacy.router, telehealth.router,
                             fhir_appointments.router, fhir.router, health.router,
-                            metrics.router, messages.router, audit.router]
+                            metrics.router, messages.router, audit.router, ingest.router]

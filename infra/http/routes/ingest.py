@@ -1,0 +1,82 @@
+"""/ingest/runs: upload a CSV file of one kind for ingestion, and see what runs did (admin)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from tempfile import SpooledTemporaryFile
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from commands.context import Actor
+from commands.ingest.rows import Kind
+from commands.ingest.run import IngestReport, IngestRequest, Mode
+from commands.inputs import IsoDateTime
+from domain.access import Scope
+from infra.http.deps import IngestionDep, ReadPool
+from infra.http.routes.tags import ADMIN
+from infra.http.security import Acting
+from infra.ingest.csv_source import csv_rows
+from queries.ingest_runs import (
+    IngestRunDetail,
+    IngestRunPage,
+    RowRejectPublic,
+    get_run,
+    list_runs,
+)
+
+router = APIRouter(prefix="/ingest/runs", tags=ADMIN)
+Admin = Annotated[Actor, Acting(Scope.directory_write)]
+IN_MEMORY = 1 << 20  # an upload beyond this many bytes waits on disk, not in memory
+CSV_BODY = {"requestBody": {"required": True, "description": "The CSV file (docs/ingest.md).",
+                            "content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
+@router.get("", response_model=IngestRunPage)
+async def read_ingest_runs(
+    _: Admin, pool: ReadPool,
+    before: Annotated[IsoDateTime | None, Query(description="`next_before` of the last page")
+                      ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> IngestRunPage:
+    """Ingestion runs, newest first: source, mode, counts, duration, who started them."""
+    return await list_runs(pool, before, limit)
+
+
+@router.get("/{run_id}", response_model=IngestRunDetail)
+async def read_ingest_run(run_id: UUID, _: Admin, pool: ReadPool) -> IngestRunDetail:
+    """One run with its rejected rows and every reason (row, column, value, rule)."""
+    return await get_run(pool, run_id)
+
+
+@router.post("", status_code=201, response_model=IngestRunDetail, openapi_extra=CSV_BODY,
+             responses={201: {"description": "The run, done; `Location` names it"}})
+async def create_ingest_run(
+    request: Request, actor: Admin, ingestion: IngestionDep, response: Response,
+    kind: Kind,
+    source: Annotated[str, Query(max_length=63, description="names the source; our ids "
+                                 "derive from it: keep it stable")] = "upload",
+    mode: Mode = Mode.delta,
+    dry_run: bool = False,
+    all_or_nothing: bool = False,
+) -> IngestRunDetail:
+    """Ingest a CSV file of one kind; bad rows are set aside with their reasons."""
+    with SpooledTemporaryFile(max_size=IN_MEMORY) as upload:
+        async for chunk in request.stream():
+            upload.write(chunk)
+        upload.seek(0)
+        command = IngestRequest(source=source, kinds=(kind,), mode=mode, dry_run=dry_run,
+                                all_or_nothing=all_or_nothing)
+        report = await run_in_threadpool(ingestion.run, command, csv_rows(upload, kind), actor)
+    response.headers["Location"] = f"/ingest/runs/{report.run.run_id}"
+    return run_detail(report)
+
+
+def run_detail(report: IngestReport) -> IngestRunDetail:
+    run = report.run
+    seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
+    return IngestRunDetail(**asdict(run), duration_seconds=seconds,
+                           rejects=[RowRejectPublic(**asdict(r)) for r in report.rejects])
+
