@@ -8,7 +8,7 @@ import getpass
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TextIO
 
@@ -20,22 +20,32 @@ from commands.ports import IngestRunRecord
 from infra.cli.errors import CliError, load_settings
 from infra.cli.running import use_cases
 from infra.ingest.csv_source import csv_rows
+from infra.ingest.fhir_source import bundle_content, bundle_rows
+from infra.ingest.partner_source import partner_client, partner_rows
 from infra.observability.logging import configure_logging
+from infra.settings.ingest import PartnerSource
+
+PARTNER, FHIR = "partner:", "fhir:"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ingest = sub.add_parser(
-        "ingest", help="import clinics, services, providers or hours from a CSV file",
+        "ingest", help="import clinics, services, providers and hours (CSV, partner API)",
         description="Checks every row (shape, references, rules), applies the good ones "
         "through the same use cases as the API (each change an event by ingest:<source>), "
         "sets the bad ones aside with every reason, and records the run (GET /ingest/runs). "
         "Running the same input again changes nothing. Exit status: 0 all rows good, 1 some "
         "rows rejected, 2 the source could not be read (docs/ingest.md).")
-    ingest.add_argument("source", metavar="SOURCE", help="a CSV file")
-    ingest.add_argument("--kind", required=True, choices=[k.value for k in Kind])
-    ingest.add_argument("--source-name", default="csv", metavar="NAME",
+    ingest.add_argument("source", metavar="SOURCE", help="a CSV file; partner:NAME (a "
+                        "partner API configured in CLINIC_INGEST_PARTNERS); or fhir:PATH or "
+                        "fhir:URL (a FHIR R4 Bundle)")
+    ingest.add_argument("--kind", choices=[k.value for k in Kind],
+                        help="what the rows are (required for a CSV file; a partner's "
+                        "default: every kind, references first)")
+    ingest.add_argument("--source-name", default=None, metavar="NAME",
                         help="names the source: its records' ids derive from it, so keep it "
-                        "the same for every export of one system (default: csv)")
+                        "the same for every export of one system (default: csv, "
+                        "partner:NAME or fhir)")
     ingest.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.delta.value,
                         help="snapshot: the file is everything, and hours it no longer "
                         "lists are retired (default: delta)")
@@ -47,16 +57,36 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_ingest(args: argparse.Namespace) -> int:
-    configure_logging(load_settings().log_level)
-    path = Path(args.source)
-    if not path.is_file():
-        raise CliError(f"no file {path}")
-    request = IngestRequest(source=args.source_name, kinds=(Kind(args.kind),),
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    kinds = (Kind(args.kind),) if args.kind else tuple(Kind)
+    if args.source.startswith(PARTNER):
+        name = args.source.removeprefix(PARTNER)
+        partner = settings.ingest_partners.get(name)
+        if partner is None:
+            raise CliError(f"no partner {name!r} in CLINIC_INGEST_PARTNERS (configured: "
+                           f"{', '.join(sorted(settings.ingest_partners)) or 'none'})")
+        opened: AbstractContextManager[Iterator[SourceRow]] = _partner(name, partner, kinds)
+        default_name = args.source
+    elif args.source.startswith(FHIR):
+        try:
+            rows = bundle_rows(bundle_content(args.source.removeprefix(FHIR)))
+        except IngestSourceError as exc:
+            raise CliError(exc.detail) from None
+        opened, default_name = nullcontext(r for r in rows if r.kind in kinds), "fhir"
+    else:
+        path = Path(args.source)
+        if not path.is_file():
+            raise CliError(f"no file {path}")
+        if not args.kind:
+            raise CliError("--kind is required for a CSV file: which schema does it follow?")
+        opened, default_name = _csv(path, kinds[0]), "csv"
+    request = IngestRequest(source=args.source_name or default_name, kinds=kinds,
                             mode=Mode(args.mode), dry_run=args.dry_run,
                             all_or_nothing=args.all_or_nothing)
     operator = Actor(subject=f"cli:{getpass.getuser()}", request_id=f"cli-{uuid.uuid4()}",
                      system=True)
-    with use_cases() as running, _opened(path, Kind(args.kind)) as rows:
+    with use_cases() as running, opened as rows:
         try:
             report = running.ingestion.run(request, rows, operator, _progress(sys.stderr))
         except IngestSourceError as exc:
@@ -68,9 +98,16 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _opened(path: Path, kind: Kind) -> Iterator[Iterator[SourceRow]]:
+def _csv(path: Path, kind: Kind) -> Iterator[Iterator[SourceRow]]:
     with path.open("rb") as stream:
         yield csv_rows(stream, kind)
+
+
+@contextmanager
+def _partner(name: str, partner: PartnerSource,
+             kinds: tuple[Kind, ...]) -> Iterator[Iterator[SourceRow]]:
+    with partner_client(partner) as client:
+        yield partner_rows(name, partner, kinds, client)
 
 
 def _progress(out: TextIO) -> Progress | None:

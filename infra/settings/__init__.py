@@ -16,6 +16,7 @@ from pydantic_settings import SettingsConfigDict
 
 from infra.settings.clinic import ClinicSettings, parse_offsets
 from infra.settings.http import HttpSettings
+from infra.settings.ingest import IngestSettings
 from infra.settings.kafka import KafkaSettings
 from infra.settings.mail import MailSettings
 from infra.settings.oidc import OidcSettings
@@ -39,7 +40,7 @@ class Mode(StrEnum):
 
 
 class Settings(PostgresSettings, RedisSettings, KafkaSettings, MailSettings, HttpSettings,
-               SecretSettings, OidcSettings, ClinicSettings):
+               SecretSettings, OidcSettings, IngestSettings, ClinicSettings):
     """Every knob an operator can turn; see the configuration table in README.md."""
 
     model_config = SettingsConfigDict(env_prefix="CLINIC_", extra="ignore")

@@ -1,0 +1,29 @@
+"""Ingestion: the partner APIs `clinic ingest partner:<name>` may pull from (docs/ingest.md)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PartnerSource(BaseModel):
+    """One partner's API: `GET {url}/{kind}?cursor=...` pages of JSON items."""
+
+    url: str = Field(pattern=r"^https?://")
+    auth: Literal["none", "bearer", "api-key"] = "none"
+    token: SecretStr | None = None  # the bearer token, or the API key
+    api_key_header: str = "X-API-Key"
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    max_attempts: int = Field(default=5, ge=1, le=20)  # per page, for 429, 5xx and timeouts
+    backoff_seconds: float = Field(default=0.5, ge=0, le=60)  # doubled after each attempt
+    max_retry_after_seconds: float = Field(default=60.0, ge=0, le=3600)  # cap on Retry-After
+    ca_file: str | None = None  # CA of the partner's certificate (else the system's)
+
+
+class IngestSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLINIC_", extra="ignore")
+
+    # JSON: {"acme": {"url": "https://api.acme.example/v1", "auth": "bearer", "token": "..."}}
+    ingest_partners: dict[str, PartnerSource] = {}
