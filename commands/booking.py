@@ -117,24 +117,27 @@ class Bookings:
 
             return run_once(self.idempotency, key, BOOK, command, BookingPublic, create)
 
-    def reschedule(self, appointment_id: UUID, command: Reschedule,
-                   actor: Actor) -> BookingPublic:
+    def reschedule(self, appointment_id: UUID, command: Reschedule, actor: Actor,
+                   version: int | None = None) -> BookingPublic:
         """Move to another slot of the same provider and service: the new time is secured
-        before the old is given back, in one write, or nothing changes."""
+        before the old is given back, in one write, or nothing changes. With `version`
+        (If-Match), only if the appointment is still at that version."""
         self.visits.reachable(appointment_id, actor)
         slot = self.holding.bookable(command.slot_id, command)
         require_clinic(actor, slot.clinic_id)
         with acting_as(actor.doing("reschedule")), self._counted("reschedule"):
-            appointment = self.reschedule_to(appointment_id, slot, datetime.now(UTC))
+            appointment = self.reschedule_to(appointment_id, slot, datetime.now(UTC), version)
         self.holding.used(slot.slot_id, command)
         return BookingPublic.of(appointment)
 
-    def cancel(self, appointment_id: UUID, note: str, actor: Actor) -> BookingPublic:
-        """Within the cut-off before the start it is recorded as a late cancellation."""
+    def cancel(self, appointment_id: UUID, note: str, actor: Actor,
+               version: int | None = None) -> BookingPublic:
+        """Within the cut-off before the start it is recorded as a late cancellation. With
+        `version` (If-Match), only if the appointment is still at that version."""
         self.visits.reachable(appointment_id, actor)
         with acting_as(actor.doing("cancellation")):
             return BookingPublic.of(self.visits.cancel(appointment_id, datetime.now(UTC),
-                                                       note))
+                                                       note, version))
 
     def hand_off(self, appointment_id: UUID, command: HandOff, actor: Actor) -> BookingPublic:
         """Another provider of the same clinic and service takes the visit at its time, if
@@ -185,10 +188,11 @@ class Bookings:
                 raise DuplicateAppointmentError(appointment_id)
         raise SlotTakenError("that time is in high demand; please try again")
 
-    def reschedule_to(self, appointment_id: UUID, slot: SlotInfo, now: datetime) -> Appointment:
+    def reschedule_to(self, appointment_id: UUID, slot: SlotInfo, now: datetime,
+                      version: int | None = None) -> Appointment:
         nearby = around(slot.provider_id, slot.start, slot.end)
         for _attempt in range(MAX_ATTEMPTS):
-            appointment = self.visits.appointment(appointment_id)
+            appointment = self.visits.appointment(appointment_id, version)
             if slot.provider_id != appointment.provider_id or \
                     slot.service_id != appointment.service_id or \
                     slot.clinic_id != appointment.clinic_id:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from commands.application import ClinicApplication
 from commands.calendars import around, holding
@@ -14,10 +14,23 @@ from commands.context import Actor, acting_as
 from domain.agendas import PatientAgenda
 from domain.appointments import Appointment
 from domain.calendars import ProviderCalendar
-from domain.errors import ConflictError
+from domain.errors import ConflictError, PreconditionFailedError
 from domain.record_access import require_appointment
 
 MAX_ATTEMPTS = 5
+
+
+class VersionMismatchError(PreconditionFailedError):
+    """If-Match named another version than the appointment's (decision 0046)."""
+
+    code = "version-mismatch"
+
+    def __init__(self, detail: str, current: int) -> None:
+        super().__init__(detail)
+        self.current = current
+
+    def extensions(self) -> dict[str, str]:
+        return {"current_version": str(self.current)}
 
 
 class BookingPublic(BaseModel):
@@ -34,20 +47,28 @@ class BookingPublic(BaseModel):
     modality: str
     status: str
     late_cancellation: bool
+    version: int = Field(1, description="The appointment's version: 1 when booked, one more "
+                                        "with every change (ETag, If-Match; decision 0046)")
 
     @classmethod
     def of(cls, appointment: Appointment) -> BookingPublic:
         details = appointment.details()
         details.pop("reason")
-        return cls(**details)
+        return cls(**details, version=appointment.version)
 
 
 class Visits:
     def __init__(self, app: ClinicApplication, cancellation_cutoff: timedelta) -> None:
         self.app, self.cancellation_cutoff = app, cancellation_cutoff
 
-    def appointment(self, appointment_id: UUID) -> Appointment:
-        return self.app.get(Appointment, appointment_id, "appointment")
+    def appointment(self, appointment_id: UUID, version: int | None = None) -> Appointment:
+        """The appointment; at `version` if one is expected (If-Match), else refused."""
+        appointment = self.app.get(Appointment, appointment_id, "appointment")
+        if version is not None and appointment.version != version:
+            raise VersionMismatchError(
+                f"the appointment is at version {appointment.version}, not {version}: "
+                "read it again", appointment.version)
+        return appointment
 
     def reachable(self, appointment_id: UUID, actor: Actor) -> Appointment:
         """The appointment, if the record-level policy lets this actor reach it."""
@@ -56,10 +77,11 @@ class Visits:
                             appointment.provider_id, appointment.clinic_id)
         return appointment
 
-    def cancel(self, appointment_id: UUID, now: datetime, note: str = "") -> Appointment:
+    def cancel(self, appointment_id: UUID, now: datetime, note: str = "",
+               version: int | None = None) -> Appointment:
         """Gives the provider's time back in the same write (the caller checked access)."""
         for _attempt in range(MAX_ATTEMPTS):
-            appointment = self.appointment(appointment_id)
+            appointment = self.appointment(appointment_id, version)
             appointment.cancel(now, self.cancellation_cutoff, note)
             agenda_id = PatientAgenda.create_id(appointment.patient_id)
             loaded = self.app.get_many(agenda_id, *around(appointment.provider_id,

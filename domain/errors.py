@@ -30,6 +30,12 @@ class ConflictError(DomainError):
     code = "conflict"
 
 
+class PreconditionFailedError(DomainError):
+    """The caller changed a record it read at another version (If-Match): read it again."""
+
+    code = "precondition-failed"
+
+
 class RuleViolationError(DomainError):
     code = "rule-violation"
 

@@ -12,7 +12,7 @@ it is the network's). Another clinic's records need the `emergency` purpose of u
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from uuid import UUID
 
 from domain.access import PurposeOfUse, Role
@@ -140,9 +140,39 @@ def require_patients_list(caller: Caller, patient_id: UUID) -> UUID | None:
     their reach (clinics_in_reach)."""
     if caller.role is Role.patient and caller.subject != str(patient_id):
         raise HiddenRecordError(f"no patient with id {patient_id}")
-    if caller.role is Role.provider:
-        try:
-            return UUID(caller.subject)
-        except ValueError:
-            return UUID(int=0)  # a subject that is no provider id sees nothing
-    return None
+    return _subject_id(caller) if caller.role is Role.provider else None
+
+
+class AppointmentScope(NamedTuple):
+    """The conditions a caller's appointment search is held to (None: no condition)."""
+
+    patient_id: UUID | None
+    provider_id: UUID | None
+    clinics: frozenset[UUID] | None
+
+
+def appointment_search_scope(caller: Caller, patient_id: UUID | None,
+                             provider_id: UUID | None,
+                             clinic_id: UUID | None) -> AppointmentScope:
+    """Whose appointments a search by patient, practitioner or location returns: a patient
+    their own whatever they name, a provider their own visits, staff their clinics' (a
+    named clinic must be one of theirs)."""
+    own_visits = None
+    if patient_id is not None:
+        own_visits = require_patients_list(caller, patient_id)
+    elif caller.role is Role.patient:
+        patient_id = _subject_id(caller)
+    if provider_id is not None:
+        require_own_schedule(caller, provider_id)
+    elif caller.role is Role.provider:
+        provider_id = own_visits or _subject_id(caller)
+    if clinic_id is not None:
+        require_clinic(caller, clinic_id)
+    return AppointmentScope(patient_id, provider_id, clinics_in_reach(caller))
+
+
+def _subject_id(caller: Caller) -> UUID:
+    try:
+        return UUID(caller.subject)
+    except ValueError:
+        return UUID(int=0)  # a subject that is no record id reaches nothing

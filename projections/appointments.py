@@ -42,6 +42,7 @@ def _apply(writer: AppointmentsWriter, event: Any) -> None:
             "start_at": event.start, "end_at": event.end, "modality": event.modality,
             "status": AppointmentStatus.booked.value, "late_cancellation": False,
             "reason": event.reason, "booked_at": at, "updated_at": at,
+            "version": event.originator_version,
         })
         return
     changes: dict[str, Any] | None = None
@@ -61,5 +62,6 @@ def _apply(writer: AppointmentsWriter, event: Any) -> None:
     elif isinstance(event, Appointment.MarkedNoShow):
         changes = {"status": AppointmentStatus.noshow.value}
     if changes is not None:
-        writer.update(oid, {**changes, "updated_at": at}, reschedules)
+        writer.update(oid, {**changes, "updated_at": at,
+                            "version": event.originator_version}, reschedules)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -10,10 +11,22 @@ from queries.db import ReadPool, fetch_all
 from queries.models import AvailabilityPublic, ClinicPublic, ProviderPublic, ServicePublic
 
 
-async def list_clinics(pool: ReadPool) -> list[ClinicPublic]:
+async def list_clinics(pool: ReadPool, state: str | None = None,
+                       since: datetime | None = None) -> list[ClinicPublic]:
+    """Every clinic (or those in one state of their address, or changed since), by name."""
     rows = await fetch_all(pool, """SELECT clinic_id AS id, name, address, time_zone, modalities
-                         FROM directory_clinics ORDER BY name, clinic_id""")
+                         FROM directory_clinics
+                         WHERE (%(state)s::text IS NULL OR address->>'state' = %(state)s)
+                           AND (%(since)s::timestamptz IS NULL OR updated_at >= %(since)s)
+                         ORDER BY name, clinic_id""", {"state": state, "since": since})
     return [ClinicPublic(**r) for r in rows]
+
+
+async def clinic_states(pool: ReadPool) -> list[str]:
+    """The states (of their addresses) the clinics are in."""
+    rows = await fetch_all(pool, "SELECT DISTINCT address->>'state' AS state FROM "
+                                 "directory_clinics ORDER BY 1")
+    return [str(r["state"]) for r in rows]
 
 
 async def get_clinic(pool: ReadPool, clinic_id: UUID) -> ClinicPublic:
@@ -73,12 +86,15 @@ async def get_availability_by_id(pool: ReadPool, schedule_id: UUID) -> Availabil
 
 
 async def list_schedules(pool: ReadPool, provider_id: UUID | None,
-                         clinic_id: UUID | None) -> list[AvailabilityPublic]:
-    """Published hours, by provider or clinic (each an index of its own)."""
+                         clinic_id: UUID | None,
+                         since: datetime | None = None) -> list[AvailabilityPublic]:
+    """Published hours, by provider or clinic (each an index of its own), or changed since."""
     where = [condition for condition, given in (("provider_id = %(p)s", provider_id),
-                                                ("clinic_id = %(c)s", clinic_id)) if given]
+                                                ("clinic_id = %(c)s", clinic_id),
+                                                ("updated_at >= %(s)s", since)) if given]
     rows = await fetch_all(pool, "SELECT schedule_id, provider_id, clinic_id, rules FROM "
                            "availability_schedules" + (" WHERE " + " AND ".join(where)
                                                         if where else "")
-                           + " ORDER BY schedule_id", {"p": provider_id, "c": clinic_id})
+                           + " ORDER BY schedule_id",
+                           {"p": provider_id, "c": clinic_id, "s": since})
     return [AvailabilityPublic(**r) for r in rows]

@@ -88,6 +88,8 @@ class AppointmentView(BaseModel):
     late_cancellation: bool
     reschedule_count: int
     booked_at: datetime
+    version: int = Field(1, description="The appointment's version (ETag, If-Match: "
+                                        "decision 0046)")
 
 
 class AppointmentDetails(AppointmentView):

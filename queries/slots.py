@@ -5,15 +5,14 @@ Keyset pagination over (start_at, slot_id): a page costs the same at any depth.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from domain.errors import InvalidInputError, NotFoundError
+from domain.errors import NotFoundError
+from queries.cursors import InvalidSearchError, decode_cursor, encode_cursor
 from queries.db import ReadPool, fetch_all
 
 MAX_RANGE = timedelta(days=93)
@@ -21,10 +20,6 @@ DEFAULT_RANGE = timedelta(days=14)
 # The years a clinic's calendar can hold; far outside them date arithmetic overflows
 # (start_from=9999-12-31T23:59:59Z plus the default range was a 500).
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
-
-
-class InvalidSearchError(InvalidInputError):
-    code = "invalid-search"
 
 
 def search_window(start_from: datetime | None, start_to: datetime | None,
@@ -116,7 +111,7 @@ HOLD_SLACK = 10  # fetch a few more rows so a page stays full when some are held
 
 async def search_slots(pool: ReadPool, search: SlotSearch,
                        held: HeldSlots | None = None) -> dict[str, Any]:
-    after_start, after_id = _decode_cursor(search.cursor) if search.cursor else (
+    after_start, after_id = decode_cursor(search.cursor) if search.cursor else (
         search.start_from - timedelta(microseconds=1), UUID(int=0))
     params: dict[str, Any] = {
         "from": search.start_from, "to": search.start_to, "after_start": after_start,
@@ -147,7 +142,8 @@ async def search_slots(pool: ReadPool, search: SlotSearch,
         resume = None
     return {
         "slots": [_slot(r, search.display_zone) for r in page],
-        "next_cursor": _encode_cursor(resume) if resume is not None else None,
+        "next_cursor": None if resume is None
+        else encode_cursor(resume["start_at"], resume["slot_id"]),
     }
 
 
@@ -197,28 +193,15 @@ async def _require_known(pool: ReadPool, search: SlotSearch) -> None:
             raise NotFoundError(f"no {label} with id {value}")
 
 
-def _encode_cursor(row: dict[str, Any]) -> str:
-    raw = f"{row['start_at'].isoformat()}|{row['slot_id']}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        start, slot = raw.split("|")
-        when = datetime.fromisoformat(start)
-        if when.tzinfo is None:
-            raise ValueError
-        return when, UUID(slot)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidSearchError("cursor is not one this API returned") from None
-
-
-async def open_slots_after(pool: ReadPool, after: UUID, limit: int) -> list[dict[str, Any]]:
-    """Bookable slots by id after `after`: a whole-catalogue walk in bounded pages (bulk
-    publishing), each page an index range of the primary key."""
-    rows = await fetch_all(pool, _COLUMNS + "\nWHERE " + STATUSES["open"]
-                           + " AND s.slot_id > %s ORDER BY s.slot_id LIMIT %s", (after, limit))
+async def open_slots_after(pool: ReadPool, after: UUID, limit: int,
+                           state: str | None = None) -> list[dict[str, Any]]:
+    """Bookable slots by id after `after` (optionally at clinics in one state): a
+    whole-catalogue walk in bounded pages (bulk publishing), each page an index range of the
+    primary key."""
+    in_state = "" if state is None else " AND c.address->>'state' = %(state)s"
+    rows = await fetch_all(pool, _COLUMNS + "\nWHERE " + STATUSES["open"] + in_state
+                           + " AND s.slot_id > %(after)s ORDER BY s.slot_id LIMIT %(limit)s",
+                           {"after": after, "limit": limit, "state": state})
     return [_slot(row, None) for row in rows]
 
 

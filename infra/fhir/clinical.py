@@ -28,6 +28,7 @@ def appointment(row: dict[str, Any], reason: str | None) -> dict[str, Any]:
     read was audited)."""
     resource: dict[str, Any] = {
         "resourceType": "Appointment", "id": str(row["id"]),
+        "meta": {"versionId": str(row["version"]), "lastUpdated": instant(row["updated_at"])},
         "status": STATUSES.get(row["status"], "booked"),
         "serviceType": [service_type(row["service_id"], row["service_name"])],
         "start": instant(row["start"]), "end": instant(row["end"]),
@@ -46,6 +47,7 @@ def appointment_of(booking: BookingPublic) -> dict[str, Any]:
     """The answer of a command ($book, a cancel, a move): the appointment as it now is."""
     return {
         "resourceType": "Appointment", "id": str(booking.id),
+        "meta": {"versionId": str(booking.version)},
         "status": STATUSES.get(booking.status, "booked"),
         "serviceType": [service_type(booking.service_id)],
         "start": instant(booking.start), "end": instant(booking.end),

@@ -15,6 +15,7 @@ ISSUES: dict[str, tuple[str, int | None]] = {  # problem -> (issue type, status 
     "not-found": ("not-found", None),
     "method-not-allowed": ("not-supported", None),
     "conflict": ("conflict", None),
+    "precondition-failed": ("conflict", None),
     "rule-violation": ("business-rule", None),
     "rate-limited": ("throttled", None),
     "internal-error": ("exception", None),

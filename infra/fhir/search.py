@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from domain.errors import InvalidInputError
 
 PREFIXES = ("eq", "ge", "gt", "le", "lt")
+LOCAL_SLACK = timedelta(hours=15)  # every zone's local day lies within its UTC day ± this
 _PREFIXED = re.compile(r"^(eq|ge|gt|le|lt|ne|sa|eb|ap)?(.+)$")
 
 
@@ -65,6 +66,28 @@ class Range:
         if self.upper is not None:
             raise InvalidFhirSearchError("give at most one upper bound (eq, le or lt)")
         self.upper = bound
+
+
+def utc_limit(bound: Bound | None, *, lower: bool, window: bool = True) -> datetime | None:
+    """An instant bound as a half-open UTC limit; a local date as the UTC window that
+    contains it in every zone (`window`), or no UTC limit at all."""
+    if bound is None:
+        return None
+    if bound.local:
+        if not window:
+            return None
+        at = bound.at.replace(tzinfo=UTC)
+        return at - LOCAL_SLACK if lower else at + LOCAL_SLACK
+    step = timedelta(microseconds=1)
+    if lower:
+        return bound.at if bound.inclusive else bound.at + step
+    return bound.at + step if bound.inclusive else bound.at
+
+
+def local_limit(bound: Bound | None, *, lower: bool) -> datetime | None:
+    if bound is None or not bound.local:
+        return None
+    return bound.at  # dates are whole days: lower inclusive, upper exclusive
 
 
 def _period(parameter: str, value: str) -> tuple[datetime, datetime, bool]:

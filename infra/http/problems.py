@@ -24,6 +24,7 @@ from domain.errors import (
     LimitReachedError,
     NotAuthenticatedError,
     NotFoundError,
+    PreconditionFailedError,
     RuleViolationError,
 )
 from infra.fhir.outcome import operation_outcome
@@ -41,6 +42,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "not-found": (404, "Not found"),
     "method-not-allowed": (405, "Method not allowed"),
     "conflict": (409, "Conflict with the current state"),
+    "precondition-failed": (412, "The record changed since it was read"),
     "rule-violation": (422, "A business rule was broken"),
     "rate-limited": (429, "Too many requests"),
     "internal-error": (500, "Internal error"),
@@ -50,6 +52,7 @@ _STATUS_CODES = {status: code for code, (status, _) in PROBLEMS.items()}
 _DOMAIN_CODES: dict[type[DomainError], str] = {
     NotFoundError: "not-found",
     ConflictError: "conflict",
+    PreconditionFailedError: "precondition-failed",
     RuleViolationError: "rule-violation",
     InvalidInputError: "validation-error",
     NotAuthenticatedError: "unauthenticated",

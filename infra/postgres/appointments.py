@@ -30,7 +30,9 @@ CREATE TABLE IF NOT EXISTS {s}.appointments (
     status text NOT NULL, late_cancellation boolean NOT NULL DEFAULT false,
     reschedule_count int NOT NULL DEFAULT 0, reason text NOT NULL DEFAULT '',
     booked_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+    version int NOT NULL DEFAULT 1,
     projected_at timestamptz NOT NULL DEFAULT clock_timestamp());
+ALTER TABLE {s}.appointments ADD COLUMN IF NOT EXISTS version int NOT NULL DEFAULT 1;
 CREATE INDEX IF NOT EXISTS appointments_by_patient ON {s}.appointments (patient_id, start_at);
 CREATE INDEX IF NOT EXISTS appointments_by_provider ON {s}.appointments (provider_id, start_at);
 CREATE INDEX IF NOT EXISTS appointments_booked_by_start ON {s}.appointments (start_at)
@@ -38,7 +40,7 @@ CREATE INDEX IF NOT EXISTS appointments_booked_by_start ON {s}.appointments (sta
 """
 COLUMNS = ("appointment_id", "patient_id", "provider_id", "clinic_id", "service_id", "slot_id",
            "start_at", "end_at", "modality", "status", "late_cancellation", "reason",
-           "booked_at", "updated_at")
+           "booked_at", "updated_at", "version")
 
 
 class AppointmentsReadModel(TrackedReadModel):

@@ -207,6 +207,65 @@ def test_bulk_publish_lists_every_location_schedule_and_bookable_slot(
 
 
 
+def test_bulk_publish_splits_by_state_and_passes_since_on(
+        client: TestClient, token_for: Any, project: Any) -> None:
+    ids = set_up_clinic(client, token_for)
+    admin = token_for(Role.admin)
+    lakeside = {"name": "Lakeside", "address": {**ADDRESS, "state": "WA"},
+                "time_zone": "America/Los_Angeles", "modalities": ["in_person"]}
+    west = client.post("/clinics", headers=admin, json=lakeside).json()["id"]
+    doctor = client.post("/providers", headers=admin, json={
+        "display_name": "Dr. West", "clinic_ids": [west],
+        "service_ids": [ids["checkup"]]}).json()["id"]
+    assert client.put(f"/providers/{doctor}/availability/{west}", headers=admin, json={
+        "weekly": {d: [["09:00", "17:00"]] for d in EVERY_DAY}, "horizon_days": 5,
+        "min_notice_minutes": 60}).status_code == 200
+    project()
+    clinics = {ADDRESS["state"]: ids["clinic"], "WA": west}
+    manifest = _manifest(client)
+    assert sorted((o["extension"]["state"][0], o["type"]) for o in manifest["output"]) == [
+        (state, kind) for state in sorted(clinics) for kind in ("Location", "Schedule", "Slot")]
+    by_state: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for output in manifest["output"]:
+        answer = client.get(output["url"])
+        assert answer.status_code == 200, answer.text
+        by_state.setdefault(output["extension"]["state"][0], {})[output["type"]] = [
+            json.loads(line) for line in answer.text.splitlines()]
+    for state, files in by_state.items():
+        clinic = clinics[state]
+        assert {r["id"].removeprefix("virtual-") for r in files["Location"]} == {clinic}
+        assert {r["actor"][1]["reference"] for r in files["Schedule"]} == {
+            f"Location/{clinic}"}
+        schedules = {f"Schedule/{r['id']}" for r in files["Schedule"]}
+        assert files["Slot"] and {r["schedule"]["reference"] for r in files["Slot"]} <= \
+            schedules
+    whole = client.get(f"{FHIR}/$bulk-publish/Slot.ndjson").text.splitlines()
+    assert sorted(json.loads(line)["id"] for line in whole) == sorted(
+        r["id"] for files in by_state.values() for r in files["Slot"])
+
+    mark = datetime.now(UTC)
+    since = _manifest(client, _since=mark.isoformat())
+    assert all("_since=" in o["url"] for o in since["output"])
+    west_locations = next(o["url"] for o in since["output"]
+                          if o["type"] == "Location" and o["extension"]["state"] == ["WA"])
+    assert client.get(west_locations).text == ""  # nothing changed since the mark
+    assert client.put(f"/clinics/{west}", headers=admin, json={
+        "name": "Lakeside North", "address": lakeside["address"],
+        "modalities": ["in_person"]}).status_code == 200
+    project()
+    changed = [json.loads(line) for line in client.get(f"{FHIR}/$bulk-publish/Location.ndjson",
+                                                       params={"_since": mark.isoformat()}
+                                                       ).text.splitlines()]
+    assert [r["name"] for r in changed] == ["Lakeside North"]
+
+
+def _manifest(client: TestClient, **params: Any) -> dict[str, Any]:
+    answer = client.get(f"{FHIR}/$bulk-publish", params=params)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
 def test_the_capability_statement_lists_exactly_what_is_served(client: TestClient) -> None:
     statement = _get(client, "/metadata")["rest"][0]
     paths = [p.removeprefix(FHIR + "/") for p in client.get("/openapi.json").json()["paths"]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import Field
@@ -18,7 +18,7 @@ from commands.visits import BookingPublic
 from domain.access import Scope
 from infra.http.audit import record_read_async
 from infra.http.deps import BookingsDep, Limits, PhiDep, ReadPool, VisitsDep
-from infra.http.responses import answered, idempotency_key
+from infra.http.responses import answered, etag, expected_version, idempotency_key
 from infra.http.security import Acting
 from infra.postgres.appointments import reason_context
 from queries import appointments
@@ -45,11 +45,16 @@ def create_booking(body: BookingCreate, request: Request, actor: Booker, booking
     return answered(outcome, 201, location=f"/bookings/{outcome.result.id}")
 
 
+PRECONDITION: dict[int | str, dict[str, Any]] = {412: {
+    "description": "If-Match names another version than the appointment's; nothing changed"}}
+
+
 @router.get("/{appointment_id}", response_model=AppointmentDetails)
-async def read_booking(appointment_id: UUID, request: Request, actor: Reader, pool: ReadPool,
-                       phi: PhiDep) -> AppointmentDetails:
-    """One appointment, with the visit reason."""
+async def read_booking(appointment_id: UUID, request: Request, response: Response,
+                       actor: Reader, pool: ReadPool, phi: PhiDep) -> AppointmentDetails:
+    """One appointment, with the visit reason; its `ETag` is its version (If-Match)."""
     row = await appointments.read_appointment(pool, actor, appointment_id)
+    response.headers["ETag"] = etag(row["version"])
     await record_read_async(request, actor, patient_id=row["patient_id"],
                             record_id=appointment_id)
     row["reason"] = await run_in_threadpool(phi.open_text, row["reason"],
@@ -57,19 +62,28 @@ async def read_booking(appointment_id: UUID, request: Request, actor: Reader, po
     return AppointmentDetails(**row)
 
 
-@router.post("/{appointment_id}/cancel", response_model=BookingPublic)
-def cancel_booking(appointment_id: UUID, body: Cancellation, actor: Canceller,
+@router.post("/{appointment_id}/cancel", response_model=BookingPublic, responses=PRECONDITION)
+def cancel_booking(appointment_id: UUID, body: Cancellation, request: Request,
+                   response: Response, actor: Canceller,
                    bookings: BookingsDep) -> BookingPublic:
-    """Cancel; within the cut-off before the start it is recorded as a late cancellation."""
-    return bookings.cancel(appointment_id, body.note, actor)
+    """Cancel; within the cut-off before the start it is recorded as a late cancellation.
+    With `If-Match`, only if the appointment is still at that version."""
+    cancelled = bookings.cancel(appointment_id, body.note, actor, expected_version(request))
+    response.headers["ETag"] = etag(cancelled.version)
+    return cancelled
 
 
 @router.post("/{appointment_id}/reschedule", response_model=BookingPublic,
-             responses={409: {"description": "The new time is taken; nothing changed"}})
-def reschedule_booking(appointment_id: UUID, body: Reschedule, actor: Booker,
+             responses={409: {"description": "The new time is taken; nothing changed"},
+                        **PRECONDITION})
+def reschedule_booking(appointment_id: UUID, body: Reschedule, request: Request,
+                       response: Response, actor: Booker,
                        bookings: BookingsDep) -> BookingPublic:
-    """Move to another slot of the same provider and service, atomically."""
-    return bookings.reschedule(appointment_id, body, actor)
+    """Move to another slot of the same provider and service, atomically. With
+    `If-Match`, only if the appointment is still at that version."""
+    moved = bookings.reschedule(appointment_id, body, actor, expected_version(request))
+    response.headers["ETag"] = etag(moved.version)
+    return moved
 
 
 @router.post("/{appointment_id}/hand-off", response_model=BookingPublic,

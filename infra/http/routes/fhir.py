@@ -7,19 +7,29 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
+from urllib.parse import urlencode
 from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from commands.inputs import IsoDateTime
 from domain.errors import NotFoundError
 from infra.fhir import resources
-from infra.fhir.search import Bound, Range, reference_id, token_code
+from infra.fhir.search import (
+    InvalidFhirSearchError,
+    Range,
+    local_limit,
+    reference_id,
+    token_code,
+    utc_limit,
+)
 from infra.http.deps import PublicUrl, ReadPool
 from infra.http.fhir import BASE, OUTCOME, FhirResponse, base_url, bundle
 from queries.directory import (
+    clinic_states,
     get_availability_by_id,
     get_clinic,
     get_provider,
@@ -39,7 +49,6 @@ from queries.slots import (
 )
 
 NDJSON = "application/fhir+ndjson"
-LOCAL_SLACK = timedelta(hours=15)  # every zone's local day lies within its UTC day ± this
 STATUSES = {"free": "open", "busy": "booked"}
 
 
@@ -58,7 +67,7 @@ async def capability_statement(request: Request) -> dict[str, Any]:
 
 @router.get("/Location/{location_id}")
 async def read_location(location_id: str, pool: ReadPool) -> dict[str, Any]:
-    clinic_id, virtual = _location_id(location_id)
+    clinic_id, virtual = clinic_of_location(location_id)
     clinic = await get_clinic(pool, clinic_id)
     if virtual and "telehealth" not in clinic.modalities:
         raise NotFoundError(f"no Location/{location_id}")
@@ -122,7 +131,7 @@ async def search_practitioner_roles(
         service: Annotated[str | None, Query(max_length=100)] = None) -> dict[str, Any]:
     provider_id = reference_id("practitioner", practitioner, "Practitioner") \
         if practitioner else None
-    clinic_id = _location_id(location.removeprefix("Location/"))[0] if location else None
+    clinic_id = clinic_of_location(location, "location")[0] if location else None
     service_id = reference_id("service", service, "HealthcareService") if service else None
     return bundle(request, await _roles(pool, provider_id, clinic_id, service_id))
 
@@ -140,7 +149,7 @@ async def search_schedules(request: Request, pool: ReadPool,
                            _id: Ids = None) -> dict[str, Any]:
     provider_id = clinic_id = None
     if actor and actor.startswith("Location/"):
-        clinic_id = _location_id(actor.removeprefix("Location/"))[0]
+        clinic_id = clinic_of_location(actor, "actor")[0]
     elif actor:
         provider_id = reference_id("actor", actor, "Practitioner")
     wanted = _id_set(_id)
@@ -153,18 +162,29 @@ BULK_TYPES = ("Location", "Schedule", "Slot")
 BULK_PAGE = 5000
 
 
+BulkState = Annotated[str | None, Query(max_length=50, description=(
+    "Only clinics in this state of their address (the manifest's `extension.state`)"))]
+BulkSince = Annotated[IsoDateTime | None, Query(alias="_since", description=(
+    "Only Locations and Schedules changed since (Slots are always the whole bookable set)"))]
+
+
 @router.get("/$bulk-publish", responses={304: {"description": "Not modified"}})
-async def bulk_publish(request: Request, pool: ReadPool) -> Response:
+async def bulk_publish(request: Request, pool: ReadPool, since: BulkSince = None) -> Response:
     """SMART Scheduling Links: the manifest of the Location, Schedule and Slot files an
-    aggregator fetches (cacheable: ETag and Last-Modified change when the slots do)."""
+    aggregator fetches, one of each per state the clinics are in (cacheable: ETag and
+    Last-Modified change when the slots do). `_since` is passed on to the files."""
     cached, headers, changed = await _validators(request, pool)
     if cached:
         return Response(status_code=304, headers=headers)
     base = base_url(request)
+    passed = {"_since": since.isoformat()} if since else {}
     manifest = {"transactionTime": (changed or datetime.now(UTC)).astimezone(UTC).isoformat(),
                 "request": str(request.url),
-                "output": [{"type": kind, "url": f"{base}/$bulk-publish/{kind}.ndjson"}
-                           for kind in BULK_TYPES], "error": []}
+                "output": [{"type": kind, "url": f"{base}/$bulk-publish/{kind}.ndjson?"
+                                                 + urlencode({"state": state, **passed}),
+                            "extension": {"state": [state]}}
+                           for state in await clinic_states(pool) for kind in BULK_TYPES],
+                "error": []}
     return FhirResponse(manifest, headers=headers)
 
 
@@ -173,14 +193,25 @@ async def bulk_publish(request: Request, pool: ReadPool) -> Response:
           "content": {NDJSON: {"schema": {"type": "string"}}}},
     304: {"description": "Not modified"}})
 async def bulk_publish_file(kind: Literal["Location", "Schedule", "Slot"], request: Request,
-                            pool: ReadPool, public_url: PublicUrl) -> Response:
-    """One ndjson file of the publication, streamed: every clinic (and virtual) Location,
-    every Schedule, every bookable Slot with its booking deep link."""
+                            pool: ReadPool, public_url: PublicUrl, state: BulkState = None,
+                            since: BulkSince = None) -> Response:
+    """One ndjson file of the publication, streamed: the clinic (and virtual) Locations,
+    the Schedules, the bookable Slots with their booking deep links — of every clinic, or
+    of one state's."""
     cached, headers, _ = await _validators(request, pool)
     if cached:
         return Response(status_code=304, headers=headers)
     lines = {"Location": _locations, "Schedule": _schedules, "Slot": _slots}[kind]
-    return StreamingResponse(lines(pool, public_url), media_type=NDJSON, headers=headers)
+    return StreamingResponse(lines(pool, Published(public_url, state, since)),
+                             media_type=NDJSON, headers=headers)
+
+
+class Published(NamedTuple):
+    """What one bulk file covers."""
+
+    public_url: str
+    state: str | None
+    since: datetime | None
 
 
 async def _validators(request: Request, pool: ReadPool
@@ -194,34 +225,40 @@ async def _validators(request: Request, pool: ReadPool
     return request.headers.get("if-none-match") == etag, headers, changed
 
 
-async def _locations(pool: ReadPool, public_url: str) -> AsyncIterator[bytes]:
-    for clinic in await list_clinics(pool):
+async def _locations(pool: ReadPool, covered: Published) -> AsyncIterator[bytes]:
+    for clinic in await list_clinics(pool, covered.state, covered.since):
         for location in resources.clinic_locations(clinic):
             yield _line(location)
 
 
-async def _schedules(pool: ReadPool, public_url: str) -> AsyncIterator[bytes]:
-    async for schedule in _schedule_resources(pool, None, None):
+async def _schedules(pool: ReadPool, covered: Published) -> AsyncIterator[bytes]:
+    clinics = None if covered.state is None else {
+        c.id for c in await list_clinics(pool, covered.state)}
+    async for schedule in _schedule_resources(pool, None, None, covered.since, clinics):
         yield _line(schedule)
 
 
 async def _schedule_resources(pool: ReadPool, provider_id: UUID | None,
-                              clinic_id: UUID | None) -> AsyncIterator[dict[str, Any]]:
-    """Schedules as FHIR, from three reads (schedules, providers, services)."""
+                              clinic_id: UUID | None, since: datetime | None = None,
+                              clinics: set[UUID] | None = None
+                              ) -> AsyncIterator[dict[str, Any]]:
+    """Schedules as FHIR (of `clinics` only, if given), from three reads (schedules,
+    providers, services)."""
     services = await _services(pool)
     providers = {p.id: p for p in await list_providers(pool, None, None)}
-    for availability in await list_schedules(pool, provider_id, clinic_id):
-        if availability.provider_id in providers:
+    for availability in await list_schedules(pool, provider_id, clinic_id, since):
+        if availability.provider_id in providers and (
+                clinics is None or availability.clinic_id in clinics):
             yield resources.schedule(availability, providers[availability.provider_id],
                                      services)
 
 
-async def _slots(pool: ReadPool, public_url: str) -> AsyncIterator[bytes]:
+async def _slots(pool: ReadPool, covered: Published) -> AsyncIterator[bytes]:
     after = UUID(int=0)
     while True:
-        page = await open_slots_after(pool, after, BULK_PAGE)
+        page = await open_slots_after(pool, after, BULK_PAGE, covered.state)
         for row in page:
-            yield _line(resources.bookable(resources.slot(row, "free"), public_url))
+            yield _line(resources.bookable(resources.slot(row, "free"), covered.public_url))
         if len(page) < BULK_PAGE:
             return
         after = UUID(page[-1]["id"])
@@ -271,12 +308,12 @@ def slot_search_of(schedule: str | None, start: list[str], end: list[str],
         ends.add("end", value)
     provider_id = clinic_id = None
     if schedule_actor and schedule_actor.startswith("Location/"):
-        clinic_id = _location_id(schedule_actor.removeprefix("Location/"))[0]
+        clinic_id = clinic_of_location(schedule_actor, "schedule.actor")[0]
     elif schedule_actor:
         provider_id = reference_id("schedule.actor", schedule_actor, "Practitioner")
     now = datetime.now(UTC)
-    start_from = _utc(starts.lower, lower=True) or now
-    start_to = _utc(starts.upper, lower=False) or start_from + timedelta(days=14)
+    start_from = utc_limit(starts.lower, lower=True) or now
+    start_to = utc_limit(starts.upper, lower=False) or start_from + timedelta(days=14)
     return SlotSearch(
         start_from=start_from, start_to=start_to,
         schedule_id=reference_id("schedule", schedule, "Schedule") if schedule else None,
@@ -284,43 +321,27 @@ def slot_search_of(schedule: str | None, start: list[str], end: list[str],
         if service_type else None,
         provider_id=provider_id,
         clinic_id=clinic_id, status=status,
-        local_start_from=_local(starts.lower, lower=True),
-        local_start_to=_local(starts.upper, lower=False),
-        end_from=_utc(ends.lower, lower=True, window=False),
-        end_to=_utc(ends.upper, lower=False, window=False),
-        local_end_from=_local(ends.lower, lower=True),
-        local_end_to=_local(ends.upper, lower=False),
+        local_start_from=local_limit(starts.lower, lower=True),
+        local_start_to=local_limit(starts.upper, lower=False),
+        end_from=utc_limit(ends.lower, lower=True, window=False),
+        end_to=utc_limit(ends.upper, lower=False, window=False),
+        local_end_from=local_limit(ends.lower, lower=True),
+        local_end_to=local_limit(ends.upper, lower=False),
         limit=count, cursor=page_token)
 
 
-def _utc(bound: Bound | None, *, lower: bool, window: bool = True) -> datetime | None:
-    """An instant bound as a half-open UTC limit; a local date as the UTC window that
-    contains it in every zone (`window`), or no UTC limit at all."""
-    if bound is None:
-        return None
-    if bound.local:
-        if not window:
-            return None
-        at = bound.at.replace(tzinfo=UTC)
-        return at - LOCAL_SLACK if lower else at + LOCAL_SLACK
-    step = timedelta(microseconds=1)
-    if lower:
-        return bound.at if bound.inclusive else bound.at + step
-    return bound.at + step if bound.inclusive else bound.at
-
-
-def _local(bound: Bound | None, *, lower: bool) -> datetime | None:
-    if bound is None or not bound.local:
-        return None
-    return bound.at  # dates are whole days: lower inclusive, upper exclusive
-
-
-def _location_id(text: str) -> tuple[UUID, bool]:
-    """A clinic's Location id, or its virtual Location's; anything else names no Location."""
-    virtual = text.startswith(resources.VIRTUAL)
+def clinic_of_location(text: str, parameter: str | None = None) -> tuple[UUID, bool]:
+    """The clinic a Location id (`Location/` optional) names, and whether it is the clinic's
+    virtual Location. Anything else names no Location: a 404 on a read, a bad `parameter`
+    (400) in a search."""
+    given = text.removeprefix("Location/")
+    virtual = given.startswith(resources.VIRTUAL)
     try:
-        return UUID(text.removeprefix(resources.VIRTUAL)), virtual
+        return UUID(given.removeprefix(resources.VIRTUAL)), virtual
     except ValueError:
+        if parameter is not None:
+            raise InvalidFhirSearchError(f"{parameter}: {text!r} is not a Location "
+                                         "reference") from None
         raise NotFoundError(f"no Location/{text}") from None
 
 
@@ -363,9 +384,13 @@ SEARCHES: dict[str, list[tuple[str, str, str]]] = {
              ("status", "token", "free (default) or busy"),
              ("_count", "number", "page size, at most 200")],
     "Appointment": [("patient", "reference", "the patient's appointments"),
-                    ("practitioner", "reference", "with date: a provider's day"),
-                    ("date", "date", "a clinic-local day (with practitioner)"),
-                    ("status", "token", "comma-separated statuses")],
+                    ("practitioner", "reference", "the provider's (with a date range)"),
+                    ("location", "reference", "at the clinic (with a date range)"),
+                    ("date", "date", "the start: eq/ge/gt/le/lt; a date is a clinic-local day"),
+                    ("status", "token", "comma-separated statuses"),
+                    ("_lastUpdated", "date", "last change: eq/ge/gt/le/lt (a date is a UTC "
+                                             "day)"),
+                    ("_count", "number", "page size, at most 200")],
     "Patient": [],
     "Consent": [("patient", "reference", "the patient's consent answers")],
 }

@@ -17,10 +17,19 @@ from fastapi.concurrency import run_in_threadpool
 from commands.booking import BookingCreate, Reschedule
 from commands.context import Actor
 from commands.holds import HoldCreate
+from commands.visits import BookingPublic
 from domain.access import Scope
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from infra.fhir import clinical
-from infra.fhir.search import reference_id
+from infra.fhir.search import (
+    LOCAL_SLACK,
+    Bound,
+    InvalidFhirSearchError,
+    Range,
+    local_limit,
+    reference_id,
+    utc_limit,
+)
 from infra.http.audit import record_read, record_read_async
 from infra.http.deps import (
     BookingsDep,
@@ -35,11 +44,12 @@ from infra.http.deps import (
 )
 from infra.http.fhir import BASE, OUTCOME, FhirResponse, bundle
 from infra.http.problems import ProblemError
-from infra.http.responses import idempotency_key
-from infra.http.routes.fhir import slot_search_of
+from infra.http.responses import etag, expected_version, idempotency_key
+from infra.http.routes.fhir import clinic_of_location, slot_search_of
 from infra.http.security import Acting, MaybeActor
 from infra.postgres.appointments import reason_context
 from queries import appointments
+from queries.appointments import AppointmentSearch
 from queries.slots import find_slot, search_slots
 
 router = APIRouter(prefix=BASE, tags=["FHIR R4"], default_response_class=FhirResponse,
@@ -95,25 +105,27 @@ async def hold_appointment(parameters: Parameters, pool: ReadPool, actor: MaybeA
     return clinical.held(clinical.proposed(found), hold)
 
 
-@router.post("/Appointment/$book", responses={409: OUTCOME, 422: OUTCOME})
+@router.post("/Appointment/$book", responses={409: OUTCOME, 412: OUTCOME, 422: OUTCOME})
 def book_appointment(parameters: Parameters, request: Request, actor: Booker,
                      bookings: BookingsDep, limits: Limits) -> FhirResponse:
     """Book a held (or free) appointment: `appointment-resource` with status `pending`, its
     slot, the patient (staff book for one) and the hold's identifiers; or an existing
     appointment with status `cancelled` (cancel) or another slot (an atomic reschedule).
-    `Idempotency-Key` as on POST /bookings; a taken time is a 409 naming the slot."""
+    `Idempotency-Key` as on POST /bookings; a taken time is a 409 naming the slot. A cancel
+    or move with `If-Match` applies only to that version (else 412)."""
     resource = _resource(parameters, "appointment-resource")
     status, given = resource.get("status"), str(resource.get("id") or "")
     existing = bool(given) and not given.startswith(clinical.PROPOSED)
     if existing and status == "cancelled":
-        booked = bookings.cancel(_appointment_id(resource), "", actor)
-        return FhirResponse(clinical.appointment_of(booked))
+        booked = bookings.cancel(_appointment_id(resource), "", actor,
+                                 expected_version(request))
+        return _versioned(booked)
     slot_id = _slot_of(resource)
     if existing:  # another slot for a booked appointment: the atomic move
         with _naming(slot_id):
             moved = bookings.reschedule(_appointment_id(resource), Reschedule(
-                slot_id=slot_id, **_hold_proof(resource)), actor)
-        return FhirResponse(clinical.appointment_of(moved))
+                slot_id=slot_id, **_hold_proof(resource)), actor, expected_version(request))
+        return _versioned(moved)
     if status != "pending":
         raise InvalidOperationError("a new appointment to $book has status pending")
     limits.check(("book", actor.subject, 30, 60), ("book-ip", limits.address, 120, 60))
@@ -121,23 +133,35 @@ def book_appointment(parameters: Parameters, request: Request, actor: Booker,
                             **_hold_proof(resource))
     with _naming(slot_id):
         outcome = bookings.book(command, actor, idempotency_key(request, actor.subject))
-    headers = {"Location": f"{BASE}/Appointment/{outcome.result.id}"}
+    headers = {"Location": f"{BASE}/Appointment/{outcome.result.id}",
+               "ETag": etag(outcome.result.version)}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
     return FhirResponse(clinical.appointment_of(outcome.result), status_code=201,
                         headers=headers)
 
 
+def _versioned(booking: BookingPublic) -> FhirResponse:
+    """A command's answer: the appointment as it now is, its version the ETag."""
+    return FhirResponse(clinical.appointment_of(booking),
+                        headers={"ETag": etag(booking.version)})
+
+
 @router.get("/Appointment/{appointment_id:uuid}")
 async def read_appointment(appointment_id: UUID, request: Request, actor: Reader,
-                           pool: ReadPool, phi: PhiDep) -> dict[str, Any]:
-    """As GET /bookings/{id}: the same access rule, the read audited, the reason opened."""
+                           pool: ReadPool, phi: PhiDep) -> FhirResponse:
+    """As GET /bookings/{id}: the same access rule, the read audited, the reason opened;
+    `meta.versionId` and the `ETag` are the appointment's version (If-Match on `$book`)."""
     row = await appointments.read_appointment(pool, actor, appointment_id)
     await record_read_async(request, actor, patient_id=row["patient_id"],
                             record_id=appointment_id)
     reason = await run_in_threadpool(phi.open_text, row["reason"],
                                      reason_context(appointment_id))
-    return clinical.appointment(row, reason)
+    return FhirResponse(clinical.appointment(row, reason),
+                        headers={"ETag": etag(row["version"])})
+
+
+MAX_SPAN = dt.timedelta(days=93)
 
 
 @router.get("/Appointment")
@@ -145,28 +169,65 @@ async def search_appointments(
         request: Request, actor: Reader, pool: ReadPool,
         patient: Annotated[str | None, Query(max_length=100)] = None,
         practitioner: Annotated[str | None, Query(max_length=100)] = None,
-        date: Annotated[dt.date | None, Query(description="with practitioner: that "
-                                                          "clinic-local day")] = None,
+        location: Annotated[str | None, Query(max_length=100)] = None,
+        date: Annotated[list[str] | None, Query(max_length=40, description=(
+            "The start: eq (a date alone is that clinic-local day), ge, gt, le, lt"))] = None,
         status: Annotated[str | None, Query(max_length=100, description="comma-separated")]
-        = None) -> dict[str, Any]:
-    """A patient's appointments (as GET /patients/{id}/appointments), or a practitioner's
-    on one clinic-local day (as GET /providers/{id}/schedule); optionally by status. No
-    visit reasons in a search."""
-    if (patient is None) == (practitioner is None) or (practitioner and date is None):
-        raise InvalidOperationError("search by patient, or by practitioner and date")
-    if patient is not None:
-        patient_id = reference_id("patient", patient, "Patient")
-        rows = await appointments.read_patient_appointments(pool, actor, patient_id)
-        await record_read_async(request, actor, patient_id=patient_id)
-    else:
-        provider_id = reference_id("practitioner", str(practitioner), "Practitioner")
-        assert date is not None
-        rows = await appointments.read_provider_day(pool, actor, provider_id, date)
-        await record_read_async(request, actor, record_id=f"{provider_id}/{date}",
-                                patient_ids=[r["patient_id"] for r in rows])
-    wanted = {s.strip() for s in status.split(",")} if status else None
-    found = [clinical.appointment(row, None) for row in rows]
-    return bundle(request, [f for f in found if wanted is None or f["status"] in wanted])
+        = None,
+        last_updated: Annotated[list[str] | None, Query(alias="_lastUpdated",
+                                                        max_length=40)] = None,
+        count: Annotated[int, Query(alias="_count", ge=1, le=200)] = 100,
+        page_token: Annotated[str | None, Query(alias="_page_token", max_length=200)] = None,
+) -> dict[str, Any]:
+    """Appointments by patient, practitioner or location (at least one), optionally by
+    start date, status and last change: a patient sees their own, a provider their own
+    visits, staff their clinics' (as the JSON lists). Without a patient, a date range of
+    at most 93 days is needed. No visit reasons in a search; pages follow `next`."""
+    if patient is None and practitioner is None and location is None:
+        raise InvalidOperationError("search by patient, practitioner or location")
+    starts, changed = Range(), Range()
+    for value in date or []:
+        starts.add("date", value)
+    for value in last_updated or []:
+        changed.add("_lastUpdated", value)
+    start_from = utc_limit(starts.lower, lower=True)
+    start_to = utc_limit(starts.upper, lower=False)
+    if patient is None and (start_from is None or start_to is None
+                            or start_to - start_from > MAX_SPAN + 2 * LOCAL_SLACK):
+        raise InvalidFhirSearchError("without a patient, give a date range (date=ge…&"
+                                     "date=lt…) of at most 93 days")
+    search = AppointmentSearch(
+        patient_id=reference_id("patient", patient, "Patient") if patient else None,
+        provider_id=reference_id("practitioner", practitioner, "Practitioner")
+        if practitioner else None,
+        clinic_id=clinic_of_location(location, "location")[0] if location else None,
+        start_from=start_from, start_to=start_to,
+        local_from=local_limit(starts.lower, lower=True),
+        local_to=local_limit(starts.upper, lower=False),
+        updated_from=_utc_day(changed.lower, lower=True),
+        updated_to=_utc_day(changed.upper, lower=False),
+        statuses=_statuses(status), limit=count, cursor=page_token)
+    rows, more = await appointments.search_appointments(pool, actor, search)
+    await record_read_async(request, actor, patient_id=search.patient_id,
+                            patient_ids=[r["patient_id"] for r in rows])
+    return bundle(request, [clinical.appointment(row, None) for row in rows], total=False,
+                  next_params={"_page_token": more} if more else None)
+
+
+def _statuses(given: str | None) -> tuple[str, ...] | None:
+    """FHIR appointment statuses as ours; one we never use matches nothing."""
+    if not given:
+        return None
+    ours = {fhir: own for own, fhir in clinical.STATUSES.items()}
+    return tuple(ours.get(s.strip(), s.strip()) for s in given.split(","))
+
+
+def _utc_day(bound: Bound | None, *, lower: bool) -> dt.datetime | None:
+    """`_lastUpdated` bounds: a date alone is a UTC day (the change times are instants)."""
+    if bound is not None and bound.local:
+        bound = Bound(bound.at.replace(tzinfo=dt.UTC), local=False,
+                      inclusive=bound.inclusive)
+    return utc_limit(bound, lower=lower, window=False)
 
 
 @router.get("/Patient/{patient_id}")

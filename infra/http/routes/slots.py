@@ -15,8 +15,9 @@ from domain.clinics import InvalidClinicError, valid_time_zone
 from domain.modality import Modality
 from infra.http.deps import search_of
 from infra.http.query_models import documented, query_of
+from queries.cursors import InvalidSearchError
 from queries.models import SlotPage
-from queries.slots import InvalidSearchError, SlotSearch, search_slots, search_window
+from queries.slots import SlotSearch, search_slots, search_window
 
 router = APIRouter(prefix="/slots", tags=["directory and search"])
 
