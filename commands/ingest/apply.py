@@ -19,11 +19,12 @@ from eventsourcing.persistence import IntegrityError
 
 from commands.context import Actor
 from commands.directory import Directory
-from commands.ingest.errors import TimeZoneFixedError
+from commands.ingest.errors import TimeZoneFixedError, UnknownReferenceError
 from commands.models import (
     AvailabilityIn,
     ClinicCreate,
     ClinicUpdate,
+    DateExceptionIn,
     ProviderCreate,
     ServiceCreate,
     Weekly,
@@ -108,6 +109,27 @@ class Applier:
         current = schedule.rules.as_dict() if schedule is not None else None
         wanted = command(current["exceptions"] if current else [])
         if current == wanted.to_domain().as_dict():
+            return Outcome.unchanged
+        if not self.dry_run:
+            self.directory.publish_availability(provider_id, clinic_id, wanted, self.actor)
+        return Outcome.applied
+
+    def dated(self, provider_id: UUID, clinic_id: UUID, day: str,
+              exception: DateExceptionIn | None) -> Outcome:
+        """One date's exception set (or, with None, removed); the rest of the hours as
+        they are (refused, like any change, if it would strand booked visits)."""
+        schedule = self.directory.app.find(Schedule, Schedule.create_id(provider_id, clinic_id))
+        if schedule is None:
+            if self.dry_run:  # the hours are in this (dry) run: they would exist by now
+                return Outcome.applied
+            raise UnknownReferenceError("the provider has no hours at this clinic to make "
+                                        "an exception to", "date", day)
+        current = schedule.rules.as_dict()
+        kept = [ex for ex in current["exceptions"] if ex["date"] != day]
+        given = [exception.model_dump()] if exception is not None else []
+        wanted = AvailabilityIn.model_validate({
+            **current, "exceptions": sorted(kept + given, key=lambda ex: str(ex["date"]))})
+        if wanted.to_domain().as_dict() == current:
             return Outcome.unchanged
         if not self.dry_run:
             self.directory.publish_availability(provider_id, clinic_id, wanted, self.actor)

@@ -32,8 +32,9 @@ from commands.ingest.rows import (
     Row,
     ServiceRow,
     SourceRow,
+    TimeOffRow,
 )
-from commands.models import ProviderCreate, ServiceCreate
+from commands.models import AvailabilityIn, ProviderCreate, ServiceCreate, Weekly
 from commands.ports import RowReject
 from domain.errors import DomainError
 from domain.providers import Provider
@@ -94,6 +95,8 @@ class Checker:
                                                               row.services))
             wanted_provider(provider)
             return self._plan(kind, row.key, provider, lambda a, i: a.provider(i, provider))
+        if isinstance(row, TimeOffRow):
+            return self._time_off(row)
         assert isinstance(row, HoursRow)
         return self._hours(row)
 
@@ -120,8 +123,31 @@ class Checker:
                 f"fill whole {rules.granularity_minutes}-minute steps", "granularity_minutes",
                 str(rules.granularity_minutes))
         schedule_id = Schedule.create_id(provider_id, clinic_id)
+        self.planned[schedule_id] = rules
         return Checked(Kind.hours, row.key, schedule_id,
                        lambda applier: applier.hours(provider_id, clinic_id, row.command))
+
+    def _time_off(self, row: TimeOffRow) -> Checked:
+        provider_id, = self._named(Kind.providers, "provider", [row.provider])
+        clinic_id, = self._named(Kind.clinics, "clinic", [row.clinic])
+        exception = row.exception()
+        AvailabilityIn(weekly=Weekly(), exceptions=[exception]).to_domain()  # the domain's
+        schedule_id = Schedule.create_id(provider_id, clinic_id)  # own refusals, up front
+        if schedule_id not in self.planned and self.app.find(Schedule, schedule_id) is None:
+            raise UnknownReferenceError(f"provider {row.provider} has no hours at clinic "
+                                        f"{row.clinic} (publish them first, or in the same "
+                                        "run)", "provider", row.provider)
+        day = row.date.isoformat()
+        return Checked(Kind.time_off, row.key, ingest_id(self.source, "time_off", row.key),
+                       lambda applier: applier.dated(provider_id, clinic_id, day, exception))
+
+    def retired_time_off(self, key: str) -> Callable[[Applier], Outcome]:
+        """How to remove the exception a time-off key (provider@clinic/date) brought in."""
+        people, _, day = key.rpartition("/")
+        provider, _, clinic = people.partition("@")
+        provider_id = ingest_id(self.source, Kind.providers.value, provider)
+        clinic_id = ingest_id(self.source, Kind.clinics.value, clinic)
+        return lambda applier: applier.dated(provider_id, clinic_id, day, None)
 
     def _named(self, kind: Kind, column: str, external_ids: list[str]) -> list[UUID]:
         """Our ids of the records a row names; each must exist or be planned in this run."""

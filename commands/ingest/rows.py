@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -40,6 +41,11 @@ class Kind(StrEnum):
     services = "services"
     providers = "providers"
     hours = "hours"
+    time_off = "time_off"
+
+
+# What a source gives when no kind is named (time off is asked for by name).
+DIRECTORY = (Kind.clinics, Kind.services, Kind.providers, Kind.hours)
 
 
 @dataclass(frozen=True)
@@ -239,8 +245,33 @@ class HoursRow(Row):
             horizon_days=self.horizon_days, min_notice_minutes=self.min_notice_minutes)
 
 
+class TimeOffRow(Row):
+    """One date's exception to a provider's weekly hours at one clinic, in the clinic's
+    local time: `off` (the whole day, or the given hours) or `extra` hours. The weekly hours
+    must be published (or be in the same run); the rest of them stay as they are."""
+
+    provider: ExternalId
+    clinic: ExternalId
+    date: date
+    kind: Literal["off", "extra"] = "off"
+    hours: DayHours = []
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}@{self.clinic}/{self.date.isoformat()}"
+
+    @classmethod
+    def raw_key(cls, values: Mapping[str, Any]) -> str:
+        return f"{HoursRow.raw_key(values)}/{str(values.get('date') or '').strip()}"
+
+    def exception(self) -> DateExceptionIn:
+        return DateExceptionIn(date=self.date.isoformat(), kind=self.kind,
+                               intervals=self.hours)
+
+
 ROW_MODELS: dict[Kind, type[Row]] = {Kind.clinics: ClinicRow, Kind.services: ServiceRow,
-                                     Kind.providers: ProviderRow, Kind.hours: HoursRow}
+                                     Kind.providers: ProviderRow, Kind.hours: HoursRow,
+                                     Kind.time_off: TimeOffRow}
 
 # Where a command model's field comes from, when its name is not the column's.
 COLUMN_OF = {("address", "line"): "address_line", ("address", "city"): "city",

@@ -28,6 +28,7 @@ from domain.errors import DomainError
 
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,62}$")
 PROGRESS_EVERY = 200  # rows between progress reports
+RETIRABLE = (Kind.hours, Kind.time_off)  # what a snapshot can take away (docs/ingest.md)
 
 
 class Mode(StrEnum):
@@ -125,7 +126,7 @@ class _Run:
         key = ROW_MODELS[raw.kind].raw_key(raw.values)
         if key in self.seen[raw.kind]:
             self.refuse([RowReject(
-                raw.number, "external_id" if raw.kind is not Kind.hours else "provider",
+                raw.number, "external_id" if raw.kind not in RETIRABLE else "provider",
                 key, "duplicate-row", "an earlier row of this run has the same id")])
             return raw, None
         self.seen[raw.kind].add(key)
@@ -154,17 +155,20 @@ class _Run:
 
     def missing(self, request: IngestRequest, runs: IngestRuns) -> None:
         """Records this source brought in before that the input does not mention: reported;
-        in a snapshot, hours are retired (emptied). The domain cannot retire a clinic,
+        in a snapshot, hours are retired (emptied) and time off taken back. The domain cannot
+        retire a clinic,
         service or provider: those stay reported (docs/ingest.md)."""
         for kind in request.kinds:
             for key, our_id in sorted(runs.known_ids(request.source, kind.value).items()):
                 if key in self.seen[kind]:
                     continue
-                if request.mode is not Mode.snapshot or kind is not Kind.hours:
+                if request.mode is not Mode.snapshot or kind not in RETIRABLE:
                     self.run.missing.append(f"{kind.value}/{key}")
                     continue
+                retire = self.checker.retired_time_off(key) if kind is Kind.time_off \
+                    else lambda applier, schedule_id=our_id: applier.retire_hours(schedule_id)
                 try:
-                    if self.applier.retire_hours(our_id) is Outcome.applied:
+                    if retire(self.applier) is Outcome.applied:
                         self.run.retired.append(f"{kind.value}/{key}")
                 except DomainError as exc:
                     self.run.missing.append(f"{kind.value}/{key}")

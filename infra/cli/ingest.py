@@ -14,7 +14,7 @@ from typing import TextIO
 
 from commands.context import Actor
 from commands.ingest.errors import IngestSourceError
-from commands.ingest.rows import Kind, SourceRow
+from commands.ingest.rows import DIRECTORY, Kind, SourceRow
 from commands.ingest.run import IngestReport, IngestRequest, Mode, Progress
 from commands.ports import IngestRunRecord
 from infra.cli.errors import CliError, load_settings
@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run_ingest(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level)
-    kinds = (Kind(args.kind),) if args.kind else tuple(Kind)
+    kinds = (Kind(args.kind),) if args.kind else DIRECTORY
     if args.source.startswith(PARTNER):
         name = args.source.removeprefix(PARTNER)
         partner = settings.ingest_partners.get(name)

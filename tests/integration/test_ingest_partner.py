@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from commands.ingest.errors import IngestSourceError
+from commands.ingest.rows import DIRECTORY as DIRECTORY_KINDS
 from commands.ingest.rows import Kind
 from commands.ingest.run import IngestReport, IngestRequest
 from domain.clinics import Clinic
@@ -118,13 +119,13 @@ def every_kind() -> Iterator[Partner]:
 
 
 def test_a_partner_directory_goes_in_once(container: Container, every_kind: Partner) -> None:
-    report = pull(container, settings_for(every_kind), tuple(Kind))
+    report = pull(container, settings_for(every_kind), DIRECTORY_KINDS)
     assert (report.run.rows_read, report.run.applied, report.run.rejected) == (5, 5, 0), \
         report.rejects
     assert container.app.get(Clinic, our(Kind.clinics, "harbor", "partner:acme"),
                              "clinic").modalities == ["in_person", "telehealth"]
     before = events(container)
-    again = pull(container, settings_for(every_kind), tuple(Kind))
+    again = pull(container, settings_for(every_kind), DIRECTORY_KINDS)
     assert (again.run.unchanged, events(container)) == (5, before)
 
 
