@@ -12,6 +12,7 @@ from infra.cli import (
     keys,
     mailbox,
     messaging,
+    migrate,
     projections,
     retention,
     serve,
@@ -20,7 +21,8 @@ from infra.cli import (
 from infra.cli.errors import CliError
 from infra.observability.logging import configure_logging
 
-COMMANDS = (serve, audit, projections, messaging, retention, ingest, keys, mailbox, token)
+COMMANDS = (serve, audit, projections, messaging, retention, ingest, keys, mailbox, token,
+            migrate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from pydantic import model_validator
+
+from infra.settings.secrets import read_secret_file
 from infra.settings.tls import LIBPQ_TLS_MODES, OutboundTlsSettings
 
 
 class PostgresSettings(OutboundTlsSettings):
     database_url: str | None = None
+    # The URL, password included, from a file (a mounted secret); wins over the variable.
+    database_url_file: Path | None = None
     db_schema: str = "public"
     # Merged into CLINIC_DATABASE_URL as sslrootcert / sslcert / sslkey, with
     # sslmode=verify-full unless the URL names a verifying mode; what the URL says wins.
     postgres_tls_ca_file: Path | None = None
     postgres_tls_cert_file: Path | None = None
     postgres_tls_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _database_url_from_file(self) -> Self:
+        if self.database_url_file is not None:
+            self.database_url = read_secret_file(self.database_url_file, "database_url")
+        return self
 
     def postgres_tls_files(self) -> tuple[Path | None, Path | None, Path | None]:
         return self.postgres_tls_ca_file, self.postgres_tls_cert_file, self.postgres_tls_key_file

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from infra.crypto.audit_keys import VerifierKey
@@ -14,6 +14,15 @@ from infra.crypto.audit_keys import VerifierKey
 DEV_JWT_SECRET = "dev-only-jwt-signing-key-change-me-0123456789"
 DEV_PHI_KEK = "ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTMyYiE="  # base64 of 32 bytes
 DEV_AUDIT_SIGNING_KEY = "3tm5KrKteLa43TYFNmMrq3Rz7iJld5BnpkFZm1HAH08="  # an Ed25519 seed
+
+
+def read_secret_file(path: Path, field: str) -> str:
+    """The content of CLINIC_<FIELD>_FILE (a mounted secret), stripped; a ValueError names the
+    variable, never the content."""
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"CLINIC_{field.upper()}_FILE cannot be read: {exc.strerror}") from None
 
 
 class SecretSettings(BaseSettings):
@@ -38,6 +47,19 @@ class SecretSettings(BaseSettings):
     # Verifier keys of earlier signing keys (space- or comma-separated): what they signed
     # (checkpoints, consent receipts) still verifies after a rotation.
     audit_trusted_keys: Annotated[list[str], NoDecode] = []
+    # The token signing key and the audit signing key may come from files too (mounted
+    # secrets, never in the environment: docs/deployment.md); a file wins over the variable.
+    jwt_secret_file: Path | None = None
+    audit_signing_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _secrets_from_files(self) -> Self:
+        if self.jwt_secret_file is not None:
+            self.jwt_secret = SecretStr(read_secret_file(self.jwt_secret_file, "jwt_secret"))
+        if self.audit_signing_key_file is not None:
+            self.audit_signing_key = SecretStr(
+                read_secret_file(self.audit_signing_key_file, "audit_signing_key"))
+        return self
 
     @field_validator("audit_trusted_keys", mode="before")
     @classmethod
