@@ -18,8 +18,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from tests.harness import deploy_tools
 from tests.harness.deploy_tools import venv_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,3 +115,138 @@ def test_compose_runs_the_stack_the_deployment_describes() -> None:
     prometheus = (DEPLOY / "prometheus" / "prometheus.yml").read_text()
     assert "/etc/prometheus/rules/" in prometheus
     assert yaml.safe_load(prometheus)["scrape_configs"]
+
+
+# ---- Helm chart --------------------------------------------------------------------------
+
+CHART = DEPLOY / "helm" / "clinic"
+CHART_VALUES = CHART / "ci" / "test-values.yaml"
+
+
+class _NoDuplicates(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice (Kubernetes would keep one silently)."""
+
+
+def _mapping(loader: _NoDuplicates, node: yaml.MappingNode) -> dict[Any, Any]:
+    keys = [loader.construct_object(key) for key, _ in node.value]
+    duplicates = {key for key in keys if keys.count(key) > 1}
+    if duplicates:
+        raise yaml.constructor.ConstructorError(None, None, f"duplicate keys {duplicates}",
+                                                node.start_mark)
+    return loader.construct_mapping(node)
+
+
+_NoDuplicates.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    done = deploy_tools.helm("template", CHART, CHART_VALUES)
+    assert done.returncode == 0, "helm template deploy/helm/clinic failed:\n" + explain(done)
+    path = tmp_path_factory.mktemp("chart") / "rendered.yaml"
+    path.write_text(done.stdout)
+    return path
+
+
+def manifests(rendered: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.load_all(rendered.read_text(), Loader=_NoDuplicates) if doc]
+
+
+def test_chart_passes_helm_lint() -> None:
+    done = deploy_tools.helm("lint", CHART, CHART_VALUES)
+    assert done.returncode == 0, "helm lint --strict deploy/helm/clinic:\n" + explain(done)
+
+
+def test_chart_refuses_to_render_without_secrets() -> None:
+    done = deploy_tools.helm("template", CHART)
+    assert done.returncode != 0 and "secrets.jwtSecret" in done.stdout + done.stderr, \
+        explain(done)
+
+
+def test_rendered_chart_matches_the_kubernetes_schemas(rendered: Path) -> None:
+    done = run(venv_tool("kubernetes-validate"), "--strict", "--quiet", str(rendered))
+    assert done.returncode == 0, ("the rendered chart does not match the Kubernetes "
+                                  "schemas:\n" + explain(done))
+
+
+def pods(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc["spec"]["template"] for doc in docs
+            if doc["kind"] in ("Deployment", "Job")}
+
+
+def test_rendered_chart_keeps_its_promises(rendered: Path) -> None:
+    docs = manifests(rendered)
+    kinds = {(doc["kind"], doc["metadata"]["name"]) for doc in docs}
+    for kind in ("HorizontalPodAutoscaler", "PodDisruptionBudget", "Service"):
+        assert (kind, "clinic-api") in kinds
+    assert ("Job", "clinic-migrate") in kinds
+    deployments = {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == "Deployment"}
+    for role in ("projector", "relay", "notifier"):
+        assert deployments[f"clinic-{role}"]["spec"]["replicas"] == 2, role
+    api = pods(docs)["clinic-api"]["spec"]["containers"][0]
+    assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    for name, pod in pods(docs).items():
+        spec = pod["spec"]
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["automountServiceAccountToken"] is False, name
+        for container in spec["containers"]:
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True, name
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["capabilities"]["drop"] == ["ALL"], name
+            assert container["resources"]["limits"] and container["resources"]["requests"]
+            env = {e["name"]: e for e in container["env"]}
+            for secret in ("JWT_SECRET", "PHI_KEK", "AUDIT_SIGNING_KEY", "DATABASE_URL",
+                           "REDIS_URL"):
+                assert f"CLINIC_{secret}" not in env, f"{name}: {secret} in the environment"
+                assert env[f"CLINIC_{secret}_FILE"]["value"].startswith("/etc/clinic/secrets/")
+            assert not any("valueFrom" in e for e in container["env"]), name
+
+
+def test_network_policies_cover_every_pod(rendered: Path) -> None:
+    docs = manifests(rendered)
+    policies = [doc for doc in docs if doc["kind"] == "NetworkPolicy"]
+    for name, pod in pods(docs).items():
+        labels = pod["metadata"]["labels"]
+        mine = [p for p in policies if p["spec"]["podSelector"]["matchLabels"].items()
+                <= labels.items()]
+        assert mine, f"no NetworkPolicy selects {name}"
+        for policy in mine:
+            assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+            open_ingress = [rule for rule in policy["spec"].get("ingress", [])
+                            if "from" not in rule]
+            assert not open_ingress or labels["app.kubernetes.io/component"] == "api", \
+                f"{name} can be reached from anywhere"
+            ports = {port["port"] for rule in policy["spec"]["egress"]
+                     for port in rule.get("ports", [])}
+            uses = {key.rsplit("-", 1)[1] for key in labels if key.startswith("clinic.example/")}
+            assert (5432 in ports) == ("postgres" in uses), name
+            assert (6379 in ports) == ("redis" in uses), name
+            assert (9093 in ports) == ("kafka" in uses), name
+
+
+# ---- CI workflow -------------------------------------------------------------------------
+
+WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+
+
+def test_workflow_passes_actionlint() -> None:
+    actionlint = deploy_tools.actionlint_cli()
+    if actionlint is None:  # no Go toolchain: the workflow schema only (decision 0055)
+        done = run(venv_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+                   str(WORKFLOW))
+        assert done.returncode == 0, "ci.yml does not match the workflow schema:\n" + \
+            explain(done)
+        return
+    done = run(str(actionlint), "-no-color", str(WORKFLOW))
+    assert done.returncode == 0, "actionlint found problems in ci.yml:\n" + explain(done)
+
+
+def test_workflow_runs_the_readme_test_command_and_builds_the_image() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    steps = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
+    assert any("bash .ci/run" in step for step in steps)
+    assert any("docker build" in step for step in steps)
+    assert any("test_deployment_artifacts.py" in step for step in steps)
+    assert (ROOT / ".ci" / "run").read_text().rstrip().endswith("./run test")
