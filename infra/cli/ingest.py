@@ -7,7 +7,7 @@ import argparse
 import getpass
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TextIO
@@ -19,13 +19,14 @@ from commands.ingest.run import IngestReport, IngestRequest, Mode, Progress
 from commands.ports import IngestRunRecord
 from infra.cli.errors import CliError, load_settings
 from infra.cli.running import use_cases
+from infra.cli.workers import until_signal
 from infra.ingest.csv_source import csv_rows
 from infra.ingest.fhir_source import bundle_content, bundle_rows
-from infra.ingest.partner_source import partner_client, partner_rows
+from infra.ingest.pulls import PARTNER, UnknownPartnerError, pull_partner, watch
 from infra.observability.logging import configure_logging
-from infra.settings.ingest import PartnerSource
+from infra.settings import Settings
 
-PARTNER, FHIR = "partner:", "fhir:"
+FHIR = "fhir:"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,17 +37,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "sets the bad ones aside with every reason, and records the run (GET /ingest/runs). "
         "Running the same input again changes nothing. Exit status: 0 all rows good, 1 some "
         "rows rejected, 2 the source could not be read (docs/ingest.md).")
-    ingest.add_argument("source", metavar="SOURCE", help="a CSV file; partner:NAME (a "
-                        "partner API configured in CLINIC_INGEST_PARTNERS); or fhir:PATH or "
-                        "fhir:URL (a FHIR R4 Bundle)")
+    ingest.add_argument("source", metavar="SOURCE", nargs="?", help="a CSV file; "
+                        "partner:NAME (a partner API configured in CLINIC_INGEST_PARTNERS); "
+                        "or fhir:PATH or fhir:URL (a FHIR R4 Bundle)")
+    ingest.add_argument("--watch", action="store_true",
+                        help="instead of one SOURCE: pull every configured partner every "
+                        "`every_minutes` until stopped (one active watcher across processes; "
+                        "another waits and takes over)")
     ingest.add_argument("--kind", choices=[k.value for k in Kind],
                         help="what the rows are (required for a CSV file; a partner's "
-                        "default: every kind, references first)")
+                        "default: clinics, services, providers and hours, in that order)")
     ingest.add_argument("--source-name", default=None, metavar="NAME",
                         help="names the source: its records' ids derive from it, so keep it "
                         "the same for every export of one system (default: csv, "
                         "partner:NAME or fhir)")
-    ingest.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.delta.value,
+    ingest.add_argument("--mode", choices=[m.value for m in Mode], default=None,
                         help="snapshot: the file is everything, and hours it no longer "
                         "lists are retired (default: delta)")
     ingest.add_argument("--dry-run", action="store_true",
@@ -59,16 +64,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run_ingest(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level)
+    if args.watch:
+        return _watch(settings, args)
+    if not args.source:
+        raise CliError("name a SOURCE (a CSV file, partner:NAME or fhir:...), or --watch")
     kinds = (Kind(args.kind),) if args.kind else DIRECTORY
+    mode = Mode(args.mode) if args.mode else None
+    operator = Actor(subject=f"cli:{getpass.getuser()}", request_id=f"cli-{uuid.uuid4()}",
+                     system=True)
     if args.source.startswith(PARTNER):
-        name = args.source.removeprefix(PARTNER)
-        partner = settings.ingest_partners.get(name)
-        if partner is None:
-            raise CliError(f"no partner {name!r} in CLINIC_INGEST_PARTNERS (configured: "
-                           f"{', '.join(sorted(settings.ingest_partners)) or 'none'})")
-        opened: AbstractContextManager[Iterator[SourceRow]] = _partner(name, partner, kinds)
-        default_name = args.source
-    elif args.source.startswith(FHIR):
+        with use_cases() as running:
+            return _report(lambda: pull_partner(
+                running.ingestion, settings, args.source.removeprefix(PARTNER), operator,
+                kinds=kinds, mode=mode, dry_run=args.dry_run,
+                all_or_nothing=args.all_or_nothing, source=args.source_name,
+                progress=_progress(sys.stderr)))
+    opened: AbstractContextManager[Iterator[SourceRow]]
+    if args.source.startswith(FHIR):
         try:
             rows = bundle_rows(bundle_content(args.source.removeprefix(FHIR)))
         except IngestSourceError as exc:
@@ -82,32 +94,41 @@ def run_ingest(args: argparse.Namespace) -> int:
             raise CliError("--kind is required for a CSV file: which schema does it follow?")
         opened, default_name = _csv(path, kinds[0]), "csv"
     request = IngestRequest(source=args.source_name or default_name, kinds=kinds,
-                            mode=Mode(args.mode), dry_run=args.dry_run,
+                            mode=mode or Mode.delta, dry_run=args.dry_run,
                             all_or_nothing=args.all_or_nothing)
-    operator = Actor(subject=f"cli:{getpass.getuser()}", request_id=f"cli-{uuid.uuid4()}",
-                     system=True)
-    with use_cases() as running, opened as rows:
-        try:
-            report = running.ingestion.run(request, rows, operator, _progress(sys.stderr))
-        except IngestSourceError as exc:
-            if exc.report is not None:
-                print_report(exc.report, sys.stdout)
-            raise CliError(exc.detail) from None
+    with use_cases() as running, opened as source_rows:
+        return _report(lambda: running.ingestion.run(request, source_rows, operator,
+                                                     _progress(sys.stderr)))
+
+
+def _report(run: Callable[[], IngestReport]) -> int:
+    """Run, print the report; the exit status says whether every row was good."""
+    try:
+        report = run()
+    except IngestSourceError as exc:
+        if exc.report is not None:
+            print_report(exc.report, sys.stdout)
+        raise CliError(exc.detail) from None
+    except UnknownPartnerError as exc:
+        raise CliError(exc.detail) from None
     print_report(report, sys.stdout)
     return 1 if report.run.rejected else 0
+
+
+def _watch(settings: Settings, args: argparse.Namespace) -> int:
+    if args.source or args.kind or args.dry_run or args.all_or_nothing or args.mode:
+        raise CliError("--watch pulls every configured partner as configured: give it no "
+                       "SOURCE or other option")
+    done = until_signal()
+    with use_cases() as running:
+        watch(running.ingestion, settings, done)
+    return 0
 
 
 @contextmanager
 def _csv(path: Path, kind: Kind) -> Iterator[Iterator[SourceRow]]:
     with path.open("rb") as stream:
         yield csv_rows(stream, kind)
-
-
-@contextmanager
-def _partner(name: str, partner: PartnerSource,
-             kinds: tuple[Kind, ...]) -> Iterator[Iterator[SourceRow]]:
-    with partner_client(partner) as client:
-        yield partner_rows(name, partner, kinds, client)
 
 
 def _progress(out: TextIO) -> Progress | None:

@@ -28,6 +28,7 @@ from infra.crypto.phi import PhiCipher
 from infra.http.client import client_ip, client_pseudonym
 from infra.http.rate_limits import RateLimits
 from infra.mail.dev_mailbox import DevMailbox
+from infra.settings import Settings
 from infra.wiring.container import Container
 from projections.ports import MessagePublisher
 from queries import db as queries_db
@@ -96,6 +97,14 @@ async def get_public_url(request: Request) -> str:
 
 
 PublicUrl = Annotated[str, Depends(get_public_url)]
+
+
+async def get_settings(request: Request) -> Settings:
+    """The deployment's settings, for a door that names something configured (a partner)."""
+    return container_of(request).settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 async def get_rate_limits(request: Request) -> RateLimits:

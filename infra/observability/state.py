@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 from infra.messaging.kafka import kafka_client_config
 from infra.observability.consumer_lag import ConsumerLag
 from infra.observability.projection_lag import ProjectionLag
+from infra.postgres.ingest_runs import PostgresIngestRuns
 from infra.postgres.read_models import READ_MODELS
 from infra.redis.holds import active_holds
 from infra.wiring.container import Container
@@ -71,12 +72,25 @@ def state_collector(container: Container, ttl: float = 5.0) -> StateCollector:
     sources: dict[str, Source] = {
         "postgres": ProjectionLag(container.pool, settings.db_schema, container.app, PROJECTORS),
         "redis": lambda: [_holds(container)],
+        "ingest": lambda: [_ingest_successes(container)],
     }
     client = kafka_client_config(settings)
     if client is not None:
         sources["kafka"] = ConsumerLag(client, settings.notify_group,
                                        [settings.kafka_topic_prefix + t for t in TOPICS])
     return StateCollector(sources, ttl)
+
+
+def _ingest_successes(container: Container) -> Metric:
+    gauge = GaugeMetricFamily(
+        "clinic_ingest_last_success_timestamp_seconds", "When each ingestion source last "
+        "completed a run (Unix time): alert when a scheduled partner pull falls behind.",
+        labels=["source"])
+    runs = container.adapters.ingest_runs
+    if isinstance(runs, PostgresIngestRuns):
+        for source, finished in sorted(runs.last_successes().items()):
+            gauge.add_metric([source], finished.timestamp())
+    return gauge
 
 
 def _holds(container: Container) -> Metric:

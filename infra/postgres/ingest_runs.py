@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -57,8 +58,17 @@ class PostgresIngestRuns:
         self.upsert_id = sql.SQL(
             "INSERT INTO {}.ingest_ids (source, kind, external_id, id) VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (source, kind, external_id) DO NOTHING").format(s)
+        self.select_successes = sql.SQL(
+            "SELECT source, max(finished_at) FROM {}.ingest_runs WHERE status = 'completed' "
+            "AND NOT dry_run GROUP BY source").format(s)
         with pool.connection() as conn:
             run_ddl(conn, DDL.replace("{s}", f'"{schema}"'))
+
+    def last_successes(self) -> dict[str, datetime]:
+        """When each source last finished a run that was read to its end (not a dry run):
+        how stale what it brought in may be (the metrics)."""
+        with self.pool.connection() as conn:
+            return dict(conn.execute(self.select_successes).fetchall())
 
     def start(self, run: IngestRunRecord) -> None:
         with self.pool.connection() as conn:

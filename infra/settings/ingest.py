@@ -20,6 +20,8 @@ class PartnerSource(BaseModel):
     backoff_seconds: float = Field(default=0.5, ge=0, le=60)  # doubled after each attempt
     max_retry_after_seconds: float = Field(default=60.0, ge=0, le=3600)  # cap on Retry-After
     ca_file: str | None = None  # CA of the partner's certificate (else the system's)
+    every_minutes: float = Field(default=60.0, gt=0, le=10080)  # `clinic ingest --watch`
+    mode: Literal["delta", "snapshot"] = "delta"  # of the scheduled pulls
 
 
 class IngestSettings(BaseSettings):

@@ -93,7 +93,7 @@ def every_follower(settings: Settings) -> tuple[str, ...]:
 def rebuild(name: str, settings: Settings) -> int:
     """Drop the read model's rows and position, and replay the whole log into it."""
     runner = build_runner(name, settings, batch_size=2000)
-    with _exclusive(settings, name, wait=False):
+    with exclusive(settings, name, wait=False):
         runner.read_model.reset()
         applied = runner.catch_up()
         runner.read_model.tick()
@@ -126,7 +126,7 @@ class FollowerHost:
         yield_to_requests(self.settings.follower_nice)
         while not self.stopping.is_set():
             try:
-                with _exclusive(self.settings, name, wait=True, stopping=self.stopping.is_set):
+                with exclusive(self.settings, name, wait=True, stopping=self.stopping.is_set):
                     worker, resources = WORKERS[name](self.settings)
                     self.workers.append(worker)
                     log.info("worker active", worker=name)
@@ -136,7 +136,7 @@ class FollowerHost:
                     finally:
                         for resource in resources:
                             resource.close()
-            except _Stopped:
+            except Stopped:
                 return
             except Exception:
                 log.exception("worker failed; restarting", worker=name)
@@ -164,12 +164,13 @@ def yield_to_requests(nice: int) -> None:
         log.warning("could not lower the follower's priority", error=str(exc))
 
 
-class _Stopped(Exception):
+class Stopped(Exception):
     pass
 
 
-class _exclusive:
-    """Hold pg advisory lock `projection:<name>` for the life of the block."""
+class exclusive:
+    """Hold pg advisory lock `projection:<name>` for the life of the block: one active
+    instance of a worker across processes (a follower, the scheduled ingestion pulls)."""
 
     def __init__(self, settings: Settings, name: str, *, wait: bool,
                  stopping: Callable[[], bool] = lambda: False) -> None:
@@ -189,7 +190,7 @@ class _exclusive:
                 raise RuntimeError("another instance holds this worker's lock; stop it first")
             if self.stopping():
                 self.conn.close()
-                raise _Stopped
+                raise Stopped
             threading.Event().wait(2.0)
 
     def __exit__(self, *exc: object) -> None:

@@ -11,14 +11,16 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from commands.context import Actor
-from commands.ingest.rows import Kind
+from commands.ingest.errors import IngestSourceError
+from commands.ingest.rows import DIRECTORY, Kind
 from commands.ingest.run import IngestReport, IngestRequest, Mode
 from commands.inputs import IsoDateTime
 from domain.access import Scope
-from infra.http.deps import IngestionDep, ReadPool
+from infra.http.deps import IngestionDep, ReadPool, SettingsDep
 from infra.http.routes.tags import ADMIN
 from infra.http.security import Acting
 from infra.ingest.csv_source import csv_rows
+from infra.ingest.pulls import pull_partner
 from queries.ingest_runs import (
     IngestRunDetail,
     IngestRunPage,
@@ -30,7 +32,8 @@ from queries.ingest_runs import (
 router = APIRouter(prefix="/ingest/runs", tags=ADMIN)
 Admin = Annotated[Actor, Acting(Scope.directory_write)]
 IN_MEMORY = 1 << 20  # an upload beyond this many bytes waits on disk, not in memory
-CSV_BODY = {"requestBody": {"required": True, "description": "The CSV file (docs/ingest.md).",
+CSV_BODY = {"requestBody": {"required": False, "description": "The CSV file (docs/ingest.md); "
+                            "none when `partner` names the source.",
                             "content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
@@ -52,22 +55,40 @@ async def read_ingest_run(run_id: UUID, _: Admin, pool: ReadPool) -> IngestRunDe
 
 
 @router.post("", status_code=201, response_model=IngestRunDetail, openapi_extra=CSV_BODY,
-             responses={201: {"description": "The run, done; `Location` names it"}})
+             responses={201: {"description": "The run, done; `Location` names it"},
+                        404: {"description": "No partner of that name is configured"}})
 async def create_ingest_run(
-    request: Request, actor: Admin, ingestion: IngestionDep, response: Response,
-    kind: Kind,
-    source: Annotated[str, Query(max_length=63, description="names the source; our ids "
-                                 "derive from it: keep it stable")] = "upload",
-    mode: Mode = Mode.delta,
+    request: Request, actor: Admin, ingestion: IngestionDep, settings: SettingsDep,
+    response: Response,
+    kind: Annotated[Kind | None, Query(description="the CSV file's kind (required for a "
+                                       "file); for a partner: only this kind")] = None,
+    partner: Annotated[str | None, Query(max_length=63, description=(
+        "pull this configured partner (CLINIC_INGEST_PARTNERS) instead of a file"))] = None,
+    source: Annotated[str | None, Query(max_length=63, description=(
+        "names the source; our ids derive from it: keep it stable (default: upload, or "
+        "partner:NAME)"))] = None,
+    mode: Mode | None = None,
     dry_run: bool = False,
     all_or_nothing: bool = False,
 ) -> IngestRunDetail:
-    """Ingest a CSV file of one kind; bad rows are set aside with their reasons."""
+    """Ingest a CSV file of one kind, or pull a configured partner now; bad rows are set
+    aside with their reasons."""
+    if partner is not None:
+        report = await run_in_threadpool(
+            pull_partner, ingestion, settings, partner, actor,
+            kinds=(kind,) if kind else DIRECTORY, mode=mode, dry_run=dry_run,
+            all_or_nothing=all_or_nothing, source=source)
+        response.headers["Location"] = f"/ingest/runs/{report.run.run_id}"
+        return run_detail(report)
+    if kind is None:
+        raise IngestSourceError("a file cannot be read without its kind: name it with "
+                                f"kind= ({', '.join(k.value for k in Kind)})")
     with SpooledTemporaryFile(max_size=IN_MEMORY) as upload:
         async for chunk in request.stream():
             upload.write(chunk)
         upload.seek(0)
-        command = IngestRequest(source=source, kinds=(kind,), mode=mode, dry_run=dry_run,
+        command = IngestRequest(source=source or "upload", kinds=(kind,),
+                                mode=mode or Mode.delta, dry_run=dry_run,
                                 all_or_nothing=all_or_nothing)
         report = await run_in_threadpool(ingestion.run, command, csv_rows(upload, kind), actor)
     response.headers["Location"] = f"/ingest/runs/{report.run.run_id}"
