@@ -60,8 +60,8 @@ def go_tool(name: str, package: str, version: str) -> Path | None:
         if not cached.exists():
             gobin = TOOLS / f"go-bin-{name}"
             done = subprocess.run([go, "install", f"{package}@{version}"],
-                                  env={**os.environ, "GOBIN": str(gobin),
-                                       "GOFLAGS": "-buildvcs=false"},
+                                  env={"GOMODCACHE": str(TOOLS / "go-mod"), **os.environ,
+                                       "GOBIN": str(gobin), "GOFLAGS": "-buildvcs=false"},
                                   capture_output=True, text=True, timeout=1800)
             if done.returncode != 0:
                 raise RuntimeError(f"go install {package}@{version} failed:\n{done.stderr}")
