@@ -16,6 +16,7 @@ ISSUES: dict[str, tuple[str, int | None]] = {  # problem -> (issue type, status 
     "method-not-allowed": ("not-supported", None),
     "conflict": ("conflict", None),
     "precondition-failed": ("conflict", None),
+    "payload-too-large": ("too-long", None),
     "rule-violation": ("business-rule", None),
     "rate-limited": ("throttled", None),
     "internal-error": ("exception", None),

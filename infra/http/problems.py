@@ -43,6 +43,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "method-not-allowed": (405, "Method not allowed"),
     "conflict": (409, "Conflict with the current state"),
     "precondition-failed": (412, "The record changed since it was read"),
+    "payload-too-large": (413, "The request body is too large"),
     "rule-violation": (422, "A business rule was broken"),
     "rate-limited": (429, "Too many requests"),
     "internal-error": (500, "Internal error"),

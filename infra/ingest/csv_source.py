@@ -30,6 +30,11 @@ def csv_rows(lines: Iterable[bytes], kind: Kind) -> Iterator[SourceRow]:
                 f"{len(cells)} cells where the header names {len(header)} columns")
             yield SourceRow(number, kind, dict(zip(header, cells, strict=False)), defect)
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise IngestSourceError(
+                f"data row {number + 1} has a cell longer than "
+                f"{csv.field_size_limit() // 1024} KB: is this the {kind.value} export? "
+                "The rows before it were read") from None
         raise IngestSourceError(f"the CSV cannot be read after data row {number}: {exc}"
                                 ) from None
 

@@ -29,3 +29,6 @@ class IngestSettings(BaseSettings):
 
     # JSON: {"acme": {"url": "https://api.acme.example/v1", "auth": "bearer", "token": "..."}}
     ingest_partners: dict[str, PartnerSource] = {}
+    # An uploaded file (POST /ingest/runs) beyond this is refused unread (413); bigger
+    # exports go through `clinic ingest FILE`, which streams any size.
+    ingest_max_upload_mb: int = Field(default=20, ge=1, le=1024)

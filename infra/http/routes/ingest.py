@@ -17,6 +17,7 @@ from commands.ingest.run import IngestReport, IngestRequest, Mode
 from commands.inputs import IsoDateTime
 from domain.access import Scope
 from infra.http.deps import IngestionDep, ReadPool, SettingsDep
+from infra.http.problems import ProblemError
 from infra.http.routes.tags import ADMIN
 from infra.http.security import Acting
 from infra.ingest.csv_source import csv_rows
@@ -56,7 +57,9 @@ async def read_ingest_run(run_id: UUID, _: Admin, pool: ReadPool) -> IngestRunDe
 
 @router.post("", status_code=201, response_model=IngestRunDetail, openapi_extra=CSV_BODY,
              responses={201: {"description": "The run, done; `Location` names it"},
-                        404: {"description": "No partner of that name is configured"}})
+                        404: {"description": "No partner of that name is configured"},
+                        413: {"description": "The file is larger than "
+                                             "CLINIC_INGEST_MAX_UPLOAD_MB; nothing was read"}})
 async def create_ingest_run(
     request: Request, actor: Admin, ingestion: IngestionDep, settings: SettingsDep,
     response: Response,
@@ -83,8 +86,14 @@ async def create_ingest_run(
     if kind is None:
         raise IngestSourceError("a file cannot be read without its kind: name it with "
                                 f"kind= ({', '.join(k.value for k in Kind)})")
+    limit = settings.ingest_max_upload_mb << 20
     with SpooledTemporaryFile(max_size=IN_MEMORY) as upload:
         async for chunk in request.stream():
+            if upload.tell() + len(chunk) > limit:
+                raise ProblemError("payload-too-large", f"an uploaded file may hold "
+                                   f"{settings.ingest_max_upload_mb} MB; nothing was read. "
+                                   "Split it, or ingest it with `clinic ingest FILE`, which "
+                                   "streams any size", error="upload-too-large")
             upload.write(chunk)
         upload.seek(0)
         command = IngestRequest(source=source or "upload", kinds=(kind,),
