@@ -23,6 +23,8 @@ from commands.ingest.errors import IngestSourceError
 from commands.ingest.rows import Kind, SourceRow
 from domain.availability import WEEKDAYS
 from infra.fhir.resources import TIME_ZONE, VISIT_MINUTES
+from infra.ingest.partner_source import fetch
+from infra.settings.ingest import PartnerSource
 
 R5_TIME_ZONE = "http://hl7.org/fhir/StructureDefinition/timezone"
 DAYS = {day[:3]: day for day in WEEKDAYS}  # FHIR's daysOfWeek codes: mon, tue, ...
@@ -39,14 +41,10 @@ def bundle_content(where: str, timeout_seconds: float = 30.0) -> bytes:
             return Path(where).read_bytes()
         except OSError as exc:
             raise IngestSourceError(f"cannot read the FHIR Bundle file: {exc.strerror}") from None
-    try:
-        response = httpx.get(where, timeout=timeout_seconds, follow_redirects=True,
-                             headers={"Accept": "application/fhir+json, application/json"})
-    except httpx.HTTPError as exc:
-        raise IngestSourceError(f"cannot fetch the FHIR Bundle ({type(exc).__name__})") from None
-    if response.status_code != 200:
-        raise IngestSourceError(f"fetching the FHIR Bundle answered HTTP {response.status_code}")
-    return response.content
+    policy = PartnerSource(url=where, timeout_seconds=timeout_seconds)  # retries as a partner's
+    with httpx.Client(timeout=timeout_seconds, follow_redirects=True, headers={
+            "Accept": "application/fhir+json, application/json"}) as client:
+        return fetch(client, where, policy, "the FHIR Bundle's URL").content
 
 
 def bundle_rows(content: bytes) -> Iterator[SourceRow]:

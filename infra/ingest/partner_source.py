@@ -63,15 +63,24 @@ def partner_rows(name: str, partner: PartnerSource, kinds: tuple[Kind, ...],
 def _page(name: str, partner: PartnerSource, client: httpx.Client, kind: Kind,
           cursor: str | None, page_number: int, sleep: Sleep) -> dict[str, Any]:
     where = f"partner {name}: page {page_number} of {kind.value}"
+    return _parsed(where, fetch(client, kind.value, partner, where,
+                                {"cursor": cursor} if cursor else None, sleep))
+
+
+def fetch(client: httpx.Client, url: str, policy: PartnerSource, where: str,
+          params: dict[str, str] | None = None, sleep: Sleep = time.sleep) -> httpx.Response:
+    """A GET that answered 200, asked again within `policy`'s limits: 429 waits its
+    Retry-After (capped), 5xx, timeouts and connection failures back off exponentially;
+    any other status, or too many failures, is an IngestSourceError naming `where`."""
     failure, response = "", None
-    for attempt in range(partner.max_attempts):
+    for attempt in range(policy.max_attempts):
         if attempt:
-            sleep(_delay(partner, attempt, response))
+            sleep(_delay(policy, attempt, response))
         response = None
         try:
-            response = client.get(kind.value, params={"cursor": cursor} if cursor else None)
+            response = client.get(url, params=params)
         except httpx.TimeoutException:
-            failure = f"no answer within {partner.timeout_seconds:g} s"
+            failure = f"no answer within {policy.timeout_seconds:g} s"
             continue
         except httpx.TransportError as exc:
             failure = f"could not connect ({type(exc).__name__})"
@@ -82,8 +91,8 @@ def _page(name: str, partner: PartnerSource, client: httpx.Client, kind: Kind,
         if response.status_code != 200:
             hint = " (check the credentials)" if response.status_code in (401, 403) else ""
             raise IngestSourceError(f"{where} was refused: HTTP {response.status_code}{hint}")
-        return _parsed(where, response)
-    raise IngestSourceError(f"{where} failed {partner.max_attempts} times; last: {failure}")
+        return response
+    raise IngestSourceError(f"{where} failed {policy.max_attempts} times; last: {failure}")
 
 
 def _parsed(where: str, response: httpx.Response) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +59,32 @@ def test_a_bundle_is_fetched_from_a_url(container: Container, tmp_path: Path) ->
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
         assert ingest(container, bundle_content(f"{base}/bundle.json")).run.applied == 5
-        with pytest.raises(IngestSourceError, match="answered HTTP 404"):
+        with pytest.raises(IngestSourceError, match="refused: HTTP 404"):
             bundle_content(f"{base}/missing.json")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_bundle_url_that_fails_for_a_moment_is_asked_again(container: Container) -> None:
+    answers = [(503, b"{}"), (200, BUNDLE.read_bytes())]
+
+    class Flaky(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status, body = answers.pop(0) if len(answers) > 1 else answers[0]
+            self.send_response(status)
+            self.send_header("Content-Type", "application/fhir+json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        content = bundle_content(f"http://127.0.0.1:{server.server_address[1]}/b.json")
+        assert ingest(container, content).run.applied == 5
     finally:
         server.shutdown()
         server.server_close()
