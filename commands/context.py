@@ -23,11 +23,12 @@ class CommandContext:
     request_id: str
     reason: str
     purpose: str = "operations"
+    channel: str = "other"  # the door: api, fhir, system, other (CLI and tools)
 
     def as_dict(self) -> dict[str, str]:
         # Not dataclasses.asdict: it deep-copies field by field, once per event saved.
         return {"actor": self.actor, "role": self.role, "request_id": self.request_id,
-                "reason": self.reason, "purpose": self.purpose}
+                "reason": self.reason, "purpose": self.purpose, "channel": self.channel}
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,13 @@ class Actor:
     session_id: str | None = None  # a patient's sign-in session (sign-out ends it)
     clinics: frozenset[UUID] | None = None  # staff's clinics (None: not scoped by clinic)
     system: bool = False  # the clinic's own processes and operators' CLI, not a person's token
+    door: str | None = None  # which door the request came through (`api`, `fhir`), if any
 
     def doing(self, reason: str) -> CommandContext:
         role = self.role.value if self.role else "system" if self.system else "anonymous"
+        channel = self.door or ("system" if self.system else "other")
         return CommandContext(actor=self.subject, role=role, request_id=self.request_id,
-                              reason=reason, purpose=self.purpose)
+                              reason=reason, purpose=self.purpose, channel=channel)
 
 
 SYSTEM_ACTOR = Actor(subject="system", system=True)

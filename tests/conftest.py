@@ -80,7 +80,9 @@ def schema(postgres: EmbeddedPostgres) -> Iterator[str]:
     url = postgres.url(TEST_DATABASE)
     yield name
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+        for dropped in (name, f"{name}_analytics"):  # infra/postgres/analytics.py
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                sql.Identifier(dropped)))
 
 
 @pytest.fixture

@@ -91,7 +91,8 @@ def actor_of(request: Request, principal: Principal | None, *,
                  request_id=request_id_of(request),
                  purpose=purpose.value,
                  session_id=principal.session_id if principal else None,
-                 clinics=principal.clinics if principal else None)
+                 clinics=principal.clinics if principal else None,
+                 door="fhir" if request.url.path.startswith("/fhir/") else "api")
 
 
 def Acting(scope: Scope, *, purpose_required: bool = True) -> Any:

@@ -7,6 +7,7 @@ from eventsourcing.utils import Environment
 
 from infra.crypto.phi import PhiCipher
 from infra.eventstore.recorder import eventsourcing_env
+from infra.postgres.analytics import AnalyticsReadModel
 from infra.postgres.appointments import AppointmentsReadModel
 from infra.postgres.audit_log import AuditConfig, AuditLogReadModel
 from infra.postgres.audit_timeline import AuditTimelineReadModel
@@ -18,6 +19,7 @@ KINDS: dict[str, type[TrackedReadModel]] = {
     AppointmentsReadModel.name: AppointmentsReadModel,
     AuditLogReadModel.name: AuditLogReadModel,
     AuditTimelineReadModel.name: AuditTimelineReadModel,
+    AnalyticsReadModel.name: AnalyticsReadModel,
 }
 READ_MODELS = tuple(KINDS)
 

@@ -68,9 +68,10 @@ def test_every_command_records_actor_role_request_and_reason(
     assert [type(e).__name__ for e in events] == ["Booked", "Cancelled"]
     assert event_meta(events[0]) == {"actor": patient_id, "role": "patient",
                                      "request_id": "req-booking-0001", "reason": "booking",
-                                     "purpose": "patient-request"}
+                                     "purpose": "patient-request", "channel": "api"}
     assert event_meta(events[1]) == {"actor": "desk-7", "role": "front_desk",
                                      "request_id": "req-cancel-0001",
-                                     "reason": "cancellation", "purpose": "treatment"}
+                                     "reason": "cancellation", "purpose": "treatment",
+                                     "channel": "api"}
     clinic_events = list(container.app.events.get(uuid.UUID(ids["clinic"])))
     assert event_meta(clinic_events[0])["role"] == "admin"

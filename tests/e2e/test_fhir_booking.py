@@ -70,8 +70,8 @@ def test_a_patient_books_end_to_end_through_fhir(
     assert read.status_code == 200 and read.json()["start"] == chosen["start"]
     events = list(container.app.events.get(__import__("uuid").UUID(appointment["id"])))
     meta = context_of(events[0])
-    assert (meta["actor"], meta["role"], meta["request_id"]) == (
-        patient, "patient", "req-fhir-book-1")
+    assert (meta["actor"], meta["role"], meta["request_id"], meta["channel"]) == (
+        patient, "patient", "req-fhir-book-1", "fhir")
     listed = client.get(f"{FHIR}/Appointment", params={"patient": f"Patient/{patient}"},
                         headers=headers).json()
     assert [e["resource"]["id"] for e in listed["entry"]] == [appointment["id"]]
