@@ -7,6 +7,7 @@ import os
 import sys
 
 from infra.cli import (
+    analytics,
     audit,
     ingest,
     keys,
@@ -22,7 +23,7 @@ from infra.cli.errors import CliError
 from infra.observability.logging import configure_logging
 
 COMMANDS = (serve, audit, projections, messaging, retention, ingest, keys, mailbox, token,
-            migrate)
+            migrate, analytics)
 
 
 def build_parser() -> argparse.ArgumentParser:
