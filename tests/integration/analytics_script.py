@@ -23,6 +23,7 @@ from tests.driver import ClinicDriver
 
 TABLES = ("appointment_facts", "daily_utilization", "slot_supply", "freed_times")
 STAFF = Actor("fd-1", Role.admin)
+MARKER = "Phimark7q"  # in every patient's names, email and visit reason
 
 
 def utc(*args: int) -> datetime:
@@ -59,13 +60,14 @@ def play(app: ClinicDriver) -> Script:
     two = app.register_provider("Dr. Two", [chicago], [checkup])
     for provider, clinic in ((one, boston), (two, chicago)):
         app.publish_availability(provider, clinic, rules(ALL_DAY, horizon_days=30))
-    patients = {name: app.ready_patient(name.title(), "Test", f"{name}@example.org")
+    patients = {name: app.ready_patient(f"{MARKER}{name}", f"{MARKER}Family",
+                                        f"{name}.{MARKER.lower()}@example.org")
                 for name in ("ana", "ben", "cy", "dee")}
     march10 = utc(2027, 3, 10, 12)
 
     def book(who: str, provider: UUID, clinic: UUID, start: datetime, now: datetime) -> UUID:
         slot = slot_at(app, provider, clinic, checkup, start)
-        return UUID(str(app.book(patients[who], slot, "visit", now).id))
+        return UUID(str(app.book(patients[who], slot, f"{MARKER} chest pain", now).id))
 
     visits = {
         # 23:30 EST on Saturday 13th is 04:30 UTC on the 14th: it counts on the 13th.

@@ -1,20 +1,23 @@
 """The analytics read model on real PostgreSQL: a scripted fortnight across two time zones and
 the 2027 spring DST change gives hand-computed figures by clinic-local date; a rebuild from
-zero, and a restart mid-stream, give the same tables; erasure removes the patient's key."""
+zero, and a restart mid-stream, give the same tables; erasure removes the patient's key; the
+schema holds no PHI and no patient id."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from datetime import date
 
 import pytest
 
 from domain.patients import ErasureBasis
-from infra.postgres.analytics import AnalyticsReadModel
+from infra.embedded.postgres import EmbeddedPostgres
+from infra.postgres.analytics import AnalyticsReadModel, analytics_schema
 from infra.wiring.container import Container
 from projections.runner import CatchUpRunner
 from tests.driver import drive
-from tests.integration.analytics_script import analytics_model, dump, play, rows
+from tests.integration.analytics_script import MARKER, analytics_model, dump, play, rows
 
 
 @pytest.fixture
@@ -123,3 +126,18 @@ def test_erasure_removes_the_patients_key(container: Container,
     assert rows(container, 'SELECT count(*) FROM "{a}".appointment_facts '
                 "WHERE patient_key IS NULL") == [(1,)]
 
+
+def test_no_phi_and_no_patient_id_in_the_analytics_schema(
+        container: Container, model: AnalyticsReadModel, postgres: EmbeddedPostgres) -> None:
+    """Names, email addresses and visit reasons carry a marker; the whole schema is dumped
+    (its tables, not only the views) and searched for it and for every patient id."""
+    s = play(drive(container))
+    CatchUpRunner(container.app, model).catch_up()
+    schema = analytics_schema(container.settings.db_schema)
+    dump_text = subprocess.run(
+        [str(postgres.binary("pg_dump")), "--no-owner", f"--schema={schema}",
+         str(container.settings.database_url)], check=True, capture_output=True).stdout.decode()
+    assert "appointment_facts" in dump_text and str(s.visits["a1"]) in dump_text
+    assert MARKER.lower() not in dump_text.lower()
+    for patient_id in s.patients.values():
+        assert str(patient_id) not in dump_text and patient_id.hex not in dump_text
