@@ -7,7 +7,9 @@ that read the old hours and the change cannot both be saved (decision 0037).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from uuid import UUID
 
 from commands.application import ClinicApplication
@@ -20,10 +22,10 @@ from commands.models import (
     ProviderCreate,
     ServiceCreate,
 )
-from domain.availability import AvailabilityRules
+from domain.availability import AvailabilityRules, DateException
 from domain.calendars import ProviderCalendar
 from domain.clinics import Clinic, valid_time_zone
-from domain.errors import ConflictError, RuleViolationError
+from domain.errors import ConflictError, NotFoundError, RuleViolationError
 from domain.local_time import local_day
 from domain.modality import Modality
 from domain.providers import Provider
@@ -101,16 +103,45 @@ class Directory:
                              command: AvailabilityIn, actor: Actor) -> Schedule:
         """A provider's hours at a clinic (admin, or the provider themself); refused if
         booked visits would be stranded."""
-        require_own_hours(actor, provider_id)
         rules = command.to_domain()
+        return self._publish(provider_id, clinic_id, actor, lambda _current: rules)
+
+    def publish_week(self, provider_id: UUID, clinic_id: UUID, command: AvailabilityIn,
+                     actor: Actor) -> Schedule:
+        """The weekly hours and options of `command`, keeping the dated exceptions as they
+        are when saved (an import of a week never undoes time off recorded meanwhile)."""
+        week = command.to_domain()
+        return self._publish(provider_id, clinic_id, actor, lambda current: replace(
+            week, exceptions=current.exceptions if current is not None else ()))
+
+    def change_date(self, provider_id: UUID, clinic_id: UUID, on: date,
+                    exception: DateException | None, actor: Actor) -> Schedule:
+        """One date's exception (time off, extra hours; None: the week again) on the hours
+        as they are when saved: a concurrent change of the week or of another date stays."""
+
+        def changed(current: AvailabilityRules | None) -> AvailabilityRules:
+            if current is None:
+                raise NotFoundError(f"provider {provider_id} has no hours at clinic "
+                                    f"{clinic_id} to make an exception to")
+            return current.on_date(on, exception)
+
+        return self._publish(provider_id, clinic_id, actor, changed)
+
+    def _publish(self, provider_id: UUID, clinic_id: UUID, actor: Actor,
+                 rules_for: Callable[[AvailabilityRules | None], AvailabilityRules]
+                 ) -> Schedule:
+        """The new rules are computed from the schedule as each attempt reads it, so that a
+        retry after a concurrent change builds on that change instead of undoing it."""
+        require_own_hours(actor, provider_id)
         with acting_as(actor.doing("availability published")):
             provider, clinic = self.provider(provider_id), self.clinic(clinic_id)
             if not provider.works_at(clinic_id):
                 raise RuleViolationError(
                     f"provider {provider_id} does not work at clinic {clinic_id}")
-            self._require_one_place_at_a_time(provider, clinic, rules)
             for _attempt in range(MAX_ATTEMPTS):
                 schedule = self.app.find(Schedule, Schedule.create_id(provider_id, clinic_id))
+                rules = rules_for(schedule.rules if schedule is not None else None)
+                self._require_one_place_at_a_time(provider, clinic, rules)
                 if schedule is None:
                     schedule, revised = Schedule(provider_id=provider_id, clinic_id=clinic_id,
                                                  rules=rules.as_dict()), []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
@@ -85,6 +85,15 @@ class AvailabilityRules:
         """Distance between slot starts: the visit plus buffers, rounded up to the grid."""
         span = duration_minutes + self.buffer_before_minutes + self.buffer_after_minutes
         return -(-span // self.granularity_minutes) * self.granularity_minutes
+
+    def on_date(self, on: date, exception: DateException | None) -> AvailabilityRules:
+        """These rules with `on`'s exception replaced (None: that date follows the week);
+        the same rules when that is what `on` has already."""
+        given = (exception,) if exception is not None else ()
+        if tuple(ex for ex in self.exceptions if ex.on == on) == given:
+            return self
+        kept = tuple(ex for ex in self.exceptions if ex.on != on)
+        return replace(self, exceptions=tuple(sorted(kept + given, key=lambda ex: ex.on)))
 
     def bookable_days(self, today: date) -> list[date]:
         return [today + timedelta(days=n) for n in range(self.horizon_days)]

@@ -158,6 +158,9 @@ def appointment_search_scope(caller: Caller, patient_id: UUID | None,
     their own whatever they name, a provider their own visits, staff their clinics' (a
     named clinic must be one of theirs)."""
     own_visits = None
+    # Break-glass opens one patient's records, never a clinic's or a provider's whole list:
+    # without a patient, a search stays within the caller's own clinics.
+    clinics = clinics_in_reach(caller) if patient_id is not None else caller.clinics
     if patient_id is not None:
         own_visits = require_patients_list(caller, patient_id)
     elif caller.role is Role.patient:
@@ -168,7 +171,10 @@ def appointment_search_scope(caller: Caller, patient_id: UUID | None,
         provider_id = own_visits or _subject_id(caller)
     if clinic_id is not None:
         require_clinic(caller, clinic_id)
-    return AppointmentScope(patient_id, provider_id, clinics_in_reach(caller))
+        if clinics is not None and clinic_id not in clinics:
+            raise ForbiddenError("In an emergency, search one patient's appointments "
+                                 "(patient=): another clinic's list is not break-glass.")
+    return AppointmentScope(patient_id, provider_id, clinics)
 
 
 def _subject_id(caller: Caller) -> UUID:

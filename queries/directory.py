@@ -85,13 +85,21 @@ async def get_availability_by_id(pool: ReadPool, schedule_id: UUID) -> Availabil
     return AvailabilityPublic(**_one(rows, "schedule", schedule_id))
 
 
+_CHANGED_SINCE = """(updated_at >= %(s)s OR provider_id IN (
+    SELECT d.provider_id FROM directory_providers d WHERE d.updated_at >= %(s)s
+    OR EXISTS (SELECT 1 FROM directory_services v
+               WHERE v.service_id = ANY(d.service_ids) AND v.updated_at >= %(s)s)))"""
+
+
 async def list_schedules(pool: ReadPool, provider_id: UUID | None,
                          clinic_id: UUID | None,
                          since: datetime | None = None) -> list[AvailabilityPublic]:
-    """Published hours, by provider or clinic (each an index of its own), or changed since."""
+    """Published hours, by provider or clinic (each an index of its own), or changed since
+    — their own rules, or the provider or a service they show (a FHIR Schedule carries
+    the provider's name and services)."""
     where = [condition for condition, given in (("provider_id = %(p)s", provider_id),
                                                 ("clinic_id = %(c)s", clinic_id),
-                                                ("updated_at >= %(s)s", since)) if given]
+                                                (_CHANGED_SINCE, since)) if given]
     rows = await fetch_all(pool, "SELECT schedule_id, provider_id, clinic_id, rules FROM "
                            "availability_schedules" + (" WHERE " + " AND ".join(where)
                                                         if where else "")

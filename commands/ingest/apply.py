@@ -10,6 +10,7 @@ compares instead of creating a second aggregate.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from enum import StrEnum
 from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -29,6 +30,7 @@ from commands.models import (
     ServiceCreate,
     Weekly,
 )
+from domain.availability import AvailabilityRules
 from domain.clinics import Clinic
 from domain.errors import ConflictError
 from domain.providers import Provider
@@ -104,35 +106,32 @@ class Applier:
     def hours(self, provider_id: UUID, clinic_id: UUID,
               command: Callable[[list[dict[str, Any]]], AvailabilityIn]) -> Outcome:
         """`command` builds the hours around the dated exceptions already published (an
-        hours row leaves them alone). publish_availability handles its own races."""
+        hours row leaves them alone, also those recorded while it is saved)."""
         schedule = self.directory.app.find(Schedule, Schedule.create_id(provider_id, clinic_id))
         current = schedule.rules.as_dict() if schedule is not None else None
         wanted = command(current["exceptions"] if current else [])
         if current == wanted.to_domain().as_dict():
             return Outcome.unchanged
         if not self.dry_run:
-            self.directory.publish_availability(provider_id, clinic_id, wanted, self.actor)
+            self.directory.publish_week(provider_id, clinic_id, wanted, self.actor)
         return Outcome.applied
 
-    def dated(self, provider_id: UUID, clinic_id: UUID, day: str,
+    def dated(self, provider_id: UUID, clinic_id: UUID, on: date,
               exception: DateExceptionIn | None) -> Outcome:
-        """One date's exception set (or, with None, removed); the rest of the hours as
-        they are (refused, like any change, if it would strand booked visits)."""
+        """One date's exception set (or, with None, removed) on the hours as they are when
+        saved (refused, like any change, if it would strand booked visits)."""
         schedule = self.directory.app.find(Schedule, Schedule.create_id(provider_id, clinic_id))
         if schedule is None:
             if self.dry_run:  # the hours are in this (dry) run: they would exist by now
                 return Outcome.applied
             raise UnknownReferenceError("the provider has no hours at this clinic to make "
-                                        "an exception to", "date", day)
-        current = schedule.rules.as_dict()
-        kept = [ex for ex in current["exceptions"] if ex["date"] != day]
-        given = [exception.model_dump()] if exception is not None else []
-        wanted = AvailabilityIn.model_validate({
-            **current, "exceptions": sorted(kept + given, key=lambda ex: str(ex["date"]))})
-        if wanted.to_domain().as_dict() == current:
+                                        "an exception to", "date", on.isoformat())
+        given = None if exception is None else AvailabilityRules.from_dict(
+            {"exceptions": [exception.model_dump()]}).exceptions[0]
+        if schedule.rules.on_date(on, given) == schedule.rules:
             return Outcome.unchanged
         if not self.dry_run:
-            self.directory.publish_availability(provider_id, clinic_id, wanted, self.actor)
+            self.directory.change_date(provider_id, clinic_id, on, given, self.actor)
         return Outcome.applied
 
     def retire_hours(self, schedule_id: UUID) -> Outcome:

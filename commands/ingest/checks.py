@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -137,17 +138,23 @@ class Checker:
             raise UnknownReferenceError(f"provider {row.provider} has no hours at clinic "
                                         f"{row.clinic} (publish them first, or in the same "
                                         "run)", "provider", row.provider)
-        day = row.date.isoformat()
         return Checked(Kind.time_off, row.key, ingest_id(self.source, "time_off", row.key),
-                       lambda applier: applier.dated(provider_id, clinic_id, day, exception))
+                       lambda applier: applier.dated(provider_id, clinic_id, row.date,
+                                                     exception))
 
     def retired_time_off(self, key: str) -> Callable[[Applier], Outcome]:
-        """How to remove the exception a time-off key (provider@clinic/date) brought in."""
+        """How to take back the exception a time-off key (`provider@clinic/date`) brought
+        in. External ids may hold `@` themselves: the split that names a schedule of this
+        source is the one meant."""
         people, _, day = key.rpartition("/")
-        provider, _, clinic = people.partition("@")
-        provider_id = ingest_id(self.source, Kind.providers.value, provider)
-        clinic_id = ingest_id(self.source, Kind.clinics.value, clinic)
-        return lambda applier: applier.dated(provider_id, clinic_id, day, None)
+        on = date.fromisoformat(day)
+        for at in (i for i, c in enumerate(people) if c == "@"):
+            provider_id = ingest_id(self.source, Kind.providers.value, people[:at])
+            clinic_id = ingest_id(self.source, Kind.clinics.value, people[at + 1:])
+            if self.app.find(Schedule, Schedule.create_id(provider_id, clinic_id)) is not None:
+                return lambda applier: applier.dated(provider_id, clinic_id, on, None)
+        return lambda applier: Outcome.unchanged  # the hours are gone: nothing to take back
+
 
     def _named(self, kind: Kind, column: str, external_ids: list[str]) -> list[UUID]:
         """Our ids of the records a row names; each must exist or be planned in this run."""

@@ -59,6 +59,7 @@ class SourceRow:
     defect: str | None = None  # the source could not make it a row (e.g. a cell too many)
 
 
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _ISO_DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?$")
 _RANGE = re.compile(r"^\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*$")
@@ -96,6 +97,13 @@ def _minutes(value: Any) -> Any:
                                       "such as PT45M or PT1H30M")
         return int(found.group(1) or 0) * 60 + int(found.group(2) or 0)
     return value
+
+
+def _iso_day(value: Any) -> Any:
+    """Only YYYY-MM-DD: the row's key is its text, so one date has one spelling."""
+    if isinstance(value, str) and not _ISO_DAY.match(value.strip()):
+        raise PydanticCustomError("iso-date", "a date is YYYY-MM-DD")
+    return value.strip() if isinstance(value, str) else value
 
 
 def _day_hours(value: Any) -> Any:
@@ -252,7 +260,7 @@ class TimeOffRow(Row):
 
     provider: ExternalId
     clinic: ExternalId
-    date: date
+    date: Annotated[date, BeforeValidator(_iso_day)]
     kind: Literal["off", "extra"] = "off"
     hours: DayHours = []
 
@@ -262,7 +270,7 @@ class TimeOffRow(Row):
 
     @classmethod
     def raw_key(cls, values: Mapping[str, Any]) -> str:
-        return f"{HoursRow.raw_key(values)}/{str(values.get('date') or '').strip()}"
+        return f"{HoursRow.raw_key(values)}/{str(values.get('date') or '').strip()}"  # = key
 
     def exception(self) -> DateExceptionIn:
         return DateExceptionIn(date=self.date.isoformat(), kind=self.kind,

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from domain.errors import InvalidInputError
+from queries.slots import EARLIEST_YEAR, LATEST_YEAR
 
 PREFIXES = ("eq", "ge", "gt", "le", "lt")
 LOCAL_SLACK = timedelta(hours=15)  # every zone's local day lies within its UTC day ± this
@@ -93,8 +94,11 @@ def local_limit(bound: Bound | None, *, lower: bool) -> datetime | None:
 def _period(parameter: str, value: str) -> tuple[datetime, datetime, bool]:
     """The span a value denotes: a date is its whole day (local), an instant a point."""
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        day = date.fromisoformat(value)
-        start = datetime(day.year, day.month, day.day)
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise InvalidFhirSearchError(f"{parameter}: {value!r} is not a date") from None
+        start = _in_range(parameter, datetime(day.year, day.month, day.day))
         return start, start + timedelta(days=1), True
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -103,7 +107,15 @@ def _period(parameter: str, value: str) -> tuple[datetime, datetime, bool]:
                                      "dateTime") from None
     if moment.tzinfo is None:
         raise InvalidFhirSearchError(f"{parameter}: a time needs an offset ({value}Z)")
-    return moment, moment, False
+    return _in_range(parameter, moment), moment, False
+
+
+def _in_range(parameter: str, moment: datetime) -> datetime:
+    """Dates a clinic's calendar can hold (far outside them date arithmetic overflows)."""
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise InvalidFhirSearchError(f"{parameter}: dates fall in the years {EARLIEST_YEAR} "
+                                     f"to {LATEST_YEAR}")
+    return moment
 
 
 def reference_id(parameter: str, value: str, kind: str) -> UUID:

@@ -9,6 +9,7 @@ pages read before a stop have already been applied.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
@@ -116,6 +117,8 @@ def _delay(partner: PartnerSource, attempt: int, response: httpx.Response | None
         return backoff
     try:
         seconds = float(said)
+        if not math.isfinite(seconds):
+            return backoff
     except ValueError:
         try:
             seconds = parsedate_to_datetime(said).timestamp() - time.time()

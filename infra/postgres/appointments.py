@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS {s}.appointments (
 ALTER TABLE {s}.appointments ADD COLUMN IF NOT EXISTS version int NOT NULL DEFAULT 1;
 CREATE INDEX IF NOT EXISTS appointments_by_patient ON {s}.appointments (patient_id, start_at);
 CREATE INDEX IF NOT EXISTS appointments_by_provider ON {s}.appointments (provider_id, start_at);
+CREATE INDEX IF NOT EXISTS appointments_by_clinic
+    ON {s}.appointments (clinic_id, start_at, appointment_id);
 CREATE INDEX IF NOT EXISTS appointments_booked_by_start ON {s}.appointments (start_at)
     WHERE status = 'booked'
 """

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PARTNER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,53}$")
 
 
 class PartnerSource(BaseModel):
@@ -32,3 +35,13 @@ class IngestSettings(BaseSettings):
     # An uploaded file (POST /ingest/runs) beyond this is refused unread (413); bigger
     # exports go through `clinic ingest FILE`, which streams any size.
     ingest_max_upload_mb: int = Field(default=20, ge=1, le=1024)
+
+    @field_validator("ingest_partners")
+    @classmethod
+    def _partner_names(cls, partners: dict[str, PartnerSource]) -> dict[str, PartnerSource]:
+        """A partner's name becomes its source name (`partner:NAME`), which keys its ids."""
+        for name in partners:
+            if not _PARTNER_NAME.match(name):
+                raise ValueError(f"partner name {name!r}: 1-54 lowercase letters, digits and "
+                                 ". _ - (it names the source: keep it stable)")
+        return partners

@@ -179,12 +179,12 @@ class exclusive:
         self.key = zlib.crc32(f"projection:{settings.db_schema}:{name}".encode())
         self.conn: psycopg.Connection[Any] | None = None
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> exclusive:
         self.conn = psycopg.connect(self.url, autocommit=True)
         while True:
             row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
             if row and row[0]:
-                return
+                return self
             if not self.wait:
                 self.conn.close()
                 raise RuntimeError("another instance holds this worker's lock; stop it first")
@@ -192,6 +192,14 @@ class exclusive:
                 self.conn.close()
                 raise Stopped
             threading.Event().wait(2.0)
+
+    def held(self) -> bool:
+        """Whether the lock is still ours: its session is alive (a dropped session gave it
+        up, and a standby may hold it now)."""
+        try:
+            return self.conn is not None and self.conn.execute("SELECT 1").fetchone() is not None
+        except psycopg.Error:
+            return False
 
     def __exit__(self, *exc: object) -> None:
         if self.conn is not None:

@@ -257,6 +257,15 @@ def test_bulk_publish_splits_by_state_and_passes_since_on(
                                                        params={"_since": mark.isoformat()}
                                                        ).text.splitlines()]
     assert [r["name"] for r in changed] == ["Lakeside North"]
+    renamed = datetime.now(UTC)
+    assert client.put(f"/providers/{doctor}", headers=admin, json={
+        "display_name": "Dr. West-Lee", "clinic_ids": [west],
+        "service_ids": [ids["checkup"]]}).status_code == 200
+    project()
+    schedules = [json.loads(line) for line in client.get(
+        f"{FHIR}/$bulk-publish/Schedule.ndjson", params={"_since": renamed.isoformat()}
+    ).text.splitlines()]  # the Schedule shows the provider's name: it changed too
+    assert [s["actor"][0]["display"] for s in schedules] == ["Dr. West-Lee"]
 
 
 def _manifest(client: TestClient, **params: Any) -> dict[str, Any]:

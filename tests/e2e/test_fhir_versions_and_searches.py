@@ -138,5 +138,14 @@ def test_appointment_searches_by_location_date_and_last_change(
     assert unbounded.status_code == 400
     assert client.get(f"{FHIR}/Appointment", headers=desk, params={
         **window, "location": "Location/not-a-clinic"}).status_code == 400
+    glass = {**elsewhere, "X-Purpose-Of-Use": "emergency"}  # break-glass: one patient only
+    assert client.get(f"{FHIR}/Appointment", headers=glass, params=window).status_code == 403
+    assert sorted(e["resource"]["id"] for e in client.get(
+        f"{FHIR}/Appointment", headers=glass, params={"patient": f"Patient/{ana}"}
+    ).json()["entry"]) == sorted([made[0], made[2]])
+    for far in ("ge0001-01-01", "le9999-12-31", "ge2026-02-30"):
+        answer = client.get(f"{FHIR}/Appointment", headers=desk, params={
+            **window, "_lastUpdated": far})
+        assert answer.status_code == 400, (far, answer.text)
     problems = errors(pages[0], own)
     assert problems == [], "\n".join(map(str, problems))

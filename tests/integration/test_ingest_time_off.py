@@ -4,6 +4,7 @@ takes back what it no longer lists; the slots of a day off disappear once projec
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -92,3 +93,47 @@ def test_a_day_off_takes_that_days_slots_away(container: Container, project: Any
     project()
     assert open_that_day() == 0
     assert datetime.now(UTC) < datetime.combine(day, datetime.min.time(), zone)
+
+
+def test_concurrent_days_off_on_one_schedule_all_stay(container: Container) -> None:
+    """Each change is computed from the schedule as its save reads it: four runs setting
+    four dates at once lose none (a change built on a stale read would undo the others)."""
+    ingest_samples(container)
+    barrier = threading.Barrier(4)
+    failures: list[BaseException] = []
+
+    def day_off(n: int) -> None:
+        row = f"provider,clinic,date,kind,hours\ndr-one,harbor,2027-02-0{n + 1},off,\n"
+        barrier.wait()
+        try:
+            assert ingest(container, Kind.time_off, row.encode()).run.applied == 1
+        except BaseException as exc:  # reported below, with the others
+            failures.append(exc)
+
+    threads = [threading.Thread(target=day_off, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert [e["date"] for e in _exceptions(container, "dr-one", "harbor")] == [
+        f"2027-02-0{n + 1}" for n in range(4)]
+
+
+def test_ids_with_at_signs_and_one_spelling_of_a_date(container: Container) -> None:
+    ingest_samples(container)
+    odd = (sample(Kind.providers).rstrip(b"\n")
+           + b"\ndr@odd.org,Dr. Odd,harbor,checkup\n")
+    assert ingest(container, Kind.providers, odd).rejects == []
+    hours = (b"provider,clinic,monday\n" b"dr@odd.org,harbor,09:00-12:00\n")
+    assert ingest(container, Kind.hours, hours).run.applied == 1
+    rows = (b"provider,clinic,date,kind,hours\n"
+            b"dr@odd.org,harbor,2027-03-01,off,\n"
+            b"dr@odd.org,harbor,2027-03-02T00:00:00,off,\n")  # not YYYY-MM-DD
+    report = ingest(container, Kind.time_off, rows)
+    assert (report.run.applied, [(r.row, r.column, r.rule) for r in report.rejects]) == (
+        1, [(2, "date", "iso-date")])
+    taken_back = ingest(container, Kind.time_off, b"provider,clinic,date,kind,hours\n",
+                        mode=Mode.snapshot)
+    assert taken_back.run.retired == ["time_off/dr@odd.org@harbor/2027-03-01"]
+    assert _exceptions(container, "dr@odd.org", "harbor") == []

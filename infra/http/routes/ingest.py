@@ -87,13 +87,17 @@ async def create_ingest_run(
         raise IngestSourceError("a file cannot be read without its kind: name it with "
                                 f"kind= ({', '.join(k.value for k in Kind)})")
     limit = settings.ingest_max_upload_mb << 20
+    too_large = ProblemError("payload-too-large", f"an uploaded file may hold "
+                             f"{settings.ingest_max_upload_mb} MB; nothing was read. Split "
+                             "it, or ingest it with `clinic ingest FILE`, which streams any "
+                             "size", error="upload-too-large")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large  # refused before a byte is read
     with SpooledTemporaryFile(max_size=IN_MEMORY) as upload:
         async for chunk in request.stream():
             if upload.tell() + len(chunk) > limit:
-                raise ProblemError("payload-too-large", f"an uploaded file may hold "
-                                   f"{settings.ingest_max_upload_mb} MB; nothing was read. "
-                                   "Split it, or ingest it with `clinic ingest FILE`, which "
-                                   "streams any size", error="upload-too-large")
+                raise too_large  # a chunked upload: stopped at the limit
             upload.write(chunk)
         upload.seek(0)
         command = IngestRequest(source=source or "upload", kinds=(kind,),
