@@ -162,7 +162,7 @@ class Bookings:
         loaded = self.app.get_many(patient_id, *needed, agenda_id, *_offering(slot), *nearby)
         patient = found(loaded, Patient, patient_id, "patient")
         patient.require_present()
-        _require_bookable(patient, {purpose: loaded.get(consent_id) for consent_id, purpose
+        require_bookable(patient, {purpose: loaded.get(consent_id) for consent_id, purpose
                                     in needed.items()})
         appointment_id = appointment_id or uuid4()
         for _attempt in range(MAX_ATTEMPTS):
@@ -291,7 +291,7 @@ def _covers(loaded: dict[UUID, Any], appointment: Appointment,
             timedelta(minutes=rules.buffer_after_minutes))
 
 
-def _require_bookable(patient: Patient, consents: dict[Purpose, Consent | None]) -> None:
+def require_bookable(patient: Patient, consents: dict[Purpose, Consent | None]) -> None:
     if not patient.email_verified:
         raise UnverifiedPatientError("verify your email address before booking")
     for purpose, consent in consents.items():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -12,6 +12,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from domain.slots import Slot
 from domain.telehealth import JoinClaims, Participant
 
 
@@ -47,14 +48,9 @@ class Sessions(Protocol):
 
 
 @dataclass(frozen=True)
-class SlotInfo:
-    slot_id: UUID
-    provider_id: UUID
-    clinic_id: UUID
-    service_id: UUID
-    modality: str
-    start: datetime
-    end: datetime
+class SlotInfo(Slot):
+    """A slot as the catalogue knows it, and until when it can be booked."""
+
     book_by: datetime
 
 
@@ -301,3 +297,13 @@ class IngestRuns(Protocol):
         """Every external id this source has brought in for `kind`, with our id."""
 
     def remember(self, source: str, kind: str, ids: dict[str, UUID]) -> None: ...
+
+
+class WaitlistBoard(Protocol):
+    """The active waitlist as the read model has it (infra/postgres/waitlist.py); the entries
+    themselves decide, so a lagging row costs a look, never a wrong offer."""
+
+    def in_line_for(self, freed: Slot, passed_over: Collection[UUID],
+                    limit: int) -> list[UUID]:
+        """Waiting entries whose constraints the freed time meets, in offer order
+        (domain/waitlist.py: in_line), less those `passed_over`."""

@@ -40,6 +40,7 @@ from commands.sign_in import SignIn
 from commands.telehealth import Telehealth
 from commands.timeline import Timeline
 from commands.visits import Visits
+from commands.waitlist import Waitlist
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Adapters:
     """The outside world, one adapter per port."""
 
     email_key: bytes
+    offer_key: bytes  # derives the secrets of waitlist offers' holds (commands/offers.py)
     slots: SlotCatalog
     holds: Holds
     idempotency: IdempotencyRecords
@@ -91,6 +93,7 @@ class UseCases:
     audit: Audit
     timeline: Timeline
     ingestion: Ingestion
+    waitlist: Waitlist
 
     @classmethod
     def compose(cls, app: ClinicApplication, adapters: Adapters,
@@ -102,14 +105,15 @@ class UseCases:
         holding = Holding(a.slots, a.holds, ttl_seconds=policy.hold_ttl_seconds,
                           max_per_holder=policy.max_holds_per_holder)
         erasing = Erasing(patients, visits, a.records, a.sessions, a.codes, a.holds, a.mailbox)
+        bookings = Bookings(app, visits, holding, a.idempotency, a.metrics,
+                            policy.max_upcoming_visits)
         return cls(
             directory=directory,
             patients=patients,
             sign_in=SignIn(patients, a.codes, a.sessions, a.metrics),
             consents=Consents(patients, a.receipts),
             holding=holding,
-            bookings=Bookings(app, visits, holding, a.idempotency, a.metrics,
-                              policy.max_upcoming_visits),
+            bookings=bookings,
             visits=visits,
             telehealth=Telehealth(visits, directory, a.join_links),
             erasing=erasing,
@@ -119,4 +123,5 @@ class UseCases:
             audit=Audit(app, a.access),
             timeline=Timeline(app, a.audit_records, a.access),
             ingestion=Ingestion(directory, a.ingest_runs),
+            waitlist=Waitlist(app, bookings, visits, holding, a.offer_key),
         )

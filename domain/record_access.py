@@ -95,6 +95,21 @@ def require_appointment(caller: Caller, appointment_id: UUID, patient_id: UUID,
         raise HiddenRecordError(f"no appointment with id {appointment_id}")
 
 
+def require_waitlist_entry(caller: Caller, entry_id: UUID, patient_id: UUID,
+                           clinic_ids: list[UUID], provider_id: UUID | None) -> None:
+    """A patient's own entries; a provider's when the entry names them; staff: entries for
+    one of their clinics, or for any clinic (an empty list asks every clinic)."""
+    if caller.role is Role.patient:
+        allowed = caller.subject == str(patient_id)
+    elif caller.role is Role.provider:
+        allowed = caller.subject == str(provider_id)
+    else:
+        reach = clinics_in_reach(caller)
+        allowed = reach is None or not clinic_ids or bool(reach.intersection(clinic_ids))
+    if not allowed:
+        raise HiddenRecordError(f"no waitlist entry with id {entry_id}")
+
+
 def require_participant(caller: Caller, appointment_id: UUID, patient_id: UUID,
                         provider_id: UUID) -> Participant:
     """Only a visit's own patient and provider take part in it; to anyone else (staff

@@ -20,6 +20,19 @@ class SlotUnavailableError(ConflictError):
     code = "slot-unavailable"
 
 
+@dataclass(frozen=True)
+class Slot:
+    """One bookable time (FHIR Slot): which provider offers which service, where, when."""
+
+    slot_id: UUID
+    provider_id: UUID
+    clinic_id: UUID
+    service_id: UUID
+    modality: str
+    start: datetime
+    end: datetime
+
+
 @dataclass(frozen=True, order=True)
 class SlotTime:
     start: datetime  # UTC

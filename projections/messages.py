@@ -2,8 +2,9 @@
 
 Ids and times only: the PHI fields of an event (visit reason, notes, names, contact details)
 have no place in any message (avro/*.avsc; docs/messaging.md). The key is the appointment for
-appointment and reminder messages and the patient for patient and consent messages, so one
-appointment's (or one patient's) messages stay in order on one partition.
+appointment and reminder messages, the patient for patient and consent messages, and the
+waitlist entry for offers, so one appointment's (or patient's, or entry's) messages stay in
+order on one partition.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from uuid import UUID, uuid5
 
 from domain.appointments import Appointment
 from domain.consent import Consent
+from domain.openings import Opening
 from domain.patients import Patient
 from domain.reminders import Reminder
 
 APPOINTMENTS_TOPIC = "clinic.appointments.v1"
 REMINDERS_TOPIC = "clinic.reminders.v1"
 PATIENTS_TOPIC = "clinic.patients.v1"
+WAITLIST_TOPIC = "clinic.waitlist.v1"
 DEAD_LETTER_TOPIC = "clinic.notify.dlq.v1"
-TOPICS = (APPOINTMENTS_TOPIC, REMINDERS_TOPIC, PATIENTS_TOPIC)
+TOPICS = (APPOINTMENTS_TOPIC, REMINDERS_TOPIC, PATIENTS_TOPIC, WAITLIST_TOPIC)
 
 EVENT_NAMESPACE = UUID("0b8c3a57-6d38-4f0e-8f3e-7a1d2c9e4b60")
 
@@ -90,6 +93,11 @@ def _map(e: Any, load: Loader) -> tuple[str, str, UUID, dict[str, Any]] | None:
             "reminder_id": e.originator_id, "appointment_id": e.appointment_id,
             "patient_id": e.patient_id, "offset_minutes": e.offset_minutes,
             "appointment_start": e.appointment_start, "due_at": e.due_at}
+    if isinstance(e, Opening.Offered):
+        return "WaitlistOffered", WAITLIST_TOPIC, e.entry_id, {
+            "offer_id": e.offer_id, "entry_id": e.entry_id, "opening_id": e.originator_id,
+            "patient_id": e.patient_id, "slot_id": load(e.originator_id).freed.slot_id,
+            "expires_at": e.expires_at}
     return _map_patient(e, load)
 
 

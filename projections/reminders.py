@@ -9,15 +9,12 @@ visit was booked (or moved) is skipped: the confirmation said it all.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
-import structlog
-
-log = structlog.get_logger("clinic.reminders")
+from projections.periodic import PeriodicWorker
 
 Clock = Callable[[], datetime]
 RecordReminder = Callable[[UUID, timedelta, datetime], bool]
@@ -31,15 +28,15 @@ class ReminderSchedule(Protocol):
     def mark(self, appointment_id: UUID, offset: timedelta, start: datetime) -> None: ...
 
 
-class ReminderScheduler:
+class ReminderScheduler(PeriodicWorker):
     name = "reminders"
 
     def __init__(self, schedule: ReminderSchedule, record: RecordReminder,
                  offsets: Sequence[timedelta], clock: Clock, *, every: float = 5.0,
                  batch: int = 200) -> None:
+        super().__init__(every)
         self.schedule, self.record, self.offsets = schedule, record, tuple(offsets)
-        self.clock, self.every, self.batch = clock, every, batch
-        self.stopping = threading.Event()
+        self.clock, self.batch = clock, batch
 
     def run_once(self) -> int:
         """Record every reminder due now; return how many were recorded."""
@@ -53,14 +50,3 @@ class ReminderScheduler:
                 if len(due) < self.batch:
                     break
         return recorded
-
-    def run_forever(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("reminder scheduling failed; retrying")
-            self.stopping.wait(self.every)
-
-    def stop(self) -> None:
-        self.stopping.set()

@@ -288,7 +288,8 @@ class KeptIngestRuns:
 
 
 def fake_adapters() -> Adapters:
-    return Adapters(email_key=b"unit-test-email-index-key-32byte", slots=FakeSlots(),
+    return Adapters(email_key=b"unit-test-email-index-key-32byte",
+                    offer_key=b"unit-test-waitlist-offer-key-32b", slots=FakeSlots(),
                     holds=FakeHolds(), idempotency=FakeIdempotency(), codes=FakeCodes(),
                     sessions=FakeSessions(), care_team=FakeCareTeam(), records=FakeRecords(),
                     receipts=FakeSigner(), join_links=FakeJoinLinks(),

@@ -27,6 +27,7 @@ class DerivedKeys:
     pseudonyms: bytes  # keyed hashes of emails / addresses / bodies in Redis keys
     join_links: bytes  # signatures of telehealth join links (never the API token key)
     rooms: bytes  # keyed hash of an appointment id: the telehealth room id
+    waitlist_offers: bytes  # the secrets of waitlist offers' holds (commands/offers.py)
 
 
 def keyed_hash(key: bytes, data: str | bytes) -> str:
@@ -45,7 +46,8 @@ def derived_keys(settings: Settings) -> DerivedKeys:
     return DerivedKeys(code_pepper=derive(jwt, "otp"),
                        pseudonyms=derive(jwt, "pseudonyms"),
                        join_links=derive(jwt, "telehealth-join-links"),
-                       rooms=derive(jwt, "telehealth-rooms"))
+                       rooms=derive(jwt, "telehealth-rooms"),
+                       waitlist_offers=derive(jwt, "waitlist-offer-holds"))
 
 
 def key_ring(settings: Settings) -> KeyRing:

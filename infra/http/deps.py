@@ -24,6 +24,7 @@ from commands.sign_in import SignIn
 from commands.telehealth import Telehealth
 from commands.timeline import Timeline
 from commands.visits import Visits
+from commands.waitlist import Waitlist
 from infra.crypto.phi import PhiCipher
 from infra.http.client import client_ip, client_pseudonym
 from infra.http.rate_limits import RateLimits
@@ -74,6 +75,7 @@ RetentionDep = Annotated[Retention, Depends(_use_case("retention"))]
 AuditDep = Annotated[Audit, Depends(_use_case("audit"))]
 TimelineDep = Annotated[Timeline, Depends(_use_case("timeline"))]
 IngestionDep = Annotated[Ingestion, Depends(_use_case("ingestion"))]
+WaitlistDep = Annotated[Waitlist, Depends(_use_case("waitlist"))]
 
 
 async def get_phi(request: Request) -> PhiCipher:

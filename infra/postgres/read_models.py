@@ -13,6 +13,7 @@ from infra.postgres.audit_log import AuditConfig, AuditLogReadModel
 from infra.postgres.audit_timeline import AuditTimelineReadModel
 from infra.postgres.read_model import Clock, TrackedReadModel, utc_now
 from infra.postgres.slot_search import SlotSearchReadModel
+from infra.postgres.waitlist import WaitlistReadModel
 
 KINDS: dict[str, type[TrackedReadModel]] = {
     SlotSearchReadModel.name: SlotSearchReadModel,
@@ -20,6 +21,7 @@ KINDS: dict[str, type[TrackedReadModel]] = {
     AuditLogReadModel.name: AuditLogReadModel,
     AuditTimelineReadModel.name: AuditTimelineReadModel,
     AnalyticsReadModel.name: AnalyticsReadModel,
+    WaitlistReadModel.name: WaitlistReadModel,
 }
 READ_MODELS = tuple(KINDS)
 

@@ -31,6 +31,9 @@ class ClinicSettings(BaseSettings):
     # limit after sign-in whatever happens.
     patient_idle_minutes: int = Field(default=30, ge=1, le=720)
     patient_session_hours: float = Field(default=12, gt=0, le=24)
+    # A waitlist offer of freed time holds the slot for the patient this long; then it goes
+    # to the next patient in line (docs/waitlist.md).
+    waitlist_offer_minutes: float = Field(default=15, ge=1, le=24 * 60)
     # A video visit opens this long before its start.
     telehealth_join_early_minutes: int = Field(default=15, ge=0, le=24 * 60)
     # Reminders fall due this long before each booked visit: comma-separated, e.g. "24h,2h,30m".

@@ -92,6 +92,7 @@ class Container:
         audit = AuditTrail(pool, settings.db_schema)
         adapters = Adapters(
             email_key=email_index_key(app.data_keys.keys, app.data_keys.keys.ring),
+            offer_key=keys.waitlist_offers,
             slots=PostgresSlotCatalog(pool),
             holds=RedisHolds(client),
             idempotency=idempotency,

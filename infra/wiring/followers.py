@@ -69,6 +69,11 @@ def _reminders(settings: Settings) -> Built:
     return build_scheduler(settings)
 
 
+def _offers(settings: Settings) -> Built:
+    from infra.wiring.waitlist import build_matcher
+    return build_matcher(settings)
+
+
 def _notifier(settings: Settings) -> Built:
     from infra.wiring.notifier import build_local_notifier
     return build_local_notifier(settings)
@@ -78,9 +83,10 @@ WORKERS: dict[str, Callable[[Settings], Built]] = {
     **{name: _read_model_worker(name) for name in READ_MODELS},
     "relay": _relay,
     "reminders": _reminders,
+    "offers": _offers,
     "notifier": _notifier,
 }
-PROJECTORS = (*READ_MODELS, "reminders")
+PROJECTORS = (*READ_MODELS, "reminders", "offers")
 
 
 def every_follower(settings: Settings) -> tuple[str, ...]:

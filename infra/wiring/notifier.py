@@ -61,7 +61,7 @@ def build_notifier(settings: Settings, source: Source) -> tuple[Notifier, list[A
                              appointment.start, appointment.end)
 
     composer = Composer(app, RedisOneTimeCodes(redis, derived_keys(settings).code_pepper),
-                        settings.smtp_from, patient_link)
+                        settings.smtp_from, patient_link, public_url=settings.public_url)
     delivery_log = DeliveryLog(settings.database_url, settings.db_schema)
     dead_letters = build_publisher(kafka_client_config(settings), settings.resolved_data_dir())
     notifier = Notifier(source, composer, build_mailer(settings), delivery_log, dead_letters,

@@ -17,7 +17,9 @@ from uuid import UUID
 
 from domain.appointments import Appointment, AppointmentStatus
 from domain.consent import Consent, Purpose
+from domain.openings import Opening
 from domain.patients import Patient
+from domain.waitlist import EntryStatus, WaitlistEntry
 from projections.notifications.emails import (
     VisitSummary,
     cancellation_email,
@@ -25,6 +27,7 @@ from projections.notifications.emails import (
     reminder_email,
     rescheduled_email,
     sign_in_code_email,
+    waitlist_offer_email,
 )
 from projections.ports import Aggregates, SignInCodes
 
@@ -48,15 +51,18 @@ class Skip:
 
 class Composer:
     def __init__(self, app: Aggregates, codes: SignInCodes, sender: str,
-                 join_url: JoinUrl, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-                 ) -> None:
+                 join_url: JoinUrl, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 public_url: str = "http://127.0.0.1:8000") -> None:
         self.app, self.codes, self.sender = app, codes, sender
         self.join_url, self.clock = join_url, clock
+        self.public_url = public_url.rstrip("/")
 
     def compose(self, name: str, record: dict[str, Any]) -> Email | Skip | None:
         """The email for a decoded message; None: this kind of message sends nothing."""
         if name == "SignInCodeRequested":
             return self._code(record["patient_id"], record["occurred_at"])
+        if name == "WaitlistOffered":
+            return self._offer(record)
         if name not in ("AppointmentBooked", "AppointmentRescheduled", "AppointmentCancelled",
                         "ReminderDue"):
             return None
@@ -99,6 +105,34 @@ class Composer:
             return Skip("patient erased")
         code = self.codes.issue(patient_id)  # made here: the code never travels in a message
         return Email(patient_id, sign_in_code_email(self.sender, patient.email, code))
+
+    def _offer(self, record: dict[str, Any]) -> Email | Skip:
+        """Only an offer still open, to a patient still here: an offer answered, declined or
+        expired before the message was read sends nothing."""
+        found = self.app.get_many(record["entry_id"], record["opening_id"],
+                                  record["patient_id"])
+        entry, opening = found.get(record["entry_id"]), found.get(record["opening_id"])
+        patient = found.get(record["patient_id"])
+        if not isinstance(patient, Patient) or patient.erased:
+            return Skip("patient erased")
+        if not isinstance(entry, WaitlistEntry) or not isinstance(opening, Opening) or \
+                entry.status is not EntryStatus.offered or entry.offer is None or \
+                entry.offer.offer_id != record["offer_id"] or \
+                entry.offer.expires_at <= self.clock():
+            return Skip("offer no longer open")
+        freed = opening.freed
+        names = self.app.get_many(freed.clinic_id, freed.provider_id, freed.service_id)
+        clinic, provider, service = (names[freed.clinic_id], names[freed.provider_id],
+                                     names[freed.service_id])
+        visit = VisitSummary(
+            appointment_id=opening.id, start=freed.start, end=freed.end,
+            timezone=clinic.time_zone, clinic_name=clinic.name,
+            provider_name=provider.display_name, service_name=service.name,
+            modality=freed.modality, join_url=None, sequence=0)
+        url = (f"{self.public_url}/waitlist/entries/{entry.id}/accept"
+               f"?offer_id={entry.offer.offer_id}")
+        return Email(patient.id, waitlist_offer_email(self.sender, patient.email, visit,
+                                                      entry.offer.expires_at, url))
 
     def _email(self, patient: Patient,
                build: Callable[[str, str, VisitSummary], EmailMessage],

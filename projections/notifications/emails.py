@@ -16,7 +16,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from projections.notifications.ics import Method, visit_calendar
-from projections.notifications.wording import offset_phrase, visit_details
+from projections.notifications.wording import local_when, offset_phrase, visit_details
 
 SIGN_IN_SUBJECT = "Your clinic sign-in code"
 _CODE = re.compile(r"Your sign-in code is (\d{6})\.")
@@ -90,6 +90,17 @@ def cancellation_email(sender: str, to: str, visit: VisitSummary) -> EmailMessag
                        "The attached update removes it from your calendar.", join=False)
     return _with_invitation(_message(sender, to, "Your visit was cancelled", text), visit,
                             "CANCEL")
+
+
+def waitlist_offer_email(sender: str, to: str, visit: VisitSummary, expires_at: datetime,
+                         accept_url: str) -> EmailMessage:
+    """Freed time held for a patient on the waitlist, until `expires_at`."""
+    until = local_when(expires_at, expires_at, visit.timezone).split(" to ")[0]
+    text = _visit_text(
+        "An earlier time is free, and we are holding it for you.", visit,
+        f"It is yours if you accept it by {until}:\n{accept_url}\n"
+        "After that it goes to the next person on the waitlist.", join=False)
+    return _message(sender, to, "A time on your waitlist is free", text)
 
 
 def _visit_text(opening: str, visit: VisitSummary, closing: str, *, join: bool = True) -> str:

@@ -81,6 +81,9 @@ def world(client: TestClient, container: Container, token_for: Any, project: Any
     assert booked.status_code == 201, booked.text
     held = client.post("/holds", json={"slot_id": slots[1]["id"]})
     assert held.status_code == 201, held.text
+    waits = client.post("/waitlist/entries", headers=patient, json={
+        "service_id": ids["checkup"], "not_after": slots[-1]["end"]})
+    assert waits.status_code == 201, waits.text
     project()
     openapi = client.get("/openapi.json").json()
 
@@ -108,6 +111,7 @@ def world(client: TestClient, container: Container, token_for: Any, project: Any
             "providers": [ids["provider"]],
             "patients": [patient_id],
             "appointments": [booked.json()["id"]],
+            "entries": [waits.json()["id"]],
             "slots": [s["id"] for s in slots],
             "holds": [held.json()["hold_id"]],
             "hold_secrets": [held.json()["hold_secret"]],
@@ -135,6 +139,7 @@ def fuzz_config(world: World) -> schemathesis.Config:
                                     ("provider_id", "providers"))},
         "path.patient_id": real("patients"),
         "path.appointment_id": real("appointments"),
+        "path.entry_id": real("entries"),
         "path.slot_id": real("slots"),
         "path.hold_id": real("holds"),
         "header.hold-secret": real("hold_secrets"),

@@ -32,6 +32,7 @@ from infra.http.app import create_app
 from infra.observability.logging import configure_logging
 from infra.settings import Settings
 from infra.wiring.container import Container
+from infra.wiring.waitlist import build_matcher
 from tests.delivery import deliver
 from tests.e2e.clinic_flow import open_slots, project_all, set_up_clinic, sign_up
 
@@ -70,9 +71,11 @@ def test_no_phi_in_postgres_redis_kafka_or_logs_and_erasure_leaves_none(
     people = {"a": _markers("a"), "b": _markers("b")}
     with TestClient(create_app(container), raise_server_exceptions=False) as client:
         ids = _journey(client, container, people)
+        _waitlist_offer(client, container, ids, people["a"])
         deliver(container)  # every event relayed to Kafka, every email sent
         kafka_text = _kafka_dump(kafka.bootstrap)
         assert "AppointmentBooked" in kafka_text and "AppointmentCancelled" in kafka_text
+        assert "WaitlistOffered" in kafka_text
         staff = _token(container, Role.front_desk, clinics=[ids["a"]["clinic"]])
         read = client.get(f"/bookings/{ids['a']['appointment']}", headers=staff)
         assert read.status_code == 200 and read.json()["reason"] == people["a"]["reason"]
@@ -160,8 +163,33 @@ def _journey(client: TestClient, container: Container,
         details = client.get(f"/bookings/{kept.json()['id']}", headers=headers)
         assert details.json()["reason"] == person["reason"]
         ids[tag] = {"patient": patient_id, "appointment": kept.json()["id"],
-                    "clinic": clinic["clinic"]}
+                    "clinic": clinic["clinic"], "service": clinic["checkup"]}
     return ids
+
+
+def _waitlist_offer(client: TestClient, container: Container, ids: dict[str, dict[str, str]],
+                    person: dict[str, str]) -> None:
+    """b waits for a checkup; a books one more and cancels it (with a note); the matcher
+    offers the freed time to b: the offer's events and message are in what is searched."""
+    b = {"Authorization": f"Bearer {container.sessions.sign_in(ids['b']['patient']).access_token}"}
+    a = {"Authorization": f"Bearer {container.sessions.sign_in(ids['a']['patient']).access_token}"}
+    slot = open_slots(client, ids["a"]["service"])[20]
+    waits = client.post("/waitlist/entries", headers=b, json={
+        "service_id": ids["a"]["service"], "not_after": slot["end"]})
+    assert waits.status_code == 201, waits.text
+    booked = client.post("/bookings", headers=a, json={"slot_id": slot["id"],
+                                                        "reason": person["reason"]})
+    assert booked.status_code == 201, booked.text
+    cancelled = client.post(f"/bookings/{booked.json()['id']}/cancel", headers=a,
+                            json={"note": person["note"]})
+    assert cancelled.status_code == 200, cancelled.text
+    project_all(container)
+    matcher, resources = build_matcher(container.settings)
+    try:
+        assert matcher.run_once().get("offered") == 1
+    finally:
+        for resource in resources:
+            resource.close()
 
 
 def _assert_compliance_views(client: TestClient, container: Container, ids: dict[str, str],

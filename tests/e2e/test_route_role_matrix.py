@@ -47,7 +47,7 @@ def _expectation(method: str, path: str, allowed: str, caller: Role | str) -> An
         return lambda status: status == 401
     if caller.value not in [r.strip() for r in allowed.split(",")]:
         return lambda status: status == 403
-    if caller is Role.patient and re.search(r"\{(patient_id|appointment_id)\}", path):
+    if caller is Role.patient and re.search(r"\{(patient_id|appointment_id|entry_id)\}", path):
         return lambda status: status == 404  # another patient's record: as if absent
     if caller is Role.patient and (method, path) == ("POST", "/bookings"):
         return lambda status: status == 404  # booking for another patient
@@ -91,6 +91,7 @@ def _patient_bodies(world: dict[str, str]) -> dict[tuple[str, str], dict[str, An
         ("POST", "/patients/{patient_id}/consents"): {
             "purpose": "treatment", "policy_version": POLICIES[Purpose.treatment].version},
         ("PUT", "/patients/{patient_id}/contact"): {"email": "taken-over@example.org"},
+        ("POST", "/waitlist/entries/{entry_id}/accept"): {"offer_id": world["entry_id"]},
     }
 
 
@@ -113,6 +114,9 @@ def _world(client: TestClient, container: Container, token_for: Any,
                               json={"slot_id": slots[1]["id"], "reason": "private"}).json()
     project()
     hold = client.post("/holds", json={"slot_id": slots[2]["id"]}).json()
+    ben_waits = client.post("/waitlist/entries", headers=ben_headers, json={
+        "service_id": ids["checkup"], "not_after": slots[-1]["end"]}).json()
+    project()
     return {
         "patient_id": ana, "other_patient": ben, "appointment_id": ana_booking["id"],
         "other_booking": ben_booking["id"], "provider_id": ids["provider"],
@@ -122,7 +126,7 @@ def _world(client: TestClient, container: Container, token_for: Any,
         "location_id": ids["clinic"], "role_id": str(role_id(UUID(ids["provider"]),
                                                             UUID(ids["clinic"]))),
         "schedule_id": slots[0]["schedule_id"], "kind": "Location",
-        "run_id": "00000000-0000-4000-8000-000000000047",
+        "run_id": "00000000-0000-4000-8000-000000000047", "entry_id": ben_waits["id"],
     }
 
 

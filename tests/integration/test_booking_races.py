@@ -4,7 +4,6 @@ Redis: exactly one wins, the rest get 409, and nothing answers 5xx."""
 from __future__ import annotations
 
 import itertools
-import threading
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -14,6 +13,7 @@ from domain.consent import POLICIES, Purpose
 from infra.wiring.container import Container
 from tests.builders import build_world
 from tests.driver import drive
+from tests.races import post_all_at_once
 
 
 def _patients(container: Container, count: int) -> list[dict[str, str]]:
@@ -30,21 +30,7 @@ def _patients(container: Container, count: int) -> list[dict[str, str]]:
 
 
 def _race(base: str, requests: list[tuple[dict[str, str], dict[str, Any]]]) -> list[httpx.Response]:
-    barrier = threading.Barrier(len(requests))
-    results: list[httpx.Response] = [None] * len(requests)  # type: ignore[list-item]
-
-    def run(i: int) -> None:
-        headers, body = requests[i]
-        with httpx.Client(base_url=base, timeout=30) as client:
-            barrier.wait()
-            results[i] = client.post("/bookings", headers=headers, json=body)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
+    return post_all_at_once(base, [("/bookings", headers, body) for headers, body in requests])
 
 
 def _slots(container: Container, service: Any, provider: Any) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from infra.http.routes import (
     services,
     slots,
     telehealth,
+    waitlist,
 )
 
 # The busiest first: route matching tries every route in order (docs/performance.md).
@@ -29,4 +30,5 @@ ROUTERS: list[APIRouter] = [slots.router, holds.router, bookings.router, patient
                             auth.router, consents.router, clinics.router, services.router,
                             providers.router, privacy.router, telehealth.router,
                             fhir_appointments.router, fhir.router, health.router,
-                            metrics.router, messages.router, audit.router, ingest.router]
+                            metrics.router, messages.router, audit.router, ingest.router,
+                            waitlist.router]

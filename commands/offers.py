@@ -1,0 +1,195 @@
+"""Offers on freed time: the waitlist's own side, run by the offer matcher (a log follower).
+
+For each time a cancellation or a move freed, `advance` takes one step, deciding on the event
+store's aggregates, never on the read model alone: open the time as an Opening; end an offer
+that expired (the patient waits again); close the time if it was booked another way or can no
+longer be booked; else offer it to the next patient in line who may be offered it (skipping,
+on record, one who was erased, lost consent or never verified), with a hold on the slot for
+as long as the offer lasts. Every step is an event (docs/waitlist.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from commands.application import ClinicApplication
+from commands.booking import require_bookable
+from commands.calendars import around
+from commands.context import SYSTEM_ACTOR, acting_as
+from commands.holds import secret_hash
+from commands.ports import Holds, SlotCatalog, WaitlistBoard
+from domain.appointments import Appointment, AppointmentStatus
+from domain.calendars import ProviderCalendar
+from domain.consent import Consent, purposes_for_visit
+from domain.errors import DomainError
+from domain.openings import Opening
+from domain.patients import Patient
+from domain.slots import Slot
+from domain.waitlist import InLine, Offer, WaitlistEntry, in_line
+
+LOOK_AHEAD = 20  # entries read per step: the first one who may be offered usually is first
+HOLDS_PER_PATIENT = 20  # offers a patient may hold at once (one per entry in practice)
+
+
+def offer_hold_secret(key: bytes, offer_id: UUID) -> str:
+    """The secret of an offer's hold, derived, never stored or sent: the accept use case
+    derives it again to book with the hold (HMAC with a key of its own, decision 0050)."""
+    return hmac.new(key, f"waitlist-offer:{offer_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def offer_holder(patient_id: UUID) -> str:
+    return f"waitlist:{patient_id}"
+
+
+class Offers:
+    def __init__(self, app: ClinicApplication, slots: SlotCatalog, holds: Holds,
+                 board: WaitlistBoard, offer_key: bytes, lasting: timedelta) -> None:
+        self.app, self.slots, self.holds, self.board = app, slots, holds, board
+        self.offer_key, self.lasting = offer_key, lasting
+
+    def advance(self, opening_id: UUID, freed_by: UUID, slot_id: UUID | None,
+                now: datetime) -> str:
+        """One step for one freed time; returns what happened (for logs and tests): gone
+        (nothing to offer), nobody (in line), offered, expired (the open offer lapsed),
+        waiting (an offer is open), held (by someone checking out), closed, conflict (another
+        writer moved first: the next pass looks again)."""
+        with acting_as(SYSTEM_ACTOR.doing("waitlist offer")):
+            opening = self.app.find(Opening, opening_id)
+            if opening is None:  # recorded only once someone waits for such a time
+                freed = self._freed(freed_by, slot_id, now)
+                if freed is None:
+                    return "gone"
+                if not self.board.in_line_for(freed, (), 1):
+                    return "nobody"
+                opening = self._opened(opening_id, freed_by, freed)
+            if opening.closed:
+                return "closed"
+            if (lapsed := opening.lapse(now)) is not None:
+                return self._lapsed(opening, *lapsed)
+            if opening.offer is not None:
+                return "waiting"
+            slot = self.slots.slot(opening.freed.slot_id)
+            if slot is None or slot.book_by <= now:
+                return self._closed(opening, "passed")
+            if self._taken(opening.freed):
+                return self._closed(opening, "taken")
+            if self.holds.holding(opening.freed.slot_id) is not None:
+                return "held"  # a patient is checking out with it; look again later
+            return self._offer_next(opening, now)
+
+    def expire_entry(self, entry_id: UUID, now: datetime) -> bool:
+        """End an entry whose window has passed (an open offer runs its course first)."""
+        with acting_as(SYSTEM_ACTOR.doing("waitlist window ended")):
+            entry = self.app.find(WaitlistEntry, entry_id)
+            if entry is None:
+                return False
+            entry.expire(now)
+            return bool(entry.pending_events) and self.app.saved(entry)
+
+    # ----------------------------------------------------------------------------------
+    def _freed(self, freed_by: UUID, slot_id: UUID | None,
+               now: datetime) -> Slot | None:
+        """The time a cancellation, move or hand-off freed; None when there is nothing to
+        offer (the time is past booking, or its slot is no longer offered)."""
+        if slot_id is None:  # the appointment says which slot it held
+            appointment = self.app.find(Appointment, freed_by)
+            if appointment is None:
+                return None
+            slot_id = appointment.slot_id
+        slot = self.slots.slot(slot_id)
+        return None if slot is None or slot.book_by <= now else slot
+
+    def _opened(self, opening_id: UUID, freed_by: UUID, freed: Slot) -> Opening:
+        opening = Opening.open(opening_id, freed_by, freed)
+        if self.app.saved(opening):
+            return opening
+        return self.app.get(Opening, opening_id, "opening")  # recorded meanwhile
+
+    def _lapsed(self, opening: Opening, entry_id: UUID, offer: Offer) -> str:
+        """The offer expired unanswered: its patient waits again (passed over for this
+        time), and the hold goes; the next step offers the time on."""
+        entry = self.app.get(WaitlistEntry, entry_id, "waitlist entry")
+        entry.lapse(offer.offer_id, "expired")
+        if not self.app.saved(opening, entry):
+            return "conflict"
+        self.holds.release(opening.freed.slot_id, offer.hold_id)
+        return "expired"
+
+    def _closed(self, opening: Opening, cause: str) -> str:
+        opening.close(cause)
+        return "closed" if self.app.saved(opening) else "conflict"
+
+    def _taken(self, freed: Slot) -> bool:
+        """Booked another way: a reservation on the provider's calendar overlaps the time."""
+        loaded = self.app.get_many(*around(freed.provider_id, freed.start, freed.end))
+        return any(held.start < freed.end and freed.start < held.end
+                   for calendar in loaded.values() if isinstance(calendar, ProviderCalendar)
+                   for held in calendar.reservations.values())
+
+    def _offer_next(self, opening: Opening, now: datetime) -> str:
+        freed = opening.freed
+        entry_ids = self.board.in_line_for(freed, opening.tried, LOOK_AHEAD)
+        entries = [e for e in self.app.get_many(*entry_ids).values()
+                   if isinstance(e, WaitlistEntry) and e.matches(freed)]
+        people = self._people(entries, freed)
+        order = in_line(InLine(e.priority, e.created_on, e.id) for e in entries)
+        by_id = {e.id: e for e in entries}
+        for place in order:
+            entry = by_id[place.entry_id]
+            cause = self._cannot_offer(entry, people, freed)
+            if cause is not None:
+                opening.skip(entry.id, cause)
+                continue
+            offer_id = opening.next_offer_id()
+            hold = self.holds.place(freed.slot_id, offer_holder(entry.patient_id),
+                                    secret_hash(offer_hold_secret(self.offer_key, offer_id)),
+                                    int(self.lasting.total_seconds() * 1000),
+                                    HOLDS_PER_PATIENT)
+            if hold is None:  # someone took a hold just now
+                return "held" if self.app.saved(opening) else "conflict"
+            entry.offered(opening.make_offer(entry.id, entry.patient_id, hold.hold_id, now,
+                                             self.lasting))
+            if self.app.saved(opening, entry):
+                return "offered"
+            self.holds.release(freed.slot_id, hold.hold_id)
+            return "conflict"
+        if opening.pending_events and not self.app.saved(opening):
+            return "conflict"
+        return "nobody"
+
+    def _people(self, entries: list[WaitlistEntry], freed: Slot) -> dict[UUID, Any]:
+        """Patients, their consents for this kind of visit and the visits they would move,
+        read in one query."""
+        ids: list[UUID] = []
+        for entry in entries:
+            ids.append(entry.patient_id)
+            ids += [Consent.create_id(entry.patient_id, purpose.value)
+                    for purpose in purposes_for_visit(freed.modality)]
+            if entry.instead_of is not None:
+                ids.append(entry.instead_of)
+        return self.app.get_many(*ids) if ids else {}
+
+    @staticmethod
+    def _cannot_offer(entry: WaitlistEntry, people: dict[UUID, Any],
+                      freed: Slot) -> str | None:
+        """Why this patient may not be offered the time now (a stable cause), or None."""
+        patient = people.get(entry.patient_id)
+        if not isinstance(patient, Patient):
+            return "patient-unknown"
+        try:
+            patient.require_present()
+            require_bookable(patient, {
+                purpose: people.get(Consent.create_id(entry.patient_id, purpose.value))
+                for purpose in purposes_for_visit(freed.modality)})
+        except DomainError as refusal:
+            return "consent-withdrawn" if refusal.code == "consent-required" else refusal.code
+        if entry.instead_of is not None:
+            visit = people.get(entry.instead_of)
+            if not isinstance(visit, Appointment) or \
+                    visit.status is not AppointmentStatus.booked or visit.start <= freed.start:
+                return "visit-changed"
+        return None

@@ -1,0 +1,236 @@
+"""The waitlist over HTTP on real PostgreSQL and Redis: joining, listing and leaving with the
+record-level access rules; a cancellation offered to the first matching patient only; an
+expired offer moving on; accepting booking the time; patients who were erased or withdrew
+consent passed over (docs/waitlist.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from fastapi.testclient import TestClient
+
+from domain.access import Role
+from domain.openings import Opening
+from infra.wiring.container import Container
+from tests.delivery import deliver
+from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
+from tests.e2e.waitlist_flow import entry, join, matching
+
+_MINUTE = timedelta(minutes=1)
+
+
+def _clinic(client: TestClient, token_for: Any, project: Any) -> tuple[dict[str, str],
+                                                                       list[dict[str, Any]]]:
+    ids = set_up_clinic(client, token_for)
+    project()
+    return ids, open_slots(client, ids["checkup"], limit=100)
+
+
+def _book_and_cancel(client: TestClient, container: Container, slot: dict[str, Any],
+                     email: str = "ana@example.org") -> str:
+    _, headers = sign_up(client, container, email)
+    booked = client.post("/bookings", headers=headers, json={"slot_id": slot["id"]})
+    assert booked.status_code == 201, booked.text
+    cancelled = client.post(f"/bookings/{booked.json()['id']}/cancel", headers=headers,
+                            json={})
+    assert cancelled.status_code == 200, cancelled.text
+    return str(booked.json()["id"])
+
+
+def test_a_patient_joins_lists_and_leaves_and_no_one_else_reaches_the_entry(
+        client: TestClient, container: Container, token_for: Any, project: Any) -> None:
+    ids, slots = _clinic(client, token_for, project)
+    ana, ana_headers = sign_up(client, container, "ana@example.org")
+    _, ben_headers = sign_up(client, container, "ben@example.org")
+    until = slots[-1]["end"]
+    keyed = {**ana_headers, "Idempotency-Key": "join-1"}
+    body = {"service_id": ids["checkup"], "clinic_ids": [ids["clinic"]], "not_after": until}
+    first = client.post("/waitlist/entries", headers=keyed, json=body)
+    again = client.post("/waitlist/entries", headers=keyed, json=body)
+    assert first.status_code == again.status_code == 201, first.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    mine = first.json()
+    assert mine["id"] == again.json()["id"] and mine["status"] == "waiting"
+    assert mine["patient_id"] == ana and mine["priority"] == 0
+    project()
+
+    listed = client.get("/waitlist/entries", headers=ana_headers).json()
+    assert [e["id"] for e in listed] == [mine["id"]]
+    assert client.get("/waitlist/entries", headers=ben_headers).json() == []
+    for path in (f"/waitlist/entries/{mine['id']}", f"/waitlist/entries?patient_id={ana}"):
+        hidden = client.get(path, headers=ben_headers)
+        assert hidden.status_code == 404 and hidden.json()["error"] == "not-found"
+    assert client.delete(f"/waitlist/entries/{mine['id']}",
+                         headers=ben_headers).status_code == 404
+
+    here = token_for(Role.front_desk, "fd-1", clinics=[ids["clinic"]])
+    elsewhere = token_for(Role.front_desk, "fd-2", clinics=[str(UUID(int=7))])
+    assert client.get(f"/waitlist/entries/{mine['id']}", headers=here).status_code == 200
+    assert client.get(f"/waitlist/entries/{mine['id']}", headers=elsewhere).status_code == 404
+    urgency = {"priority": 5}
+    assert client.put(f"/waitlist/entries/{mine['id']}/priority", headers=ana_headers,
+                      json=urgency).status_code == 403
+    raised = client.put(f"/waitlist/entries/{mine['id']}/priority", headers=here, json=urgency)
+    assert raised.status_code == 200 and raised.json()["priority"] == 5
+
+    left = client.delete(f"/waitlist/entries/{mine['id']}", headers=ana_headers)
+    assert left.status_code == 200 and left.json()["status"] == "left"
+    twice = client.delete(f"/waitlist/entries/{mine['id']}", headers=ana_headers)
+    assert twice.status_code == 422 and twice.json()["error"] == "waitlist-entry-closed"
+    project()
+    assert entry(client, ana_headers, mine["id"])["status"] == "left"
+
+
+def test_joining_needs_consent_a_future_window_and_a_service(
+        client: TestClient, container: Container, token_for: Any, project: Any) -> None:
+    ids, slots = _clinic(client, token_for, project)
+    _, unconsented = sign_up(client, container, "cai@example.org", consents=())
+    refused = client.post("/waitlist/entries", headers=unconsented, json={
+        "service_id": ids["checkup"], "not_after": slots[-1]["end"]})
+    assert refused.status_code == 422 and refused.json()["error"] == "consent-required"
+    _, headers = sign_up(client, container, "dee@example.org")
+    past = client.post("/waitlist/entries", headers=headers, json={
+        "service_id": ids["checkup"], "not_after": "2020-01-01T00:00:00Z"})
+    assert past.status_code == 422 and past.json()["error"] == "invalid-waitlist-entry"
+    unknown = client.post("/waitlist/entries", headers=headers, json={
+        "service_id": str(UUID(int=1)), "not_after": slots[-1]["end"]})
+    assert unknown.status_code == 404
+
+
+def test_a_cancellation_is_offered_to_the_first_matching_patient_who_books_it(
+        client: TestClient, container: Container, token_for: Any, project: Any) -> None:
+    ids, slots = _clinic(client, token_for, project)
+    freed = slots[30]
+    until = slots[-1]["end"]
+    _, ben = sign_up(client, container, "ben@example.org")
+    _, cai = sign_up(client, container, "cai@example.org")
+    _, dee = sign_up(client, container, "dee@example.org")
+    _, eve = sign_up(client, container, "eve@example.org")
+    other_service = join(client, cai, ids["long"], until)
+    too_late = join(client, dee, ids["checkup"], freed["start"])  # must end before it
+    first = join(client, ben, ids["checkup"], until, clinic_ids=[ids["clinic"]])
+    second = join(client, eve, ids["checkup"], until)
+    _book_and_cancel(client, container, freed)
+
+    with matching(container.settings, project) as offers:
+        assert offers.step() == {"offered": 1}
+        offered = entry(client, ben, first["id"])
+        assert offered["status"] == "offered" and offered["offer"]["slot_id"] == freed["id"]
+        for headers, other in ((cai, other_service), (dee, too_late), (eve, second)):
+            assert entry(client, headers, other["id"])["status"] == "waiting"
+        assert offers.step().get("offered") is None  # one offer at a time
+
+        deliver(container)
+        assert container.mailbox is not None
+        mail = [m for m in container.mailbox.messages(50) if m["to"] == "ben@example.org"]
+        assert mail[0]["subject"] == "A time on your waitlist is free"
+        assert f"/waitlist/entries/{first['id']}/accept" in mail[0]["body"]
+
+        taken = client.post("/bookings", headers=eve, json={"slot_id": freed["id"]})
+        assert taken.status_code == 409 and taken.json()["error"] == "slot-held"
+        accept = {"offer_id": offered["offer"]["offer_id"]}
+        booked = client.post(f"/waitlist/entries/{first['id']}/accept", headers=ben,
+                             json=accept)
+        assert booked.status_code == 201, booked.text
+        assert booked.json()["slot_id"] == freed["id"]
+        repeated = client.post(f"/waitlist/entries/{first['id']}/accept", headers=ben,
+                               json=accept)
+        assert repeated.status_code == 201 and repeated.json()["id"] == booked.json()["id"]
+        assert offers.step() == {}
+        done = entry(client, ben, first["id"])
+        assert done["status"] == "booked" and done["appointment_id"] == booked.json()["id"]
+        assert entry(client, eve, second["id"])["status"] == "waiting"
+
+
+def test_an_earlier_time_moves_the_later_visit_whose_time_goes_to_the_next_in_line(
+        client: TestClient, container: Container, token_for: Any, project: Any) -> None:
+    ids, slots = _clinic(client, token_for, project)
+    earlier, later, until = slots[20], slots[60], slots[-1]["end"]
+    _, ben = sign_up(client, container, "ben@example.org")
+    _, eve = sign_up(client, container, "eve@example.org")
+    kept = client.post("/bookings", headers=ben, json={"slot_id": later["id"]}).json()
+    sooner = join(client, ben, ids["checkup"], until, instead_of=kept["id"])
+    only_earlier = datetime.fromisoformat(sooner["not_after"])
+    assert only_earlier == datetime.fromisoformat(later["start"])
+    anything = join(client, eve, ids["checkup"], until)
+    _book_and_cancel(client, container, earlier)
+
+    with matching(container.settings, project) as offers:
+        assert offers.step() == {"offered": 1}
+        offer = entry(client, ben, sooner["id"])["offer"]
+        assert offer["slot_id"] == earlier["id"]
+        moved = client.post(f"/waitlist/entries/{sooner['id']}/accept", headers=ben,
+                            json={"offer_id": offer["offer_id"]})
+        assert moved.status_code == 201, moved.text
+        assert moved.json()["id"] == kept["id"] and moved.json()["slot_id"] == earlier["id"]
+        assert offers.step() == {"offered": 1}  # the later time, freed by the move
+        assert entry(client, eve, anything["id"])["offer"]["slot_id"] == later["id"]
+
+
+def test_an_unanswered_offer_expires_and_goes_to_the_next_patient(
+        client: TestClient, container: Container, token_for: Any, project: Any) -> None:
+    ids, slots = _clinic(client, token_for, project)
+    freed, until = slots[40], slots[-1]["end"]
+    _, ben = sign_up(client, container, "ben@example.org")
+    _, eve = sign_up(client, container, "eve@example.org")
+    first = join(client, ben, ids["checkup"], until)
+    second = join(client, eve, ids["checkup"], until)
+    _book_and_cancel(client, container, freed)
+
+    with matching(container.settings, project) as offers:
+        assert offers.step() == {"offered": 1}
+        late = entry(client, ben, first["id"])["offer"]["offer_id"]
+        offers.clock.ahead = container.settings.waitlist_offer_minutes * _MINUTE + _MINUTE
+        assert offers.step() == {"expired": 1}
+        assert offers.step() == {"offered": 1}
+        assert entry(client, ben, first["id"])["status"] == "waiting"
+        refused = client.post(f"/waitlist/entries/{first['id']}/accept", headers=ben,
+                              json={"offer_id": late})
+        assert refused.status_code == 409 and refused.json()["error"] == "offer-not-open"
+        now_eve = entry(client, eve, second["id"])["offer"]
+        assert now_eve["slot_id"] == freed["id"] and now_eve["offer_id"] != late
+        booked = client.post(f"/waitlist/entries/{second['id']}/accept", headers=eve,
+                             json={"offer_id": now_eve["offer_id"]})
+        assert booked.status_code == 201, booked.text
+    kinds = [type(e).__name__ for e in container.app.events.get(_only_opening(container))]
+    assert kinds == ["Opened", "Offered", "OfferLapsed", "Offered", "Accepted"]
+
+
+def test_patients_erased_or_without_consent_are_passed_over(
+        client: TestClient, container: Container, token_for: Any, project: Any) -> None:
+    ids, slots = _clinic(client, token_for, project)
+    freed, until = slots[35], slots[-1]["end"]
+    fay, fay_headers = sign_up(client, container, "fay@example.org")
+    gus, gus_headers = sign_up(client, container, "gus@example.org")
+    _, hal = sign_up(client, container, "hal@example.org")
+    withdrawn = join(client, fay_headers, ids["checkup"], until)
+    erased = join(client, gus_headers, ids["checkup"], until)
+    third = join(client, hal, ids["checkup"], until)
+    revoked = client.delete(f"/patients/{fay}/consents/treatment", headers=fay_headers)
+    assert revoked.status_code == 200, revoked.text
+    gone = client.post(f"/admin/patients/{gus}/erase", headers=token_for(Role.admin),
+                       json={"basis": "patient-request"})
+    assert gone.status_code == 200, gone.text
+    _book_and_cancel(client, container, freed)
+
+    with matching(container.settings, project) as offers:
+        assert offers.step() == {"offered": 1}
+    assert entry(client, hal, third["id"])["status"] == "offered"
+    assert entry(client, fay_headers, withdrawn["id"])["status"] == "waiting"
+    staff = token_for(Role.admin)
+    assert entry(client, staff, erased["id"])["status"] == "erased"
+    opening = _only_opening(container)
+    skipped = [e for e in container.app.events.get(opening)
+               if isinstance(e, Opening.Skipped)]
+    assert [(str(e.entry_id), e.cause) for e in skipped] == [
+        (withdrawn["id"], "consent-withdrawn")]
+
+
+def _only_opening(container: Container) -> UUID:
+    with container.pool.connection() as conn:
+        rows = conn.execute("SELECT opening_id FROM waitlist_openings").fetchall()
+    assert len(rows) == 1, rows
+    opening_id: UUID = rows[0][0]
+    return opening_id
