@@ -1,4 +1,5 @@
-"""`clinic analytics grant`: a PostgreSQL login for analysts that reads the analytics views only."""
+"""`clinic analytics grant` (a login that reads the analytics views only) and `clinic analytics
+export` (one view as CSV, streamed)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,18 @@ import argparse
 import getpass
 import os
 import sys
+from contextlib import ExitStack
+from datetime import date
 from pathlib import Path
+from typing import BinaryIO
+
+from rich.console import Console
+from rich.progress import Progress
 
 from infra.cli.errors import CliError, load_settings
 from infra.postgres.analytics import VIEWS, analytics_schema
 from infra.postgres.analytics_access import AnalystRoleError, grant_analyst
+from infra.postgres.analytics_export import EXPORTS, export_csv
 from infra.postgres.read_models import read_model
 from infra.wiring.servers import Runtime
 
@@ -30,6 +38,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     grant.add_argument("--password-file", type=Path,
                        help="a file holding the password (e.g. a mounted secret)")
     grant.set_defaults(handler=run_grant)
+    export = actions.add_parser(
+        "export", help="write one analytics view as CSV (streamed, with a progress bar)",
+        description="The v1 view of TABLE, from clinic-local date --since on, in a stable "
+        "order, to --out or standard output. Parquet needs pyarrow, which is not installed: "
+        "CSV only for now.")
+    export.add_argument("table", choices=tuple(EXPORTS))
+    export.add_argument("--format", choices=("csv",), default="csv")
+    export.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                        help="first clinic-local date (default: everything)")
+    export.add_argument("--out", type=Path, help="the file to write (default: standard output)")
+    export.set_defaults(handler=run_export)
 
 
 def run_grant(args: argparse.Namespace) -> int:
@@ -37,7 +56,7 @@ def run_grant(args: argparse.Namespace) -> int:
     settings = load_settings()
     with Runtime(settings) as resolved:
         assert resolved.database_url
-        read_model("analytics", resolved.database_url, resolved.db_schema).datastore.close()
+        _analytics_ready(resolved.database_url, resolved.db_schema)
         try:
             grant_analyst(resolved.database_url, resolved.db_schema, args.role, password)
         except AnalystRoleError as exc:
@@ -45,6 +64,11 @@ def run_grant(args: argparse.Namespace) -> int:
     schema = analytics_schema(resolved.db_schema)
     print(f"{args.role} can read {', '.join(f'{schema}.{v}' for v in VIEWS)} (and nothing else)")
     return 0
+
+
+def _analytics_ready(database_url: str, schema: str) -> None:
+    """The analytics tables and views, created if this database has none yet (idempotent)."""
+    read_model("analytics", database_url, schema).datastore.close()
 
 
 def _password(path: Path | None) -> str:
@@ -61,3 +85,25 @@ def _password(path: Path | None) -> str:
     if first != getpass.getpass("again: "):
         raise CliError("the passwords differ")
     return first
+
+
+def run_export(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    with Runtime(settings) as resolved, ExitStack() as stack:
+        assert resolved.database_url
+        _analytics_ready(resolved.database_url, resolved.db_schema)
+        sink: BinaryIO = stack.enter_context(args.out.open("wb")) if args.out \
+            else sys.stdout.buffer
+        progress = None
+        if sys.stderr.isatty():
+            bar = stack.enter_context(Progress(console=Console(stderr=True), transient=True))
+            task = bar.add_task(f"{args.table}", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+        rows = export_csv(resolved.database_url, resolved.db_schema, args.table, args.since,
+                          sink, progress)
+        sink.flush()
+    print(f"{args.table}: {rows} rows", file=sys.stderr)
+    return 0

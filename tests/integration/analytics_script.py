@@ -4,6 +4,9 @@ completed visit; and how the tests read the analytics schema."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -101,3 +104,14 @@ def rows(container: Container, query: str, *params: Any) -> list[tuple[Any, ...]
 
 def dump(container: Container) -> dict[str, list[tuple[Any, ...]]]:
     return {t: sorted(rows(container, f'SELECT * FROM "{{a}}".{t}')) for t in TABLES}
+
+
+def clinic(container: Container, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`clinic ARGS` in a process of its own, on the test's servers."""
+    settings = container.settings
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
+    clean |= {"CLINIC_DATABASE_URL": str(settings.database_url),
+              "CLINIC_DB_SCHEMA": settings.db_schema, "CLINIC_DATA_DIR": str(settings.data_dir),
+              "CLINIC_REDIS_URL": str(settings.redis_url), **env}
+    return subprocess.run([sys.executable, "-m", "infra.cli.main", *args], env=clean,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)

@@ -4,9 +4,7 @@ map, the API's read models, the tracking tables and any other schema."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +16,8 @@ from infra.postgres.analytics import VIEWS, analytics_schema
 from infra.wiring.container import Container
 from projections.runner import CatchUpRunner
 from tests.driver import drive
-from tests.integration.analytics_script import analytics_model, play
+from tests.integration.analytics_script import analytics_model, clinic, play
 
-CLINIC = [sys.executable, "-m", "infra.cli.main"]
 DOCS = Path(__file__).parents[2] / "docs" / "read-models.md"
 PASSWORD = "correct horse battery staple"
 
@@ -36,13 +33,7 @@ def analyst(container: Container) -> Iterator[str]:
 
 
 def grant(container: Container, role: str, **env: str) -> subprocess.CompletedProcess[str]:
-    settings = container.settings
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
-    clean |= {"CLINIC_DATABASE_URL": str(settings.database_url),
-              "CLINIC_DB_SCHEMA": settings.db_schema, "CLINIC_DATA_DIR": str(settings.data_dir),
-              "CLINIC_REDIS_URL": str(settings.redis_url), **env}
-    return subprocess.run([*CLINIC, "analytics", "grant", "--role", role], env=clean,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    return clinic(container, "analytics", "grant", "--role", role, **env)
 
 
 def test_the_analyst_reads_the_views_and_nothing_else(container: Container,
