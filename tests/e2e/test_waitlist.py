@@ -28,6 +28,17 @@ def _clinic(client: TestClient, token_for: Any, project: Any) -> tuple[dict[str,
     return ids, open_slots(client, ids["checkup"], limit=100)
 
 
+def _waiting(client: TestClient, container: Container, service_id: str, until: str,
+             *names: str) -> list[tuple[dict[str, str], dict[str, Any]]]:
+    """Each named patient signs up and joins the waitlist for the service, in this order:
+    their headers and entry."""
+    waiting = []
+    for name in names:
+        _, headers = sign_up(client, container, f"{name}@example.org")
+        waiting.append((headers, join(client, headers, service_id, until)))
+    return waiting
+
+
 def _book_and_cancel(client: TestClient, container: Container, slot: dict[str, Any],
                      email: str = "ana@example.org") -> str:
     _, headers = sign_up(client, container, email)
@@ -144,6 +155,25 @@ def test_a_cancellation_is_offered_to_the_first_matching_patient_who_books_it(
         assert entry(client, eve, second["id"])["status"] == "waiting"
 
 
+def test_clinical_urgency_goes_before_first_come(
+        client: TestClient, container: Container, token_for: Any, project: Any) -> None:
+    ids, slots = _clinic(client, token_for, project)
+    freed, until = slots[25], slots[-1]["end"]
+    (ben, first), (eve, urgent) = _waiting(client, container, ids["checkup"], until,
+                                           "ben", "eve")
+    raised = client.put(f"/waitlist/entries/{urgent['id']}/priority",
+                        headers=token_for(Role.provider, ids["provider"]), json={"priority": 3})
+    assert raised.status_code == 404  # the entry names no provider: not this provider's
+    raised = client.put(f"/waitlist/entries/{urgent['id']}/priority",
+                        headers=token_for(Role.admin), json={"priority": 3})
+    assert raised.status_code == 200, raised.text
+    _book_and_cancel(client, container, freed)
+    with matching(container.settings, project) as offers:
+        assert offers.step() == {"offered": 1}
+    assert entry(client, eve, urgent["id"])["status"] == "offered"
+    assert entry(client, ben, first["id"])["status"] == "waiting"
+
+
 def test_an_earlier_time_moves_the_later_visit_whose_time_goes_to_the_next_in_line(
         client: TestClient, container: Container, token_for: Any, project: Any) -> None:
     ids, slots = _clinic(client, token_for, project)
@@ -173,10 +203,8 @@ def test_an_unanswered_offer_expires_and_goes_to_the_next_patient(
         client: TestClient, container: Container, token_for: Any, project: Any) -> None:
     ids, slots = _clinic(client, token_for, project)
     freed, until = slots[40], slots[-1]["end"]
-    _, ben = sign_up(client, container, "ben@example.org")
-    _, eve = sign_up(client, container, "eve@example.org")
-    first = join(client, ben, ids["checkup"], until)
-    second = join(client, eve, ids["checkup"], until)
+    (ben, first), (eve, second) = _waiting(client, container, ids["checkup"], until,
+                                           "ben", "eve")
     _book_and_cancel(client, container, freed)
 
     with matching(container.settings, project) as offers:
