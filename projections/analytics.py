@@ -19,6 +19,7 @@ from domain.clinics import Clinic
 from domain.local_time import wall_time
 from domain.patients import Patient
 from domain.provenance import context_of
+from domain.waitlist import WaitlistEntry
 
 _CHANGES = (Appointment.Rescheduled, Appointment.Cancelled, Appointment.HandedOff,
             Appointment.CheckedIn, Appointment.Fulfilled, Appointment.MarkedNoShow)
@@ -53,8 +54,8 @@ class AnalyticsWriter(Protocol):
 def booking_channel(meta: dict[str, str]) -> str:
     """The door a booking came through, as recorded with its event (`api`, `fhir`, `system`,
     `other`: CLI and tools), or `unrecorded` for events from before the door was recorded.
-    A booking from an accepted waitlist offer comes through the API like any other; telling
-    it apart needs the waitlist's own events (docs/decisions/0058)."""
+    A booking from an accepted waitlist offer comes through the API like any other; the
+    waitlist's own event marks it (`waitlist_offer_at`, docs/decisions/0058)."""
     return meta.get("channel") or "unrecorded"
 
 
@@ -73,6 +74,8 @@ def _apply(writer: AnalyticsWriter, event: Any, touched: set[UtilizationKey]) ->
         writer.forget_patient(oid)
     elif isinstance(event, Appointment.Booked):
         _booked(writer, event, touched)
+    elif isinstance(event, WaitlistEntry.Booked):
+        _from_waitlist(writer, event)
     elif isinstance(event, _CHANGES):
         fact = writer.fact(oid)
         if fact is not None:  # None: booked before its clinic was known (never, in one log)
@@ -100,6 +103,17 @@ def _booked(writer: AnalyticsWriter, event: Appointment.Booked,
     writer.insert_fact(row)
     _taken(writer, row, event.provider_id)
     touched.add(_key(row))
+
+
+def _from_waitlist(writer: AnalyticsWriter, event: WaitlistEntry.Booked) -> None:
+    """An accepted offer booked the visit, or moved it to its current time: the booking or
+    the move was recorded just before, through the booking use case (decision 0050)."""
+    fact = writer.fact(event.appointment_id)
+    if fact is not None:
+        writer.update_fact(event.appointment_id, {"waitlist_offer_at": event.timestamp,
+                                                  "updated_at": event.timestamp})
+        writer.count_supply(fact["clinic_id"], fact["local_date"], fact["local_start"].hour,
+                            "waitlist_booked")
 
 
 def _changes(writer: AnalyticsWriter, event: Any, fact: dict[str, Any]) -> dict[str, Any]:

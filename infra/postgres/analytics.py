@@ -32,12 +32,12 @@ FACT_COLUMNS = (
     "booked_at", "lead_time_minutes", "status", "rescheduled_at", "reschedule_count",
     "handed_off_at", "checked_in_at", "completed_at", "no_show_at", "cancelled_at",
     "late_cancellation", "cancelled_by_role", "booking_channel", "booked_by_role",
-    "updated_at")
+    "updated_at", "waitlist_offer_at")
 UTILIZATION_COLUMNS = ("provider_id", "clinic_id", "service_id", "local_date", "appointments",
                        "booked_minutes", "attended_minutes", "cancellations",
                        "late_cancellations", "no_shows")
 SUPPLY_COLUMNS = ("clinic_id", "local_date", "hour", "booked", "freed_by_cancellation",
-                  "freed_by_reschedule", "rebooked")
+                  "freed_by_reschedule", "rebooked", "waitlist_booked")
 SUPPLY_COUNTS = frozenset(SUPPLY_COLUMNS[3:])
 
 DDL = """
@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS {a}.appointment_facts (
     no_show_at timestamptz, cancelled_at timestamptz,
     late_cancellation boolean NOT NULL DEFAULT false, cancelled_by_role text,
     booking_channel text NOT NULL, booked_by_role text NOT NULL,
-    updated_at timestamptz NOT NULL);
+    updated_at timestamptz NOT NULL, waitlist_offer_at timestamptz);
+ALTER TABLE {a}.appointment_facts ADD COLUMN IF NOT EXISTS waitlist_offer_at timestamptz;
 CREATE INDEX IF NOT EXISTS appointment_facts_by_date ON {a}.appointment_facts (local_date);
 CREATE INDEX IF NOT EXISTS appointment_facts_by_patient ON {a}.appointment_facts (patient_key);
 CREATE TABLE IF NOT EXISTS {a}.daily_utilization (
@@ -68,7 +69,8 @@ CREATE TABLE IF NOT EXISTS {a}.slot_supply (
     clinic_id uuid NOT NULL, local_date date NOT NULL, hour smallint NOT NULL,
     booked int NOT NULL DEFAULT 0, freed_by_cancellation int NOT NULL DEFAULT 0,
     freed_by_reschedule int NOT NULL DEFAULT 0, rebooked int NOT NULL DEFAULT 0,
-    PRIMARY KEY (clinic_id, local_date, hour));
+    waitlist_booked int NOT NULL DEFAULT 0, PRIMARY KEY (clinic_id, local_date, hour));
+ALTER TABLE {a}.slot_supply ADD COLUMN IF NOT EXISTS waitlist_booked int NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS {a}.freed_times (
     provider_id uuid NOT NULL, start_at timestamptz NOT NULL, end_at timestamptz NOT NULL);
 CREATE INDEX IF NOT EXISTS freed_times_by_provider ON {a}.freed_times (provider_id, start_at)
