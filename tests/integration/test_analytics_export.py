@@ -1,4 +1,5 @@
-"""`clinic analytics export`: a v1 view as CSV, from a clinic-local date on, in a stable order."""
+"""`clinic analytics export`: a v1 view as CSV, from a clinic-local date on, in a stable order;
+`clinic projections status` shows the analytics projector's position and lag."""
 
 from __future__ import annotations
 
@@ -41,3 +42,8 @@ def test_export_writes_the_view_from_a_date_on(container: Container, tmp_path: P
 
     refused = clinic(container, "analytics", "export", "slot_supply", "--since", "March")
     assert refused.returncode == 2 and "--since" in refused.stderr
+
+
+    head = container.app.recorder.max_notification_id()
+    status = clinic(container, "projections", "status")
+    assert f"analytics: position {head} of {head} (lag 0)" in status.stdout, status.stdout
