@@ -20,15 +20,15 @@ from domain.local_time import wall_time
 from domain.patients import Patient
 from domain.provenance import context_of
 from domain.waitlist import WaitlistEntry
+from projections.capacity import CapacityWriter, apply_capacity
 
 _CHANGES = (Appointment.Rescheduled, Appointment.Cancelled, Appointment.HandedOff,
             Appointment.CheckedIn, Appointment.Fulfilled, Appointment.MarkedNoShow)
 UtilizationKey = tuple[UUID, UUID, UUID, date]  # provider, clinic, service, clinic-local date
 
 
-class AnalyticsWriter(Protocol):
+class AnalyticsWriter(CapacityWriter, Protocol):
     def clinic(self, clinic_id: UUID, time_zone: str) -> None: ...
-    def time_zone(self, clinic_id: UUID) -> str | None: ...
     def patient_key(self, patient_id: UUID) -> str | None:
         """The patient's pseudonymous key (None once they were erased)."""
 
@@ -63,6 +63,7 @@ def apply_events(writer: AnalyticsWriter, events: Iterable[Any]) -> None:
     touched: set[UtilizationKey] = set()
     for event in events:
         _apply(writer, event, touched)
+        apply_capacity(writer, event)
     writer.recount(touched)
 
 

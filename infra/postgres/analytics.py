@@ -21,11 +21,15 @@ from psycopg.rows import DictRow
 from infra.crypto.datakeys import DataKeyMissingError
 from infra.crypto.derived_keys import derive, keyed_hash
 from infra.crypto.phi import PhiCipher
+from infra.postgres.analytics_capacity import DDL as CAPACITY_DDL
+from infra.postgres.analytics_capacity import TABLES as CAPACITY_TABLES
+from infra.postgres.analytics_capacity import CapacityRows
 from infra.postgres.read_model import TrackedReadModel
 from projections.analytics import UtilizationKey, apply_events
 
-TABLES = ("appointment_facts", "daily_utilization", "slot_supply", "freed_times", "clinics")
-VIEWS = ("v1_appointment_facts", "v1_daily_utilization", "v1_slot_supply")
+TABLES = ("appointment_facts", "daily_utilization", "slot_supply", "freed_times", "clinics",
+          *CAPACITY_TABLES)
+VIEWS = ("v1_appointment_facts", "v1_daily_utilization", "v1_slot_supply", "v1_daily_capacity")
 FACT_COLUMNS = (
     "appointment_id", "patient_key", "clinic_id", "provider_id", "service_id", "modality",
     "time_zone", "start_at", "end_at", "local_start", "local_date", "duration_minutes",
@@ -85,12 +89,23 @@ def analytics_schema(schema: str) -> str:
 
 def views_ddl(a: str) -> str:
     """The stable v1 views: their columns change only with a new version (docs/read-models)."""
-    return ";".join(
+    return ";".join([*(
         f"CREATE OR REPLACE VIEW {a}.{view} AS SELECT {', '.join(columns)} FROM {a}.{table}"
         for view, table, columns in (
             ("v1_appointment_facts", "appointment_facts", FACT_COLUMNS),
             ("v1_daily_utilization", "daily_utilization", UTILIZATION_COLUMNS),
-            ("v1_slot_supply", "slot_supply", SUPPLY_COLUMNS)))
+            ("v1_slot_supply", "slot_supply", SUPPLY_COLUMNS))), f"""
+        CREATE OR REPLACE VIEW {a}.v1_daily_capacity AS
+        SELECT c.provider_id, c.clinic_id, c.local_date, c.open_minutes,
+               coalesce(u.booked_minutes, 0)::int AS booked_minutes,
+               coalesce(u.attended_minutes, 0)::int AS attended_minutes,
+               round(coalesce(u.booked_minutes, 0)::numeric / nullif(c.open_minutes, 0), 4)
+                   AS utilization
+        FROM {a}.daily_capacity c LEFT JOIN (
+            SELECT provider_id, clinic_id, local_date, sum(booked_minutes) AS booked_minutes,
+                   sum(attended_minutes) AS attended_minutes
+            FROM {a}.daily_utilization GROUP BY 1, 2, 3) u
+        USING (provider_id, clinic_id, local_date)"""])
 
 
 class AnalyticsReadModel(TrackedReadModel):
@@ -103,7 +118,8 @@ class AnalyticsReadModel(TrackedReadModel):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.analytics = f'"{analytics_schema(datastore.schema or "public")}"'
-        ddl = DDL.format(s=self.schema, a=self.analytics) + ";" + views_ddl(self.analytics)
+        ddl = ";".join((DDL.format(s=self.schema, a=self.analytics),
+                        CAPACITY_DDL.format(a=self.analytics), views_ddl(self.analytics)))
         for statement in ddl.split(";"):
             if statement.strip():
                 self.sql_create_statements.append(sql.SQL(statement))  # type: ignore[arg-type]
@@ -127,22 +143,15 @@ def patient_key(data_key: bytes, patient_id: UUID) -> str:
     return keyed_hash(derive(data_key, "analytics-patient-key"), patient_id.hex)[:32]
 
 
-class _Writer:
+class _Writer(CapacityRows):
     def __init__(self, curs: Cursor[DictRow], schema: str, analytics: str,
                  phi: PhiCipher) -> None:
-        self.curs, self.s, self.a, self.phi = curs, schema, analytics, phi
-
-    def _run(self, query: str, params: Any = None) -> Cursor[DictRow]:
-        return self.curs.execute(sql.SQL(query), params)
+        super().__init__(curs, analytics)
+        self.s, self.phi = schema, phi
 
     def clinic(self, clinic_id: UUID, time_zone: str) -> None:
         self._run(f"INSERT INTO {self.a}.clinics VALUES (%s, %s) ON CONFLICT DO NOTHING",
                   (clinic_id, time_zone))
-
-    def time_zone(self, clinic_id: UUID) -> str | None:
-        row = self._run(f"SELECT time_zone FROM {self.a}.clinics WHERE clinic_id = %s",
-                        (clinic_id,)).fetchone()
-        return str(row["time_zone"]) if row else None
 
     def patient_key(self, patient_id: UUID) -> str | None:
         try:

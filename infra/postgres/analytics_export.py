@@ -17,9 +17,11 @@ from psycopg import sql
 from infra.postgres.analytics import analytics_schema
 
 EXPORTS = {"appointment_facts": "v1_appointment_facts",
-           "daily_utilization": "v1_daily_utilization", "slot_supply": "v1_slot_supply"}
+           "daily_utilization": "v1_daily_utilization", "daily_capacity": "v1_daily_capacity",
+           "slot_supply": "v1_slot_supply"}
 ORDER = {"appointment_facts": "start_at, appointment_id",
          "daily_utilization": "local_date, clinic_id, provider_id, service_id",
+         "daily_capacity": "local_date, clinic_id, provider_id",
          "slot_supply": "local_date, clinic_id, hour"}
 Progress = Callable[[int, int], None]  # rows written, rows in all
 

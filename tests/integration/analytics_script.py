@@ -24,7 +24,8 @@ from infra.wiring.container import Container
 from tests.builders import ALL_DAY, rules, slot_at
 from tests.driver import ClinicDriver
 
-TABLES = ("appointment_facts", "daily_utilization", "slot_supply", "freed_times")
+TABLES = ("appointment_facts", "daily_utilization", "slot_supply", "freed_times",
+          "daily_capacity", "schedules", "rolled")
 STAFF = Actor("fd-1", Role.admin)
 MARKER = "Phimark7q"  # in every patient's names, email and visit reason
 
@@ -62,7 +63,7 @@ def play(app: ClinicDriver) -> Script:
     one = app.register_provider("Dr. One", [boston], [checkup])
     two = app.register_provider("Dr. Two", [chicago], [checkup])
     for provider, clinic in ((one, boston), (two, chicago)):
-        app.publish_availability(provider, clinic, rules(ALL_DAY, horizon_days=30))
+        app.publish_availability(provider, clinic, rules(ALL_DAY, horizon_days=365))
     patients = {name: app.ready_patient(f"{MARKER}{name}", f"{MARKER}Family",
                                         f"{name}.{MARKER.lower()}@example.org")
                 for name in ("ana", "ben", "cy", "dee")}

@@ -58,6 +58,7 @@ def test_the_analyst_reads_the_views_and_nothing_else(container: Container,
             assert conn.execute("SELECT current_user").fetchone() == (analyst,)
             counts = {v: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
                 sql.Identifier(analytics, v))).fetchone() for v in VIEWS}
+            assert counts.pop("v1_daily_capacity")[0] >= 2 * 365  # two schedules, a year
             assert counts == {"v1_appointment_facts": (7,), "v1_daily_utilization": (6,),
                               "v1_slot_supply": (6,)}
             search_path, *questions = documented_questions(analytics)
@@ -66,7 +67,8 @@ def test_the_analyst_reads_the_views_and_nothing_else(container: Container,
             # March 2027); one service; two clinic-months; six hours.
             assert [len(conn.execute(q).fetchall()) for q in questions] == [2, 0, 1, 2, 6]
             refused = [(analytics, t) for t in ("appointment_facts", "daily_utilization",
-                                                "slot_supply", "freed_times", "clinics")]
+                                                "slot_supply", "freed_times", "clinics",
+                                                "daily_capacity", "schedules", "rolled")]
             refused += [(schema, t) for t in (
                 "clinic_events", "clinic_snapshots", "phi_data_keys", "analytics_patient_keys",
                 "analytics_tracking", "appointments", "patients", "open_slots",

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from domain.local_time import local_day
 from domain.patients import ErasureBasis
 from infra.embedded.postgres import EmbeddedPostgres
 from infra.postgres.analytics import AnalyticsReadModel, analytics_schema
 from infra.wiring.container import Container
 from projections.runner import CatchUpRunner
+from tests.builders import first_slot
 from tests.driver import drive
 from tests.integration.analytics_script import MARKER, analytics_model, dump, play, rows
 
@@ -141,3 +145,40 @@ def test_no_phi_and_no_patient_id_in_the_analytics_schema(
     assert MARKER.lower() not in dump_text.lower()
     for patient_id in s.patients.values():
         assert str(patient_id) not in dump_text and patient_id.hex not in dump_text
+
+
+def test_open_minutes_follow_the_published_hours_and_the_clocks(
+        container: Container, model: AnalyticsReadModel) -> None:
+    """A year of all-day hours: 24 h a day, one hour less or more the day the clocks change
+    (the next change from today, wherever the calendar is); a visit booked today counts
+    against its day's open minutes."""
+    app = drive(container)
+    s = play(app)
+    now = datetime.now(UTC)
+    soon = first_slot(app, s.one, s.boston, s.checkup, now + timedelta(hours=3))
+    app.book(s.patients["cy"], soon, "visit", now)
+    CatchUpRunner(container.app, model).catch_up()
+    zone = ZoneInfo("America/New_York")
+    today = local_day(now, zone)
+    change = next(today + timedelta(days=n) for n in range(1, 365)
+                  if _offset(today + timedelta(days=n), zone)
+                  != _offset(today + timedelta(days=n - 1), zone))
+    shift = _offset(change, zone) - _offset(change - timedelta(days=1), zone)
+    capacity = dict(rows(container, """
+        SELECT local_date, open_minutes FROM "{a}".v1_daily_capacity
+        WHERE provider_id = %s AND local_date IN (%s, %s)""",
+                          s.one, change - timedelta(days=1), change))
+    assert capacity == {change - timedelta(days=1): 1440,
+                        change: 1440 - int(shift.total_seconds() // 60)}
+    day = local_day(soon.start, zone)
+    booked = rows(container, """
+        SELECT open_minutes, booked_minutes, utilization FROM "{a}".v1_daily_capacity
+        WHERE provider_id = %s AND local_date = %s""", s.one, day)
+    open_minutes = booked[0][0]
+    assert booked == [(open_minutes, 30, round(Decimal(30) / open_minutes, 4))]
+
+
+def _offset(day: date, zone: ZoneInfo) -> timedelta:
+    offset = datetime.combine(day, time(12), zone).utcoffset()
+    assert offset is not None
+    return offset
