@@ -29,7 +29,7 @@ from commands.inputs import MultilineText
 from commands.models import Strict
 from commands.ports import CommandMetrics, IdempotencyRecords, SlotInfo
 from commands.visits import BookingPublic, Visits
-from domain.agendas import PatientAgenda
+from domain.agendas import NoShowRule, PatientAgenda
 from domain.appointments import Appointment
 from domain.calendars import SlotTakenError
 from domain.clinics import Clinic, valid_time_zone
@@ -82,10 +82,10 @@ class HandOff(Strict):
 class Bookings:
     def __init__(self, app: ClinicApplication, visits: Visits, holding: Holding,
                  idempotency: IdempotencyRecords, metrics: CommandMetrics,
-                 max_upcoming_visits: int = 8) -> None:
+                 max_upcoming_visits: int = 8, no_show_rule: NoShowRule | None = None) -> None:
         self.app, self.visits, self.holding = app, visits, holding
         self.idempotency, self.metrics = idempotency, metrics
-        self.max_upcoming_visits = max_upcoming_visits
+        self.max_upcoming_visits, self.no_show_rule = max_upcoming_visits, no_show_rule
 
     def book(self, command: BookingCreate, actor: Actor,
              key: IdempotencyKey | None = None) -> Outcome[BookingPublic]:
@@ -179,7 +179,8 @@ class Bookings:
                                  before, after)
             agenda = loaded.get(agenda_id) or PatientAgenda(patient_id=patient_id)
             agenda.reserve(appointment_id, slot.start, slot.end, now,
-                           self.max_upcoming_visits, exceed_limit=exceed_visit_limit)
+                           self.max_upcoming_visits, exceed_limit=exceed_visit_limit,
+                           no_show_rule=self.no_show_rule)
             if self.app.saved(appointment, *taken, agenda):
                 return appointment
             loaded |= self.app.get_many(appointment_id, agenda_id, _offering(slot)[-1],

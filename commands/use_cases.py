@@ -7,7 +7,7 @@ a test can build them with its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from commands.application import ClinicApplication
@@ -41,6 +41,7 @@ from commands.telehealth import Telehealth
 from commands.timeline import Timeline
 from commands.visits import Visits
 from commands.waitlist import Waitlist
+from domain.agendas import NoShowRule
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Policy:
     max_upcoming_visits: int = 8  # per patient; staff may book beyond it (recorded)
     retention_years: float = 10
     unverified_registration_days: float = 7  # then retention erases the registration
+    no_show_rule: NoShowRule = field(default_factory=NoShowRule)  # after repeated no-shows
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ class UseCases:
                           max_per_holder=policy.max_holds_per_holder)
         erasing = Erasing(patients, visits, a.records, a.sessions, a.codes, a.holds, a.mailbox)
         bookings = Bookings(app, visits, holding, a.idempotency, a.metrics,
-                            policy.max_upcoming_visits)
+                            policy.max_upcoming_visits, policy.no_show_rule)
         return cls(
             directory=directory,
             patients=patients,

@@ -105,15 +105,23 @@ class Visits:
 
     def mark_no_show(self, appointment_id: UUID, actor: Actor) -> BookingPublic:
         """The patient did not come (only once the visit's time has begun)."""
-        return self._day_of(appointment_id, actor, "no-show",
-                            lambda appointment: appointment.mark_no_show(datetime.now(UTC)))
+        self.reachable(appointment_id, actor)
+        with acting_as(actor.doing("no-show")):
+            return BookingPublic.of(self.no_show_at(appointment_id, datetime.now(UTC)))
 
     def no_show_at(self, appointment_id: UUID, now: datetime) -> Appointment:
-        """The decision, once access is settled: `now` is when the absence is recorded."""
-        appointment = self.appointment(appointment_id)
-        appointment.mark_no_show(now)
-        self.app.save(appointment)
-        return appointment
+        """The decision, once access is settled: `now` is when the absence is recorded. The
+        patient's agenda records it in the same write (the no-show rule counts them)."""
+        for _attempt in range(MAX_ATTEMPTS):
+            appointment = self.appointment(appointment_id)
+            appointment.mark_no_show(now)
+            agenda_id = PatientAgenda.create_id(appointment.patient_id)
+            agenda = self.app.find(PatientAgenda, agenda_id) or \
+                PatientAgenda(patient_id=appointment.patient_id)
+            agenda.record_no_show(appointment_id, appointment.start)
+            if self.app.saved(appointment, agenda):
+                return appointment
+        raise ConflictError("the appointment changed meanwhile; please try again")
 
     def _day_of(self, appointment_id: UUID, actor: Actor, reason: str,
                 step: Callable[[Appointment], None]) -> BookingPublic:

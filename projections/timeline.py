@@ -19,6 +19,7 @@ from domain.appointments import Appointment
 from domain.calendars import ProviderCalendar
 from domain.clinics import Clinic
 from domain.consent import Consent
+from domain.openings import Opening
 from domain.patients import EmailClaim, Patient
 from domain.privacy import phi_of
 from domain.provenance import context_of
@@ -26,6 +27,7 @@ from domain.providers import Provider
 from domain.reminders import Reminder
 from domain.schedules import Schedule
 from domain.services import Service
+from domain.waitlist import WaitlistEntry
 
 NOT_SUBJECTS = frozenset({"slot_id", "previous_slot_id"})  # times, not records
 FOLLOWS_THE_RECORD = frozenset({"to_provider_id"})  # later events concern them too
@@ -125,6 +127,8 @@ _SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
                                        f"{e.appointment_id}" + (" beyond the visit limit"
                                                                 if e.over_limit else "")),
     PatientAgenda.Released: lambda e: f"released the time of visit {e.appointment_id}",
+    PatientAgenda.NoShowRecorded: lambda e: (f"counted the missed visit {e.appointment_id} "
+                                             "for the no-show rule"),
     ProviderCalendar.Opened: lambda e: f"opened the calendar of provider {e.provider_id} "
                                        f"for {e.day}",
     ProviderCalendar.Reserved: lambda e: (f"reserved {_span(e.start, e.end)} for visit "
@@ -146,6 +150,22 @@ _SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
     Schedule.RulesChanged: lambda e: f"changed the weekly hours ({len(e.rules)} rule(s))",
     Reminder.Due: lambda e: (f"scheduled a reminder {e.offset_minutes} min before visit "
                              f"{e.appointment_id}, due {_utc(e.due_at)}"),
+    WaitlistEntry.Joined: lambda e: (f"joined the waitlist for service {e.service_id} until "
+                                     f"{_utc(e.not_after)}"),
+    WaitlistEntry.PrioritySet: lambda e: f"set the waitlist priority to {e.priority}",
+    WaitlistEntry.Offered: lambda e: (f"offered {_span(e.start, e.end)} from the waitlist "
+                                      f"until {_utc(e.expires_at)}"),
+    WaitlistEntry.OfferLapsed: lambda e: f"waitlist offer {e.offer_id} ended ({e.cause})",
+    WaitlistEntry.Booked: lambda e: f"booked visit {e.appointment_id} from the waitlist",
+    WaitlistEntry.Left: lambda e: "left the waitlist",
+    WaitlistEntry.Expired: lambda e: "the waitlist entry expired",
+    Opening.Opened: lambda e: (f"freed {_span(e.start, e.end)} of provider {e.provider_id} "
+                               "for the waitlist"),
+    Opening.Offered: lambda e: f"offered the freed time to waitlist entry {e.entry_id}",
+    Opening.OfferLapsed: lambda e: f"the offer to entry {e.entry_id} ended ({e.cause})",
+    Opening.Skipped: lambda e: f"passed over waitlist entry {e.entry_id} ({e.cause})",
+    Opening.Accepted: lambda e: f"entry {e.entry_id} booked the freed time",
+    Opening.Closed: lambda e: f"closed the freed time ({e.cause})",
 }
 
 

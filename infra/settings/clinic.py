@@ -31,6 +31,12 @@ class ClinicSettings(BaseSettings):
     # limit after sign-in whatever happens.
     patient_idle_minutes: int = Field(default=30, ge=1, le=720)
     patient_session_hours: float = Field(default=12, gt=0, le=24)
+    # The no-show rule (docs/attendance.md): after this many no-shows within the window, a
+    # patient may hold only `no_show_upcoming` upcoming visits (the front desk may book
+    # beyond it). 0 switches the rule off.
+    no_show_limit: int = Field(default=3, ge=0, le=100)
+    no_show_window_days: int = Field(default=180, ge=1, le=3650)
+    no_show_upcoming: int = Field(default=1, ge=1, le=50)
     # A waitlist offer of freed time holds the slot for the patient this long; then it goes
     # to the next patient in line (docs/waitlist.md).
     waitlist_offer_minutes: float = Field(default=15, ge=1, le=24 * 60)

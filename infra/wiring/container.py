@@ -11,6 +11,7 @@ from psycopg_pool import ConnectionPool
 from commands.application import ClinicApplication
 from commands.ports import Holds, OneTimeCodes, SlotCatalog
 from commands.use_cases import Adapters, Policy, UseCases
+from domain.agendas import NoShowRule
 from infra.auth.oidc import ClaimMapping, OidcVerifier, parse_role_map
 from infra.auth.tokens import TokenService
 from infra.crypto.derived_keys import DerivedKeys, derived_keys, email_index_key
@@ -113,7 +114,10 @@ class Container:
                         cancellation_cutoff=timedelta(hours=settings.cancellation_cutoff_hours),
                         max_upcoming_visits=settings.max_upcoming_visits,
                         retention_years=settings.retention_years,
-                        unverified_registration_days=settings.unverified_registration_days)
+                        unverified_registration_days=settings.unverified_registration_days,
+                        no_show_rule=NoShowRule(settings.no_show_limit,
+                                                timedelta(days=settings.no_show_window_days),
+                                                settings.no_show_upcoming))
         return cls(
             settings=settings,
             app=app,

@@ -24,6 +24,7 @@ from projections.notifications.emails import (
     VisitSummary,
     cancellation_email,
     confirmation_email,
+    missed_visit_email,
     reminder_email,
     rescheduled_email,
     sign_in_code_email,
@@ -64,7 +65,7 @@ class Composer:
         if name == "WaitlistOffered":
             return self._offer(record)
         if name not in ("AppointmentBooked", "AppointmentRescheduled", "AppointmentCancelled",
-                        "ReminderDue"):
+                        "AppointmentNoShow", "ReminderDue"):
             return None
         appointment = self._get(record["appointment_id"])
         if not isinstance(appointment, Appointment):
@@ -77,6 +78,12 @@ class Composer:
             if appointment.status is not AppointmentStatus.cancelled:
                 return Skip("not cancelled")
             return self._email(patient, cancellation_email, appointment)
+        if name == "AppointmentNoShow":
+            if appointment.status is not AppointmentStatus.noshow:
+                return Skip(f"visit is {appointment.status.value}")
+            rebook = f"{self.public_url}/slots?service_id={appointment.service_id}"
+            return Email(patient.id, missed_visit_email(self.sender, patient.email,
+                                                        self.visit(appointment), rebook))
         if not booked:
             return Skip(f"visit is {appointment.status.value}")
         if name == "AppointmentBooked":

@@ -92,6 +92,15 @@ def cancellation_email(sender: str, to: str, visit: VisitSummary) -> EmailMessag
                             "CANCEL")
 
 
+def missed_visit_email(sender: str, to: str, visit: VisitSummary,
+                       rebook_url: str) -> EmailMessage:
+    """A no-show: no blame, and the way to another time."""
+    text = _visit_text("We missed you at your visit.", visit,
+                       f"If you still need it, pick another time here:\n{rebook_url}",
+                       join=False)
+    return _message(sender, to, "We missed you today", text)
+
+
 def waitlist_offer_email(sender: str, to: str, visit: VisitSummary, expires_at: datetime,
                          accept_url: str) -> EmailMessage:
     """Freed time held for a patient on the waitlist, until `expires_at`."""

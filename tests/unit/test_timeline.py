@@ -17,11 +17,13 @@ from domain import (
     calendars,
     clinics,
     consent,
+    openings,
     patients,
     providers,
     reminders,
     schedules,
     services,
+    waitlist,
 )
 from domain.consent import POLICIES, Purpose
 from domain.patients import ErasureBasis
@@ -31,8 +33,8 @@ from tests.driver import ClinicDriver
 from tests.fakes import in_memory_use_cases
 
 MARKERS = ("Givmark", "Fammark", "mailmark", "555 0199", "1961-07-13", "Rsnmark", "Notemark")
-MODULES = (agendas, appointments, calendars, clinics, consent, patients, providers, reminders,
-           schedules, services)
+MODULES = (agendas, appointments, calendars, clinics, consent, openings, patients, providers,
+           reminders, schedules, services, waitlist)
 
 
 def _event_types() -> list[type[Any]]:

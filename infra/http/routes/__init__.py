@@ -4,6 +4,7 @@ case (commands/) or query (queries/), answer."""
 from fastapi import APIRouter
 
 from infra.http.routes import (
+    attendance,
     audit,
     auth,
     bookings,
@@ -31,4 +32,4 @@ ROUTERS: list[APIRouter] = [slots.router, holds.router, bookings.router, patient
                             providers.router, privacy.router, telehealth.router,
                             fhir_appointments.router, fhir.router, health.router,
                             metrics.router, messages.router, audit.router, ingest.router,
-                            waitlist.router]
+                            waitlist.router, attendance.router]

@@ -1,0 +1,76 @@
+"""Attendance and the no-show rule over HTTP on real PostgreSQL and Redis: a scripted history
+of missed visits shows in the patient's own attendance (and nobody else's), then restricts
+them to one upcoming visit, which the front desk may exceed on record; a no-show is emailed a
+way to another time (docs/attendance.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from fastapi.testclient import TestClient
+
+from domain.access import Role
+from infra.wiring.container import Container
+from tests.delivery import deliver
+from tests.driver import drive
+from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
+
+
+def _missed(client: TestClient, container: Container, headers: dict[str, str],
+            slot: dict[str, Any]) -> None:
+    """Booked, and marked a no-show once its time came (the use case's clock moved on)."""
+    booked = client.post("/bookings", headers=headers, json={"slot_id": slot["id"]})
+    assert booked.status_code == 201, booked.text
+    start = datetime.fromisoformat(booked.json()["start"])
+    drive(container).mark_no_show(UUID(booked.json()["id"]), start + timedelta(minutes=10))
+
+
+def test_three_missed_visits_leave_one_upcoming_visit_at_a_time(
+        client: TestClient, container: Container, token_for: Any, project: Any) -> None:
+    ids = set_up_clinic(client, token_for)
+    project()
+    slots = open_slots(client, ids["checkup"], limit=60)
+    ana, headers = sign_up(client, container, "ana@example.org")
+    _, ben = sign_up(client, container, "ben@example.org")
+    for slot in slots[10:12]:
+        _missed(client, container, headers, slot)
+    twice = client.post("/bookings", headers=headers, json={"slot_id": slots[20]["id"]})
+    assert twice.status_code == 201, twice.text  # two misses: the rule does not apply yet
+    assert client.post(f"/bookings/{twice.json()['id']}/cancel", headers=headers,
+                       json={}).status_code == 200
+    _missed(client, container, headers, slots[12])
+    project()
+
+    history = client.get(f"/patients/{ana}/attendance", headers=headers)
+    assert history.status_code == 200, history.text
+    assert {k: history.json()[k] for k in ("booked", "no_shows", "recent_no_shows",
+                                           "cancelled", "attended", "upcoming")} == {
+        "booked": 4, "no_shows": 3, "recent_no_shows": 3, "cancelled": 1, "attended": 0,
+        "upcoming": 0}
+    hidden = client.get(f"/patients/{ana}/attendance", headers=ben)
+    assert hidden.status_code == 404
+
+    first = client.post("/bookings", headers=headers, json={"slot_id": slots[30]["id"]})
+    assert first.status_code == 201, first.text
+    second = client.post("/bookings", headers=headers, json={"slot_id": slots[31]["id"]})
+    assert second.status_code == 422 and second.json()["error"] == "no-show-limit"
+    desk = token_for(Role.front_desk, "fd-1", clinics=[ids["clinic"]])
+    beyond = client.post("/bookings", headers=desk, json={
+        "slot_id": slots[31]["id"], "patient_id": ana, "exceed_visit_limit": True})
+    assert beyond.status_code == 201, beyond.text
+
+
+def test_a_missed_visit_is_emailed_a_way_to_another_time(
+        client: TestClient, container: Container, token_for: Any, project: Any) -> None:
+    ids = set_up_clinic(client, token_for)
+    project()
+    slots = open_slots(client, ids["checkup"], limit=20)
+    _, headers = sign_up(client, container, "noor@example.org")
+    _missed(client, container, headers, slots[5])
+    deliver(container)
+    assert container.mailbox is not None
+    [missed] = [m for m in container.mailbox.messages(20) if m["subject"] == "We missed you today"]
+    assert missed["to"] == "noor@example.org"
+    assert f"/slots?service_id={ids['checkup']}" in missed["body"]
