@@ -115,17 +115,23 @@ class Directory:
             week, exceptions=current.exceptions if current is not None else ()))
 
     def change_date(self, provider_id: UUID, clinic_id: UUID, on: date,
-                    exception: DateException | None, actor: Actor) -> Schedule:
+                    exception: DateException | None, actor: Actor) -> bool:
         """One date's exception (time off, extra hours; None: the week again) on the hours
-        as they are when saved: a concurrent change of the week or of another date stays."""
+        as they are when saved: a concurrent change of the week or of another date stays.
+        False when that date had this exception already (nothing recorded)."""
+        changed = False
 
-        def changed(current: AvailabilityRules | None) -> AvailabilityRules:
+        def with_date(current: AvailabilityRules | None) -> AvailabilityRules:
+            nonlocal changed
             if current is None:
                 raise NotFoundError(f"provider {provider_id} has no hours at clinic "
                                     f"{clinic_id} to make an exception to")
-            return current.on_date(on, exception)
+            rules = current.on_date(on, exception)
+            changed = rules is not current
+            return rules
 
-        return self._publish(provider_id, clinic_id, actor, changed)
+        self._publish(provider_id, clinic_id, actor, with_date)
+        return changed
 
     def _publish(self, provider_id: UUID, clinic_id: UUID, actor: Actor,
                  rules_for: Callable[[AvailabilityRules | None], AvailabilityRules]
@@ -140,7 +146,10 @@ class Directory:
                     f"provider {provider_id} does not work at clinic {clinic_id}")
             for _attempt in range(MAX_ATTEMPTS):
                 schedule = self.app.find(Schedule, Schedule.create_id(provider_id, clinic_id))
-                rules = rules_for(schedule.rules if schedule is not None else None)
+                current = schedule.rules if schedule is not None else None
+                rules = rules_for(current)
+                if schedule is not None and rules is current:
+                    return schedule  # nothing to change (a date that has its exception)
                 self._require_one_place_at_a_time(provider, clinic, rules)
                 if schedule is None:
                     schedule, revised = Schedule(provider_id=provider_id, clinic_id=clinic_id,

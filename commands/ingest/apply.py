@@ -20,7 +20,7 @@ from eventsourcing.persistence import IntegrityError
 
 from commands.context import Actor
 from commands.directory import Directory
-from commands.ingest.errors import TimeZoneFixedError, UnknownReferenceError
+from commands.ingest.errors import TimeZoneFixedError
 from commands.models import (
     AvailabilityIn,
     ClinicCreate,
@@ -120,19 +120,16 @@ class Applier:
               exception: DateExceptionIn | None) -> Outcome:
         """One date's exception set (or, with None, removed) on the hours as they are when
         saved (refused, like any change, if it would strand booked visits)."""
-        schedule = self.directory.app.find(Schedule, Schedule.create_id(provider_id, clinic_id))
-        if schedule is None:
-            if self.dry_run:  # the hours are in this (dry) run: they would exist by now
-                return Outcome.applied
-            raise UnknownReferenceError("the provider has no hours at this clinic to make "
-                                        "an exception to", "date", on.isoformat())
         given = None if exception is None else AvailabilityRules.from_dict(
             {"exceptions": [exception.model_dump()]}).exceptions[0]
-        if schedule.rules.on_date(on, given) == schedule.rules:
-            return Outcome.unchanged
-        if not self.dry_run:
-            self.directory.change_date(provider_id, clinic_id, on, given, self.actor)
-        return Outcome.applied
+        if not self.dry_run:  # the use case compares on the schedule it saves (one read)
+            changed = self.directory.change_date(provider_id, clinic_id, on, given, self.actor)
+            return Outcome.applied if changed else Outcome.unchanged
+        schedule = self.directory.app.find(Schedule, Schedule.create_id(provider_id, clinic_id))
+        if schedule is None:  # the hours are in this (dry) run: they would exist by now
+            return Outcome.applied
+        current = schedule.rules
+        return Outcome.unchanged if current.on_date(on, given) is current else Outcome.applied
 
     def retire_hours(self, schedule_id: UUID) -> Outcome:
         """No hours at all (refused, like any change, if it would strand booked visits)."""

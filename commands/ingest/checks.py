@@ -62,6 +62,7 @@ class Checker:
     def __init__(self, app: ClinicApplication, source: str) -> None:
         self.app, self.source = app, source
         self.planned: dict[UUID, Any] = {}  # our id -> the command of a good row
+        self.recorded: set[UUID] = set()  # ids found in the store (nothing is ever deleted)
 
     def check(self, raw: SourceRow) -> Checked | list[RowReject]:
         if raw.defect is not None:
@@ -134,7 +135,10 @@ class Checker:
         exception = row.exception()
         AvailabilityIn(weekly=Weekly(), exceptions=[exception]).to_domain()  # the domain's
         schedule_id = Schedule.create_id(provider_id, clinic_id)  # own refusals, up front
-        if schedule_id not in self.planned and self.app.find(Schedule, schedule_id) is None:
+        if schedule_id not in self.planned.keys() | self.recorded and \
+                self.app.find(Schedule, schedule_id) is not None:
+            self.recorded.add(schedule_id)
+        if schedule_id not in self.planned and schedule_id not in self.recorded:
             raise UnknownReferenceError(f"provider {row.provider} has no hours at clinic "
                                         f"{row.clinic} (publish them first, or in the same "
                                         "run)", "provider", row.provider)
@@ -159,10 +163,10 @@ class Checker:
     def _named(self, kind: Kind, column: str, external_ids: list[str]) -> list[UUID]:
         """Our ids of the records a row names; each must exist or be planned in this run."""
         ids = {ingest_id(self.source, kind.value, ext): ext for ext in external_ids}
-        unplanned = [i for i in ids if i not in self.planned]
-        found = self.app.get_many(*unplanned) if unplanned else {}
+        unknown = [i for i in ids if i not in self.planned and i not in self.recorded]
+        self.recorded |= set(self.app.get_many(*unknown)) if unknown else set()
         for our_id, ext in ids.items():
-            if our_id not in self.planned and our_id not in found:
+            if our_id not in self.planned and our_id not in self.recorded:
                 raise UnknownReferenceError(f"no {kind.value[:-1]} '{ext}' from this source, "
                                             "neither recorded nor in this run", column, ext)
         return list(ids)
