@@ -1,9 +1,10 @@
-"""A booked visit's life after booking: cancel, check in, complete, no-show."""
+"""A booked visit's life after booking: cancel, check in, complete, no-show, discharge."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -11,10 +12,12 @@ from pydantic import BaseModel, Field
 from commands.application import ClinicApplication
 from commands.calendars import around, holding
 from commands.context import Actor, acting_as
+from commands.inputs import PlainText
+from commands.models import Strict
 from domain.agendas import PatientAgenda
 from domain.appointments import Appointment
 from domain.calendars import ProviderCalendar
-from domain.errors import ConflictError, PreconditionFailedError
+from domain.errors import ConflictError, NotFoundError, PreconditionFailedError
 from domain.record_access import require_appointment
 
 MAX_ATTEMPTS = 5
@@ -49,12 +52,27 @@ class BookingPublic(BaseModel):
     late_cancellation: bool
     version: int = Field(1, description="The appointment's version: 1 when booked, one more "
                                         "with every change (ETag, If-Match; decision 0046)")
+    discharged: bool = Field(False, description="A completed visit whose discharge summary "
+                                                "was filed (its reference: GET .../discharge)")
 
     @classmethod
     def of(cls, appointment: Appointment) -> BookingPublic:
         details = appointment.details()
         details.pop("reason")
-        return cls(**details, version=appointment.version)
+        return cls(**details, version=appointment.version, discharged=appointment.discharged)
+
+
+class Discharge(Strict):
+    summary_ref: Annotated[PlainText, Field(
+        min_length=1, max_length=500,
+        description="Where the discharge summary is filed: a document id or URL (PHI: sealed "
+                    "like the visit reason; never clinical text)")]
+
+
+class DischargeSummary(BaseModel):
+    appointment_id: UUID
+    patient_id: UUID
+    summary_ref: str
 
 
 class Visits:
@@ -108,6 +126,22 @@ class Visits:
         self.reachable(appointment_id, actor)
         with acting_as(actor.doing("no-show")):
             return BookingPublic.of(self.no_show_at(appointment_id, datetime.now(UTC)))
+
+    def discharge(self, appointment_id: UUID, command: Discharge,
+                  actor: Actor) -> BookingPublic:
+        """File a completed visit's discharge summary by reference; downstream systems hear
+        of it (VisitDischarged on Kafka, ids only)."""
+        return self._day_of(appointment_id, actor, "discharge",
+                            lambda appointment: appointment.discharge(command.summary_ref))
+
+    def discharge_summary(self, appointment_id: UUID, actor: Actor) -> DischargeSummary:
+        """Where a discharged visit's summary is filed (a read of PHI: the caller audits)."""
+        appointment = self.reachable(appointment_id, actor)
+        if not appointment.discharged:
+            raise NotFoundError(f"visit {appointment_id} has no discharge summary")
+        return DischargeSummary(appointment_id=appointment_id,
+                                patient_id=appointment.patient_id,
+                                summary_ref=appointment.summary_ref)
 
     def no_show_at(self, appointment_id: UUID, now: datetime) -> Appointment:
         """The decision, once access is settled: `now` is when the absence is recorded. The

@@ -1,8 +1,9 @@
 """Appointment (FHIR Appointment): one patient's visit with one provider, and its lifecycle.
 
-booked -> checked-in -> fulfilled; booked -> cancelled | noshow; booked -> booked
-(rescheduled). The visit reason and cancellation note are PHI, encrypted with the patient's key
-(see `phi` on each event).
+booked -> checked-in -> fulfilled (-> discharged, with a reference to the summary); booked ->
+cancelled | noshow; booked -> booked (rescheduled). The visit reason, cancellation note and
+discharge summary reference are PHI, encrypted with the patient's key (see `phi` on each
+event).
 """
 
 from __future__ import annotations
@@ -82,7 +83,16 @@ class Appointment(Aggregate):
     class MarkedNoShow(Aggregate.Event):
         pass
 
-    phi = PHI(frozenset({"reason"}), subject="patient_id")  # snapshots
+    class Discharged(Aggregate.Event):
+        """The visit's discharge summary is filed elsewhere (an EHR): only its reference is
+        kept, sealed as PHI (a URL or document id can name the patient)."""
+
+        summary_ref: str
+        patient_id: UUID  # whose key seals the reference
+
+        phi = PHI(frozenset({"summary_ref"}), subject="patient_id")
+
+    phi = PHI(frozenset({"reason", "summary_ref"}), subject="patient_id")  # snapshots
 
     @classmethod
     def book(cls, patient_id: UUID, provider_id: UUID, clinic_id: UUID, service_id: UUID,
@@ -103,6 +113,8 @@ class Appointment(Aggregate):
         self.reason = reason
         self.status = AppointmentStatus.booked
         self.late_cancellation = False
+        self.discharged = False
+        self.summary_ref = ""
 
     def cancel(self, now: datetime, cutoff: timedelta, note: str) -> None:
         self._require(AppointmentStatus.booked, "cancel")
@@ -166,6 +178,19 @@ class Appointment(Aggregate):
     @event(MarkedNoShow)
     def _no_show(self) -> None:
         self.status = AppointmentStatus.noshow
+
+    def discharge(self, summary_ref: str) -> None:
+        """A completed visit is discharged once, with the reference to its summary."""
+        self._require(AppointmentStatus.fulfilled, "discharge")
+        if self.discharged:
+            raise InvalidTransitionError("the visit was discharged already")
+        plain_text(summary_ref, "the discharge summary reference")
+        self._discharged(summary_ref, self.patient_id)
+
+    @event(Discharged)
+    def _discharged(self, summary_ref: str, patient_id: UUID) -> None:
+        self.discharged = True
+        self.summary_ref = summary_ref
 
     @property
     def holds_time(self) -> bool:

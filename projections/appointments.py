@@ -61,6 +61,8 @@ def _apply(writer: AppointmentsWriter, event: Any) -> None:
         changes = {"status": AppointmentStatus.fulfilled.value}
     elif isinstance(event, Appointment.MarkedNoShow):
         changes = {"status": AppointmentStatus.noshow.value}
+    elif isinstance(event, Appointment.Discharged):
+        changes = {}  # its reference is read from the event store; the version moves on
     if changes is not None:
         writer.update(oid, {**changes, "updated_at": at,
                             "version": event.originator_version}, reschedules)

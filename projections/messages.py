@@ -83,6 +83,11 @@ def _map(e: Any, load: Loader) -> tuple[str, str, UUID, dict[str, Any]] | None:
             "appointment_id": aid, "slot_id": e.slot_id, "start": e.start, "end": e.end,
             "previous_slot_id": e.previous_slot_id, "previous_start": e.previous_start,
             "previous_end": e.previous_end}
+    if isinstance(e, Appointment.Discharged):
+        visit = load(aid)
+        return "VisitDischarged", APPOINTMENTS_TOPIC, aid, {
+            "appointment_id": aid, "patient_id": e.patient_id, "provider_id": visit.provider_id,
+            "clinic_id": visit.clinic_id, "service_id": visit.service_id}
     for kind, name in ((Appointment.CheckedIn, "AppointmentCheckedIn"),
                        (Appointment.Fulfilled, "AppointmentCompleted"),
                        (Appointment.MarkedNoShow, "AppointmentNoShow")):

@@ -122,6 +122,7 @@ _SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
     Appointment.CheckedIn: lambda e: "checked the patient in",
     Appointment.Fulfilled: lambda e: "completed the visit",
     Appointment.MarkedNoShow: lambda e: "marked the visit a no-show",
+    Appointment.Discharged: lambda e: "discharged the visit (summary filed by reference)",
     PatientAgenda.Opened: lambda e: f"opened the agenda of patient {e.patient_id}",
     PatientAgenda.Reserved: lambda e: (f"reserved {_span(e.start, e.end)} for visit "
                                        f"{e.appointment_id}" + (" beyond the visit limit"

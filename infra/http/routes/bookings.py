@@ -14,9 +14,9 @@ from commands.booking import BookingCreate, HandOff, Reschedule
 from commands.context import Actor
 from commands.inputs import MultilineText
 from commands.models import Strict
-from commands.visits import BookingPublic
+from commands.visits import BookingPublic, Discharge, DischargeSummary
 from domain.access import Scope
-from infra.http.audit import record_read_async
+from infra.http.audit import record_read, record_read_async
 from infra.http.deps import BookingsDep, Limits, PhiDep, ReadPool, VisitsDep
 from infra.http.responses import answered, etag, expected_version, idempotency_key
 from infra.http.security import Acting
@@ -112,3 +112,19 @@ def complete(appointment_id: UUID, actor: VisitStaff, visits: VisitsDep) -> Book
 def no_show(appointment_id: UUID, actor: VisitStaff, visits: VisitsDep) -> BookingPublic:
     """The patient did not come (only once the visit's time has begun)."""
     return visits.mark_no_show(appointment_id, actor)
+
+
+@router.post("/{appointment_id}/discharge", response_model=BookingPublic)
+def discharge(appointment_id: UUID, body: Discharge, actor: VisitStaff,
+              visits: VisitsDep) -> BookingPublic:
+    """File the completed visit's discharge summary by reference (no clinical text)."""
+    return visits.discharge(appointment_id, body, actor)
+
+
+@router.get("/{appointment_id}/discharge", response_model=DischargeSummary)
+def read_discharge(appointment_id: UUID, request: Request, actor: Reader,
+                   visits: VisitsDep) -> DischargeSummary:
+    """Where the visit's discharge summary is filed."""
+    summary = visits.discharge_summary(appointment_id, actor)
+    record_read(request, actor, patient_id=summary.patient_id, record_id=appointment_id)
+    return summary
