@@ -58,6 +58,11 @@ class SlotCatalog(Protocol):
     def slot(self, slot_id: UUID) -> SlotInfo | None:
         """A slot the search offered (open or not), or None if no such slot exists."""
 
+    def open_between(self, provider_id: UUID, clinic_id: UUID, service_id: UUID,
+                     start_from: datetime, start_to: datetime, limit: int) -> list[SlotInfo]:
+        """Slots the search offers as open, still bookable, starting in [from, to), soonest
+        first (the read model: the booking decides)."""
+
 
 @dataclass(frozen=True)
 class Hold:

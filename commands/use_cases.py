@@ -16,6 +16,7 @@ from commands.booking import Bookings
 from commands.consents import Consents
 from commands.directory import Directory
 from commands.erasure import Erasing, Retention
+from commands.follow_ups import FollowUps
 from commands.holds import Holding
 from commands.ingest.run import Ingestion
 from commands.patients import Patients
@@ -96,6 +97,7 @@ class UseCases:
     timeline: Timeline
     ingestion: Ingestion
     waitlist: Waitlist
+    follow_ups: FollowUps
 
     @classmethod
     def compose(cls, app: ClinicApplication, adapters: Adapters,
@@ -126,4 +128,5 @@ class UseCases:
             timeline=Timeline(app, a.audit_records, a.access),
             ingestion=Ingestion(directory, a.ingest_runs),
             waitlist=Waitlist(app, bookings, visits, holding, a.offer_key),
+            follow_ups=FollowUps(bookings),
         )

@@ -83,6 +83,13 @@ class FakeSlots(SlotCatalog):
     def slot(self, slot_id: UUID) -> SlotInfo | None:
         return self.offered.get(slot_id)
 
+    def open_between(self, provider_id: UUID, clinic_id: UUID, service_id: UUID,
+                     start_from: datetime, start_to: datetime, limit: int) -> list[SlotInfo]:
+        return sorted((s for s in self.offered.values()
+                       if (s.provider_id, s.clinic_id, s.service_id) ==
+                       (provider_id, clinic_id, service_id)
+                       and start_from <= s.start < start_to), key=lambda s: s.start)[:limit]
+
 
 class FakeHolds(Holds):
     def __init__(self) -> None:

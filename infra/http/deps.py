@@ -17,6 +17,7 @@ from commands.booking import Bookings
 from commands.consents import Consents
 from commands.directory import Directory
 from commands.erasure import Erasing, Retention
+from commands.follow_ups import FollowUps
 from commands.holds import Holding
 from commands.ingest.run import Ingestion
 from commands.patients import Patients
@@ -76,6 +77,7 @@ AuditDep = Annotated[Audit, Depends(_use_case("audit"))]
 TimelineDep = Annotated[Timeline, Depends(_use_case("timeline"))]
 IngestionDep = Annotated[Ingestion, Depends(_use_case("ingestion"))]
 WaitlistDep = Annotated[Waitlist, Depends(_use_case("waitlist"))]
+FollowUpsDep = Annotated[FollowUps, Depends(_use_case("follow_ups"))]
 
 
 async def get_phi(request: Request) -> PhiCipher:

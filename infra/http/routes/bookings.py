@@ -12,12 +12,13 @@ from pydantic import Field
 
 from commands.booking import BookingCreate, HandOff, Reschedule
 from commands.context import Actor
+from commands.follow_ups import FollowUpCreate, FollowUpPublic
 from commands.inputs import MultilineText
 from commands.models import Strict
 from commands.visits import BookingPublic, Discharge, DischargeSummary
 from domain.access import Scope
 from infra.http.audit import record_read, record_read_async
-from infra.http.deps import BookingsDep, Limits, PhiDep, ReadPool, VisitsDep
+from infra.http.deps import BookingsDep, FollowUpsDep, Limits, PhiDep, ReadPool, VisitsDep
 from infra.http.responses import answered, etag, expected_version, idempotency_key
 from infra.http.security import Acting
 from infra.postgres.appointments import reason_context
@@ -128,3 +129,13 @@ def read_discharge(appointment_id: UUID, request: Request, actor: Reader,
     summary = visits.discharge_summary(appointment_id, actor)
     record_read(request, actor, patient_id=summary.patient_id, record_id=appointment_id)
     return summary
+
+
+@router.post("/{appointment_id}/follow-up", status_code=201, response_model=FollowUpPublic)
+def book_follow_up(appointment_id: UUID, body: FollowUpCreate, request: Request,
+                   actor: VisitStaff, follow_ups: FollowUpsDep) -> JSONResponse:
+    """Book the patient's follow-up with the same provider in a window after this visit; if
+    no time is free, the patient waits for one (a waitlist entry). `Idempotency-Key` welcome."""
+    outcome = follow_ups.follow_up(appointment_id, body, actor,
+                                   idempotency_key(request, actor.subject))
+    return answered(outcome, 201)
