@@ -21,7 +21,7 @@ from commands.booking import require_bookable
 from commands.calendars import around
 from commands.context import SYSTEM_ACTOR, acting_as
 from commands.holds import secret_hash
-from commands.ports import Holds, SlotCatalog, WaitlistBoard
+from commands.ports import HoldLimitReached, Holds, SlotCatalog, WaitlistBoard
 from domain.appointments import Appointment, AppointmentStatus
 from domain.calendars import ProviderCalendar
 from domain.consent import Consent, purposes_for_visit
@@ -145,10 +145,14 @@ class Offers:
                 opening.skip(entry.id, cause)
                 continue
             offer_id = opening.next_offer_id()
-            hold = self.holds.place(freed.slot_id, offer_holder(entry.patient_id),
-                                    secret_hash(offer_hold_secret(self.offer_key, offer_id)),
-                                    int(self.lasting.total_seconds() * 1000),
-                                    HOLDS_PER_PATIENT)
+            try:
+                hold = self.holds.place(freed.slot_id, offer_holder(entry.patient_id),
+                                        secret_hash(offer_hold_secret(self.offer_key, offer_id)),
+                                        int(self.lasting.total_seconds() * 1000),
+                                        HOLDS_PER_PATIENT)
+            except HoldLimitReached:  # offered as many times as a patient may hold at once
+                opening.skip(entry.id, "offer-limit")
+                continue
             if hold is None:  # someone took a hold just now
                 return "held" if self.app.saved(opening) else "conflict"
             entry.offered(opening.make_offer(entry.id, entry.patient_id, hold.hold_id, now,

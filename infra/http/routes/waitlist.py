@@ -76,7 +76,8 @@ def set_waitlist_priority(entry_id: UUID, body: PriorityChange, actor: Staff,
              responses={409: {"description": "The offer expired or was answered, or the "
                                              "time is gone; nothing was booked"}})
 def accept_waitlist_offer(entry_id: UUID, body: OfferAcceptance, request: Request,
-                          actor: Joiner, entries: WaitlistDep) -> JSONResponse:
+                          actor: Joiner, entries: WaitlistDep, limits: Limits) -> JSONResponse:
     """Accept the entry's open offer: the time is booked (or the visit moved to it)."""
+    limits.check(("book", actor.subject, 30, 60), ("book-ip", limits.address, 120, 60))
     outcome = entries.accept(entry_id, body, actor, idempotency_key(request, actor.subject))
     return answered(outcome, 201, location=f"/bookings/{outcome.result.id}")
