@@ -8,10 +8,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from fastapi.testclient import TestClient
 
 from infra.settings import Settings
+from infra.wiring.container import Container
 from infra.wiring.waitlist import build_matcher
 from projections.waitlist import OfferMatcher
 
@@ -66,3 +68,15 @@ def entry(client: TestClient, headers: dict[str, str], entry_id: str) -> dict[st
     assert read.status_code == 200, read.text
     found: dict[str, Any] = read.json()
     return found
+
+
+def bookable_slot_ids(container: Container, provider_id: UUID, service_id: UUID, limit: int,
+                      offset: int = 0) -> list[UUID]:
+    """Slots of the provider and service that can still be booked for an hour, soonest
+    first, as slot search has them."""
+    with container.pool.connection() as conn:
+        return [row[0] for row in conn.execute(
+            "SELECT slot_id FROM open_slots WHERE provider_id = %s AND service_id = %s AND "
+            "book_by > now() + interval '1 hour' ORDER BY start_at OFFSET %s LIMIT %s",
+            (provider_id, service_id, offset, limit)).fetchall()]
+

@@ -19,6 +19,7 @@ from infra.wiring.container import Container
 from infra.wiring.waitlist import build_matcher
 from tests.builders import build_world
 from tests.driver import drive
+from tests.e2e.waitlist_flow import bookable_slot_ids
 
 
 def test_two_matchers_at_once_offer_each_freed_time_once(container: Container,
@@ -35,13 +36,8 @@ def test_two_matchers_at_once_offer_each_freed_time_once(container: Container,
             actor).result.id)
     leaving = Actor(subject=str(drive(container).ready_patient("Lea", "Ving", "l@example.org")),
                     role=Role.patient)
-    with container.pool.connection() as conn:
-        slots = [row[0] for row in conn.execute(
-            "SELECT slot_id FROM open_slots WHERE provider_id = %s AND service_id = %s AND "
-            "book_by > now() + interval '1 hour' ORDER BY start_at OFFSET 3 LIMIT 3",
-            (world.provider, world.checkup)).fetchall()]
     freed = []
-    for slot_id in slots:
+    for slot_id in bookable_slot_ids(container, world.provider, world.checkup, 3, offset=3):
         booked = use_cases.bookings.book(BookingCreate(slot_id=slot_id), leaving).result
         cancelled = use_cases.bookings.cancel(booked.id, "", leaving)
         freed.append(Opening.create_id(booked.id, cancelled.version))

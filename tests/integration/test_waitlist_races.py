@@ -15,7 +15,7 @@ from domain.waitlist import WaitlistEntry
 from infra.wiring.container import Container
 from tests.builders import build_world
 from tests.driver import drive
-from tests.e2e.waitlist_flow import matching
+from tests.e2e.waitlist_flow import bookable_slot_ids, matching
 from tests.races import post_all_at_once
 
 
@@ -28,11 +28,7 @@ def test_twenty_waitlisted_patients_accept_at_once_and_one_books(
         api: str, container: Container, project: Any) -> None:
     world = build_world(drive(container))
     project()
-    with container.pool.connection() as conn:
-        slot_id = conn.execute(
-            "SELECT slot_id FROM open_slots WHERE provider_id = %s AND service_id = %s "
-            "AND book_by > now() + interval '1 hour' ORDER BY start_at OFFSET 5 LIMIT 1",
-            (world.provider, world.checkup)).fetchone()[0]
+    [slot_id] = bookable_slot_ids(container, world.provider, world.checkup, 1, offset=5)
     use_cases = container.use_cases
     waiting = [_patient(container, n) for n in range(20)]
     entries = [use_cases.waitlist.join(WaitlistJoin(
