@@ -101,3 +101,10 @@ def test_audit_verify_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert figures["verify_events_per_s"] > 0 and figures["follower_events_per_s"] > 0
     assert figures["inclusion_proof_hashes"] == 11  # log2 of 2,000 leaves, rounded up
     assert "pgbench_simple_update_tps_c1" in stdout
+
+
+def test_waitlist_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    _, result = run_benchmark("waitlist_bench", tmp_path / "waitlist.json", "--entries", "30",
+                              "--patients", "3", "--freed", "2")
+    figures = result["figures"]
+    assert figures["entries"] == 30 and figures["matcher_step"]["p50_ms"] > 0
