@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -33,6 +33,7 @@ from domain.waitlist import InLine, Offer, WaitlistEntry, in_line
 
 LOOK_AHEAD = 20  # entries read per step: the first one who may be offered usually is first
 HOLDS_PER_PATIENT = 20  # offers a patient may hold at once (one per entry in practice)
+ORPHANED = timedelta(seconds=30)  # a step takes milliseconds between its hold and its save
 
 
 def offer_hold_secret(key: bytes, offer_id: UUID) -> str:
@@ -42,7 +43,11 @@ def offer_hold_secret(key: bytes, offer_id: UUID) -> str:
 
 
 def offer_holder(patient_id: UUID) -> str:
-    return f"waitlist:{patient_id}"
+    return f"{offer_holder_prefix()}{patient_id}"
+
+
+def offer_holder_prefix() -> str:
+    return "waitlist:"
 
 
 class Offers:
@@ -77,7 +82,7 @@ class Offers:
                 return self._closed(opening, "passed")
             if self._taken(opening.freed):
                 return self._closed(opening, "taken")
-            if self.holds.holding(opening.freed.slot_id) is not None:
+            if self._held(opening.freed.slot_id):
                 return "held"  # a patient is checking out with it; look again later
             return self._offer_next(opening, now)
 
@@ -118,6 +123,26 @@ class Offers:
             return "conflict"
         self.holds.release(opening.freed.slot_id, offer.hold_id)
         return "expired"
+
+    def _held(self, slot_id: UUID) -> bool:
+        """Someone holds the slot. A waitlist hold that no open offer names (the read model's
+        offered entries, checked on the entries), placed more than ORPHANED ago, was left by
+        a step that stopped between the hold and the save (a crash): it is released, so that
+        the time is not lost until it expires."""
+        current = self.holds.holding(slot_id)
+        if current is None:
+            return False
+        hold = current[0]
+        placed = hold.expires_at - self.lasting
+        if not hold.holder.startswith(offer_holder_prefix()) or \
+                datetime.now(UTC) - placed < ORPHANED:
+            return True
+        offered = self.app.get_many(*self.board.offered_on(slot_id)).values()
+        if any(isinstance(entry, WaitlistEntry) and entry.offer is not None and
+               entry.offer.hold_id == hold.hold_id for entry in offered):
+            return True  # an open offer's own hold
+        self.holds.release(slot_id, hold.hold_id)
+        return False
 
     def _closed(self, opening: Opening, cause: str) -> str:
         opening.close(cause)

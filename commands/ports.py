@@ -312,3 +312,6 @@ class WaitlistBoard(Protocol):
                     limit: int) -> list[UUID]:
         """Waiting entries whose constraints the freed time meets, in offer order
         (domain/waitlist.py: in_line), less those `passed_over`."""
+
+    def offered_on(self, slot_id: UUID) -> list[UUID]:
+        """Entries with an open offer of this slot."""

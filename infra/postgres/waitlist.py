@@ -116,6 +116,13 @@ class PostgresWaitlistBoard:
                  "passed": list(passed_over), "limit": limit}).fetchall()
         return [row[0] for row in rows]
 
+    def offered_on(self, slot_id: UUID) -> list[UUID]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(f"SELECT entry_id FROM {self.s}.waitlist_entries "
+                                "WHERE status = 'offered' AND offer_slot_id = %s",
+                                (slot_id,)).fetchall()
+        return [row[0] for row in rows]
+
     def pending_openings(self, now: datetime, limit: int,
                          resting: Collection[UUID] = ()) -> list[tuple[UUID, UUID, UUID | None]]:
         with self.pool.connection() as conn:

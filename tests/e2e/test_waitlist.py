@@ -11,6 +11,7 @@ from uuid import UUID
 
 from fastapi.testclient import TestClient
 
+from commands.offers import offer_holder
 from domain.access import Role
 from domain.openings import Opening
 from infra.wiring.container import Container
@@ -224,6 +225,27 @@ def test_an_unanswered_offer_expires_and_goes_to_the_next_patient(
         assert booked.status_code == 201, booked.text
     kinds = [type(e).__name__ for e in container.app.events.get(_only_opening(container))]
     assert kinds == ["Opened", "Offered", "OfferLapsed", "Offered", "Accepted"]
+
+
+def test_a_hold_left_by_a_step_that_died_before_its_save_does_not_keep_the_time(
+        client: TestClient, container: Container, token_for: Any, project: Any) -> None:
+    ids, slots = _clinic(client, token_for, project)
+    freed, until = slots[45], slots[-1]["end"]
+    [(ben, first)] = _waiting(client, container, ids["checkup"], until, "ben")
+    _book_and_cancel(client, container, freed)
+    # A matcher killed between its hold and its save: a waitlist hold no offer names, placed
+    # (by its expiry) long enough ago.
+    lasting = timedelta(minutes=container.settings.waitlist_offer_minutes)
+    left = container.holds.place(UUID(freed["id"]), offer_holder(UUID(first["patient_id"])),
+                                 "x", int((lasting - timedelta(minutes=2)).total_seconds() * 1000),
+                                 20)
+    assert left is not None
+    with matching(container.settings, project) as offers:
+        assert offers.step() == {"offered": 1}
+    offer = entry(client, ben, first["id"])["offer"]
+    held = container.holds.holding(UUID(freed["id"]))
+    assert held is not None and held[0].hold_id != left.hold_id
+    assert offer["slot_id"] == freed["id"]
 
 
 def test_patients_erased_or_without_consent_are_passed_over(

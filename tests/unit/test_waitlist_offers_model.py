@@ -51,6 +51,10 @@ class ScannedBoard(WaitlistBoard):
                    if e.matches(freed) and e.id not in passed_over]
         return [e.entry_id for e in in_line(waiting)][:limit]
 
+    def offered_on(self, slot_id: UUID) -> list[UUID]:
+        loaded = self.driver.use_cases.bookings.app.get_many(*self.entry_ids)
+        return [e.id for e in loaded.values() if e.offer and e.offer.slot_id == slot_id]
+
 
 @dataclass
 class FreedSlot:
