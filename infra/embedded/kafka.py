@@ -35,8 +35,12 @@ class BrokerTls:
 
 class EmbeddedKafka:
     def __init__(self, folder: Path, *, port: int | None = None,
-                 tls: BrokerTls | None = None, nice: int = 10) -> None:
+                 tls: BrokerTls | None = None, nice: int = 10,
+                 cluster_id: str | None = None) -> None:
+        """cluster_id: the KRaft cluster id a first start formats the folder with (the
+        nodes of one cluster share it; unset, kafka.sh makes a random one)."""
         self.folder = folder.resolve()
+        self.cluster_id = cluster_id
         self.nice = nice  # a local broker shares the machine with the API (decision 0025)
         self.port = port or free_port()
         self.controller_port = free_port()
@@ -79,7 +83,8 @@ class EmbeddedKafka:
         subprocess.run(
             ["bash", str(SCRIPT), "start", str(self.folder), str(self.port),
              str(self.controller_port)],
-            check=True, env={**os.environ, "KAFKA_NICE": str(self.nice)},
+            check=True, env={**os.environ, "KAFKA_NICE": str(self.nice),
+                             **({"KAFKA_CLUSTER_ID": self.cluster_id} if self.cluster_id else {})},
         )
         return self
 

@@ -3,7 +3,9 @@
 #
 #   kafka.sh assemble                      download the jars once (cached, not in git)
 #   kafka.sh start DIR [PORT [CTRL_PORT]]   format DIR and start a broker on 127.0.0.1:PORT
-#                                          (DIR/extra.properties, if present, is appended)
+#                                          (DIR/extra.properties, if present, is appended;
+#                                          KAFKA_CLUSTER_ID: the id a first start formats
+#                                          DIR with, one id for every node of a cluster)
 #   kafka.sh stop DIR                       stop the broker started in DIR
 #
 # Needs Java 17+ and Maven. Cache: ${CLINIC_CACHE_DIR:-~/.cache/clinic}/kafka-<version>.
@@ -63,7 +65,8 @@ PROPS
               -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$LIBS/*")
   if [[ ! -f "$dir/data/meta.properties" ]]; then
     "${java[@]}" kafka.tools.StorageTool format -c "$dir/server.properties" \
-      -t "$("${java[@]}" kafka.tools.StorageTool random-uuid)" >"$dir/format.log" 2>&1 \
+      -t "${KAFKA_CLUSTER_ID:-$("${java[@]}" kafka.tools.StorageTool random-uuid)}" \
+      >"$dir/format.log" 2>&1 \
       || { cat "$dir/format.log" >&2; exit 1; }
   fi
   # KAFKA_NICE: a broker sharing the machine with the API yields the cores to requests.
