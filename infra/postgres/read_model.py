@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg import Cursor, sql
 from psycopg.abc import Buffer
@@ -17,6 +17,7 @@ from psycopg.types.json import set_json_dumps
 from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
 
 from infra.crypto.phi import PhiCipher
+from infra.postgres.tables import DDL_LOCK
 
 Clock = Callable[[], datetime]
 
@@ -40,6 +41,19 @@ class TrackedReadModel(PostgresTrackingRecorder):
         for statement in self.DDL.format(s=self.schema).split(";"):
             if statement.strip():
                 self.sql_create_statements.append(sql.SQL(statement))  # type: ignore[arg-type]
+
+    def create_table(self) -> None:
+        try:
+            super().create_table()
+        except IntegrityError:  # a process starting beside this one created it first (its
+            super().create_table()  # tracking table's first row): the tables exist now
+
+    def _create_table(self, curs: Any) -> None:
+        # API workers and projectors start together and create the same tables, indexes
+        # and added columns: one process at a time, or PostgreSQL deadlocks them (two
+        # AccessExclusiveLocks taken in different orders).
+        curs.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
+        super()._create_table(curs)
 
     def position(self, application_name: str) -> int | None:
         position: int | None = self.max_tracking_id(application_name)
