@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from uuid import UUID
 
-from commands.application import ClinicApplication
+from commands.application import ClinicApplication, found
 from commands.calendars import booked_at, calendars, days_of, provider_days
 from commands.context import Actor, acting_as
 from commands.models import (
@@ -104,52 +104,61 @@ class Directory:
         """A provider's hours at a clinic (admin, or the provider themself); refused if
         booked visits would be stranded."""
         rules = command.to_domain()
-        return self._publish(provider_id, clinic_id, actor, lambda _current: rules)
+        return self._publish(provider_id, clinic_id, actor, lambda _current: rules)[0]
 
     def publish_week(self, provider_id: UUID, clinic_id: UUID, command: AvailabilityIn,
-                     actor: Actor) -> Schedule:
+                     actor: Actor) -> bool:
         """The weekly hours and options of `command`, keeping the dated exceptions as they
-        are when saved (an import of a week never undoes time off recorded meanwhile)."""
+        are when saved (an import of a week never undoes time off recorded meanwhile).
+        False when the schedule had those hours already (nothing recorded)."""
         week = command.to_domain()
-        return self._publish(provider_id, clinic_id, actor, lambda current: replace(
-            week, exceptions=current.exceptions if current is not None else ()))
+
+        def with_week(current: AvailabilityRules | None) -> AvailabilityRules:
+            if current is None:
+                return week
+            rules = replace(week, exceptions=current.exceptions)
+            return current if rules == current else rules
+
+        return self._publish(provider_id, clinic_id, actor, with_week)[1]
 
     def change_date(self, provider_id: UUID, clinic_id: UUID, on: date,
                     exception: DateException | None, actor: Actor) -> bool:
         """One date's exception (time off, extra hours; None: the week again) on the hours
         as they are when saved: a concurrent change of the week or of another date stays.
         False when that date had this exception already (nothing recorded)."""
-        changed = False
 
         def with_date(current: AvailabilityRules | None) -> AvailabilityRules:
-            nonlocal changed
             if current is None:
                 raise NotFoundError(f"provider {provider_id} has no hours at clinic "
                                     f"{clinic_id} to make an exception to")
-            rules = current.on_date(on, exception)
-            changed = rules is not current
-            return rules
+            return current.on_date(on, exception)
 
-        self._publish(provider_id, clinic_id, actor, with_date)
-        return changed
+        return self._publish(provider_id, clinic_id, actor, with_date)[1]
+
 
     def _publish(self, provider_id: UUID, clinic_id: UUID, actor: Actor,
                  rules_for: Callable[[AvailabilityRules | None], AvailabilityRules]
-                 ) -> Schedule:
+                 ) -> tuple[Schedule, bool]:
         """The new rules are computed from the schedule as each attempt reads it, so that a
-        retry after a concurrent change builds on that change instead of undoing it."""
+        retry after a concurrent change builds on that change instead of undoing it; and
+        whether anything was recorded (`rules_for` answers the current rules themselves
+        for "no change")."""
         require_own_hours(actor, provider_id)
+        schedule_id = Schedule.create_id(provider_id, clinic_id)
         with acting_as(actor.doing("availability published")):
-            provider, clinic = self.provider(provider_id), self.clinic(clinic_id)
+            loaded = self.app.get_many(provider_id, clinic_id, schedule_id)  # one read
+            provider = found(loaded, Provider, provider_id, "provider")
+            clinic = found(loaded, Clinic, clinic_id, "clinic")
             if not provider.works_at(clinic_id):
                 raise RuleViolationError(
                     f"provider {provider_id} does not work at clinic {clinic_id}")
-            for _attempt in range(MAX_ATTEMPTS):
-                schedule = self.app.find(Schedule, Schedule.create_id(provider_id, clinic_id))
+            for attempt in range(MAX_ATTEMPTS):
+                schedule = loaded.get(schedule_id) if attempt == 0 \
+                    else self.app.find(Schedule, schedule_id)
                 current = schedule.rules if schedule is not None else None
                 rules = rules_for(current)
                 if schedule is not None and rules is current:
-                    return schedule  # nothing to change (a date that has its exception)
+                    return schedule, False  # nothing to change
                 self._require_one_place_at_a_time(provider, clinic, rules)
                 if schedule is None:
                     schedule, revised = Schedule(provider_id=provider_id, clinic_id=clinic_id,
@@ -157,7 +166,7 @@ class Directory:
                 else:
                     revised = self._change_rules(schedule, rules, clinic, datetime.now(UTC))
                 if self.app.saved(schedule, *revised):
-                    return schedule
+                    return schedule, True
         raise ConflictError("the provider's calendar changed meanwhile; please try again")
 
     def _require_one_place_at_a_time(self, provider: Provider, clinic: Clinic,

@@ -25,12 +25,11 @@ from commands.models import (
     AvailabilityIn,
     ClinicCreate,
     ClinicUpdate,
-    DateExceptionIn,
     ProviderCreate,
     ServiceCreate,
     Weekly,
 )
-from domain.availability import AvailabilityRules
+from domain.availability import DateException
 from domain.clinics import Clinic
 from domain.errors import ConflictError
 from domain.providers import Provider
@@ -107,29 +106,30 @@ class Applier:
               command: Callable[[list[dict[str, Any]]], AvailabilityIn]) -> Outcome:
         """`command` builds the hours around the dated exceptions already published (an
         hours row leaves them alone, also those recorded while it is saved)."""
+        if not self.dry_run:  # the use case compares on the schedule it saves (one read)
+            changed = self.directory.publish_week(provider_id, clinic_id, command([]),
+                                                  self.actor)
+            return Outcome.applied if changed else Outcome.unchanged
         schedule = self.directory.app.find(Schedule, Schedule.create_id(provider_id, clinic_id))
         current = schedule.rules.as_dict() if schedule is not None else None
         wanted = command(current["exceptions"] if current else [])
-        if current == wanted.to_domain().as_dict():
-            return Outcome.unchanged
-        if not self.dry_run:
-            self.directory.publish_week(provider_id, clinic_id, wanted, self.actor)
-        return Outcome.applied
+        return Outcome.unchanged if current == wanted.to_domain().as_dict() \
+            else Outcome.applied
 
     def dated(self, provider_id: UUID, clinic_id: UUID, on: date,
-              exception: DateExceptionIn | None) -> Outcome:
+              exception: DateException | None) -> Outcome:
         """One date's exception set (or, with None, removed) on the hours as they are when
         saved (refused, like any change, if it would strand booked visits)."""
-        given = None if exception is None else AvailabilityRules.from_dict(
-            {"exceptions": [exception.model_dump()]}).exceptions[0]
         if not self.dry_run:  # the use case compares on the schedule it saves (one read)
-            changed = self.directory.change_date(provider_id, clinic_id, on, given, self.actor)
+            changed = self.directory.change_date(provider_id, clinic_id, on, exception,
+                                                 self.actor)
             return Outcome.applied if changed else Outcome.unchanged
         schedule = self.directory.app.find(Schedule, Schedule.create_id(provider_id, clinic_id))
         if schedule is None:  # the hours are in this (dry) run: they would exist by now
             return Outcome.applied
         current = schedule.rules
-        return Outcome.unchanged if current.on_date(on, given) is current else Outcome.applied
+        return Outcome.unchanged if current.on_date(on, exception) is current \
+            else Outcome.applied
 
     def retire_hours(self, schedule_id: UUID) -> Outcome:
         """No hours at all (refused, like any change, if it would strand booked visits)."""

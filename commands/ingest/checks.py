@@ -132,16 +132,16 @@ class Checker:
     def _time_off(self, row: TimeOffRow) -> Checked:
         provider_id, = self._named(Kind.providers, "provider", [row.provider])
         clinic_id, = self._named(Kind.clinics, "clinic", [row.clinic])
-        exception = row.exception()
-        AvailabilityIn(weekly=Weekly(), exceptions=[exception]).to_domain()  # the domain's
-        schedule_id = Schedule.create_id(provider_id, clinic_id)  # own refusals, up front
-        if schedule_id not in self.planned.keys() | self.recorded and \
-                self.app.find(Schedule, schedule_id) is not None:
-            self.recorded.add(schedule_id)
+        # The domain's own exception, or its refusal, up front (applied as it is, later).
+        exception, = AvailabilityIn(weekly=Weekly(),
+                                    exceptions=[row.exception()]).to_domain().exceptions
+        schedule_id = Schedule.create_id(provider_id, clinic_id)
         if schedule_id not in self.planned and schedule_id not in self.recorded:
-            raise UnknownReferenceError(f"provider {row.provider} has no hours at clinic "
-                                        f"{row.clinic} (publish them first, or in the same "
-                                        "run)", "provider", row.provider)
+            if self.app.find(Schedule, schedule_id) is None:
+                raise UnknownReferenceError(f"provider {row.provider} has no hours at clinic "
+                                            f"{row.clinic} (publish them first, or in the "
+                                            "same run)", "provider", row.provider)
+            self.recorded.add(schedule_id)
         return Checked(Kind.time_off, row.key, ingest_id(self.source, "time_off", row.key),
                        lambda applier: applier.dated(provider_id, clinic_id, row.date,
                                                      exception))

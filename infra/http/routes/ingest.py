@@ -87,17 +87,13 @@ async def create_ingest_run(
         raise IngestSourceError("a file cannot be read without its kind: name it with "
                                 f"kind= ({', '.join(k.value for k in Kind)})")
     limit = settings.ingest_max_upload_mb << 20
-    too_large = ProblemError("payload-too-large", f"an uploaded file may hold "
-                             f"{settings.ingest_max_upload_mb} MB; nothing was read. Split "
-                             "it, or ingest it with `clinic ingest FILE`, which streams any "
-                             "size", error="upload-too-large")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise too_large  # refused before a byte is read
+        raise _too_large(settings.ingest_max_upload_mb)  # refused before a byte is read
     with SpooledTemporaryFile(max_size=IN_MEMORY) as upload:
         async for chunk in request.stream():
-            if upload.tell() + len(chunk) > limit:
-                raise too_large  # a chunked upload: stopped at the limit
+            if upload.tell() + len(chunk) > limit:  # a chunked upload: stopped at the limit
+                raise _too_large(settings.ingest_max_upload_mb)
             upload.write(chunk)
         upload.seek(0)
         command = IngestRequest(source=source or "upload", kinds=(kind,),
@@ -106,6 +102,12 @@ async def create_ingest_run(
         report = await run_in_threadpool(ingestion.run, command, csv_rows(upload, kind), actor)
     response.headers["Location"] = f"/ingest/runs/{report.run.run_id}"
     return run_detail(report)
+
+
+def _too_large(megabytes: int) -> ProblemError:
+    return ProblemError("payload-too-large", f"an uploaded file may hold {megabytes} MB; "
+                        "nothing was read. Split it, or ingest it with `clinic ingest FILE`, "
+                        "which streams any size", error="upload-too-large")
 
 
 def run_detail(report: IngestReport) -> IngestRunDetail:
