@@ -1,5 +1,5 @@
 """`clinic analytics grant` (a login that reads the analytics views only) and `clinic analytics
-export` (one view as CSV, streamed)."""
+export` (one view as CSV or Parquet, streamed)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,13 @@ from rich.progress import Progress
 from infra.cli.errors import CliError, load_settings
 from infra.postgres.analytics import VIEWS, analytics_schema
 from infra.postgres.analytics_access import AnalystRoleError, grant_analyst
-from infra.postgres.analytics_export import EXPORTS, export_csv
+from infra.postgres.analytics_export import (
+    EXPORTS,
+    FORMATS,
+    UnsupportedColumnError,
+    export_csv,
+    export_parquet,
+)
 from infra.postgres.read_models import read_model
 from infra.wiring.servers import Runtime
 
@@ -39,15 +45,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        help="a file holding the password (e.g. a mounted secret)")
     grant.set_defaults(handler=run_grant)
     export = actions.add_parser(
-        "export", help="write one analytics view as CSV (streamed, with a progress bar)",
+        "export", help="write one analytics view as CSV or Parquet (streamed, with a progress "
+        "bar)",
         description="The v1 view of TABLE, from clinic-local date --since on, in a stable "
-        "order, to --out or standard output. Parquet needs pyarrow, which is not installed: "
-        "CSV only for now.")
-    export.add_argument("table", choices=tuple(EXPORTS))
-    export.add_argument("--format", choices=("csv",), default="csv")
-    export.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD",
+        "order, to --out (or, for CSV, standard output). Parquet is written in row groups "
+        "of --batch-rows rows, with the view's column types (docs/read-models.md).")
+    export.add_argument("table", metavar="TABLE", help=f"one of: {', '.join(EXPORTS)}")
+    export.add_argument("--format", choices=FORMATS, default="csv")
+    export.add_argument("--since", metavar="YYYY-MM-DD",
                         help="first clinic-local date (default: everything)")
-    export.add_argument("--out", type=Path, help="the file to write (default: standard output)")
+    export.add_argument("--out", type=Path,
+                        help="the file to write (default for CSV: standard output)")
+    export.add_argument("--batch-rows", type=int, default=50_000, help=argparse.SUPPRESS)
     export.set_defaults(handler=run_export)
 
 
@@ -88,12 +97,16 @@ def _password(path: Path | None) -> str:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    if args.table not in EXPORTS:
+        raise CliError(f"no analytics table {args.table!r}: choose one of "
+                       f"{', '.join(EXPORTS)}")
+    since = _since(args.since)
+    if args.format == "parquet" and args.out is None:
+        raise CliError("--format parquet needs --out FILE")
     settings = load_settings()
     with Runtime(settings) as resolved, ExitStack() as stack:
         assert resolved.database_url
         _analytics_ready(resolved.database_url, resolved.db_schema)
-        sink: BinaryIO = stack.enter_context(args.out.open("wb")) if args.out \
-            else sys.stdout.buffer
         progress = None
         if sys.stderr.isatty():
             bar = stack.enter_context(Progress(console=Console(stderr=True), transient=True))
@@ -102,8 +115,26 @@ def run_export(args: argparse.Namespace) -> int:
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-        rows = export_csv(resolved.database_url, resolved.db_schema, args.table, args.since,
-                          sink, progress)
-        sink.flush()
+        if args.format == "parquet":
+            try:
+                rows = export_parquet(resolved.database_url, resolved.db_schema, args.table,
+                                      since, args.out, progress, max(1, args.batch_rows))
+            except UnsupportedColumnError as exc:
+                raise CliError(str(exc)) from None
+        else:
+            sink: BinaryIO = stack.enter_context(args.out.open("wb")) if args.out \
+                else sys.stdout.buffer
+            rows = export_csv(resolved.database_url, resolved.db_schema, args.table, since,
+                              sink, progress)
+            sink.flush()
     print(f"{args.table}: {rows} rows", file=sys.stderr)
     return 0
+
+
+def _since(given: str | None) -> date | None:
+    if given is None:
+        return None
+    try:
+        return date.fromisoformat(given)
+    except ValueError:
+        raise CliError(f"--since {given!r} is not a date: give YYYY-MM-DD") from None
