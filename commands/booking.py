@@ -178,9 +178,13 @@ class Bookings:
                 calendar.reserve(appointment_id, slot.start, slot.end, slot.clinic_id,
                                  before, after)
             agenda = loaded.get(agenda_id) or PatientAgenda(patient_id=patient_id)
+            rule = loaded[slot.clinic_id].no_show_rule or self.no_show_rule
             agenda.reserve(appointment_id, slot.start, slot.end, now,
                            self.max_upcoming_visits, exceed_limit=exceed_visit_limit,
-                           no_show_rule=self.no_show_rule)
+                           no_show_rule=rule)
+            if rule is not None and rule.asks_confirmation(
+                    agenda.recent_no_shows(now, rule.within), slot.start, now):
+                appointment.require_confirmation(rule.release_before)
             if self.app.saved(appointment, *taken, agenda):
                 return appointment
             loaded |= self.app.get_many(appointment_id, agenda_id, _offering(slot)[-1],

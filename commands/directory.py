@@ -19,9 +19,12 @@ from commands.models import (
     AvailabilityIn,
     ClinicCreate,
     ClinicUpdate,
+    NoShowPolicyIn,
+    NoShowPolicyPublic,
     ProviderCreate,
     ServiceCreate,
 )
+from domain.agendas import NoShowRule
 from domain.availability import AvailabilityRules, DateException
 from domain.calendars import ProviderCalendar
 from domain.clinics import Clinic, valid_time_zone
@@ -42,8 +45,10 @@ MAX_ATTEMPTS = 5
 
 
 class Directory:
-    def __init__(self, app: ClinicApplication) -> None:
+    def __init__(self, app: ClinicApplication,
+                 no_show_rule: NoShowRule | None = None) -> None:
         self.app = app
+        self.no_show_rule = no_show_rule or NoShowRule()  # the deployment's default
 
     def register_clinic(self, command: ClinicCreate, actor: Actor,
                         id: UUID | None = None) -> Clinic:
@@ -61,6 +66,21 @@ class Directory:
             clinic.revise(command.name, command.address.to_domain(), command.modalities)
             self.app.save(clinic)
         return clinic
+
+    def no_show_policy(self, clinic_id: UUID) -> NoShowPolicyPublic:
+        """The rule the clinic's visits are booked under: its own, or the default."""
+        rule = self.clinic(clinic_id).no_show_rule
+        return NoShowPolicyPublic.of(clinic_id, rule or self.no_show_rule,
+                                     "default" if rule is None else "clinic")
+
+    def set_no_show_policy(self, clinic_id: UUID, command: NoShowPolicyIn | None,
+                           actor: Actor) -> NoShowPolicyPublic:
+        """The clinic's own no-show rule for bookings from now on; None: the default."""
+        with acting_as(actor.doing("no-show policy change")):
+            clinic = self.clinic(clinic_id)
+            clinic.set_no_show_rule(None if command is None else command.to_domain())
+            self.app.save(clinic)
+        return self.no_show_policy(clinic_id)
 
     def register_service(self, command: ServiceCreate, actor: Actor,
                          id: UUID | None = None) -> Service:

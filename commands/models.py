@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import timedelta
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from commands.inputs import PlainText
+from domain.agendas import NoShowRule
 from domain.availability import AvailabilityRules
 from domain.clinics import Address
 from domain.modality import Modality
 
 Name = Annotated[PlainText, Field(min_length=1, max_length=200)]
+PolicySource = Literal["clinic", "default"]
 HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$", examples=["09:00"])]
 
 
@@ -42,6 +45,38 @@ class ClinicUpdate(Strict):
     name: Name
     address: AddressIn
     modalities: Annotated[list[Modality], Field(min_length=1, max_length=2)]
+
+
+class NoShowPolicyIn(Strict):
+    """A clinic's own no-show rule (docs/attendance.md)."""
+
+    no_shows: Annotated[int, Field(ge=0, le=100, description="Missed visits that start the "
+                                                             "rule; 0 switches it off")]
+    within_days: Annotated[int, Field(ge=1, le=3650, description="Counted over this window")]
+    upcoming: Annotated[int, Field(ge=0, le=50, description="Then at most this many upcoming "
+                                                            "visits; 0: no lower limit")]
+    confirm: Annotated[bool, Field(description="Then each visit booked a day or more ahead "
+                                               "must be confirmed")]
+    release_hours: Annotated[int, Field(ge=1, le=23, description="An unconfirmed visit is "
+                                                                 "released this long before "
+                                                                 "its start")]
+
+    def to_domain(self) -> NoShowRule:
+        return NoShowRule(self.no_shows, timedelta(days=self.within_days), self.upcoming,
+                          self.confirm, timedelta(hours=self.release_hours))
+
+
+class NoShowPolicyPublic(NoShowPolicyIn):
+    clinic_id: UUID
+    source: Annotated[PolicySource, Field(
+        description="The clinic's own rule, or the deployment's default")]
+
+    @classmethod
+    def of(cls, clinic_id: UUID, rule: NoShowRule,
+           source: PolicySource) -> NoShowPolicyPublic:
+        return cls(clinic_id=clinic_id, source=source, no_shows=rule.no_shows,
+                   within_days=rule.within.days, upcoming=rule.upcoming, confirm=rule.confirm,
+                   release_hours=int(rule.release_before.total_seconds() // 3600))
 
 
 class ServiceCreate(Strict):

@@ -103,7 +103,7 @@ class UseCases:
     def compose(cls, app: ClinicApplication, adapters: Adapters,
                 policy: Policy) -> UseCases:
         a = adapters
-        directory = Directory(app)
+        directory = Directory(app, policy.no_show_rule)
         patients = Patients(app, a.email_key, a.care_team, a.idempotency)
         visits = Visits(app, policy.cancellation_cutoff)
         holding = Holding(a.slots, a.holds, ttl_seconds=policy.hold_ttl_seconds,

@@ -11,11 +11,11 @@ from pydantic import BaseModel, Field
 
 from commands.application import ClinicApplication
 from commands.calendars import around, holding
-from commands.context import Actor, acting_as
+from commands.context import SYSTEM_ACTOR, Actor, acting_as
 from commands.inputs import PlainText
 from commands.models import Strict
 from domain.agendas import PatientAgenda
-from domain.appointments import Appointment
+from domain.appointments import Appointment, InvalidTransitionError
 from domain.calendars import ProviderCalendar
 from domain.errors import ConflictError, NotFoundError, PreconditionFailedError
 from domain.record_access import require_appointment
@@ -54,6 +54,9 @@ class BookingPublic(BaseModel):
                                         "with every change (ETag, If-Match; decision 0046)")
     discharged: bool = Field(False, description="A completed visit whose discharge summary "
                                                 "was filed (its reference: GET .../discharge)")
+    confirm_by: datetime | None = Field(
+        None, description="After repeated no-shows: confirm the visit before then (POST "
+                          ".../confirm) or it is released to the waitlist; null: nothing to do")
 
     @classmethod
     def of(cls, appointment: Appointment) -> BookingPublic:
@@ -98,9 +101,14 @@ class Visits:
     def cancel(self, appointment_id: UUID, now: datetime, note: str = "",
                version: int | None = None) -> Appointment:
         """Gives the provider's time back in the same write (the caller checked access)."""
+        return self._given_back(appointment_id, version, lambda appointment: appointment.cancel(
+            now, self.cancellation_cutoff, note))
+
+    def _given_back(self, appointment_id: UUID, version: int | None,
+                    step: Callable[[Appointment], None]) -> Appointment:
         for _attempt in range(MAX_ATTEMPTS):
             appointment = self.appointment(appointment_id, version)
-            appointment.cancel(now, self.cancellation_cutoff, note)
+            step(appointment)
             agenda_id = PatientAgenda.create_id(appointment.patient_id)
             loaded = self.app.get_many(agenda_id, *around(appointment.provider_id,
                                                           appointment.start, appointment.end))
@@ -142,6 +150,22 @@ class Visits:
         return DischargeSummary(appointment_id=appointment_id,
                                 patient_id=appointment.patient_id,
                                 summary_ref=appointment.summary_ref)
+
+    def confirm(self, appointment_id: UUID, actor: Actor) -> BookingPublic:
+        """The patient says they are coming (the patient, or staff who spoke to them)."""
+        return self._day_of(appointment_id, actor, "visit confirmed",
+                            lambda appointment: appointment.confirm(datetime.now(UTC)))
+
+    def release_unconfirmed(self, appointment_id: UUID, now: datetime) -> bool:
+        """Release a visit whose time to confirm is over, as the clinic (the reminder worker
+        calls it); False if it was confirmed, moved or cancelled meanwhile."""
+        try:
+            with acting_as(SYSTEM_ACTOR.doing("unconfirmed visit released")):
+                self._given_back(appointment_id, None,
+                                 lambda appointment: appointment.release_unconfirmed(now))
+        except (NotFoundError, InvalidTransitionError, ConflictError):
+            return False
+        return True
 
     def no_show_at(self, appointment_id: UUID, now: datetime) -> Appointment:
         """The decision, once access is settled: `now` is when the absence is recorded. The

@@ -32,17 +32,43 @@ class NoShowLimitError(UpcomingVisitLimitError):
     code = "no-show-limit"
 
 
+CONFIRM_AHEAD = timedelta(hours=24)  # only visits booked this far ahead are asked to confirm
+
+
+class InvalidNoShowRuleError(RuleViolationError):
+    code = "invalid-no-show-policy"
+
+
 @dataclass(frozen=True)
 class NoShowRule:
     """After `no_shows` no-shows within `within`, a patient may hold only `upcoming`
-    upcoming visits (the front desk may book beyond it, on record). `no_shows` 0: off."""
+    upcoming visits (the front desk may book beyond it, on record; 0: no lower limit), and,
+    with `confirm`, must confirm each visit booked a day or more ahead: unconfirmed, it is
+    released `release_before` its start (docs/attendance.md). `no_shows` 0: off."""
 
     no_shows: int = 3
     within: timedelta = timedelta(days=180)
     upcoming: int = 1
+    confirm: bool = True
+    release_before: timedelta = timedelta(hours=6)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.no_shows <= 100 or not 0 <= self.upcoming <= 50:
+            raise InvalidNoShowRuleError("no-shows 0 to 100, upcoming visits 0 to 50")
+        if not timedelta(days=1) <= self.within <= timedelta(days=3650):
+            raise InvalidNoShowRuleError("the window is 1 to 3650 days")
+        if not timedelta(hours=1) <= self.release_before < CONFIRM_AHEAD:
+            raise InvalidNoShowRuleError(
+                "unconfirmed visits are released 1 to 23 hours before the start (after the "
+                "day-ahead reminder that asks for the confirmation)")
 
     def applies(self, recent_no_shows: int) -> bool:
         return self.no_shows > 0 and recent_no_shows >= self.no_shows
+
+    def asks_confirmation(self, recent_no_shows: int, start: datetime, now: datetime) -> bool:
+        """A visit booked less than a day ahead is confirmed by being booked: the day-ahead
+        reminder that carries the confirm link would come too late for it."""
+        return self.confirm and self.applies(recent_no_shows) and start - now >= CONFIRM_AHEAD
 
 
 class PatientAgenda(Aggregate):
@@ -88,8 +114,8 @@ class PatientAgenda(Aggregate):
             if other != appointment_id and s < end and start < e:
                 raise PatientBusyError("you already have a visit at that time")
         moving = appointment_id in self.visits
-        restricted = no_show_rule is not None and no_show_rule.applies(
-            self.recent_no_shows(now, no_show_rule.within))
+        restricted = no_show_rule is not None and no_show_rule.upcoming > 0 and \
+            no_show_rule.applies(self.recent_no_shows(now, no_show_rule.within))
         if restricted and no_show_rule is not None:
             limit = min(limit, no_show_rule.upcoming)
         over = not moving and self.upcoming(now) >= limit

@@ -1,7 +1,9 @@
 """Appointment (FHIR Appointment): one patient's visit with one provider, and its lifecycle.
 
 booked -> checked-in -> fulfilled (-> discharged, with a reference to the summary); booked ->
-cancelled | noshow; booked -> booked (rescheduled). The visit reason, cancellation note and
+cancelled | noshow; booked -> booked (rescheduled). After repeated no-shows a booked visit may
+await the patient's confirmation: confirmed, or released (cancelled, not late) when the time
+to confirm is over (docs/attendance.md). The visit reason, cancellation note and
 discharge summary reference are PHI, encrypted with the patient's key (see `phi` on each
 event).
 """
@@ -83,6 +85,18 @@ class Appointment(Aggregate):
     class MarkedNoShow(Aggregate.Event):
         pass
 
+    class ConfirmationRequested(Aggregate.Event):
+        """The clinic's no-show rule asks the patient to confirm: unconfirmed, the visit is
+        released `release_minutes` before its start (wherever it is moved to)."""
+
+        release_minutes: int
+
+    class Confirmed(Aggregate.Event):
+        pass
+
+    class ConfirmationLapsed(Aggregate.Event):
+        """Not confirmed in time: the visit is released (a Cancelled event follows)."""
+
     class Discharged(Aggregate.Event):
         """The visit's discharge summary is filed elsewhere (an EHR): only its reference is
         kept, sealed as PHI (a URL or document id can name the patient)."""
@@ -116,6 +130,53 @@ class Appointment(Aggregate):
         self.discharged = False
         self.summary_ref = ""
 
+    release_before: timedelta | None = None  # awaiting confirmation (class default: old states)
+    confirmed = False
+
+    @property
+    def confirm_by(self) -> datetime | None:
+        """Until when the patient may confirm a visit that awaits it; None: nothing to do."""
+        if self.release_before is None or self.confirmed or \
+                self.status is not AppointmentStatus.booked:
+            return None
+        return self.start - self.release_before
+
+    def require_confirmation(self, release_before: timedelta) -> None:
+        if self.release_before is None:
+            self._confirmation_requested(int(release_before.total_seconds() // 60))
+
+    @event(ConfirmationRequested)
+    def _confirmation_requested(self, release_minutes: int) -> None:
+        self.release_before = timedelta(minutes=release_minutes)
+
+    def confirm(self, now: datetime) -> None:
+        """The patient is coming. Nothing to do for a visit that asks no confirmation or is
+        confirmed already; too late once the time to confirm is over."""
+        self._require(AppointmentStatus.booked, "confirm")
+        confirm_by = self.confirm_by
+        if confirm_by is None:
+            return
+        if now >= confirm_by:
+            raise InvalidTransitionError("the time to confirm this visit is over")
+        self._confirmed()
+
+    @event(Confirmed)
+    def _confirmed(self) -> None:
+        self.confirmed = True
+
+    def release_unconfirmed(self, now: datetime) -> None:
+        """Not confirmed in time: the visit is cancelled by the clinic (not a late
+        cancellation by the patient) and its time goes to the waitlist."""
+        confirm_by = self.confirm_by
+        if confirm_by is None or now < confirm_by:
+            raise InvalidTransitionError("the visit is not awaiting a lapsed confirmation")
+        self._confirmation_lapsed()
+        self._cancelled(late=False, note="", patient_id=self.patient_id)
+
+    @event(ConfirmationLapsed)
+    def _confirmation_lapsed(self) -> None:
+        pass
+
     def cancel(self, now: datetime, cutoff: timedelta, note: str) -> None:
         self._require(AppointmentStatus.booked, "cancel")
         plain_text(note, "the note", multiline=True)
@@ -133,6 +194,8 @@ class Appointment(Aggregate):
         if now >= self.start:
             raise InvalidTransitionError("the visit has started and cannot be moved")
         self._rescheduled(slot_id, start, end, self.slot_id, self.start, self.end)
+        if (confirm_by := self.confirm_by) is not None and now >= confirm_by:
+            self._confirmed()  # moved close to its start: choosing the time confirms it
 
     @event(Rescheduled)
     def _rescheduled(self, slot_id: UUID, start: datetime, end: datetime,
@@ -206,4 +269,4 @@ class Appointment(Aggregate):
                 "clinic_id": self.clinic_id, "service_id": self.service_id,
                 "slot_id": self.slot_id, "start": self.start, "end": self.end,
                 "modality": self.modality, "reason": self.reason, "status": self.status.value,
-                "late_cancellation": self.late_cancellation}
+                "late_cancellation": self.late_cancellation, "confirm_by": self.confirm_by}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from functools import cache
 from typing import Any
 from uuid import UUID
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.agendas import NoShowRule
 from domain.errors import RuleViolationError
 from domain.modality import Modality
 from domain.text import plain_text
@@ -70,6 +72,17 @@ class Clinic(Aggregate):
         address: dict[str, str]
         modalities: list[str]
 
+    class NoShowPolicySet(Aggregate.Event):
+        """The clinic's own no-show rule (docs/attendance.md); None: the deployment's."""
+
+        no_shows: int | None
+        within_days: int
+        upcoming: int
+        confirm: bool
+        release_hours: int
+
+    no_show_rule: NoShowRule | None = None  # None: the deployment's default rule
+
     @classmethod
     def register(cls, name: str, address: Address, time_zone: str,
                  modalities: list[Modality], id: UUID | None = None) -> Clinic:
@@ -96,6 +109,24 @@ class Clinic(Aggregate):
         self.name = name
         self.address = address
         self.modalities = modalities
+
+    def set_no_show_rule(self, rule: NoShowRule | None) -> None:
+        """The clinic's own rule for its visits, or back to the deployment's (None)."""
+        if rule == self.no_show_rule:
+            return
+        if rule is None:
+            self._no_show_policy_set(None, 0, 0, False, 0)
+        else:
+            self._no_show_policy_set(rule.no_shows, rule.within.days, rule.upcoming,
+                                     rule.confirm, int(rule.release_before.total_seconds()
+                                                       // 3600))
+
+    @event(NoShowPolicySet)
+    def _no_show_policy_set(self, no_shows: int | None, within_days: int, upcoming: int,
+                            confirm: bool, release_hours: int) -> None:
+        self.no_show_rule = None if no_shows is None else NoShowRule(
+            no_shows, timedelta(days=within_days), upcoming, confirm,
+            timedelta(hours=release_hours))
 
     def offers(self, modality: Modality) -> bool:
         return modality.value in self.modalities

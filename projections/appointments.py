@@ -61,6 +61,12 @@ def _apply(writer: AppointmentsWriter, event: Any) -> None:
         changes = {"status": AppointmentStatus.fulfilled.value}
     elif isinstance(event, Appointment.MarkedNoShow):
         changes = {"status": AppointmentStatus.noshow.value}
+    elif isinstance(event, Appointment.ConfirmationRequested):
+        changes = {"release_minutes": event.release_minutes}
+    elif isinstance(event, Appointment.Confirmed):
+        changes = {"confirmed": True}
+    elif isinstance(event, Appointment.ConfirmationLapsed):
+        changes = {}  # the cancellation that follows changes the status
     elif isinstance(event, Appointment.Discharged):
         changes = {}  # its reference is read from the event store; the version moves on
     if changes is not None:

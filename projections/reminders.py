@@ -1,4 +1,5 @@
-"""The reminder scheduler: record a reminder-due event for each booked visit and offset.
+"""The reminder scheduler: record a reminder-due event for each booked visit and offset, and
+release the visits whose time to confirm is over (the no-show rule, docs/attendance.md).
 
 It reads the appointments read model for visits whose reminder time has come, asks the write
 side to record the reminder (the appointment decides: still booked, same start), then marks
@@ -18,6 +19,7 @@ from projections.periodic import PeriodicWorker
 
 Clock = Callable[[], datetime]
 RecordReminder = Callable[[UUID, timedelta, datetime], bool]
+ReleaseVisit = Callable[[UUID, datetime], bool]
 
 
 class ReminderSchedule(Protocol):
@@ -27,16 +29,19 @@ class ReminderSchedule(Protocol):
 
     def mark(self, appointment_id: UUID, offset: timedelta, start: datetime) -> None: ...
 
+    def lapsed(self, now: datetime, limit: int) -> list[UUID]:
+        """Booked visits awaiting a confirmation whose time to confirm is over by `now`."""
+
 
 class ReminderScheduler(PeriodicWorker):
     name = "reminders"
 
     def __init__(self, schedule: ReminderSchedule, record: RecordReminder,
                  offsets: Sequence[timedelta], clock: Clock, *, every: float = 5.0,
-                 batch: int = 200) -> None:
+                 batch: int = 200, release: ReleaseVisit | None = None) -> None:
         super().__init__(every)
         self.schedule, self.record, self.offsets = schedule, record, tuple(offsets)
-        self.clock, self.batch = clock, batch
+        self.clock, self.batch, self.release = clock, batch, release
 
     def run_once(self) -> int:
         """Record every reminder due now; return how many were recorded."""
@@ -49,4 +54,15 @@ class ReminderScheduler(PeriodicWorker):
                     self.schedule.mark(appointment_id, offset, start)
                 if len(due) < self.batch:
                     break
+        if self.release is not None:
+            self.release_lapsed(now)
         return recorded
+
+    def release_lapsed(self, now: datetime) -> int:
+        """Release each visit not confirmed in time (the appointment decides: one confirmed
+        or moved meanwhile stays); return how many were released. A visit the write side
+        keeps stays in the read model's list until its projection catches up, so a pass
+        looks at one batch only."""
+        assert self.release is not None
+        return sum(self.release(appointment_id, now)
+                   for appointment_id in self.schedule.lapsed(now, self.batch))

@@ -123,6 +123,11 @@ _SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
     Appointment.Fulfilled: lambda e: "completed the visit",
     Appointment.MarkedNoShow: lambda e: "marked the visit a no-show",
     Appointment.Discharged: lambda e: "discharged the visit (summary filed by reference)",
+    Appointment.ConfirmationRequested: lambda e: (
+        f"asked the patient to confirm the visit ({e.release_minutes} min before the start, "
+        "or it is released)"),
+    Appointment.Confirmed: lambda e: "confirmed the visit",
+    Appointment.ConfirmationLapsed: lambda e: "released the visit: not confirmed in time",
     PatientAgenda.Opened: lambda e: f"opened the agenda of patient {e.patient_id}",
     PatientAgenda.Reserved: lambda e: (f"reserved {_span(e.start, e.end)} for visit "
                                        f"{e.appointment_id}" + (" beyond the visit limit"
@@ -138,6 +143,11 @@ _SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
     ProviderCalendar.RulesRevised: lambda e: f"hours changed by schedule {e.schedule_id}",
     Clinic.Registered: lambda e: f"registered clinic {e.name!r} ({e.time_zone})",
     Clinic.Revised: lambda e: f"revised clinic {e.name!r}",
+    Clinic.NoShowPolicySet: lambda e: (
+        "returned the clinic to the deployment's no-show rule" if e.no_shows is None else
+        f"set the clinic's no-show rule ({e.no_shows} in {e.within_days} days: "
+        f"{e.upcoming or 'no lower'} upcoming limit, confirmation "
+        f"{'asked ' + str(e.release_hours) + ' h before' if e.confirm else 'off'})"),
     Service.Registered: lambda e: (f"registered service {e.name!r} ({e.duration_minutes} "
                                    f"min, {e.modality})"),
     Service.Revised: lambda e: (f"revised service {e.name!r} ({e.duration_minutes} min, "

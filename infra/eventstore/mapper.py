@@ -33,7 +33,7 @@ class PhiCipherMissingError(RuntimeError):
 
 class ClinicMapper(Mapper[UUID]):
     phi: PhiCipher | None = None
-    # False for followers that never need PHI (the relay, slot search, reminders): events are
+    # False for followers that never need PHI (the relay, slot search, the offers): events are
     # read with their PHI still sealed, which saves a decryption (and a key lookup) per field.
     open_phi: bool = True
 

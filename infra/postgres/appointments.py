@@ -33,6 +33,10 @@ CREATE TABLE IF NOT EXISTS {s}.appointments (
     version int NOT NULL DEFAULT 1,
     projected_at timestamptz NOT NULL DEFAULT clock_timestamp());
 ALTER TABLE {s}.appointments ADD COLUMN IF NOT EXISTS version int NOT NULL DEFAULT 1;
+ALTER TABLE {s}.appointments ADD COLUMN IF NOT EXISTS release_minutes int;
+ALTER TABLE {s}.appointments ADD COLUMN IF NOT EXISTS confirmed boolean NOT NULL DEFAULT false;
+CREATE INDEX IF NOT EXISTS appointments_awaiting_confirmation ON {s}.appointments (start_at)
+    WHERE status = 'booked' AND release_minutes IS NOT NULL AND NOT confirmed;
 CREATE INDEX IF NOT EXISTS appointments_by_patient ON {s}.appointments (patient_id, start_at);
 CREATE INDEX IF NOT EXISTS appointments_by_provider ON {s}.appointments (provider_id, start_at);
 CREATE INDEX IF NOT EXISTS appointments_by_clinic

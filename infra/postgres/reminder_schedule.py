@@ -42,6 +42,16 @@ class PostgresReminderSchedule:
                          "(appointment_id, offset_minutes, start_at) VALUES (%s, %s, %s) "
                          "ON CONFLICT DO NOTHING", (appointment_id, _minutes(offset), start))
 
+    def lapsed(self, now: datetime, limit: int) -> list[UUID]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT appointment_id FROM {self.s}.appointments "
+                "WHERE status = 'booked' AND release_minutes IS NOT NULL AND NOT confirmed "
+                "AND start_at <= %(now)s + make_interval(mins => release_minutes) "
+                "AND start_at > %(now)s ORDER BY start_at LIMIT %(limit)s",
+                {"now": now, "limit": limit}).fetchall()
+        return [row[0] for row in rows]
+
     def close(self) -> None:
         self.pool.close()
 

@@ -8,6 +8,8 @@ from datetime import timedelta
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.agendas import NoShowRule
+
 _UNITS = {"d": 86400, "h": 3600, "m": 60}
 
 
@@ -36,7 +38,17 @@ class ClinicSettings(BaseSettings):
     # beyond it). 0 switches the rule off.
     no_show_limit: int = Field(default=3, ge=0, le=100)
     no_show_window_days: int = Field(default=180, ge=1, le=3650)
-    no_show_upcoming: int = Field(default=1, ge=1, le=50)
+    no_show_upcoming: int = Field(default=1, ge=0, le=50)  # 0: no lower limit
+    # ... and must confirm each visit booked a day or more ahead (a link in the day-ahead
+    # reminder); unconfirmed, it is released this many hours before its start. A clinic may
+    # set its own rule (PUT /clinics/{id}/no-show-policy).
+    no_show_confirm: bool = True
+    no_show_release_hours: int = Field(default=6, ge=1, le=23)
+
+    def no_show_rule(self) -> NoShowRule:
+        return NoShowRule(self.no_show_limit, timedelta(days=self.no_show_window_days),
+                          self.no_show_upcoming, self.no_show_confirm,
+                          timedelta(hours=self.no_show_release_hours))
     # A waitlist offer of freed time holds the slot for the patient this long; then it goes
     # to the next patient in line (docs/waitlist.md).
     waitlist_offer_minutes: float = Field(default=15, ge=1, le=24 * 60)

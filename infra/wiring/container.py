@@ -11,7 +11,6 @@ from psycopg_pool import ConnectionPool
 from commands.application import ClinicApplication
 from commands.ports import Holds, OneTimeCodes, SlotCatalog
 from commands.use_cases import Adapters, Policy, UseCases
-from domain.agendas import NoShowRule
 from infra.auth.oidc import ClaimMapping, OidcVerifier, parse_role_map
 from infra.auth.tokens import TokenService
 from infra.crypto.derived_keys import DerivedKeys, derived_keys, email_index_key
@@ -115,9 +114,7 @@ class Container:
                         max_upcoming_visits=settings.max_upcoming_visits,
                         retention_years=settings.retention_years,
                         unverified_registration_days=settings.unverified_registration_days,
-                        no_show_rule=NoShowRule(settings.no_show_limit,
-                                                timedelta(days=settings.no_show_window_days),
-                                                settings.no_show_upcoming))
+                        no_show_rule=settings.no_show_rule())
         return cls(
             settings=settings,
             app=app,

@@ -21,6 +21,7 @@ from domain.openings import Opening
 from domain.patients import Patient
 from domain.waitlist import EntryStatus, WaitlistEntry
 from projections.notifications.emails import (
+    ConfirmRequest,
     VisitSummary,
     cancellation_email,
     confirmation_email,
@@ -87,7 +88,8 @@ class Composer:
         if not booked:
             return Skip(f"visit is {appointment.status.value}")
         if name == "AppointmentBooked":
-            return self._email(patient, confirmation_email, appointment)
+            return Email(patient.id, confirmation_email(
+                self.sender, patient.email, self.visit(appointment), self._ask(appointment)))
         if name == "AppointmentRescheduled":
             if appointment.start != record["start"]:
                 return Skip("moved again since")
@@ -102,7 +104,15 @@ class Composer:
             return Skip("no consent to email reminders")
         visit = self.visit(appointment)
         return Email(patient.id, reminder_email(self.sender, patient.email, visit,
-                                                record["offset_minutes"]))
+                                                record["offset_minutes"],
+                                                self._ask(appointment)))
+
+    def _ask(self, appointment: Appointment) -> ConfirmRequest | None:
+        """The confirm link of a visit that awaits it, while there is time to confirm."""
+        by = appointment.confirm_by
+        if by is None or by <= self.clock():
+            return None
+        return ConfirmRequest(by, f"{self.public_url}/bookings/{appointment.id}/confirm")
 
     def _code(self, patient_id: UUID, requested_at: datetime) -> Email | Skip:
         if self.clock() - requested_at > CODE_REQUEST_LIFETIME:

@@ -63,9 +63,25 @@ def find_sign_in_code(body: str) -> str | None:
     return found.group(1) if found else None
 
 
-def confirmation_email(sender: str, to: str, visit: VisitSummary) -> EmailMessage:
-    text = _visit_text("Your visit is booked.", visit,
-                       "The attached invitation adds it to your calendar.")
+@dataclass(frozen=True)
+class ConfirmRequest:
+    """After repeated no-shows the patient confirms the visit by `by`, at `url`."""
+
+    by: datetime
+    url: str
+
+    def text(self, timezone: str) -> str:
+        until = local_when(self.by, self.by, timezone).split(" to ")[0]
+        return (f"Please confirm that you are coming by {until}:\n{self.url}\n"
+                "If it is not confirmed by then, the time goes to someone waiting for it.")
+
+
+def confirmation_email(sender: str, to: str, visit: VisitSummary,
+                       confirm: ConfirmRequest | None = None) -> EmailMessage:
+    closing = "The attached invitation adds it to your calendar."
+    if confirm is not None:
+        closing = f"{confirm.text(visit.timezone)}\n\n{closing}"
+    text = _visit_text("Your visit is booked.", visit, closing)
     return _with_invitation(_message(sender, to, "Your visit is booked", text), visit, "REQUEST")
 
 
@@ -76,11 +92,12 @@ def rescheduled_email(sender: str, to: str, visit: VisitSummary) -> EmailMessage
                             "REQUEST")
 
 
-def reminder_email(sender: str, to: str, visit: VisitSummary,
-                   offset_minutes: int) -> EmailMessage:
+def reminder_email(sender: str, to: str, visit: VisitSummary, offset_minutes: int,
+                   confirm: ConfirmRequest | None = None) -> EmailMessage:
     when = offset_phrase(offset_minutes)  # "in 24 hours", or "now"
     subject = "Reminder: your visit starts now" if when == "now" else f"Reminder: your visit {when}"
-    text = _visit_text(f"A reminder: your visit starts {when}.", visit, "")
+    closing = "" if confirm is None else confirm.text(visit.timezone)
+    text = _visit_text(f"A reminder: your visit starts {when}.", visit, closing)
     return _message(sender, to, subject, text)
 
 

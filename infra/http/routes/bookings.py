@@ -97,6 +97,13 @@ def hand_off(appointment_id: UUID, body: HandOff, actor: VisitStaff,
     return bookings.hand_off(appointment_id, body, actor)
 
 
+@router.post("/{appointment_id}/confirm", response_model=BookingPublic)
+def confirm(appointment_id: UUID, actor: Booker, visits: VisitsDep) -> BookingPublic:
+    """The patient is coming (asked after repeated no-shows: `confirm_by` in the booking);
+    unconfirmed by then, the visit is released to the waitlist. Repeating it is harmless."""
+    return visits.confirm(appointment_id, actor)
+
+
 @router.post("/{appointment_id}/check-in", response_model=BookingPublic)
 def check_in(appointment_id: UUID, actor: VisitStaff, visits: VisitsDep) -> BookingPublic:
     """The patient has arrived (or joined the video visit)."""

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from commands.context import Actor
-from commands.models import ClinicCreate, ClinicUpdate
+from commands.models import ClinicCreate, ClinicUpdate, NoShowPolicyIn, NoShowPolicyPublic
 from domain.access import Scope
 from infra.http.deps import DirectoryDep, ReadPool
 from infra.http.routes.tags import ADMIN, CREATED, PUBLIC
@@ -46,3 +46,24 @@ def update_clinic(clinic_id: UUID, body: ClinicUpdate, actor: Admin,
                   clinics: DirectoryDep) -> ClinicPublic:
     """Change a clinic's name, address or modalities (its time zone is fixed)."""
     return ClinicPublic(**clinics.revise_clinic(clinic_id, body, actor).summary())
+
+
+@router.get("/{clinic_id}/no-show-policy", response_model=NoShowPolicyPublic, tags=PUBLIC)
+def read_no_show_policy(clinic_id: UUID, clinics: DirectoryDep) -> NoShowPolicyPublic:
+    """The no-show rule the clinic's visits are booked under (docs/attendance.md): public, so
+    that a patient can know it; no patient's history is in it."""
+    return clinics.no_show_policy(clinic_id)
+
+
+@router.put("/{clinic_id}/no-show-policy", response_model=NoShowPolicyPublic, tags=ADMIN)
+def set_no_show_policy(clinic_id: UUID, body: NoShowPolicyIn, actor: Admin,
+                       clinics: DirectoryDep) -> NoShowPolicyPublic:
+    """The clinic's own no-show rule, for bookings from now on."""
+    return clinics.set_no_show_policy(clinic_id, body, actor)
+
+
+@router.delete("/{clinic_id}/no-show-policy", response_model=NoShowPolicyPublic, tags=ADMIN)
+def clear_no_show_policy(clinic_id: UUID, actor: Admin,
+                         clinics: DirectoryDep) -> NoShowPolicyPublic:
+    """Back to the deployment's default rule."""
+    return clinics.set_no_show_policy(clinic_id, None, actor)
