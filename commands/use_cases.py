@@ -33,8 +33,10 @@ from commands.ports import (
     OneTimeCodes,
     PatientRecords,
     ReceiptSigner,
+    SecretBox,
     Sessions,
     SlotCatalog,
+    WebhookDeliveryLog,
 )
 from commands.reminders import Reminders
 from commands.sign_in import SignIn
@@ -42,6 +44,7 @@ from commands.telehealth import Telehealth
 from commands.timeline import Timeline
 from commands.visits import Visits
 from commands.waitlist import Waitlist
+from commands.webhooks import Webhooks
 from domain.agendas import NoShowRule
 
 
@@ -56,6 +59,7 @@ class Policy:
     retention_years: float = 10
     unverified_registration_days: float = 7  # then retention erases the registration
     no_show_rule: NoShowRule = field(default_factory=NoShowRule)  # after repeated no-shows
+    webhook_loopback: bool = False  # webhooks to this machine (development only)
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,8 @@ class Adapters:
     access: AccessTrail
     ingest_runs: IngestRuns
     mailbox: Mailbox | None = None
+    secrets: SecretBox | None = None  # seals webhook signing secrets
+    webhook_deliveries: WebhookDeliveryLog | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ class UseCases:
     ingestion: Ingestion
     waitlist: Waitlist
     follow_ups: FollowUps
+    webhooks: Webhooks
 
     @classmethod
     def compose(cls, app: ClinicApplication, adapters: Adapters,
@@ -129,4 +136,6 @@ class UseCases:
             ingestion=Ingestion(directory, a.ingest_runs),
             waitlist=Waitlist(app, bookings, visits, holding, a.offer_key),
             follow_ups=FollowUps(bookings),
+            webhooks=Webhooks(app, a.secrets, a.webhook_deliveries,
+                              allow_loopback=policy.webhook_loopback),
         )

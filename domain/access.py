@@ -34,6 +34,7 @@ class Scope(StrEnum):
     patients_write = "patients:write"
     schedule_read = "schedule:read"
     patients_erase = "patients:erase"
+    webhooks_manage = "webhooks:manage"
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
@@ -67,6 +68,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.visits_manage,
             Scope.schedule_read,
             Scope.patients_erase,
+            Scope.webhooks_manage,
         }
     ),
 }

@@ -1,4 +1,5 @@
-"""`clinic relay` and `clinic notify`: the outbox relay and the email notifier."""
+"""`clinic relay`, `clinic notify` and `clinic webhooks`: the outbox relay, the email notifier
+and the webhook dispatcher."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from infra.observability.metrics import exposition_registry
 from infra.observability.tracing import configure_tracing
 from infra.wiring.notifier import build_kafka_notifier
 from infra.wiring.servers import Runtime
+from infra.wiring.webhooks import build_dispatcher
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,6 +35,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "the cause), then exit once it stays quiet for 10 s")
     _metrics_options(notify)
     notify.set_defaults(handler=run_notify)
+    webhooks = sub.add_parser(
+        "webhooks", help="deliver the appointment messages to registered webhooks until Ctrl-C",
+        description="Consume clinic.appointments.v1 in consumer group CLINIC_WEBHOOK_GROUP, "
+        "record one delivery per message and subscription, and POST them signed (Standard "
+        "Webhooks), retrying with backoff up to CLINIC_WEBHOOK_MAX_ATTEMPTS (docs/webhooks.md). "
+        "Without Kafka it follows the local sink, one active instance.")
+    _metrics_options(webhooks)
+    webhooks.set_defaults(handler=run_webhooks)
 
 
 def _metrics_options(command: argparse.ArgumentParser) -> None:
@@ -85,4 +95,19 @@ def run_notify(args: argparse.Namespace) -> int:
                 close_all(resources)
             return 0
         worker_until(done, notifier, resources)
+    return 0
+
+
+def run_webhooks(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    configure_tracing("webhooks")
+    done = until_signal()
+    with Runtime(settings) as resolved:
+        _serve_metrics(args)
+        if not resolved.kafka_bootstrap:  # the sink has one offset file: one reader
+            host_until(done, resolved, ("webhooks",))
+            return 0
+        dispatcher, resources = build_dispatcher(resolved)
+        worker_until(done, dispatcher, resources)
     return 0

@@ -26,6 +26,7 @@ from commands.telehealth import Telehealth
 from commands.timeline import Timeline
 from commands.visits import Visits
 from commands.waitlist import Waitlist
+from commands.webhooks import Webhooks
 from infra.crypto.phi import PhiCipher
 from infra.http.client import client_ip, client_pseudonym
 from infra.http.rate_limits import RateLimits
@@ -78,6 +79,7 @@ TimelineDep = Annotated[Timeline, Depends(_use_case("timeline"))]
 IngestionDep = Annotated[Ingestion, Depends(_use_case("ingestion"))]
 WaitlistDep = Annotated[Waitlist, Depends(_use_case("waitlist"))]
 FollowUpsDep = Annotated[FollowUps, Depends(_use_case("follow_ups"))]
+WebhooksDep = Annotated[Webhooks, Depends(_use_case("webhooks"))]
 
 
 async def get_phi(request: Request) -> PhiCipher:

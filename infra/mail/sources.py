@@ -72,13 +72,13 @@ class KafkaSource:
 
 class SinkSource:
     """Development without Kafka: follow the local sink file, remembering the byte offset
-    reached in a file beside it."""
+    reached in a file beside it (one per reader: `reader` names it)."""
 
     system = LOCAL_SINK
 
-    def __init__(self, sink: LocalSink) -> None:
+    def __init__(self, sink: LocalSink, reader: str = "notify") -> None:
         self.path = sink.path
-        self.offset_file = sink.path.with_suffix(".notify-offset")
+        self.offset_file = sink.path.with_suffix(f".{reader}-offset")
         self.offset = int(self.offset_file.read_text()) if self.offset_file.exists() else 0
 
     def poll(self, timeout: float) -> list[tuple[Incoming, Any]]:

@@ -34,6 +34,7 @@ OTP_FAILURES: tuple[OtpFailure, ...] = ("wrong", "expired")
 NOTIFIER_OUTCOMES: tuple[NotifierOutcome, ...] = ("sent", "skipped", "dead-lettered",
                                                   "duplicate", "ignored")
 CONFLICT_COMMANDS = ("book", "reschedule")
+WEBHOOK_OUTCOMES = ("delivered", "failed", "dead")
 
 
 class _Metrics:
@@ -58,6 +59,10 @@ class _Metrics:
                                       "broker did not acknowledge (retried from the start).")
         self.notifications = Counter("clinic_notifier_messages", "Messages the notifier "
                                      "handled, by outcome.", ["outcome"])
+        self.webhook_attempts = Counter("clinic_webhook_attempts", "Webhook delivery attempts "
+                                        "the dispatcher made, by outcome (failed: tried "
+                                        "again later; dead: the last attempt failed).",
+                                        ["outcome"])
         # Known label values start at zero, so that rates and alerts see them from the start.
         for outcome in BOOKING_OUTCOMES:
             self.bookings.labels(outcome=outcome)
@@ -67,6 +72,8 @@ class _Metrics:
             self.otp_failures.labels(reason=reason)
         for handled in NOTIFIER_OUTCOMES:
             self.notifications.labels(outcome=handled)
+        for attempted in WEBHOOK_OUTCOMES:
+            self.webhook_attempts.labels(outcome=attempted)
 
 
 _built: _Metrics | None = None
@@ -112,6 +119,11 @@ def record_publish_failure() -> None:
 def record_notification(outcome: str) -> None:
     if outcome in NOTIFIER_OUTCOMES:  # an unknown word would be a new series per word
         _metrics().notifications.labels(outcome=outcome).inc()
+
+
+def record_webhook_attempt(outcome: str) -> None:
+    if outcome in WEBHOOK_OUTCOMES:
+        _metrics().webhook_attempts.labels(outcome=outcome).inc()
 
 
 def enable_multiprocess(directory: Path) -> None:

@@ -23,6 +23,7 @@ from infra.observability.consumer_lag import ConsumerLag
 from infra.observability.projection_lag import ProjectionLag
 from infra.postgres.ingest_runs import PostgresIngestRuns
 from infra.postgres.read_models import READ_MODELS
+from infra.postgres.webhook_deliveries import PostgresWebhookDeliveries
 from infra.redis.holds import active_holds
 from infra.wiring.container import Container
 from projections.messages import TOPICS
@@ -73,6 +74,7 @@ def state_collector(container: Container, ttl: float = 5.0) -> StateCollector:
         "postgres": ProjectionLag(container.pool, settings.db_schema, container.app, PROJECTORS),
         "redis": lambda: [_holds(container)],
         "ingest": lambda: [_ingest_successes(container)],
+        "webhooks": lambda: [_webhook_deliveries(container)],
     }
     client = kafka_client_config(settings)
     if client is not None:
@@ -90,6 +92,18 @@ def _ingest_successes(container: Container) -> Metric:
     if isinstance(runs, PostgresIngestRuns):
         for source, finished in sorted(runs.last_successes().items()):
             gauge.add_metric([source], finished.timestamp())
+    return gauge
+
+
+def _webhook_deliveries(container: Container) -> Metric:
+    gauge = GaugeMetricFamily(
+        "clinic_webhook_deliveries", "Webhook deliveries in the delivery log by status "
+        "(dead: the dead letters an admin may send again).", labels=["status"])
+    log = container.adapters.webhook_deliveries
+    if isinstance(log, PostgresWebhookDeliveries):
+        counts = log.counts()
+        for status in ("pending", "delivered", "dead", "cancelled"):
+            gauge.add_metric([status], counts.get(status, 0))
     return gauge
 
 

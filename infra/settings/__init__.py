@@ -29,6 +29,7 @@ from infra.settings.secrets import (
     SecretSettings,
 )
 from infra.settings.tls import LIBPQ_TLS_MODES, ClientTls, env_name
+from infra.settings.webhooks import WebhookSettings
 
 __all__ = ["DEV_JWT_SECRET", "DEV_PHI_KEK", "LIBPQ_TLS_MODES", "TLS_FILE_FIELDS", "ClientTls",
            "Mode", "Settings", "parse_offsets"]
@@ -40,7 +41,7 @@ class Mode(StrEnum):
 
 
 class Settings(PostgresSettings, RedisSettings, KafkaSettings, MailSettings, HttpSettings,
-               SecretSettings, OidcSettings, IngestSettings, ClinicSettings):
+               SecretSettings, OidcSettings, IngestSettings, WebhookSettings, ClinicSettings):
     """Every knob an operator can turn; see the configuration table in README.md."""
 
     model_config = SettingsConfigDict(env_prefix="CLINIC_", extra="ignore")

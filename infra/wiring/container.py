@@ -17,6 +17,7 @@ from infra.crypto.derived_keys import DerivedKeys, derived_keys, email_index_key
 from infra.crypto.join_links import JoinLinks, join_links
 from infra.crypto.phi import PhiCipher
 from infra.crypto.receipts import Ed25519Receipts
+from infra.crypto.webhook_secrets import WebhookSecrets
 from infra.eventstore.application import build_application
 from infra.mail.dev_mailbox import DevMailbox
 from infra.messaging import build_publisher, kafka_client_config
@@ -28,6 +29,7 @@ from infra.postgres.ingest_runs import PostgresIngestRuns
 from infra.postgres.patient_records import PostgresCareTeam, PostgresPatientRecords
 from infra.postgres.read_models import create_read_model_tables
 from infra.postgres.slot_catalog import PostgresSlotCatalog
+from infra.postgres.webhook_deliveries import PostgresWebhookDeliveries
 from infra.redis.client import redis_client
 from infra.redis.codes import RedisOneTimeCodes
 from infra.redis.holds import RedisHolds
@@ -107,6 +109,8 @@ class Container:
             access=audit,
             ingest_runs=PostgresIngestRuns(pool, settings.db_schema),
             mailbox=mailbox,
+            secrets=WebhookSecrets(app.data_keys),
+            webhook_deliveries=PostgresWebhookDeliveries(pool, settings.db_schema),
         )
         policy = Policy(hold_ttl_seconds=settings.hold_ttl_seconds,
                         max_holds_per_holder=settings.max_holds_per_client,
@@ -114,7 +118,8 @@ class Container:
                         max_upcoming_visits=settings.max_upcoming_visits,
                         retention_years=settings.retention_years,
                         unverified_registration_days=settings.unverified_registration_days,
-                        no_show_rule=settings.no_show_rule())
+                        no_show_rule=settings.no_show_rule(),
+                        webhook_loopback=settings.development)
         return cls(
             settings=settings,
             app=app,

@@ -79,20 +79,27 @@ def _notifier(settings: Settings) -> Built:
     return build_local_notifier(settings)
 
 
+def _webhooks(settings: Settings) -> Built:
+    from infra.wiring.webhooks import build_dispatcher
+    return build_dispatcher(settings)
+
+
 WORKERS: dict[str, Callable[[Settings], Built]] = {
     **{name: _read_model_worker(name) for name in READ_MODELS},
     "relay": _relay,
     "reminders": _reminders,
     "offers": _offers,
     "notifier": _notifier,
+    "webhooks": _webhooks,
 }
 PROJECTORS = (*READ_MODELS, "reminders", "offers")
 
 
 def every_follower(settings: Settings) -> tuple[str, ...]:
     """What `clinic serve` / `clinic demo` run beside the API: every follower, and the
-    notifier too when there is no Kafka (it then reads the local sink)."""
-    local = () if settings.kafka_bootstrap else ("notifier",)
+    notifier and the webhook dispatcher too when there is no Kafka (they then read the local
+    sink; with Kafka they are `clinic notify` and `clinic webhooks`)."""
+    local = () if settings.kafka_bootstrap else ("notifier", "webhooks")
     return (*PROJECTORS, "relay", *local)
 
 

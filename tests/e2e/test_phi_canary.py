@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import suppress
@@ -26,6 +27,7 @@ from domain.access import Role
 from domain.appointments import Appointment
 from domain.patients import Patient
 from domain.privacy import ERASED
+from domain.webhooks import WebhookEvent
 from infra.embedded.kafka import EmbeddedKafka
 from infra.embedded.postgres import EmbeddedPostgres
 from infra.http.app import create_app
@@ -33,6 +35,7 @@ from infra.observability.logging import configure_logging
 from infra.settings import Settings
 from infra.wiring.container import Container
 from infra.wiring.waitlist import build_matcher
+from infra.wiring.webhooks import build_dispatcher
 from tests.delivery import deliver
 from tests.e2e.clinic_flow import open_slots, project_all, set_up_clinic, sign_up
 
@@ -50,7 +53,8 @@ def _markers(tag: str) -> dict[str, str]:
 @pytest.fixture
 def kafka_settings(settings: Settings, kafka: EmbeddedKafka) -> Settings:
     return settings.model_copy(update={"kafka_bootstrap": kafka.bootstrap,
-                                       "kafka_topic_prefix": f"{settings.db_schema}."})
+                                       "kafka_topic_prefix": f"{settings.db_schema}.",
+                                       "webhook_group": f"webhooks-{settings.db_schema}"})
 
 
 @pytest.fixture
@@ -70,9 +74,11 @@ def test_no_phi_in_postgres_redis_kafka_or_logs_and_erasure_leaves_none(
     configure_logging("DEBUG")  # the production pipeline, everything it would log
     people = {"a": _markers("a"), "b": _markers("b")}
     with TestClient(create_app(container), raise_server_exceptions=False) as client:
+        _register_webhook(client, container)
         ids = _journey(client, container, people)
         _waitlist_offer(client, container, ids, people["a"])
         deliver(container)  # every event relayed to Kafka, every email sent
+        _dispatch_webhooks(container)
         kafka_text = _kafka_dump(kafka.bootstrap)
         assert "AppointmentBooked" in kafka_text and "AppointmentCancelled" in kafka_text
         assert "WaitlistOffered" in kafka_text
@@ -165,6 +171,35 @@ def _journey(client: TestClient, container: Container,
         ids[tag] = {"patient": patient_id, "appointment": kept.json()["id"],
                     "clinic": clinic["clinic"], "service": clinic["checkup"]}
     return ids
+
+
+def _register_webhook(client: TestClient, container: Container) -> None:
+    """A webhook for every appointment message, at a port nothing listens on: the
+    dispatcher records each delivery's body in PostgreSQL, where the search looks."""
+    created = client.post("/webhooks", headers=_token(container, Role.admin), json={
+        "url": "https://127.0.0.1:9/hooks", "events": [e.value for e in WebhookEvent]})
+    assert created.status_code == 201, created.text
+
+
+def _dispatch_webhooks(container: Container) -> None:
+    dispatcher, resources = build_dispatcher(container.settings)
+    deadline = time.monotonic() + 60
+    try:
+        while not _webhook_bodies(container):
+            assert time.monotonic() < deadline, "no webhook delivery recorded"
+            dispatcher.run_once(0.5)
+        for _ in range(5):  # the rest of the topic
+            dispatcher.run_once(0.3)
+    finally:
+        for resource in resources:
+            resource.close()
+    bodies = _webhook_bodies(container)
+    assert any('"type":"AppointmentCancelled"' in body for body in bodies), bodies
+
+
+def _webhook_bodies(container: Container) -> list[str]:
+    with container.pool.connection() as conn:
+        return [row[0] for row in conn.execute("SELECT body FROM webhook_deliveries")]
 
 
 def _waitlist_offer(client: TestClient, container: Container, ids: dict[str, dict[str, str]],

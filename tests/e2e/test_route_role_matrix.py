@@ -127,6 +127,8 @@ def _world(client: TestClient, container: Container, token_for: Any,
                                                             UUID(ids["clinic"]))),
         "schedule_id": slots[0]["schedule_id"], "kind": "Location",
         "run_id": "00000000-0000-4000-8000-000000000047", "entry_id": ben_waits["id"],
+        "webhook_id": "00000000-0000-4000-8000-000000000060",
+        "delivery_id": "00000000-0000-4000-8000-000000000061",
     }
 
 

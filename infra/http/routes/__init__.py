@@ -24,6 +24,7 @@ from infra.http.routes import (
     slots,
     telehealth,
     waitlist,
+    webhooks,
 )
 
 # The busiest first: route matching tries every route in order (docs/performance.md).
@@ -32,4 +33,4 @@ ROUTERS: list[APIRouter] = [slots.router, holds.router, bookings.router, patient
                             providers.router, privacy.router, telehealth.router,
                             fhir_appointments.router, fhir.router, health.router,
                             metrics.router, messages.router, audit.router, ingest.router,
-                            waitlist.router, attendance.router]
+                            waitlist.router, attendance.router, webhooks.router]
