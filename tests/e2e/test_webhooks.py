@@ -255,3 +255,32 @@ def test_a_plain_http_or_unreadable_url_is_refused_with_a_problem(
                        json={"url": "https://partner.example/h",
                              "events": ["AppointmentBooked"]}).status_code == 403
     assert client.get("/webhooks", headers=admin).json() == {"webhooks": []}
+
+
+def test_without_kafka_the_dispatcher_follows_the_local_sink_as_clinic_serve_runs_it(
+        client: TestClient, container: Container, token_for: Any, project: Any,
+        tls: TlsFiles, settings: Settings) -> None:
+    """`clinic serve` / `clinic demo` without Kafka: the relay writes the local sink and the
+    dispatcher (a follower there) reads it with an offset file of its own."""
+    local = settings.model_copy(update={"kafka_bootstrap": None, "kafka_topic_prefix": ""})
+    relay, relay_resources = build_relay(local)
+    dispatcher, resources = build_dispatcher(local)
+    try:
+        with https_receiver(tls, [], then=204) as receiver:
+            hook = _register(client, token_for, receiver.url,
+                             ["AppointmentBooked", "VisitDischarged"])
+            _discharged_visit(client, container, token_for, project)
+            deadline = time.monotonic() + 30
+            while len(receiver.delivered()) < 2:
+                assert time.monotonic() < deadline, receiver.received
+                relay.catch_up()
+                dispatcher.run_once(0.2)
+    finally:
+        for resource in [*relay_resources, *resources]:
+            resource.close()
+    types = sorted(json.loads(r.body)["type"] for r in receiver.delivered())
+    assert types == ["AppointmentBooked", "VisitDischarged"]
+    assert all(_partner_verifies(hook["secret"], r.headers, r.body)
+               for r in receiver.delivered())
+    sink = local.resolved_data_dir() / "sink"
+    assert (sink / "messages.webhooks-offset").exists()
