@@ -5,7 +5,9 @@ store's aggregates, never on the read model alone: open the time as an Opening; 
 that expired (the patient waits again); close the time if it was booked another way or can no
 longer be booked; else offer it to the next patient in line who may be offered it (skipping,
 on record, one who was erased, lost consent or never verified), with a hold on the slot for
-as long as the offer lasts. Every step is an event (docs/waitlist.md).
+as long as the offer lasts. New hours open time too: `open_new_hours` records an Opening for
+a slot of theirs that suits a waiting patient, and the same steps offer it. Every step is an
+event (docs/waitlist.md).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from domain.consent import Consent, purposes_for_visit
 from domain.errors import DomainError
 from domain.openings import Opening
 from domain.patients import Patient
+from domain.providers import Provider
+from domain.schedules import Schedule
 from domain.slots import Slot
 from domain.waitlist import InLine, Offer, WaitlistEntry, in_line
 
@@ -85,6 +89,40 @@ class Offers:
             if self._held(opening.freed.slot_id):
                 return "held"  # a patient is checking out with it; look again later
             return self._offer_next(opening, now)
+
+    def open_new_hours(self, schedule_id: UUID, version: int, changed: datetime,
+                       now: datetime) -> int:
+        """A provider's hours at a clinic changed at `changed`: for the first entries
+        waiting since before then (in offer order) that one of the provider's open times
+        there suits, record an Opening of the soonest such time, one per time; the matcher's
+        next steps offer each in line order (the first in line for it may be someone else
+        who waits for it too). Someone who joined later saw those times when they joined.
+        Returns how many openings it recorded."""
+        schedule = self.app.find(Schedule, schedule_id)
+        provider = None if schedule is None else self.app.find(Provider, schedule.provider_id)
+        if schedule is None or provider is None:
+            return 0
+        entry_ids = self.board.waiting_at(provider.id, schedule.clinic_id,
+                                          provider.service_ids, changed, LOOK_AHEAD)
+        entries = [e for e in self.app.get_many(*entry_ids).values()
+                   if isinstance(e, WaitlistEntry)]
+        by_id = {e.id: e for e in entries}
+        chosen: set[UUID] = set()
+        with acting_as(SYSTEM_ACTOR.doing("waitlist: new hours")):
+            for place in in_line(InLine(e.priority, e.created_on, e.id) for e in entries):
+                entry = by_id[place.entry_id]
+                slot = next((s for s in self.slots.open_between(
+                    provider.id, schedule.clinic_id, entry.service_id,
+                    max(entry.not_before, now), entry.not_after, LOOK_AHEAD)
+                    if s.slot_id not in chosen and entry.matches(s)
+                    and self.holds.holding(s.slot_id) is None), None)
+                if slot is None:
+                    continue
+                chosen.add(slot.slot_id)
+                opening_id = Opening.create_id_for_hours(schedule_id, version, slot.slot_id)
+                if self.app.find(Opening, opening_id) is None:
+                    self.app.saved(Opening.open(opening_id, schedule_id, slot))
+        return len(chosen)
 
     def expire_entry(self, entry_id: UUID, now: datetime) -> bool:
         """End an entry whose window has passed (an open offer runs its course first)."""

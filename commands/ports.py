@@ -316,6 +316,11 @@ class WaitlistBoard(Protocol):
     def offered_on(self, slot_id: UUID) -> list[UUID]:
         """Entries with an open offer of this slot."""
 
+    def waiting_at(self, provider_id: UUID, clinic_id: UUID, service_ids: Collection[UUID],
+                   joined_before: datetime, limit: int) -> list[UUID]:
+        """Entries waiting since before `joined_before` that a time of this provider at
+        this clinic (of one of these services) could suit, in offer order."""
+
 
 class SecretBox(Protocol):
     """Keeps a secret we must use again (a webhook's signing secret) sealed at rest, under a

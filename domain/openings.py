@@ -1,5 +1,6 @@
-"""Opening: time a cancellation or a move gave back, offered to the waitlist one patient at a
-time until someone books it, it is taken another way, or its time passes.
+"""Opening: time a cancellation or a move gave back, or new hours opened, offered to the
+waitlist one patient at a time until someone books it, it is taken another way, or its time
+passes.
 
 The consistency boundary of the offers for one freed time (decision 0049): an offer is
 recorded only while no other is open, so two matchers racing over the same time cannot both
@@ -28,7 +29,7 @@ class OfferPendingError(ConflictError):
 
 class Opening(Aggregate):
     class Opened(Aggregate.Created):
-        freed_by: UUID  # the appointment whose cancellation or move freed the time
+        freed_by: UUID  # the appointment that freed the time, or the schedule that opened it
         slot_id: UUID
         provider_id: UUID
         clinic_id: UUID
@@ -67,6 +68,11 @@ class Opening(Aggregate):
     @staticmethod
     def create_id(appointment_id: UUID, freeing_version: int) -> UUID:
         return uuid5(OPENING_NAMESPACE, f"{appointment_id}/{freeing_version}")
+
+    @staticmethod
+    def create_id_for_hours(schedule_id: UUID, version: int, slot_id: UUID) -> UUID:
+        """New hours open many slots: one opening per slot offered of that change."""
+        return uuid5(OPENING_NAMESPACE, f"hours/{schedule_id}/{version}/{slot_id}")
 
     @classmethod
     def open(cls, opening_id: UUID, freed_by: UUID, freed: Slot) -> Opening:

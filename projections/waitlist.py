@@ -2,9 +2,11 @@
 
 `apply_events` decides what each event changes (infra/postgres/waitlist.py writes it, with
 the tracking position, in one transaction). Time is freed by a cancellation, a move to
-another time, and a hand-off to another provider. The matcher is a loop like the reminder
-scheduler: it reads which freed times may need a step, asks the write side to take it (the
-aggregates decide: commands/offers.py), and ends entries whose window has passed.
+another time, and a hand-off to another provider; new hours (a schedule published or
+changed) are marked, to be looked at once slot search shows them. The matcher is a loop like
+the reminder scheduler: it reads which freed times may need a step, asks the write side to
+take it (the aggregates decide: commands/offers.py), opens time for the waiting from new
+hours, and ends entries whose window has passed.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from uuid import UUID
 from domain.appointments import Appointment
 from domain.openings import Opening
 from domain.patients import Patient
+from domain.schedules import Schedule
 from domain.waitlist import EntryStatus, WaitlistEntry
 from projections.periodic import PeriodicWorker
 
 Clock = Callable[[], datetime]
 Advance = Callable[[UUID, UUID, UUID | None, datetime], str]
 ExpireEntry = Callable[[UUID, datetime], bool]
+OpenHours = Callable[[UUID, int, datetime, datetime], int]
 _NO_OFFER = {"offer_id": None, "opening_id": None, "offer_slot_id": None,
              "offer_start": None, "offer_end": None, "offer_expires_at": None}
 
@@ -35,6 +39,9 @@ class WaitlistWriter(Protocol):
 
     def add_opening(self, row: dict[str, Any]) -> None: ...
     def change_opening(self, opening_id: UUID, changes: dict[str, Any]) -> None: ...
+    def new_hours(self, schedule_id: UUID, version: int, at: datetime) -> None:
+        """A schedule's hours changed: look for waiting patients once slot search shows
+        the change."""
 
 
 def apply_events(writer: WaitlistWriter, events: Iterable[Any]) -> None:
@@ -48,6 +55,8 @@ def apply_events(writer: WaitlistWriter, events: Iterable[Any]) -> None:
             _opening(writer, event)
         elif isinstance(event, Patient.Erased):
             writer.patient_erased(event.originator_id)
+        elif isinstance(event, Schedule.Published | Schedule.RulesChanged):
+            writer.new_hours(event.originator_id, event.originator_version, event.timestamp)
 
 
 def _freed(writer: WaitlistWriter, e: Any) -> None:
@@ -93,7 +102,9 @@ def _entry(writer: WaitlistWriter, e: Any) -> None:
 
 def _opening(writer: WaitlistWriter, e: Any) -> None:
     changes: dict[str, Any] = {}
-    if isinstance(e, Opening.Opened):
+    if isinstance(e, Opening.Opened):  # new hours' openings have no freed row yet
+        writer.add_opening({"opening_id": e.originator_id, "freed_by": e.freed_by,
+                            "slot_id": e.slot_id, "freed_at": e.timestamp})
         changes = {"status": "open", "slot_id": e.slot_id, "start_at": e.start}
     elif isinstance(e, Opening.Offered):
         changes = {"offer_expires_at": e.expires_at}
@@ -118,6 +129,11 @@ class WaitlistSchedule(Protocol):
     def settle(self, opening_id: UUID) -> None:
         """Nothing can be offered of this freed time: stop looking at it."""
 
+    def new_hours_shown(self, limit: int) -> list[tuple[UUID, int, datetime]]:
+        """(schedule id, version, when) of hours changes slot search has caught up with."""
+
+    def new_hours_done(self, schedule_id: UUID, version: int) -> None: ...
+
 
 # A freed time nobody waits for (or someone holds while checking out) is looked at again only
 # after a rest: each look costs a few reads, and most cancellations find no one waiting.
@@ -128,18 +144,25 @@ class OfferMatcher(PeriodicWorker):
     name = "offers"
 
     def __init__(self, schedule: WaitlistSchedule, advance: Advance, expire: ExpireEntry,
-                 clock: Clock, *, every: float = 2.0, batch: int = 100) -> None:
+                 clock: Clock, *, every: float = 2.0, batch: int = 100,
+                 open_hours: OpenHours | None = None) -> None:
         super().__init__(every)
         self.schedule, self.advance, self.expire = schedule, advance, expire
+        self.open_hours = open_hours
         self.clock, self.batch = clock, batch
         self.resting: dict[UUID, datetime] = {}  # opening -> when to look at it again
 
     def run_once(self) -> dict[str, int]:
-        """One step for every freed time that may need one, then the ended windows;
-        returns how many steps had each outcome."""
+        """Time opened by new hours, one step for every freed time that may need one, then
+        the ended windows; returns how many steps had each outcome."""
         now = self.clock()
         self.resting = {k: until for k, until in self.resting.items() if until > now}
         outcomes: dict[str, int] = {}
+        if self.open_hours is not None:
+            for schedule_id, version, changed in self.schedule.new_hours_shown(self.batch):
+                if opened := self.open_hours(schedule_id, version, changed, now):
+                    outcomes["hours-opened"] = outcomes.get("hours-opened", 0) + opened
+                self.schedule.new_hours_done(schedule_id, version)
         for opening_id, freed_by, slot_id in self.schedule.pending_openings(
                 now, self.batch, self.resting):
             outcome = self.advance(opening_id, freed_by, slot_id, now)

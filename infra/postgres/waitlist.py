@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import Tracking
 from psycopg import Cursor, sql
 from psycopg.rows import DictRow
 from psycopg_pool import ConnectionPool
@@ -35,7 +36,10 @@ CREATE TABLE IF NOT EXISTS {s}.waitlist_openings (
     start_at timestamptz, status text NOT NULL DEFAULT 'freed',
     offer_expires_at timestamptz, freed_at timestamptz NOT NULL);
 CREATE INDEX IF NOT EXISTS waitlist_openings_pending ON {s}.waitlist_openings (freed_at)
-    WHERE status <> 'closed'
+    WHERE status <> 'closed';
+CREATE TABLE IF NOT EXISTS {s}.waitlist_new_hours (
+    schedule_id uuid NOT NULL, version int NOT NULL, position bigint NOT NULL,
+    marked_at timestamptz NOT NULL, PRIMARY KEY (schedule_id, version))
 """
 SETTLED_DDL = """
 CREATE TABLE IF NOT EXISTS {s}.waitlist_settled (
@@ -50,15 +54,26 @@ ENTRY_COLUMNS = ("entry_id", "patient_id", "service_id", "clinic_ids", "provider
 class WaitlistReadModel(TrackedReadModel):
     name = "waitlist"
     DDL = DDL
-    TABLES = ("waitlist_entries", "waitlist_openings")
+    TABLES = ("waitlist_entries", "waitlist_openings", "waitlist_new_hours")
+    batch_position = 0  # new hours are looked at once slot search is past this
+
+    def process(self, events: Sequence[Any], tracking: Tracking) -> None:
+        self.batch_position = tracking.notification_id  # at or after each event of the batch
+        super().process(events, tracking)
 
     def apply(self, curs: Cursor[DictRow], events: Sequence[Any], now: datetime) -> None:
-        apply_events(_Writer(curs, self.schema), events)
+        apply_events(_Writer(curs, self.schema, self.batch_position), events)
 
 
 class _Writer:
-    def __init__(self, curs: Cursor[DictRow], schema: str) -> None:
-        self.curs, self.s = curs, schema
+    def __init__(self, curs: Cursor[DictRow], schema: str, position: int) -> None:
+        self.curs, self.s, self.position = curs, schema, position
+
+    def new_hours(self, schedule_id: UUID, version: int, at: datetime) -> None:
+        self.curs.execute(sql.SQL(
+            f"INSERT INTO {self.s}.waitlist_new_hours (schedule_id, version, position, "
+            "marked_at) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"),
+            (schedule_id, version, self.position, at))
 
     def add_entry(self, row: dict[str, Any]) -> None:
         self.curs.execute(sql.SQL(
@@ -143,6 +158,34 @@ class PostgresWaitlistBoard:
                 "WHERE status = 'waiting' AND not_after <= %s ORDER BY not_after LIMIT %s",
                 (now, limit)).fetchall()
         return [row[0] for row in rows]
+
+    def waiting_at(self, provider_id: UUID, clinic_id: UUID, service_ids: Collection[UUID],
+                   joined_before: datetime, limit: int) -> list[UUID]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT entry_id FROM {self.s}.waitlist_entries "
+                "WHERE status = 'waiting' AND service_id = ANY(%(services)s) "
+                "AND (cardinality(clinic_ids) = 0 OR %(clinic)s = ANY(clinic_ids)) "
+                "AND (provider_id IS NULL OR provider_id = %(provider)s) "
+                "AND joined_at < %(joined_before)s "
+                "ORDER BY priority DESC, joined_at, entry_id LIMIT %(limit)s",
+                {"services": list(service_ids), "clinic": clinic_id, "provider": provider_id,
+                 "joined_before": joined_before, "limit": limit}).fetchall()
+        return [row[0] for row in rows]
+
+    def new_hours_shown(self, limit: int) -> list[tuple[UUID, int, datetime]]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT schedule_id, version, marked_at FROM {self.s}.waitlist_new_hours "
+                f"WHERE position <= (SELECT coalesce(max(notification_id), 0) "
+                f"FROM {self.s}.slot_search_tracking) ORDER BY position LIMIT %s",
+                (limit,)).fetchall()
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def new_hours_done(self, schedule_id: UUID, version: int) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(f"DELETE FROM {self.s}.waitlist_new_hours WHERE schedule_id = %s "
+                         "AND version = %s", (schedule_id, version))
 
     def settle(self, opening_id: UUID) -> None:
         with self.pool.connection() as conn:

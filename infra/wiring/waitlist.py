@@ -41,4 +41,5 @@ def build_matcher(settings: Settings, clock: Any = utc_now,
                   **options: Any) -> tuple[OfferMatcher, list[Any]]:
     """The matcher, and what to close after it stopped."""
     offers, board, resources = build_offers(settings)
-    return OfferMatcher(board, offers.advance, offers.expire_entry, clock, **options), resources
+    return OfferMatcher(board, offers.advance, offers.expire_entry, clock,
+                        open_hours=offers.open_new_hours, **options), resources

@@ -16,7 +16,7 @@ from domain.access import Role
 from domain.openings import Opening
 from infra.wiring.container import Container
 from tests.delivery import deliver
-from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
+from tests.e2e.clinic_flow import EVERY_DAY, open_slots, set_up_clinic, sign_up
 from tests.e2e.waitlist_flow import entry, join, matching
 
 _MINUTE = timedelta(minutes=1)
@@ -284,3 +284,38 @@ def _only_opening(container: Container) -> UUID:
     assert len(rows) == 1, rows
     opening_id: UUID = rows[0][0]
     return opening_id
+
+
+def test_new_hours_are_offered_to_the_patients_waiting_for_such_a_time(
+        client: TestClient, container: Container, token_for: Any, project: Any) -> None:
+    """Hours published after patients joined open time for them: the first in line gets the
+    soonest suitable new time, the next the one after (one opening per time)."""
+    ids = set_up_clinic(client, token_for, hours=("09:00", "10:00"))
+    project()
+    slots = open_slots(client, ids["checkup"], limit=100)
+    morning = datetime.fromisoformat(slots[len(slots) // 2]["start"])  # 09:00 or 09:30 local
+    afternoon = morning.replace(minute=0) + timedelta(hours=4)  # 13:00 local, no hours yet
+    until = (afternoon + timedelta(hours=4)).isoformat()
+    _, ben = sign_up(client, container, "ben@example.org")
+    _, dee = sign_up(client, container, "dee@example.org")
+    ben_entry = join(client, ben, ids["checkup"], until, not_before=afternoon.isoformat())
+    dee_entry = join(client, dee, ids["checkup"], until, not_before=afternoon.isoformat())
+
+    with matching(container.settings, project) as offers:
+        assert offers.step() == {}  # the hours published so far have nothing in the window
+        admin = token_for(Role.admin)
+        changed = client.put(
+            f"/providers/{ids['provider']}/availability/{ids['clinic']}", headers=admin,
+            json={"weekly": {d: [["09:00", "10:00"], ["13:00", "17:00"]] for d in EVERY_DAY},
+                  "granularity_minutes": 30, "horizon_days": 5, "min_notice_minutes": 60})
+        assert changed.status_code == 200, changed.text
+        assert offers.step() == {"hours-opened": 2}
+        assert offers.step() == {"offered": 2}
+        got = {name: entry(client, headers, waiting["id"])["offer"]
+               for name, headers, waiting in (("ben", ben, ben_entry), ("dee", dee, dee_entry))}
+        assert datetime.fromisoformat(got["ben"]["start"]) == afternoon
+        assert datetime.fromisoformat(got["dee"]["start"]) == afternoon + timedelta(minutes=30)
+        booked = client.post(f"/waitlist/entries/{ben_entry['id']}/accept", headers=ben,
+                             json={"offer_id": got["ben"]["offer_id"]})
+        assert booked.status_code == 201, booked.text
+        assert offers.step() == {}  # the same change is not looked at twice
