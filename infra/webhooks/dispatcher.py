@@ -65,7 +65,10 @@ class WebhookDispatcher:
         except (ValueError, UndecodableMessageError) as exc:
             log.error("message not deliverable as a webhook", error=str(exc))
             return 0
-        occurred_at: datetime = record["occurred_at"]
+        occurred_at = record.get("occurred_at")
+        if not isinstance(occurred_at, datetime):
+            log.error("message without occurred_at", message_type=name)
+            return 0
         new = 0
         for destination in self._destinations_for(occurred_at):
             if name in destination.events and occurred_at >= destination.since:

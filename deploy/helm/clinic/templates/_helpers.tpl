@@ -35,7 +35,8 @@ app.kubernetes.io/component: {{ .role }}
     "migrate" (list "postgres")
     "projector" (list "postgres")
     "relay" (list "postgres" "kafka")
-    "notifier" (list "postgres" "redis" "kafka" "smtp") -}}
+    "notifier" (list "postgres" "redis" "kafka" "smtp")
+    "webhooks" (list "postgres" "kafka" "partners") -}}
 {{- get $uses . | join "," -}}
 {{- end -}}
 
