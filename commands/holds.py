@@ -32,6 +32,13 @@ class HoldLimitError(LimitReachedError):
     code = "hold-limit"
 
 
+class HoldExtensionLimitError(ConflictError):
+    code = "hold-extension-limit"
+
+
+MAX_EXTENSIONS = 10  # WCAG 2.2 SC 2.2.1: a time limit the user can extend at least ten times
+
+
 class HoldCreate(Strict):
     slot_id: UUID
 
@@ -79,6 +86,21 @@ class Holding:
         """Give a held slot back: only its holder, who proves it with the secret."""
         self.check(slot_id, hold_id, secret)
         self.holds.release(slot_id, hold_id)
+
+    def extend(self, slot_id: UUID, hold_id: UUID, secret: str) -> HoldPublic:
+        """Keep a held time longer ("keep my time"): the hold's full time again, from now,
+        at most MAX_EXTENSIONS times; only its holder, who proves it with the secret."""
+        self.check(slot_id, hold_id, secret)
+        expires = self.holds.extend(slot_id, hold_id, self.ttl_ms, MAX_EXTENSIONS)
+        if expires is None:
+            raise HoldNotFoundError("That hold has expired or was released.")
+        if expires is False:
+            raise HoldExtensionLimitError(
+                f"This time was kept {MAX_EXTENSIONS} times already; book it now or pick "
+                "another time.")
+        assert isinstance(expires, datetime)
+        return HoldPublic(hold_id=hold_id, hold_secret=secret, slot_id=slot_id,
+                          expires_at=expires)
 
     def bookable(self, slot_id: UUID, proof: HoldProof) -> SlotInfo:
         """The slot to book: held by this caller (with a proof), or held by no one."""

@@ -88,6 +88,11 @@ class Holds(Protocol):
 
     def release(self, slot_id: UUID, hold_id: UUID) -> None: ...
 
+    def extend(self, slot_id: UUID, hold_id: UUID, ttl_ms: int,
+               most: int) -> datetime | bool | None:
+        """Keep the hold `ttl_ms` from now: its new expiry; None if it is gone, False once
+        it was extended `most` times."""
+
     def release_all(self, holder: str) -> int:
         """Release every hold of one holder (erasure); returns how many."""
 

@@ -94,6 +94,7 @@ class FakeSlots(SlotCatalog):
 class FakeHolds(Holds):
     def __init__(self) -> None:
         self.held: dict[UUID, tuple[Hold, str]] = {}
+        self.extended: dict[UUID, int] = {}
 
     def place(self, slot_id: UUID, holder: str, secret: str, ttl_ms: int,
               max_per_holder: int) -> Hold | None:
@@ -111,6 +112,19 @@ class FakeHolds(Holds):
     def release(self, slot_id: UUID, hold_id: UUID) -> None:
         if slot_id in self.held and self.held[slot_id][0].hold_id == hold_id:
             del self.held[slot_id]
+
+    def extend(self, slot_id: UUID, hold_id: UUID, ttl_ms: int,
+               most: int) -> datetime | bool | None:
+        current = self.held.get(slot_id)
+        if current is None or current[0].hold_id != hold_id:
+            return None
+        if self.extended.get(hold_id, 0) >= most:
+            return False
+        self.extended[hold_id] = self.extended.get(hold_id, 0) + 1
+        hold = Hold(hold_id, slot_id, current[0].holder,
+                    datetime.now(UTC) + timedelta(milliseconds=ttl_ms))
+        self.held[slot_id] = (hold, current[1])
+        return hold.expires_at
 
     def release_all(self, holder: str) -> int:
         mine = [s for s, (h, _) in self.held.items() if h.holder == holder]

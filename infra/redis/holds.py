@@ -57,12 +57,33 @@ return 1
 """
 
 
+# KEYS: slot key, index. ARGV: hold id, ttl ms, now ms, slot id, most extensions, holder-set
+# key prefix. The hold's own id only; a count of extensions kept in the hold itself.
+_EXTEND = """
+local value = redis.call('GET', KEYS[1])
+if not value then return {'gone', ''} end
+local hold = cjson.decode(value)
+if hold['hold_id'] ~= ARGV[1] then return {'gone', ''} end
+local extended = tonumber(hold['extended'] or 0)
+if extended >= tonumber(ARGV[5]) then return {'limit', ''} end
+hold['extended'] = extended + 1
+redis.call('SET', KEYS[1], cjson.encode(hold), 'PX', ARGV[2])
+local expires = tonumber(ARGV[3]) + tonumber(ARGV[2])
+local holder = ARGV[6] .. hold['holder']
+redis.call('ZADD', holder, expires, ARGV[4])
+redis.call('PEXPIRE', holder, ARGV[2])
+redis.call('ZADD', KEYS[2], expires, ARGV[4])
+return {'ok', tostring(expires)}
+"""
+
+
 class RedisHolds:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._place = client.register_script(_PLACE)
         self._holding = client.register_script(_HOLDING)
         self._release = client.register_script(_RELEASE)
+        self._extend = client.register_script(_EXTEND)
 
     def place(self, slot_id: UUID, holder: str, secret: str, ttl_ms: int,
               max_per_holder: int) -> Hold | None:
@@ -93,6 +114,19 @@ class RedisHolds:
     def release(self, slot_id: UUID, hold_id: UUID) -> None:
         self._release(keys=[self._slot_key(slot_id), HOLD_INDEX],
                       args=[str(hold_id), str(slot_id), self._holder_key("")])
+
+    def extend(self, slot_id: UUID, hold_id: UUID, ttl_ms: int,
+               most: int) -> datetime | bool | None:
+        now_ms = int(time.time() * 1000)
+        outcome, detail = self._extend(
+            keys=[self._slot_key(slot_id), HOLD_INDEX],
+            args=[str(hold_id), ttl_ms, now_ms, str(slot_id), most, self._holder_key("")])
+        outcome = outcome.decode() if isinstance(outcome, bytes) else outcome
+        if outcome == "gone":
+            return None
+        if outcome == "limit":
+            return False
+        return datetime.fromtimestamp(int(detail) / 1000, UTC)
 
     def release_all(self, holder: str) -> int:
         released = 0

@@ -35,3 +35,13 @@ def release_hold(slot_id: UUID, hold_id: UUID,
     """Give a held slot back (send the hold secret in the `Hold-Secret` header)."""
     holding.release(slot_id, hold_id, hold_secret)
     return Response(status_code=204)
+
+
+@router.post("/{slot_id}/{hold_id}/extend", response_model=HoldPublic,
+             responses={409: {"description": "Extended as often as allowed already"}})
+def extend_hold(slot_id: UUID, hold_id: UUID,
+                hold_secret: Annotated[str, Header(max_length=100)],
+                holding: HoldingDep) -> HoldPublic:
+    """Keep a held slot for the hold's full time again, from now (at most 10 times; send the
+    hold secret in the `Hold-Secret` header)."""
+    return holding.extend(slot_id, hold_id, hold_secret)
