@@ -64,6 +64,8 @@ CREATE TABLE IF NOT EXISTS {a}.appointment_facts (
 ALTER TABLE {a}.appointment_facts ADD COLUMN IF NOT EXISTS waitlist_offer_at timestamptz;
 CREATE INDEX IF NOT EXISTS appointment_facts_by_date ON {a}.appointment_facts (local_date);
 CREATE INDEX IF NOT EXISTS appointment_facts_by_patient ON {a}.appointment_facts (patient_key);
+CREATE INDEX IF NOT EXISTS appointment_facts_by_provider_day
+    ON {a}.appointment_facts (provider_id, local_date);
 CREATE TABLE IF NOT EXISTS {a}.daily_utilization (
     provider_id uuid NOT NULL, clinic_id uuid NOT NULL, service_id uuid NOT NULL,
     local_date date NOT NULL, appointments int NOT NULL, booked_minutes int NOT NULL,
@@ -127,7 +129,11 @@ class AnalyticsReadModel(TrackedReadModel):
     def apply(self, curs: Cursor[DictRow], events: Sequence[Any], now: datetime) -> None:
         if self.phi is None:
             raise RuntimeError("the analytics read model needs the PHI data keys")
-        apply_events(_Writer(curs, self.schema, self.analytics, self.phi), events)
+        # Pipeline mode: the writes (most statements) go out without waiting for each
+        # answer; a read (a fact, a zone, freed time) waits for what was sent before it.
+        # A rebuild spent most of its time waiting on those answers (docs/performance.md).
+        with curs.connection.pipeline():
+            apply_events(_Writer(curs, self.schema, self.analytics, self.phi), events)
 
     def reset(self) -> None:
         tables = ", ".join([*(f"{self.analytics}.{t}" for t in TABLES),

@@ -31,14 +31,23 @@ class CapacityRows:
         self.curs, self.a = curs, analytics
         self._rolled: date | None = None
         self._rolled_read = False
+        self._zones: dict[UUID, str] = {}  # a clinic's zone is set once, when registered
 
     def _run(self, query: str, params: Any = None) -> Cursor[DictRow]:
-        return self.curs.execute(sql.SQL(query), params)
+        # A cursor per statement: in pipeline mode (infra/postgres/analytics.py) a cursor
+        # that ran several statements hands back the first one's result, not its last.
+        curs = self.curs.connection.cursor(row_factory=self.curs.row_factory)
+        return curs.execute(sql.SQL(query), params)
 
     def time_zone(self, clinic_id: UUID) -> str | None:
+        if (known := self._zones.get(clinic_id)) is not None:
+            return known
         row = self._run(f"SELECT time_zone FROM {self.a}.clinics WHERE clinic_id = %s",
                         (clinic_id,)).fetchone()
-        return str(row["time_zone"]) if row else None
+        if row is None:
+            return None
+        self._zones[clinic_id] = zone = str(row["time_zone"])
+        return zone
 
     def schedules(self) -> list[ScheduleState]:
         return [_state(row) for row in self._run(
