@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from domain.agendas import PatientAgenda
@@ -28,6 +29,7 @@ from domain.reminders import Reminder
 from domain.schedules import Schedule
 from domain.services import Service
 from domain.waitlist import WaitlistEntry
+from domain.webhooks import WebhookRegistry, WebhookSubscription
 
 NOT_SUBJECTS = frozenset({"slot_id", "previous_slot_id"})  # times, not records
 FOLLOWS_THE_RECORD = frozenset({"to_provider_id"})  # later events concern them too
@@ -177,7 +179,18 @@ _SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
     Opening.Skipped: lambda e: f"passed over waitlist entry {e.entry_id} ({e.cause})",
     Opening.Accepted: lambda e: f"entry {e.entry_id} booked the freed time",
     Opening.Closed: lambda e: f"closed the freed time ({e.cause})",
+    WebhookSubscription.Registered: lambda e: (f"registered a webhook to {_host(e.url)} for "
+                                               f"{', '.join(e.events)}"),
+    WebhookSubscription.SecretRotated: lambda e: "rotated the webhook's signing secret",
+    WebhookSubscription.Disabled: lambda e: "disabled the webhook",
+    WebhookRegistry.Added: lambda e: f"webhook {e.subscription_id} active",
+    WebhookRegistry.Removed: lambda e: f"webhook {e.subscription_id} no longer active",
 }
+
+
+def _host(url: str) -> str:
+    """A webhook URL's host only: its path or query may carry a partner's token."""
+    return urlsplit(url).hostname or "?"
 
 
 def describe(event: Any) -> str:

@@ -227,6 +227,15 @@ def test_a_message_read_again_is_not_sent_twice_and_a_disabled_webhook_gets_noth
     assert len(_deliveries(client, admin)) == 1
     assert receiver.received[0].headers["webhook-id"] == _deliveries(client, admin)[0][
         "message_id"]
+    # Who registered, rotated and disabled which webhook is in the audit timeline.
+    timeline = client.get("/audit/timeline", headers=token_for(Role.compliance, "co-1"),
+                          params={"record_id": gone["webhook_id"]})
+    assert timeline.status_code == 200, timeline.text
+    changes = [(i["event"], i["actor"], i["description"]) for i in timeline.json()["items"]
+               if i["kind"] == "change"]
+    assert ("WebhookSubscription.Registered", "ops@clinic",
+            "registered a webhook to 127.0.0.1 for VisitDischarged") in changes
+    assert ("WebhookSubscription.Disabled", "ops@clinic", "disabled the webhook") in changes
 
 
 def _reads_everything_again(dispatcher: WebhookDispatcher, quiet: float = 3.0) -> int:
