@@ -270,7 +270,8 @@ def test_without_kafka_the_dispatcher_follows_the_local_sink_as_clinic_serve_run
         client: TestClient, container: Container, token_for: Any, project: Any,
         tls: TlsFiles, settings: Settings) -> None:
     """`clinic serve` / `clinic demo` without Kafka: the relay writes the local sink and the
-    dispatcher (a follower there) reads it with an offset file of its own."""
+    dispatcher (a follower there) reads it with an offset file of its own. A secret rotated
+    before the visit signs its messages; the old one no longer does."""
     local = settings.model_copy(update={"kafka_bootstrap": None, "kafka_topic_prefix": ""})
     relay, relay_resources = build_relay(local)
     dispatcher, resources = build_dispatcher(local)
@@ -278,6 +279,11 @@ def test_without_kafka_the_dispatcher_follows_the_local_sink_as_clinic_serve_run
         with https_receiver(tls, [], then=204) as receiver:
             hook = _register(client, token_for, receiver.url,
                              ["AppointmentBooked", "VisitDischarged"])
+            rotated = client.post(f"/webhooks/{hook['webhook_id']}/rotate-secret",
+                                  headers=_admin(token_for))
+            assert rotated.status_code == 200 and rotated.headers["cache-control"] == "no-store"
+            old_secret, hook = hook["secret"], rotated.json()
+            assert hook["secret"] != old_secret and hook["secret"].startswith("whsec_")
             _discharged_visit(client, container, token_for, project)
             deadline = time.monotonic() + 30
             while len(receiver.delivered()) < 2:
@@ -291,5 +297,7 @@ def test_without_kafka_the_dispatcher_follows_the_local_sink_as_clinic_serve_run
     assert types == ["AppointmentBooked", "VisitDischarged"]
     assert all(_partner_verifies(hook["secret"], r.headers, r.body)
                for r in receiver.delivered())
+    assert not any(_partner_verifies(old_secret, r.headers, r.body)
+                   for r in receiver.delivered())  # signed with the rotated secret only
     sink = local.resolved_data_dir() / "sink"
     assert (sink / "messages.webhooks-offset").exists()
