@@ -21,6 +21,7 @@ class WebhookSettings(BaseSettings):
     webhook_backoff_seconds: float = Field(default=20.0, ge=0, le=3600)
     webhook_max_backoff_seconds: float = Field(default=43200.0, ge=0, le=172800)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)  # per attempt
+    webhook_concurrency: int = Field(default=4, ge=1, le=64)  # attempts at once, per process
     # CA certificates the receivers' certificates may chain to, besides the system's.
     webhook_ca_file: Path | None = None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -42,10 +43,13 @@ class WebhookDispatcher:
 
     def __init__(self, source: Source, webhooks: Webhooks,
                  deliveries: PostgresWebhookDeliveries, sender: WebhookSender,
-                 schedule: RetrySchedule, *, topic_prefix: str = "", batch: int = 20,
+                 schedule: RetrySchedule, *, topic_prefix: str = "", concurrency: int = 4,
                  codec: AvroCodec | None = None) -> None:
         self.source, self.webhooks, self.deliveries = source, webhooks, deliveries
-        self.sender, self.schedule, self.batch = sender, schedule, batch
+        self.sender, self.schedule = sender, schedule
+        # Attempts run side by side, so that one slow partner does not hold up the others.
+        self.batch = concurrency * 2
+        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="webhook-send")
         self.topics = {topic_prefix + topic for topic in WEBHOOK_TOPICS}
         self.codec = codec or AvroCodec()
         self.lease = sender.client.timeout.read or 10.0
@@ -88,8 +92,8 @@ class WebhookDispatcher:
     def deliver_due(self) -> int:
         """Attempt what is due now; how many attempts were made."""
         due = self.deliveries.claim_due(self.batch, self.lease * 2 + 5)
-        for delivery in due:
-            self._attempt(delivery)
+        for _ in self.pool.map(self._attempt, due):  # an error is raised here: the step
+            pass                                     # is tried again, the rest re-claimed
         return len(due)
 
     def _attempt(self, due: Due) -> None:
@@ -141,6 +145,9 @@ class WebhookDispatcher:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
 
 
 def _header(incoming: Incoming, name: str) -> str:

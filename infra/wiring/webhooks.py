@@ -28,10 +28,11 @@ def build_dispatcher(settings: Settings, source: Source | None = None
     assert settings.database_url
     if source is None:
         source = webhook_source(settings)
-    app = build_application(settings, pool_size=FOLLOWER_POOL)
+    app = build_application(settings, pool_size=FOLLOWER_POOL + settings.webhook_concurrency)
     assert isinstance(app.data_keys, PhiCipher)
-    pool: ConnectionPool[Any] = ConnectionPool(settings.database_url, min_size=1, max_size=2,
-                                               open=True, name="webhooks")
+    pool: ConnectionPool[Any] = ConnectionPool(
+        settings.database_url, min_size=1, max_size=settings.webhook_concurrency + 1, open=True,
+        name="webhooks")
     deliveries = PostgresWebhookDeliveries(pool, settings.db_schema)
     webhooks = Webhooks(app, WebhookSecrets(app.data_keys), deliveries,
                         allow_loopback=settings.development)
@@ -39,8 +40,9 @@ def build_dispatcher(settings: Settings, source: Source | None = None
     schedule = RetrySchedule(settings.webhook_max_attempts, settings.webhook_backoff_seconds,
                              settings.webhook_max_backoff_seconds)
     dispatcher = WebhookDispatcher(source, webhooks, deliveries, sender, schedule,
-                                   topic_prefix=settings.kafka_topic_prefix)
-    return dispatcher, [source, sender, pool, app]
+                                   topic_prefix=settings.kafka_topic_prefix,
+                                   concurrency=settings.webhook_concurrency)
+    return dispatcher, [source, dispatcher, sender, pool, app]
 
 
 def webhook_source(settings: Settings) -> Source:
