@@ -36,7 +36,8 @@ def role_environment(database_url: str, redis_url: str, kafka_bootstrap: str,
 @dataclass
 class Role:
     """One replica: `clinic <args>`, its log in `folder`, its own data folder (a pod's
-    emptyDir). `starts` counts the processes it has been, so each keeps its own log."""
+    emptyDir). `starts` counts the processes it has been, so each keeps its own log;
+    `program` is what runs the arguments (`clinic` unless a test wraps it)."""
 
     name: str
     args: list[str]
@@ -45,6 +46,7 @@ class Role:
     port: int | None = None
     starts: int = 0
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    program: list[str] = field(default_factory=lambda: list(CLINIC))
 
     @property
     def log(self) -> Path:
@@ -55,7 +57,7 @@ class Role:
         self.folder.mkdir(parents=True, exist_ok=True)
         env = self.env | {"CLINIC_DATA_DIR": str(self.folder / f"{self.name}-data")}
         with self.log.open("wb") as log:
-            self.proc = subprocess.Popen([*CLINIC, *self.args], env=env, stdout=log,
+            self.proc = subprocess.Popen([*self.program, *self.args], env=env, stdout=log,
                                          stderr=subprocess.STDOUT)
         return self
 
