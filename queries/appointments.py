@@ -26,6 +26,8 @@ SELECT a.appointment_id AS id, a.patient_id, a.provider_id, a.clinic_id, a.servi
        a.slot_id, a.start_at AS start, a.end_at AS "end", a.modality, a.status,
        a.late_cancellation, a.reschedule_count, a.reason, a.booked_at, a.updated_at,
        a.version,
+       CASE WHEN a.status = 'booked' AND a.release_minutes IS NOT NULL AND NOT a.confirmed
+            THEN a.start_at - make_interval(mins => a.release_minutes) END AS confirm_by,
        c.time_zone AS clinic_time_zone, c.name AS clinic_name,
        p.display_name AS provider_name, v.name AS service_name
 FROM appointments a

@@ -90,6 +90,9 @@ class AppointmentView(BaseModel):
     booked_at: datetime
     version: int = Field(1, description="The appointment's version (ETag, If-Match: "
                                         "decision 0046)")
+    confirm_by: datetime | None = Field(
+        None, description="After repeated no-shows: confirm the visit before then or it is "
+                          "released (docs/attendance.md); null: nothing to do")
 
 
 class AppointmentDetails(AppointmentView):

@@ -22,6 +22,7 @@ from infra.redis.holds import AsyncHeldSlots
 from infra.settings import Settings
 from infra.wiring.container import Container
 from queries.db import read_pool
+from web.app import install_web
 
 DESCRIPTION = """Event-sourced booking engine for retail and virtual clinics.
 
@@ -70,6 +71,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     for router in ROUTERS:
         app.include_router(router)
     install_problem_responses(app)
+    install_web(app)  # the pages at / (web/: out of the OpenAPI document)
     instrument_app(app)  # server spans, when tracing is on (infra/observability/tracing.py)
     return app
 

@@ -1,0 +1,176 @@
+"""The patient's visits: the list with waitlist offers, one visit (place or video link, add
+to calendar, confirm, cancel with the cut-off explained, move), and the links in emails."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from icalendar import Calendar, Event
+
+from web.api import Api, ApiError
+from web.app import HEADERS, go, render
+from web.pages.common import me, trouble
+from web.session import bearer, checked_csrf
+
+router = APIRouter(default_response_class=HTMLResponse)
+READ_YOUR_WRITES = 30  # tries, 0.1 s apart: projection lag is milliseconds when healthy
+Csrf = Depends(checked_csrf)
+
+
+@router.get("/visits", response_model=None)
+async def visits(request: Request) -> HTMLResponse | RedirectResponse:
+    api = Api(request, bearer(request))
+    person = await me(api, request)
+    if person is None:
+        return go("/sign-in")
+    try:
+        mine = await api.get(f"/patients/{person['subject']}/appointments")
+        waiting = await api.get("/waitlist/entries")
+    except ApiError as problem:
+        return trouble(request, problem)
+    now = datetime.now(UTC).isoformat()
+    return render(request, "visits.html",
+                  upcoming=[v for v in mine if v["status"] == "booked" and v["end"] > now],
+                  past=[v for v in mine if not (v["status"] == "booked" and v["end"] > now)],
+                  offers=[e for e in _items(waiting) if e.get("offer")])
+
+
+@router.get("/visits/{appointment_id}", response_model=None)
+async def visit(request: Request, appointment_id: UUID) -> HTMLResponse | RedirectResponse:
+    api = Api(request, bearer(request))
+    if await me(api, request) is None:
+        return go("/sign-in")
+    try:
+        found = await _fresh(api, appointment_id)
+        clinic = await api.get(f"/clinics/{found['clinic_id']}")
+    except ApiError as problem:
+        return trouble(request, problem, back="/visits", back_label="Your visits")
+    join = None
+    if found["modality"] == "telehealth" and found["status"] == "booked":
+        try:
+            join = await api.get(f"/appointments/{appointment_id}/join-link")
+        except ApiError:
+            join = None
+    return render(request, "visit.html", visit=found, clinic=clinic, join=join,
+                  confirm_by=found.get("confirm_by"),
+                  opens=join is not None and join["opens_at"] <= datetime.now(UTC).isoformat())
+
+
+@router.post("/visits/{appointment_id}/cancel", dependencies=[Csrf], response_model=None)
+async def cancel(request: Request, appointment_id: UUID) -> HTMLResponse | RedirectResponse:
+    return await _step(request, appointment_id, "cancel")
+
+
+@router.post("/visits/{appointment_id}/confirm", dependencies=[Csrf], response_model=None)
+async def confirm(request: Request, appointment_id: UUID) -> HTMLResponse | RedirectResponse:
+    return await _step(request, appointment_id, "confirm")
+
+
+@router.get("/visits/{appointment_id}/calendar.ics", response_model=None)
+async def calendar(request: Request, appointment_id: UUID) -> Response:
+    """The visit as an iCalendar file: time and place, never the reason."""
+    api = Api(request, bearer(request))
+    try:
+        found = await api.get(f"/bookings/{appointment_id}")
+        clinic = await api.get(f"/clinics/{found['clinic_id']}")
+    except ApiError as problem:
+        return trouble(request, problem, back="/visits", back_label="Your visits")
+    cal = Calendar()
+    cal.add("prodid", "-//Clinic booking engine//web//EN")
+    cal.add("version", "2.0")
+    event = Event()
+    event.add("uid", f"{appointment_id}@clinic-booking")
+    event.add("dtstamp", datetime.now(UTC))
+    event.add("dtstart", datetime.fromisoformat(found["start"]))
+    event.add("dtend", datetime.fromisoformat(found["end"]))
+    event.add("summary", f"{found['service_name']} with {found['provider_name']}")
+    event.add("location", "Video visit" if found["modality"] == "telehealth" else
+              ", ".join([clinic["name"], *clinic["address"].values()]))
+    cal.add_component(event)
+    return Response(cal.to_ical(), media_type="text/calendar", headers={
+        **HEADERS, "Content-Disposition": 'attachment; filename="visit.ics"'})
+
+
+# The links in emails: a page that asks before it acts (a link alone changes nothing) -----
+@router.get("/bookings/{appointment_id}/confirm", response_model=None)
+async def confirm_link(request: Request, appointment_id: UUID) -> RedirectResponse:
+    return go(f"/visits/{appointment_id}")
+
+
+@router.get("/waitlist/entries/{entry_id}/accept", response_model=None)
+async def accept_link(request: Request, entry_id: UUID) -> RedirectResponse:
+    return go("/visits")
+
+
+@router.post("/waitlist/{entry_id}/accept", dependencies=[Csrf], response_model=None)
+async def accept(request: Request, entry_id: UUID, offer_id: Annotated[UUID, Form()]
+                 ) -> HTMLResponse | RedirectResponse:
+    api = Api(request, bearer(request))
+    try:
+        booked = await api.post(f"/waitlist/entries/{entry_id}/accept",
+                                {"offer_id": str(offer_id)})
+    except ApiError as problem:
+        return trouble(request, problem, back="/visits", back_label="Your visits")
+    return go(f"/visits/{booked['id']}")
+
+
+async def _step(request: Request, appointment_id: UUID,
+                step: str) -> HTMLResponse | RedirectResponse:
+    api = Api(request, bearer(request))
+    try:
+        await api.post(f"/bookings/{appointment_id}/{step}")
+    except ApiError as problem:
+        return trouble(request, problem, back=f"/visits/{appointment_id}",
+                       back_label="Back to the visit")
+    return go(f"/visits/{appointment_id}")
+
+
+async def _fresh(api: Api, appointment_id: UUID) -> dict[str, Any]:
+    """The visit as the read model has it, waiting a moment for a write just made (the page
+    after booking reads its own write; decision 0066)."""
+    for _ in range(READ_YOUR_WRITES):
+        try:
+            found: dict[str, Any] = await api.get(f"/bookings/{appointment_id}")
+            return found
+        except ApiError as problem:
+            if problem.status != 404:
+                raise
+            await asyncio.sleep(0.1)
+    found = await api.get(f"/bookings/{appointment_id}")
+    return found
+
+
+def _items(page: Any) -> list[dict[str, Any]]:
+    return list(page or [])
+
+
+@router.get("/consents", response_model=None)
+async def consents(request: Request) -> HTMLResponse | RedirectResponse:
+    api = Api(request, bearer(request))
+    person = await me(api, request)
+    if person is None:
+        return go("/sign-in")
+    receipts = await api.get(f"/patients/{person['subject']}/consents")
+    return render(request, "consents.html", receipts=receipts)
+
+
+@router.get("/consents/{index}.json", response_model=None)
+async def receipt(request: Request, index: int) -> Response:
+    """One signed receipt, as the API gave it: verifiable offline (docs/compliance.md)."""
+    api = Api(request, bearer(request))
+    person = await me(api, request)
+    if person is None:
+        return go("/sign-in")
+    receipts = await api.get(f"/patients/{person['subject']}/consents")
+    if not 0 <= index < len(receipts):
+        return trouble(request, ApiError(404, "not-found", ""), back="/consents",
+                       back_label="Your receipts")
+    return Response(json.dumps(receipts[index], indent=2), media_type="application/json",
+                    headers={**HEADERS, "Content-Disposition":
+                             f'attachment; filename="consent-receipt-{index + 1}.json"'})

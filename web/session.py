@@ -1,0 +1,56 @@
+"""What the browser keeps: the session (the API bearer, HttpOnly), the held time, and the
+CSRF token (double submit: a cookie the form must repeat). No PHI in any cookie or URL."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any, Literal
+
+from fastapi import Form, HTTPException, Request, Response
+
+SESSION = "clinic_session"  # the bearer token: a patient's session or a staff token
+HOLD = "clinic_hold"  # the held slot: ids, the hold's secret, when it lapses
+CSRF = "clinic_csrf"
+SIGN_IN = "clinic_sign_in"  # the sign-in in progress: email and registration id (PHI-light)
+
+
+def bearer(request: Request) -> str | None:
+    return request.cookies.get(SESSION) or None
+
+
+def csrf_token(request: Request) -> str:
+    """The page's token: the browser's cookie, or a new one (set by `render`)."""
+    token = request.cookies.get(CSRF) or getattr(request.state, "new_csrf", None)
+    if not token:
+        token = secrets.token_urlsafe(24)
+        request.state.new_csrf = token
+    return str(token)
+
+
+async def checked_csrf(request: Request, csrf: str = Form("")) -> None:
+    """A form post must carry the token of the browser's cookie (SameSite=Strict)."""
+    cookie = request.cookies.get(CSRF, "")
+    if not cookie or not secrets.compare_digest(cookie, csrf):
+        raise HTTPException(403, "The form expired. Go back, reload the page and try again.")
+
+
+def remember(response: Response, request: Request, name: str, value: str,
+             max_age: int | None = None,
+             same_site: Literal["lax", "strict"] = "lax") -> None:
+    response.set_cookie(name, value, max_age=max_age, httponly=True,
+                        secure=request.url.scheme == "https", samesite=same_site, path="/")
+
+
+def forget(response: Response, *names: str) -> None:
+    for name in names:
+        response.delete_cookie(name, path="/")
+
+
+def held(request: Request) -> dict[str, Any] | None:
+    raw = request.cookies.get(HOLD)
+    try:
+        value = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
