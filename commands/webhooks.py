@@ -20,7 +20,7 @@ from commands.application import ClinicApplication, found
 from commands.context import Actor, acting_as
 from commands.models import Strict
 from commands.ports import SecretBox, WebhookDeliveryLog
-from domain.errors import NotFoundError
+from domain.errors import ConflictError, NotFoundError
 from domain.webhooks import (
     MAX_URL_LENGTH,
     REGISTRY_ID,
@@ -28,6 +28,7 @@ from domain.webhooks import (
     WebhookEvent,
     WebhookRegistry,
     WebhookSubscription,
+    require_deliverable_url,
 )
 
 SECRET_PREFIX = "whsec_"  # Standard Webhooks: the base64 of the key bytes follows
@@ -82,13 +83,15 @@ class Webhooks:
     def register(self, command: WebhookCreate, actor: Actor) -> WebhookWithSecret:
         box = self._box()
         subscription_id, secret = uuid4(), new_secret()
+        # The rules first: a refused webhook leaves no key behind for its secret.
+        require_deliverable_url(command.url, allow_loopback=self.allow_loopback)
         with acting_as(actor.doing("webhook registration")):
             while True:
                 registry = self.app.find(WebhookRegistry, REGISTRY_ID) or WebhookRegistry.start()
+                registry.add(subscription_id)
                 subscription = WebhookSubscription.register(
                     subscription_id, command.url, command.events,
                     box.seal(subscription_id, secret), allow_loopback=self.allow_loopback)
-                registry.add(subscription_id)
                 if self.app.saved(subscription, registry):
                     break  # else another registration changed the registry: read it again
         return WebhookWithSecret(**public(subscription).model_dump(), secret=secret)
@@ -101,7 +104,9 @@ class Webhooks:
             subscription = self._get(subscription_id)
             subscription.require_active()  # a disabled one's key is shredded: nothing seals
             subscription.rotate_secret(box.seal(subscription_id, secret))
-            self.app.save(subscription)
+            if not self.app.saved(subscription):
+                raise ConflictError(f"webhook {subscription_id} changed meanwhile: read it "
+                                    "again and rotate again if it is still active")
         return WebhookWithSecret(**public(subscription).model_dump(), secret=secret)
 
     def disable(self, subscription_id: UUID, actor: Actor) -> WebhookPublic:

@@ -248,8 +248,9 @@ def _reads_everything_again(dispatcher: WebhookDispatcher, quiet: float = 3.0) -
 
 
 def test_a_plain_http_or_unreadable_url_is_refused_with_a_problem(
-        client: TestClient, token_for: Any) -> None:
+        client: TestClient, container: Container, token_for: Any) -> None:
     admin = _admin(token_for)
+    keys_before = _data_keys(container)
     for url in ("http://partner.example/hooks", "ftp://partner.example", "https://",
                 "https://user:pw@partner.example/h", "https://partner.example:99999/"):
         refused = client.post("/webhooks", headers=admin,
@@ -264,6 +265,14 @@ def test_a_plain_http_or_unreadable_url_is_refused_with_a_problem(
                        json={"url": "https://partner.example/h",
                              "events": ["AppointmentBooked"]}).status_code == 403
     assert client.get("/webhooks", headers=admin).json() == {"webhooks": []}
+    assert _data_keys(container) == keys_before  # no key was made for a refused secret
+
+
+def _data_keys(container: Container) -> int:
+    with container.pool.connection() as conn:
+        row = conn.execute("SELECT count(*) FROM phi_data_keys").fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def test_without_kafka_the_dispatcher_follows_the_local_sink_as_clinic_serve_runs_it(
