@@ -310,3 +310,36 @@ def test_without_kafka_the_dispatcher_follows_the_local_sink_as_clinic_serve_run
                    for r in receiver.delivered())  # signed with the rotated secret only
     sink = local.resolved_data_dir() / "sink"
     assert (sink / "messages.webhooks-offset").exists()
+
+
+def test_slow_partners_are_attempted_side_by_side(
+        client: TestClient, container: Container, token_for: Any, project: Any,
+        tls: TlsFiles, settings: Settings) -> None:
+    """Three partners that each take 1.5 s to answer are attempted at once
+    (CLINIC_WEBHOOK_CONCURRENCY), not one after another."""
+    local = settings.model_copy(update={"kafka_bootstrap": None, "kafka_topic_prefix": "",
+                                        "webhook_concurrency": 4})
+    relay, relay_resources = build_relay(local)
+    dispatcher, resources = build_dispatcher(local)
+    try:
+        with https_receiver(tls, [], delay=1.5) as one, \
+                https_receiver(tls, [], delay=1.5) as two, \
+                https_receiver(tls, [], delay=1.5) as three:
+            for receiver in (one, two, three):
+                _register(client, token_for, receiver.url, ["VisitDischarged"])
+            _discharged_visit(client, container, token_for, project)
+            relay.catch_up()
+            recorded, deadline = 0, time.monotonic() + 30
+            while recorded < 3:  # the message's three deliveries recorded, none sent yet
+                assert time.monotonic() < deadline
+                for incoming, token in dispatcher.source.poll(0.2):
+                    recorded += dispatcher.handle(incoming)
+                    dispatcher.source.ack(token)
+            started = time.monotonic()
+            assert dispatcher.deliver_due() == 3
+            took = time.monotonic() - started
+            assert all(len(r.delivered()) == 1 for r in (one, two, three))
+    finally:
+        for resource in [*relay_resources, *resources]:
+            resource.close()
+    assert took < 3.0, took  # one after another: 4.5 s at least

@@ -1,11 +1,12 @@
 """A webhook receiver on loopback: a threaded http.server wrapped in TLS (a certificate from
 tests/harness/certs.py), keeping every request and answering from a script (e.g. 500, 500,
-then 200 for ever)."""
+then 200 for ever), optionally after a delay (a slow partner)."""
 
 from __future__ import annotations
 
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,13 +50,15 @@ class Receiver:
 
 
 @contextmanager
-def https_receiver(tls: TlsFiles, statuses: list[int], then: int = 200) -> Iterator[Receiver]:
+def https_receiver(tls: TlsFiles, statuses: list[int], then: int = 200,
+                   delay: float = 0.0) -> Iterator[Receiver]:
     receiver: Receiver
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             headers = {k.lower(): v for k, v in self.headers.items()}
+            time.sleep(delay)
             status = receiver.answer(self.path, headers, body)
             payload = b'{"ok": true}' if status < 300 else b"receiver is failing on purpose"
             self.send_response(status)
