@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
+
 from queries.db import ReadPool, fetch_all
 
 _COLUMNS = """audit_id, recorded_at, actor, role, action, resource, patient_id, record_id,
@@ -34,3 +36,22 @@ async def audit_events(pool: ReadPool, *, patient_id: UUID | None, actor: str | 
     filters = {"patient": patient_id, "actor": actor, "outcome": outcome, "since": since,
                "until": until, "before": before}
     return await fetch_all(pool, audit_sql(filters), {**filters, "limit": limit})
+
+
+async def latest_checkpoint(pool: ReadPool) -> dict[str, Any]:
+    """The newest signed checkpoint of the event log's tree (none before the audit_log
+    follower signed one), how far the tree has come, and how many events came after each."""
+    try:
+        rows = await fetch_all(pool, """
+            SELECT c.size, c.root, c.note, c.created_at,
+                   (SELECT coalesce(max(size), 0) FROM audit_frontier) AS tree_size,
+                   (SELECT count(*) FROM clinic_events e WHERE e.notification_id >
+                       coalesce((SELECT l.notification_id FROM audit_leaves l
+                                 WHERE l.tree_index = c.size), 0)) AS after_checkpoint,
+                   (SELECT count(*) FROM clinic_events e WHERE e.notification_id >
+                       coalesce((SELECT max(notification_id) FROM audit_log_tracking), 0)
+                   ) AS after_tree
+            FROM (SELECT * FROM audit_checkpoints ORDER BY size DESC LIMIT 1) c""")
+    except psycopg.errors.UndefinedTable:  # the follower has never run here
+        rows = []
+    return rows[0] if rows else {}

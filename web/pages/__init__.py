@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from web.pages import booking, visits
+from web.pages import booking, compliance, operations, visits
 
-ROUTERS = [booking.router, visits.router]
+ROUTERS = [booking.router, visits.router, compliance.router, operations.router]

@@ -1,10 +1,12 @@
 """The compliance role's views: /audit-events (reads of PHI and refusals), /audit/timeline
 (every change to someone's records merged with those reads), /audit/records/{id} (a record
-as it stood at a moment). PHI only with `include_phi=true` and a stated
+as it stood at a moment), /audit/checkpoint (the newest signed checkpoint, its signature
+checked). PHI only with `include_phi=true` and a stated
 `X-Purpose-Of-Use`; that look is itself an audited read (docs/compliance.md)."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
@@ -20,11 +22,13 @@ from commands.inputs import IsoDateTime
 from commands.timeline import TimelineOf, TimelinePage
 from domain.access import PurposeOfUse, Scope
 from infra.auth.tokens import Principal
+from infra.crypto.checkpoints import InvalidCheckpointError, open_checkpoint
 from infra.http.audit import PURPOSE_HEADER, purpose_of
-from infra.http.deps import AuditDep, ConsentsDep, ReadPool, TimelineDep
+from infra.http.deps import AuditDep, ConsentsDep, ReadPool, SettingsDep, TimelineDep
 from infra.http.problems import ProblemError
 from infra.http.security import Acting, Authorized
-from queries.audit import audit_events
+from infra.wiring.audit import audit_verifier_keys
+from queries.audit import audit_events, latest_checkpoint
 
 router = APIRouter(tags=["compliance"])
 Auditor = Annotated[Principal, Authorized(Scope.audit_read)]
@@ -137,6 +141,49 @@ def read_booking_consents(appointment_id: UUID, _: Officer,
     """The consents a booking needed, as they stood when it was made, with their signed
     receipts (policy version and SHA-256 of the text the patient agreed to)."""
     return consents.at_booking(appointment_id)
+
+
+class SignedCheckpoint(BaseModel):
+    origin: str
+    size: int  # events the checkpoint signs: tree positions 1..size
+    root: str  # the tree's root hash, base64
+    signed_at: datetime
+    note: str  # the signed note as stored: keep a copy outside the database
+    signature_valid: bool  # signed by a trusted key, and saying what the table says
+    problem: str | None  # why not, when not
+
+
+class IntegrityStatus(BaseModel):
+    checkpoint: SignedCheckpoint | None  # none until the audit_log follower signs one
+    tree_size: int  # events in the Merkle tree
+    events_after_checkpoint: int  # in the log, not yet signed by a checkpoint
+    events_not_in_tree: int  # in the log, not yet in the tree (the follower's lag)
+
+
+@router.get("/audit/checkpoint", response_model=IntegrityStatus)
+async def read_checkpoint(_: Auditor, pool: ReadPool, settings: SettingsDep
+                          ) -> IntegrityStatus:
+    """The newest signed checkpoint of the event log's Merkle tree, its signature checked
+    with the trusted verifier keys, and how many events no checkpoint covers yet. The full
+    check, recomputing the tree from every event, is `clinic audit verify`."""
+    row = await latest_checkpoint(pool)
+    if not row:
+        return IntegrityStatus(checkpoint=None, tree_size=0, events_after_checkpoint=0,
+                               events_not_in_tree=0)
+    problem = None
+    try:
+        opened = open_checkpoint(row["note"], *audit_verifier_keys(settings))
+        if (opened.size, opened.root) != (row["size"], bytes(row["root"])):
+            problem = "the signed note says otherwise than the stored checkpoint"
+    except InvalidCheckpointError as exc:
+        problem = str(exc)
+    signed = SignedCheckpoint(
+        origin=row["note"].split("\n", 1)[0], size=row["size"],
+        root=base64.b64encode(bytes(row["root"])).decode(), signed_at=row["created_at"],
+        note=row["note"], signature_valid=problem is None, problem=problem)
+    return IntegrityStatus(checkpoint=signed, tree_size=row["tree_size"],
+                           events_after_checkpoint=row["after_checkpoint"],
+                           events_not_in_tree=row["after_tree"])
 
 
 def _stated_purpose(request: Request, officer: Actor, include_phi: bool
