@@ -14,7 +14,7 @@ from infra.observability.metrics import enable_multiprocess
 from infra.observability.tracing import configure_tracing
 from infra.settings import Settings
 from infra.wiring.container import Container
-from infra.wiring.demo import seed_demo
+from infra.wiring.demo import demo_sign_ins, seed_demo
 from infra.wiring.followers import FollowerHost, every_follower
 from infra.wiring.servers import Runtime
 
@@ -52,7 +52,7 @@ def run_server(args: argparse.Namespace) -> int:
             except KeyEncryptionKeyError as exc:
                 raise CliError(str(exc)) from None
             if args.seed:
-                _seed(resolved)
+                _seed(resolved, args)
             if not args.no_projectors:
                 host = FollowerHost(resolved, every_follower(resolved)).start()
             try:
@@ -65,12 +65,31 @@ def run_server(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seed(settings: Settings) -> None:
+def _seed(settings: Settings, args: argparse.Namespace) -> None:
     container = Container.build(settings)
     try:
         seed_demo(container.use_cases.directory)
+        sign_ins = demo_sign_ins(container.tokens.issue)
     finally:
         container.close()
+    print(welcome(f"http://{args.host}:{args.port}", sign_ins), flush=True)
+
+
+def welcome(base: str, sign_ins: list[tuple[str, str]]) -> str:
+    """The first minute of the demo, in plain words (stdout; the logs go to stderr)."""
+    people = "\n".join(f"    {who}:\n      {token}" for who, token in sign_ins)
+    return f"""
+Clinic demo is starting. In a moment:
+
+  Book a visit:    {base}/   (demo clinics in four time zones, open times this week)
+  Sign-in codes:   emails go to the development mailbox: run `./run mailbox` in another
+                   terminal to read the 6-digit code (and confirmations, reminders)
+  Staff pages:     {base}/staff   paste one of these development tokens (12 hours):
+{people}
+  The API:         {base}/docs
+
+Ctrl-C stops everything.
+"""
 
 
 class Stopped(Exception):

@@ -75,8 +75,8 @@ def add_trace_ids(_logger: object, _method: str, event: MutableMapping[str, Any]
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """JSON on stderr for structlog and standard-library loggers alike. An unknown level
-    name falls back to INFO."""
+    """JSON on stderr for structlog and standard-library loggers alike (readable lines when
+    stderr is a terminal). An unknown level name falls back to INFO."""
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         add_trace_ids,
@@ -97,7 +97,9 @@ def configure_logging(level: str = "INFO") -> None:
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.JSONRenderer(serializer=_dumps),
+            # People read a terminal; machines read everything else (JSON lines).
+            structlog.dev.ConsoleRenderer(colors=False) if sys.stderr.isatty()
+            else structlog.processors.JSONRenderer(serializer=_dumps),
         ],
     )
     handler = logging.StreamHandler(sys.stderr)
@@ -110,6 +112,9 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
     # Our own middleware logs each request (with its id); uvicorn's access line would not.
     logging.getLogger("uvicorn.access").disabled = True
+    # The web UI's in-process calls are logged by that middleware too; httpx's own line
+    # would repeat each of them.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _dumps(obj: object, **_: object) -> str:

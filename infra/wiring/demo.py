@@ -5,6 +5,7 @@ Ids derive from names (uuid5), so a second run finds everything in place and add
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import structlog
@@ -19,6 +20,7 @@ from commands.models import (
     ServiceCreate,
     Weekly,
 )
+from domain.access import Role
 from domain.errors import NotFoundError
 from domain.modality import Modality
 
@@ -112,3 +114,18 @@ def seed_demo(directory: Directory) -> int:
                 added += 1
     log.info("demo data seeded", added=added)
     return added
+
+
+def demo_sign_ins(issue: Callable[..., str]) -> list[tuple[str, str]]:
+    """Development staff tokens for the demo's people (12 hours): who, and the token to
+    paste at /staff. `issue` is TokenIssuer.issue."""
+    harbor = demo_id("clinic", CLINICS[0][0])
+    chen = demo_id("provider", PROVIDERS[0][0])
+    ttl = 12 * 3600
+    return [
+        ("Front desk, Harbor Street Clinic",
+         issue(Role.front_desk, "frontdesk@harbor", ttl, clinics=[harbor])),
+        (f"Provider, {PROVIDERS[0][0]}", issue(Role.provider, str(chen), ttl, clinics=[harbor])),
+        ("Compliance officer", issue(Role.compliance, "compliance@clinic", ttl)),
+        ("Administrator", issue(Role.admin, "admin@clinic", ttl)),
+    ]

@@ -112,7 +112,7 @@ class Composer:
         by = appointment.confirm_by
         if by is None or by <= self.clock():
             return None
-        return ConfirmRequest(by, f"{self.public_url}/bookings/{appointment.id}/confirm")
+        return ConfirmRequest(by, f"{self.public_url}/visits/{appointment.id}/confirm")
 
     def _code(self, patient_id: UUID, requested_at: datetime) -> Email | Skip:
         if self.clock() - requested_at > CODE_REQUEST_LIFETIME:
@@ -146,7 +146,7 @@ class Composer:
             timezone=clinic.time_zone, clinic_name=clinic.name,
             provider_name=provider.display_name, service_name=service.name,
             modality=freed.modality, join_url=None, sequence=0)
-        url = (f"{self.public_url}/waitlist/entries/{entry.id}/accept"
+        url = (f"{self.public_url}/waitlist/{entry.id}/offer"
                f"?offer_id={entry.offer.offer_id}")
         return Email(patient.id, waitlist_offer_email(self.sender, patient.email, visit,
                                                       entry.offer.expires_at, url))

@@ -69,7 +69,7 @@ def test_after_three_misses_an_unconfirmed_visit_is_released_and_offered_on(
     assert container.mailbox is not None
     [mail] = [m for m in container.mailbox.messages(50)
               if m["to"] == "ana@example.org" and m["subject"] == "Your visit is booked"][-1:]
-    assert f"/bookings/{visit}/confirm" in mail["body"]
+    assert f"/visits/{visit}/confirm" in mail["body"]  # the web page that asks
 
     assert _released_at(container, project, deadline - timedelta(minutes=1)) == 0
     assert _released_at(container, project, deadline + timedelta(minutes=1)) == 1

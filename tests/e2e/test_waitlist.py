@@ -138,7 +138,7 @@ def test_a_cancellation_is_offered_to_the_first_matching_patient_who_books_it(
         assert container.mailbox is not None
         mail = [m for m in container.mailbox.messages(50) if m["to"] == "ben@example.org"]
         assert mail[0]["subject"] == "A time on your waitlist is free"
-        assert f"/waitlist/entries/{first['id']}/accept" in mail[0]["body"]
+        assert f"/waitlist/{first['id']}/offer" in mail[0]["body"]  # the web page
 
         taken = client.post("/bookings", headers=eve, json={"slot_id": freed["id"]})
         assert taken.status_code == 409 and taken.json()["error"] == "slot-held"

@@ -98,9 +98,10 @@ def accessible(page: Page, where: str) -> None:
     assert not bad, f"{where}: {bad}"
 
 
-def shot(page: Page, name: str) -> None:
+def shot(page: Page, name: str, *, full_page: bool = True) -> None:
+    """A screenshot for the README (docs/ui/), written by the test run."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def new_page(browser: Browser, live: str, **options: Any) -> Page:

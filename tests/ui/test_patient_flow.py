@@ -85,7 +85,7 @@ def test_the_loser_of_a_race_for_a_time_is_told_in_plain_words(
     expect(second.get_by_role("alert")).to_contain_text("Someone else is holding that time")
     expect(second.locator("button.time").first).not_to_have_text(taken_at)
     accessible(second, "times after losing a race")
-    shot(second, "4-phone-time-taken")
+    shot(second, "4-phone-time-taken", full_page=False)
     _, headers = sign_up(client, container, "other@example.org")
     assert open_slots(client, ids["checkup"])  # the rest are still open
     del headers

@@ -145,7 +145,7 @@ async def book(request: Request, reason: Annotated[str, Form(max_length=500)] = 
         return render(request, "checkout.html", status=problem.status, hold=current,
                       person=await me(api, request), expires_at=current["expires_at"],
                       signing_in=None, message=plain(problem))
-    response = go(f"/visits/{visit['id']}")
+    response = go(f"/visits/{visit['id']}?v={visit['version']}")
     forget(response, HOLD)
     return response
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -35,19 +35,22 @@ async def visits(request: Request) -> HTMLResponse | RedirectResponse:
     except ApiError as problem:
         return trouble(request, problem)
     now = datetime.now(UTC).isoformat()
-    return render(request, "visits.html",
+    return render(request, "visits.html", joined=request.query_params.get("joined") == "1",
+                  waiting=[e for e in waiting if e["status"] == "waiting"],
                   upcoming=[v for v in mine if v["status"] == "booked" and v["end"] > now],
                   past=[v for v in mine if not (v["status"] == "booked" and v["end"] > now)],
                   offers=[e for e in _items(waiting) if e.get("offer")])
 
 
 @router.get("/visits/{appointment_id}", response_model=None)
-async def visit(request: Request, appointment_id: UUID) -> HTMLResponse | RedirectResponse:
+async def visit(request: Request, appointment_id: UUID,
+                v: int = 1) -> HTMLResponse | RedirectResponse:
+    """One visit; `v`: the version a command just answered (wait for the read model)."""
     api = Api(request, bearer(request))
     if await me(api, request) is None:
         return go("/sign-in")
     try:
-        found = await _fresh(api, appointment_id)
+        found = await _fresh(api, appointment_id, v)
         clinic = await api.get(f"/clinics/{found['clinic_id']}")
     except ApiError as problem:
         return trouble(request, problem, back="/visits", back_label="Your visits")
@@ -97,14 +100,14 @@ async def calendar(request: Request, appointment_id: UUID) -> Response:
         **HEADERS, "Content-Disposition": 'attachment; filename="visit.ics"'})
 
 
-# The links in emails: a page that asks before it acts (a link alone changes nothing) -----
-@router.get("/bookings/{appointment_id}/confirm", response_model=None)
+# The links in emails open a page that asks before it acts (a link alone changes nothing).
+@router.get("/visits/{appointment_id}/confirm", response_model=None)
 async def confirm_link(request: Request, appointment_id: UUID) -> RedirectResponse:
     return go(f"/visits/{appointment_id}")
 
 
-@router.get("/waitlist/entries/{entry_id}/accept", response_model=None)
-async def accept_link(request: Request, entry_id: UUID) -> RedirectResponse:
+@router.get("/waitlist/{entry_id}/offer", response_model=None)
+async def offer_link(request: Request, entry_id: UUID) -> RedirectResponse:
     return go("/visits")
 
 
@@ -117,31 +120,32 @@ async def accept(request: Request, entry_id: UUID, offer_id: Annotated[UUID, For
                                 {"offer_id": str(offer_id)})
     except ApiError as problem:
         return trouble(request, problem, back="/visits", back_label="Your visits")
-    return go(f"/visits/{booked['id']}")
+    return go(f"/visits/{booked['id']}?v={booked['version']}")
 
 
 async def _step(request: Request, appointment_id: UUID,
                 step: str) -> HTMLResponse | RedirectResponse:
     api = Api(request, bearer(request))
     try:
-        await api.post(f"/bookings/{appointment_id}/{step}")
+        done = await api.post(f"/bookings/{appointment_id}/{step}")
     except ApiError as problem:
         return trouble(request, problem, back=f"/visits/{appointment_id}",
                        back_label="Back to the visit")
-    return go(f"/visits/{appointment_id}")
+    return go(f"/visits/{appointment_id}?v={done['version']}")
 
 
-async def _fresh(api: Api, appointment_id: UUID) -> dict[str, Any]:
-    """The visit as the read model has it, waiting a moment for a write just made (the page
-    after booking reads its own write; decision 0066)."""
+async def _fresh(api: Api, appointment_id: UUID, version: int) -> dict[str, Any]:
+    """The visit as the read model has it, at `version` or later: the page after a command
+    reads its own write (a moment of projection lag; decision 0066)."""
     for _ in range(READ_YOUR_WRITES):
         try:
             found: dict[str, Any] = await api.get(f"/bookings/{appointment_id}")
-            return found
+            if found["version"] >= version:
+                return found
         except ApiError as problem:
             if problem.status != 404:
                 raise
-            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)
     found = await api.get(f"/bookings/{appointment_id}")
     return found
 
@@ -174,3 +178,35 @@ async def receipt(request: Request, index: int) -> Response:
     return Response(json.dumps(receipts[index], indent=2), media_type="application/json",
                     headers={**HEADERS, "Content-Disposition":
                              f'attachment; filename="consent-receipt-{index + 1}.json"'})
+
+
+@router.get("/waitlist/join", response_model=None)
+async def join_page(request: Request, service_id: UUID) -> HTMLResponse | RedirectResponse:
+    api = Api(request, bearer(request))
+    if await me(api, request) is None:
+        return go("/sign-in")
+    try:
+        service = await api.get(f"/services/{service_id}")
+        clinics = await api.get("/clinics")
+    except ApiError as problem:
+        return trouble(request, problem)
+    today = datetime.now(UTC).date()
+    return render(request, "waitlist_join.html", service=service, clinics=[
+        c for c in clinics if service["modality"] in c["modalities"]],
+        today=today.isoformat(), until=(today + timedelta(days=14)).isoformat())
+
+
+@router.post("/waitlist/join", dependencies=[Csrf], response_model=None)
+async def join(request: Request, service_id: Annotated[UUID, Form()],
+               until: Annotated[date, Form()], clinic_id: Annotated[list[str], Form()] = []  # noqa: B006
+               ) -> HTMLResponse | RedirectResponse:
+    api = Api(request, bearer(request))
+    ends = datetime.combine(until, time(23, 59), UTC)
+    try:
+        await api.post("/waitlist/entries", {
+            "service_id": str(service_id), "not_after": ends.isoformat(),
+            "clinic_ids": [c for c in clinic_id if c]})
+    except ApiError as problem:
+        return trouble(request, problem, back=f"/waitlist/join?service_id={service_id}",
+                       back_label="Back to the waitlist")
+    return go("/visits?joined=1")

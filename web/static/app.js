@@ -22,18 +22,22 @@ function holdCountdown() {
   const shown = document.getElementById("countdown");
   const warning = document.getElementById("hold-warning");
   const status = document.getElementById("status");
-  let warned = false;
+  let said = "";
+  const say = (text) => {  // shown, and announced once, politely
+    if (text === said) return;
+    said = text;
+    warning.hidden = false;
+    warning.textContent = text;
+    status.textContent = text;
+  };
   const tick = () => {
     const left = Math.max(0, Math.round((ends - Date.now()) / 1000));
     const m = Math.floor(left / 60), s = String(left % 60).padStart(2, "0");
     shown.textContent = left > 0 ? `(${m}:${s} left)` : "(ended)";
-    if (left <= 60 && !warned) {
-      warned = true;
-      warning.hidden = false;
-      warning.textContent = left > 0
-        ? "Your hold ends in less than a minute. Choose \u201cKeep my time\u201d to keep it."
-        : "Your hold has ended. Pick the time again or another time.";
-      status.textContent = warning.textContent;  // announced once, politely
+    if (left === 0) {
+      say("Your hold has ended. Pick the time again or another time.");
+    } else if (left <= 60) {
+      say("Your hold ends in less than a minute. Choose \u201cKeep my time\u201d to keep it.");
     }
     if (left > 0) setTimeout(tick, 1000);
   };
