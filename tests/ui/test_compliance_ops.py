@@ -16,7 +16,7 @@ from domain.access import Role
 from infra.wiring.container import Container
 from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
 from tests.integration.ingest_support import EXAMPLES
-from tests.ui.conftest import PHONE, accessible, caught_up, shot
+from tests.ui.conftest import DESKTOP, PHONE, accessible, caught_up, shot
 
 
 def _sign_in(page: Page, container: Container, path: str, role: Role, subject: str) -> None:
@@ -65,6 +65,10 @@ def test_the_compliance_view_shows_the_timeline_of_a_booking(
     expect(page.locator("main")).not_to_contain_text("stiff neck")  # no PHI without a purpose
     accessible(page, "compliance timeline")
     shot(page, "6-compliance-timeline")
+    page.set_viewport_size(PHONE)  # the table scrolls in its own region, the page does not
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    accessible(page, "compliance timeline on a phone")
+    page.set_viewport_size(DESKTOP)
 
     page.get_by_role("link", name="This record as it stands now").click()
     expect(page.get_by_role("heading", name="Appointment record")).to_be_visible()
