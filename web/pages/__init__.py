@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from web.pages import booking, compliance, operations, visits
+from web.pages import booking, compliance, operations, staff, visits
 
-ROUTERS = [booking.router, visits.router, compliance.router, operations.router]
+ROUTERS = [booking.router, visits.router, compliance.router, operations.router,
+           staff.router]

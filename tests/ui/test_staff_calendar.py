@@ -1,0 +1,130 @@
+"""The front desk and providers in a real browser: sign in with a staff token, the day and week
+calendar (a booked visit, open time), time off that takes a time out of patient search, time
+off that would strand a booked visit refused with the visit named, check in and complete;
+every page checked by axe-core; the calendar's screenshot for the README (docs/ui/)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Page, expect
+
+from domain.access import Role
+from infra.wiring.container import Container
+from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
+from tests.ui.conftest import PHONE, accessible, caught_up, new_page, shot
+
+
+def _booked(client: TestClient, container: Container, token_for: Any) -> dict[str, Any]:
+    """A clinic open 08:00 to 18:00 and one visit booked tomorrow or later (clinic time)."""
+    ids = set_up_clinic(client, token_for, hours=("08:00", "18:00"))
+    caught_up(container)
+    slots = open_slots(client, ids["checkup"], limit=200)
+    first_day = slots[0]["clinic_local_start"][:10]
+    slot = next(s for s in slots if s["clinic_local_start"][:10] > first_day
+                and s["clinic_local_start"][11:16] == "10:00")
+    _, headers = sign_up(client, container, "ana@example.org")
+    booked = client.post("/bookings", headers=headers, json={"slot_id": slot["id"]})
+    assert booked.status_code == 201, booked.text
+    caught_up(container)
+    return {**ids, "slot": slot, "day": slot["clinic_local_start"][:10],
+            "appointment": booked.json()["id"]}
+
+
+def _sign_in(page: Page, token: dict[str, str]) -> None:
+    page.goto("/staff")
+    accessible(page, "staff sign-in")
+    page.get_by_label("Staff token").fill(token["Authorization"].removeprefix("Bearer "))
+    page.get_by_role("button", name="Sign in as staff").click()
+    expect(page.get_by_role("navigation", name="Staff")).to_be_visible()
+
+
+def _day(page: Page, day: str, view: str = "day") -> None:
+    page.get_by_label("Day", exact=True).fill(day)
+    page.get_by_label("Show").select_option(view)
+    page.get_by_role("button", name="Show", exact=True).click()
+
+
+def _open_on(client: TestClient, ids: dict[str, Any], day: str) -> list[dict[str, Any]]:
+    page = client.get("/slots", params={
+        "provider_id": ids["provider"], "start_from": f"{day}T00:00:00-05:00",
+        "start_to": f"{day}T23:59:59-05:00", "limit": 200})
+    assert page.status_code == 200, page.text
+    slots: list[dict[str, Any]] = page.json()["slots"]
+    return slots
+
+
+def test_a_provider_sees_the_day_takes_time_off_and_is_warned_of_a_stranded_visit(
+        page: Page, client: TestClient, container: Container, token_for: Any) -> None:
+    ids = _booked(client, container, token_for)
+    _sign_in(page, token_for(Role.provider, ids["provider"], clinics=[ids["clinic"]]))
+    _day(page, ids["day"])
+    agenda = page.locator(".agenda")
+    visit = agenda.locator(".entry.booked")
+    expect(visit).to_contain_text("Checkup")
+    expect(visit).to_contain_text("Ana Lima")
+    expect(visit).to_contain_text("10:00 AM")
+    expect(agenda.locator(".entry.open").first).to_contain_text("Open")
+    accessible(page, "day calendar")
+    shot(page, "5-provider-calendar")
+
+    _day(page, ids["day"], "week")
+    expect(page.locator(".week .day")).to_have_count(7)
+    expect(page.locator(".week .entry.booked")).to_contain_text("Checkup")
+    accessible(page, "week calendar")
+
+    # Time off on a later day: its times leave patient search.
+    later = (date.fromisoformat(ids["day"]) + timedelta(days=1)).isoformat()
+    assert _open_on(client, ids, later)
+    page.get_by_role("link", name="Hours and time off").click()
+    accessible(page, "hours")
+    page.get_by_label("Date").fill(later)
+    page.get_by_role("button", name="Add time off").click()
+    expect(page.get_by_role("status").filter(has_text="Time off is saved")).to_be_visible()
+    expect(page.get_by_text(f"{later}: the whole day")).to_be_visible()
+    caught_up(container)
+    assert _open_on(client, ids, later) == []
+
+    # Time off over the booked visit: refused, the visit named.
+    page.get_by_label("Date").fill(ids["day"])
+    page.get_by_label("From").fill("09:30")
+    page.get_by_label("Until").fill("11:00")
+    page.get_by_role("button", name="Add time off").click()
+    warning = page.get_by_role("alert")
+    expect(warning).to_contain_text("Not saved: 1 booked visit would be left outside")
+    expect(warning).to_contain_text("10:00 AM")
+    expect(warning).to_contain_text("Checkup with Ana Lima")
+    accessible(page, "hours with a stranded visit")
+    assert _open_on(client, ids, ids["day"])  # nothing changed on that day
+
+    # Weekly hours that start later leave the visit out as well: refused the same way.
+    for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"):
+        page.get_by_label(day.capitalize()).fill("11:00-18:00")
+    page.get_by_role("button", name="Save weekly hours").click()
+    expect(page.get_by_role("alert")).to_contain_text("Checkup with Ana Lima")
+
+
+def test_the_front_desk_checks_a_patient_in_and_completes_the_visit(
+        browser: Browser, live: str, client: TestClient, container: Container,
+        token_for: Any) -> None:
+    ids = _booked(client, container, token_for)
+    page = new_page(browser, live, viewport=PHONE)
+    _sign_in(page, token_for(Role.front_desk, "fd-1", clinics=[ids["clinic"]]))
+    _day(page, ids["day"])
+    visit = page.locator(".agenda .entry.booked")
+    expect(visit).to_contain_text("Booked")
+    accessible(page, "front desk day on a phone")
+    visit.get_by_role("button", name="Check in").click()
+    expect(page.get_by_role("status").filter(has_text="Checked in.")).to_be_visible()
+    expect(page.locator(".agenda .entry.booked")).to_contain_text("Checked in")
+    page.locator(".agenda .entry.booked").get_by_role("button", name="Complete").click()
+    expect(page.get_by_role("status").filter(has_text="Marked as completed.")).to_be_visible()
+    expect(page.locator(".agenda .entry.booked")).to_contain_text("Completed")
+    accessible(page, "front desk after completing")
+    page.get_by_role("link", name="Hours and time off").click()
+    expect(page.get_by_text("Only Dr. One or an administrator can change")).to_be_visible()
+    accessible(page, "hours, read only")
+    assert client.get(f"/bookings/{ids['appointment']}", headers=token_for(
+        Role.front_desk, "fd-1", clinics=[ids["clinic"]])).json()["status"] == "fulfilled"
