@@ -75,7 +75,7 @@ def test_the_compliance_view_shows_the_timeline_of_a_booking(
     expect(page.locator("main")).not_to_contain_text("stiff neck")
     accessible(page, "compliance record")
 
-    page.get_by_role("link", name="Compliance").first.click()
+    page.get_by_role("main").get_by_role("link", name="Compliance").click()
     page.get_by_label("Search by").select_option("actor")
     page.get_by_label("Id or actor").fill("nobody-at-all")
     page.get_by_role("button", name="Show the timeline").click()
@@ -118,7 +118,7 @@ def test_operations_shows_an_ingestion_run_with_its_rejected_rows(
         "Mars/Olympus")
     accessible(page, "ingestion run")
 
-    page.get_by_role("link", name="Operations").click()
+    page.get_by_role("main").get_by_role("link", name="Operations").click()
     page.get_by_role("button", name=f"Retry the VisitDischarged delivery {str(dead)[:8]}").click()
     expect(page.get_by_role("status").filter(has_text="pending again")).to_be_visible()
     expect(page.get_by_text("None: every webhook delivery was delivered")).to_be_visible()
