@@ -52,7 +52,9 @@ def go(path: str | URL, status: int = 303) -> RedirectResponse:
 
 def install_web(app: FastAPI) -> None:
     from web.pages import ROUTERS
+    from web.pages.common import SignInFirst
 
+    app.add_exception_handler(SignInFirst, lambda request, exc: go("/sign-in"))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router, include_in_schema=False)

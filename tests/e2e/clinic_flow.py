@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from fastapi.testclient import TestClient
 
 from domain.access import Role
 from infra.wiring.container import Container
 from tests.delivery import deliver
+from tests.driver import drive
 
 ADDRESS = {"line": "1 Main St", "city": "Boston", "state": "MA", "postal_code": "02110"}
 EVERY_DAY = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -88,3 +91,12 @@ def project_all(container: Container) -> None:
             CatchUpRunner(container.app, model).catch_up()
         finally:
             model.datastore.close()
+
+
+def miss(client: TestClient, container: Container, headers: dict[str, str],
+         slot: dict[str, Any]) -> None:
+    """Booked, and marked a no-show once its time came (the use case's clock moved on)."""
+    booked = client.post("/bookings", headers=headers, json={"slot_id": slot["id"]})
+    assert booked.status_code == 201, booked.text
+    start = datetime.fromisoformat(booked.json()["start"])
+    drive(container).mark_no_show(UUID(booked.json()["id"]), start + timedelta(minutes=10))

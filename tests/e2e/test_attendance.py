@@ -5,26 +5,14 @@ way to another time (docs/attendance.md)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 from fastapi.testclient import TestClient
 
 from domain.access import Role
 from infra.wiring.container import Container
 from tests.delivery import deliver
-from tests.driver import drive
-from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
-
-
-def _missed(client: TestClient, container: Container, headers: dict[str, str],
-            slot: dict[str, Any]) -> None:
-    """Booked, and marked a no-show once its time came (the use case's clock moved on)."""
-    booked = client.post("/bookings", headers=headers, json={"slot_id": slot["id"]})
-    assert booked.status_code == 201, booked.text
-    start = datetime.fromisoformat(booked.json()["start"])
-    drive(container).mark_no_show(UUID(booked.json()["id"]), start + timedelta(minutes=10))
+from tests.e2e.clinic_flow import miss, open_slots, set_up_clinic, sign_up
 
 
 def test_three_missed_visits_leave_one_upcoming_visit_at_a_time(
@@ -35,12 +23,12 @@ def test_three_missed_visits_leave_one_upcoming_visit_at_a_time(
     ana, headers = sign_up(client, container, "ana@example.org")
     _, ben = sign_up(client, container, "ben@example.org")
     for slot in slots[10:12]:
-        _missed(client, container, headers, slot)
+        miss(client, container, headers, slot)
     twice = client.post("/bookings", headers=headers, json={"slot_id": slots[20]["id"]})
     assert twice.status_code == 201, twice.text  # two misses: the rule does not apply yet
     assert client.post(f"/bookings/{twice.json()['id']}/cancel", headers=headers,
                        json={}).status_code == 200
-    _missed(client, container, headers, slots[12])
+    miss(client, container, headers, slots[12])
     project()
 
     history = client.get(f"/patients/{ana}/attendance", headers=headers)
@@ -68,7 +56,7 @@ def test_a_missed_visit_is_emailed_a_way_to_another_time(
     project()
     slots = open_slots(client, ids["checkup"], limit=20)
     _, headers = sign_up(client, container, "noor@example.org")
-    _missed(client, container, headers, slots[5])
+    miss(client, container, headers, slots[5])
     deliver(container)
     assert container.mailbox is not None
     [missed] = [m for m in container.mailbox.messages(20) if m["subject"] == "We missed you today"]

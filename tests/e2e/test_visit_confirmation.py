@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 from fastapi.testclient import TestClient
 
@@ -16,17 +15,21 @@ from domain.access import Role
 from infra.wiring.container import Container
 from infra.wiring.reminders import build_scheduler
 from tests.delivery import deliver
-from tests.driver import drive
-from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
+from tests.e2e.clinic_flow import miss, open_slots, set_up_clinic, sign_up
 from tests.e2e.waitlist_flow import entry, join, matching
 
 
-def _missed(client: TestClient, container: Container, headers: dict[str, str],
-            slot: dict[str, Any]) -> None:
-    booked = client.post("/bookings", headers=headers, json={"slot_id": slot["id"]})
-    assert booked.status_code == 201, booked.text
-    start = datetime.fromisoformat(booked.json()["start"])
-    drive(container).mark_no_show(UUID(booked.json()["id"]), start + timedelta(minutes=10))
+def _after_three_misses(client: TestClient, container: Container, token_for: Any,
+                        project: Any) -> tuple[dict[str, str], list[dict[str, Any]],
+                                               dict[str, str]]:
+    """A clinic, its open times, and Ana, who missed three visits there."""
+    ids = set_up_clinic(client, token_for)
+    project()
+    slots = open_slots(client, ids["checkup"], limit=200)
+    _, ana = sign_up(client, container, "ana@example.org")
+    for slot in slots[2:5]:
+        miss(client, container, ana, slot)
+    return ids, slots, ana
 
 
 def _a_day_ahead(slots: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -49,12 +52,7 @@ def _released_at(container: Container, project: Any, moment: datetime) -> int:
 
 def test_after_three_misses_an_unconfirmed_visit_is_released_and_offered_on(
         client: TestClient, container: Container, token_for: Any, project: Any) -> None:
-    ids = set_up_clinic(client, token_for)
-    project()
-    slots = open_slots(client, ids["checkup"], limit=200)
-    _, ana = sign_up(client, container, "ana@example.org")
-    for slot in slots[2:5]:
-        _missed(client, container, ana, slot)
+    ids, slots, ana = _after_three_misses(client, container, token_for, project)
     later = _a_day_ahead(slots)
     _, ben = sign_up(client, container, "ben@example.org")
     waiting = join(client, ben, ids["checkup"], later[-1]["end"])
@@ -87,13 +85,8 @@ def test_after_three_misses_an_unconfirmed_visit_is_released_and_offered_on(
 
 def test_a_confirmed_visit_stays_and_only_its_patient_or_staff_confirm_it(
         client: TestClient, container: Container, token_for: Any, project: Any) -> None:
-    ids = set_up_clinic(client, token_for)
-    project()
-    slots = open_slots(client, ids["checkup"], limit=200)
-    _, ana = sign_up(client, container, "ana@example.org")
+    ids, slots, ana = _after_three_misses(client, container, token_for, project)
     _, ben = sign_up(client, container, "ben@example.org")
-    for slot in slots[2:5]:
-        _missed(client, container, ana, slot)
     booked = client.post("/bookings", headers=ana, json={"slot_id": _a_day_ahead(slots)[0]["id"]})
     assert booked.status_code == 201, booked.text
     visit, deadline = booked.json()["id"], datetime.fromisoformat(booked.json()["confirm_by"])
@@ -111,12 +104,7 @@ def test_a_confirmed_visit_stays_and_only_its_patient_or_staff_confirm_it(
 
 def test_a_clinic_sets_its_own_rule_and_returns_to_the_default(
         client: TestClient, container: Container, token_for: Any, project: Any) -> None:
-    ids = set_up_clinic(client, token_for)
-    project()
-    slots = open_slots(client, ids["checkup"], limit=200)
-    _, ana = sign_up(client, container, "ana@example.org")
-    for slot in slots[2:5]:
-        _missed(client, container, ana, slot)
+    ids, slots, ana = _after_three_misses(client, container, token_for, project)
     path = f"/clinics/{ids['clinic']}/no-show-policy"
     default = client.get(path)
     assert default.status_code == 200 and default.json()["source"] == "default"

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from web.api import Api, ApiError
 from web.app import go, render
-from web.pages.common import me, trouble
+from web.pages.common import SignedIn, me, trouble
 from web.session import HOLD, SESSION, SIGN_IN, bearer, checked_csrf, forget, held, remember
 from web.words import plain
 
@@ -218,12 +218,9 @@ async def sign_out(request: Request) -> RedirectResponse:
 
 # Consent --------------------------------------------------------------------------------
 @router.post("/consent", dependencies=[Csrf], response_model=None)
-async def consent(request: Request, purpose: Annotated[list[str], Form()]
+async def consent(request: Request, signed: SignedIn, purpose: Annotated[list[str], Form()]
                   ) -> HTMLResponse | RedirectResponse:
-    api = Api(request, bearer(request))
-    person = await me(api, request)
-    if person is None:
-        return go("/sign-in")
+    api, person = signed.api, signed.person
     policies = {p["purpose"]: p for p in await api.get("/consent-policies")}
     try:
         for wanted in purpose:

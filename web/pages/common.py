@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
 from web.api import Api, ApiError
@@ -22,6 +23,27 @@ async def me(api: Api, request: Request) -> dict[str, Any] | None:
     except ApiError:
         return None
     return found
+
+
+class SignInFirst(Exception):
+    """The page is for a signed-in person: the sign-in page instead (web/app.py)."""
+
+
+@dataclass(frozen=True)
+class Signed:
+    api: Api  # as the signed-in person
+    person: dict[str, Any]  # GET /me: subject, role, scopes, clinics
+
+
+async def signed_in(request: Request) -> Signed:
+    api = Api(request, bearer(request))
+    person = await me(api, request)
+    if person is None:
+        raise SignInFirst
+    return Signed(api, person)
+
+
+SignedIn = Annotated[Signed, Depends(signed_in)]
 
 
 def trouble(request: Request, problem: ApiError, *, back: str = "/",

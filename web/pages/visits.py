@@ -15,7 +15,7 @@ from icalendar import Calendar, Event
 
 from web.api import Api, ApiError
 from web.app import HEADERS, go, render
-from web.pages.common import me, trouble
+from web.pages.common import SignedIn, trouble
 from web.session import bearer, checked_csrf
 
 router = APIRouter(default_response_class=HTMLResponse)
@@ -24,11 +24,8 @@ Csrf = Depends(checked_csrf)
 
 
 @router.get("/visits", response_model=None)
-async def visits(request: Request) -> HTMLResponse | RedirectResponse:
-    api = Api(request, bearer(request))
-    person = await me(api, request)
-    if person is None:
-        return go("/sign-in")
+async def visits(request: Request, signed: SignedIn) -> HTMLResponse:
+    api, person = signed.api, signed.person
     try:
         mine = await api.get(f"/patients/{person['subject']}/appointments")
         waiting = await api.get("/waitlist/entries")
@@ -43,12 +40,10 @@ async def visits(request: Request) -> HTMLResponse | RedirectResponse:
 
 
 @router.get("/visits/{appointment_id}", response_model=None)
-async def visit(request: Request, appointment_id: UUID,
-                v: int = 1) -> HTMLResponse | RedirectResponse:
+async def visit(request: Request, appointment_id: UUID, signed: SignedIn,
+                v: int = 1) -> HTMLResponse:
     """One visit; `v`: the version a command just answered (wait for the read model)."""
-    api = Api(request, bearer(request))
-    if await me(api, request) is None:
-        return go("/sign-in")
+    api = signed.api
     try:
         found = await _fresh(api, appointment_id, v)
         clinic = await api.get(f"/clinics/{found['clinic_id']}")
@@ -155,23 +150,15 @@ def _items(page: Any) -> list[dict[str, Any]]:
 
 
 @router.get("/consents", response_model=None)
-async def consents(request: Request) -> HTMLResponse | RedirectResponse:
-    api = Api(request, bearer(request))
-    person = await me(api, request)
-    if person is None:
-        return go("/sign-in")
-    receipts = await api.get(f"/patients/{person['subject']}/consents")
+async def consents(request: Request, signed: SignedIn) -> HTMLResponse:
+    receipts = await signed.api.get(f"/patients/{signed.person['subject']}/consents")
     return render(request, "consents.html", receipts=receipts)
 
 
 @router.get("/consents/{index}.json", response_model=None)
-async def receipt(request: Request, index: int) -> Response:
+async def receipt(request: Request, index: int, signed: SignedIn) -> Response:
     """One signed receipt, as the API gave it: verifiable offline (docs/compliance.md)."""
-    api = Api(request, bearer(request))
-    person = await me(api, request)
-    if person is None:
-        return go("/sign-in")
-    receipts = await api.get(f"/patients/{person['subject']}/consents")
+    receipts = await signed.api.get(f"/patients/{signed.person['subject']}/consents")
     if not 0 <= index < len(receipts):
         return trouble(request, ApiError(404, "not-found", ""), back="/consents",
                        back_label="Your receipts")
@@ -181,10 +168,8 @@ async def receipt(request: Request, index: int) -> Response:
 
 
 @router.get("/waitlist/join", response_model=None)
-async def join_page(request: Request, service_id: UUID) -> HTMLResponse | RedirectResponse:
-    api = Api(request, bearer(request))
-    if await me(api, request) is None:
-        return go("/sign-in")
+async def join_page(request: Request, service_id: UUID, signed: SignedIn) -> HTMLResponse:
+    api = signed.api
     try:
         service = await api.get(f"/services/{service_id}")
         clinics = await api.get("/clinics")
