@@ -20,11 +20,11 @@ from tests.ui.conftest import DESKTOP, PHONE, accessible, caught_up, shot
 
 
 def _sign_in(page: Page, container: Container, path: str, role: Role, subject: str) -> None:
-    page.goto(path)
+    page.goto(path)  # signed out: the staff sign-in, which comes back here
     expect(page.get_by_role("heading", name="Staff sign-in")).to_be_visible()
     accessible(page, f"sign-in for {path}")
     page.get_by_label("Staff token").fill(container.tokens.issue(role, subject, 600))
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in as staff").click()
 
 
 def test_the_compliance_view_shows_the_timeline_of_a_booking(

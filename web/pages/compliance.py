@@ -3,9 +3,7 @@ appointment, provider, clinic or actor; the consents behind a booking; a record 
 the integrity of the event log (the newest signed checkpoint, its signature checked); how to
 export. Search terms are POSTed, never put in a URL (an actor may be named by an email);
 ids are fine in a URL, so every id on a timeline links to its own timeline.
-
-Until the staff sign-in (`/staff`) lands, staff sign in here with a token from `clinic token
-issue` (development), kept in the same session cookie as every other sign-in."""
+Staff sign in at `/staff` (web/pages/staff.py), which brings them back here."""
 
 from __future__ import annotations
 
@@ -19,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from web.api import Api, ApiError
 from web.app import go, render
 from web.pages.common import me, trouble
-from web.session import SESSION, bearer, checked_csrf, remember
+from web.session import bearer, checked_csrf
 from web.words import plain
 
 router = APIRouter(default_response_class=HTMLResponse)
@@ -28,7 +26,7 @@ KINDS = {"patient": "Patient id", "appointment": "Appointment id", "provider": "
          "clinic": "Clinic id", "record": "Any record id", "actor": "Actor (who acted)"}
 BY_ID = ("patient", "appointment", "provider", "clinic", "record")
 PAGE = 100
-HOME = {"compliance": "/compliance", "admin": "/ops"}  # where each staff role starts
+PAGES = {"compliance": "/compliance", "admin": "/ops"}  # each role's pages here
 
 
 async def staff(request: Request, role: str) -> tuple[Api, dict[str, Any] | None]:
@@ -39,33 +37,13 @@ async def staff(request: Request, role: str) -> tuple[Api, dict[str, Any] | None
 
 
 def sign_in_first(request: Request, role: str) -> HTMLResponse | RedirectResponse:
-    """Signed out, or signed in with another role: the staff sign-in, saying which role."""
+    """Signed out: the staff sign-in (`/staff`), back here after it. Signed in with another
+    role: the same form, saying which role this page is for."""
+    here = PAGES[role]
     if bearer(request) is None:
-        return go(f"/compliance/sign-in?{urlencode({'role': role})}")
-    return render(request, "compliance_sign_in.html", status=403, role=role,
+        return go(f"/staff?{urlencode({'after': here})}")
+    return render(request, "staff_sign_in.html", status=403, patient=False, after=here,
                   message=f"This page is for the {role} role. Sign in with a {role} token.")
-
-
-# Staff sign-in with a token (development: `clinic token issue`) ------------------------
-@router.get("/compliance/sign-in", response_model=None)
-async def sign_in_page(request: Request, role: str = "compliance") -> HTMLResponse:
-    return render(request, "compliance_sign_in.html", role=role if role in HOME else "compliance")
-
-
-@router.post("/compliance/sign-in", dependencies=[Csrf], response_model=None)
-async def sign_in(request: Request, token: Annotated[str, Form(max_length=4000)],
-                  role: Annotated[str, Form(max_length=20)] = "compliance"
-                  ) -> HTMLResponse | RedirectResponse:
-    token = token.strip().removeprefix("Bearer ").strip()
-    try:
-        person = await Api(request, token).get("/me")
-    except ApiError as problem:
-        return render(request, "compliance_sign_in.html", status=400, role=role,
-                      message="That token was not accepted: it may have expired. Issue a "
-                      "new one." if problem.status == 401 else plain(problem))
-    response = go(HOME.get(person["role"], "/"))
-    remember(response, request, SESSION, token)
-    return response
 
 
 # The officer's start: search, integrity, export ----------------------------------------
