@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from domain.access import Role
 from infra.wiring.container import Container
-from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
+from tests.e2e.clinic_flow import EVERY_DAY, open_slots, set_up_clinic, sign_up
 from tests.ui.conftest import PHONE, accessible, caught_up, new_page, shot
 
 
@@ -59,7 +59,19 @@ def _open_on(client: TestClient, ids: dict[str, Any], day: str) -> list[dict[str
 def test_a_provider_sees_the_day_takes_time_off_and_is_warned_of_a_stranded_visit(
         page: Page, client: TestClient, container: Container, token_for: Any) -> None:
     ids = _booked(client, container, token_for)
+    # A patient is choosing 1 PM; the provider is off from 4 PM (the admin recorded it).
+    held = next(s for s in open_slots(client, ids["checkup"], limit=200)
+                if s["clinic_local_start"].startswith(f"{ids['day']}T13:00"))
+    assert client.post("/holds", json={"slot_id": held["id"]}).status_code == 201
     _sign_in(page, token_for(Role.provider, ids["provider"], clinics=[ids["clinic"]]))
+    page.get_by_role("link", name="Hours and time off").click()
+    page.get_by_label("Date").fill(ids["day"])
+    page.get_by_label("From").fill("16:00")
+    page.get_by_label("Until").fill("18:00")
+    page.get_by_role("button", name="Add time off").click()
+    expect(page.get_by_text(f"{ids['day']}: 16:00\u201318:00")).to_be_visible()
+    caught_up(container)
+    page.get_by_role("link", name="Day", exact=True).click()
     _day(page, ids["day"])
     agenda = page.locator(".agenda")
     visit = agenda.locator(".entry.booked")
@@ -67,6 +79,9 @@ def test_a_provider_sees_the_day_takes_time_off_and_is_warned_of_a_stranded_visi
     expect(visit).to_contain_text("Ana Lima")
     expect(visit).to_contain_text("10:00 AM")
     expect(agenda.locator(".entry.open").first).to_contain_text("Open")
+    expect(agenda.locator(".entry.held")).to_contain_text("1:00 PM")
+    expect(agenda.locator(".entry.blocked")).to_contain_text("4:00 PM")
+    expect(page.get_by_text("Hours: 08:00\u201316:00")).to_be_visible()
     accessible(page, "day calendar")
     shot(page, "5-provider-calendar")
 
@@ -123,8 +138,45 @@ def test_the_front_desk_checks_a_patient_in_and_completes_the_visit(
     expect(page.get_by_role("status").filter(has_text="Marked as completed.")).to_be_visible()
     expect(page.locator(".agenda .entry.booked")).to_contain_text("Completed")
     accessible(page, "front desk after completing")
+
+    # Two more visits that day: one cancelled for the patient, one handed to Dr. Two.
+    admin = token_for(Role.admin)
+    other = client.post("/providers", headers=admin, json={
+        "display_name": "Dr. Two", "clinic_ids": [ids["clinic"]],
+        "service_ids": [ids["checkup"]]}).json()
+    assert client.put(f"/providers/{other['id']}/availability/{ids['clinic']}", headers=admin,
+                      json={"weekly": {d: [["08:00", "18:00"]] for d in EVERY_DAY},
+                            "granularity_minutes": 30, "horizon_days": 5}).status_code == 200
+    _, headers = sign_up(client, container, "bo@example.org", given_name="Bo",
+                         family_name="Reyes")
+    for at in ("11:00", "12:00"):
+        slot = next(s for s in open_slots(client, ids["checkup"], limit=200)
+                    if s["clinic_local_start"].startswith(f"{ids['day']}T{at}")
+                    and s["provider"]["id"] == ids["provider"])
+        assert client.post("/bookings", headers=headers,
+                           json={"slot_id": slot["id"]}).status_code == 201
+    caught_up(container)
+    page.reload()
+    eleven = page.locator(".agenda .entry.booked").filter(has_text="11:00 AM")
+    expect(eleven).to_contain_text("Bo Reyes")
+    eleven.get_by_role("button", name="Cancel for the patient").click()
+    expect(page.get_by_role("status").filter(has_text="Cancelled for the patient.")
+           ).to_be_visible()
+    expect(page.locator(".agenda .entry.booked").filter(has_text="11:00 AM")
+           ).to_contain_text("Cancelled")
+    noon = page.locator(".agenda .entry.booked").filter(has_text="12:00 PM")
+    noon.get_by_label("Hand off to").select_option(label="Dr. Two")
+    noon.get_by_role("button", name="Hand off").click()
+    expect(page.get_by_role("status").filter(has_text="Handed off.")).to_be_visible()
+    expect(page.locator(".agenda .entry.booked").filter(has_text="12:00 PM")).to_have_count(0)
+    page.get_by_label("Provider").select_option(label="Dr. Two")
+    page.get_by_role("button", name="Show", exact=True).click()
+    expect(page.locator(".agenda .entry.booked").filter(has_text="12:00 PM")
+           ).to_contain_text("Bo Reyes")
+    accessible(page, "front desk, the other provider's day")
+
     page.get_by_role("link", name="Hours and time off").click()
-    expect(page.get_by_text("Only Dr. One or an administrator can change")).to_be_visible()
+    expect(page.get_by_text("Only Dr. Two or an administrator can change")).to_be_visible()
     accessible(page, "hours, read only")
     assert client.get(f"/bookings/{ids['appointment']}", headers=token_for(
         Role.front_desk, "fd-1", clinics=[ids["clinic"]])).json()["status"] == "fulfilled"

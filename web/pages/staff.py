@@ -32,8 +32,6 @@ from web.words import plain
 router = APIRouter(default_response_class=HTMLResponse)
 Csrf = Depends(checked_csrf)
 STAFF = ("provider", "front_desk", "admin")
-ELSEWHERE = {"compliance": "/compliance"}  # staff whose pages are not the calendar
-AFTER_SIGN_IN = ("/compliance", "/ops")  # pages a sign-in may lead back to (no open redirect)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 STATUS_WORDS = {"booked": "Booked", "checked-in": "Checked in", "fulfilled": "Completed",
                 "cancelled": "Cancelled", "noshow": "Did not come"}
@@ -54,17 +52,15 @@ SETTLE = 30  # tries, 0.1 s apart: until the read model shows a day-of action ju
 
 # Sign-in ----------------------------------------------------------------------------------
 @router.get("/staff", response_model=None)
-async def staff_home(request: Request, after: str = "") -> HTMLResponse | RedirectResponse:
+async def staff_home(request: Request) -> HTMLResponse | RedirectResponse:
     person = await me(Api(request, bearer(request)), request)
-    if person is not None and (person["role"] in STAFF or person["role"] in ELSEWHERE):
-        return go(_staff_start(person["role"], after))
-    return render(request, "staff_sign_in.html", patient=person is not None,
-                  after=after if after in AFTER_SIGN_IN else "")
+    if person is not None and person["role"] in STAFF:
+        return go("/staff/calendar")
+    return render(request, "staff_sign_in.html", patient=person is not None)
 
 
 @router.post("/staff/sign-in", dependencies=[Csrf], response_model=None)
-async def staff_sign_in(request: Request, token: Annotated[str, Form()] = "",
-                        after: Annotated[str, Form()] = ""
+async def staff_sign_in(request: Request, token: Annotated[str, Form()] = ""
                         ) -> HTMLResponse | RedirectResponse:
     token = token.strip().removeprefix("Bearer ").strip()
     person = None
@@ -73,20 +69,14 @@ async def staff_sign_in(request: Request, token: Annotated[str, Form()] = "",
             person = await Api(request, token).get("/me")
         except ApiError:
             person = None
-    if person is None or not (person["role"] in STAFF or person["role"] in ELSEWHERE):
+    if person is None or person["role"] not in STAFF:
         return render(request, "staff_sign_in.html", status=400, patient=False,
-                      after=after if after in AFTER_SIGN_IN else "",
                       message="That token did not sign you in as staff: it may have expired "
                               "or belong to another kind of account. Issue a new one and "
                               "paste it again.")
-    response = go(_staff_start(person["role"], after))
+    response = go("/staff/calendar")
     remember(response, request, SESSION, token)
     return response
-
-
-def _staff_start(role: str, after: str) -> str:
-    """Back to the staff page that asked for the sign-in, or the role's own start."""
-    return after if after in AFTER_SIGN_IN else ELSEWHERE.get(role, "/staff/calendar")
 
 
 # The calendar -----------------------------------------------------------------------------
@@ -359,9 +349,16 @@ async def add_time_off(request: Request) -> HTMLResponse | RedirectResponse:
             return "Give both a start and an end time, or neither for the whole day."
         if start and _ranges(f"{start}-{end}") is None:
             return "The time off must end after it starts."
-        kept = [e for e in rules.get("exceptions", []) if e["date"] != on]
-        extra = {"date": on, "kind": "off", "intervals": [[start, end]] if start else []}
-        return {**rules, "exceptions": sorted([*kept, extra], key=lambda e: e["date"])}
+        exceptions = rules.get("exceptions", [])
+        kept = [e for e in exceptions if not (e["date"] == on and e["kind"] == "off")]
+        before = [e for e in exceptions if e["date"] == on and e["kind"] == "off"]
+        whole = not start or any(not e["intervals"] for e in before)
+        spans = [] if whole else _merged_minutes(
+            [(_minutes(a), _minutes(b)) for e in before for a, b in e["intervals"]]
+            + [(_minutes(start), _minutes(end))])
+        off = {"date": on, "kind": "off", "intervals": [] if whole else [
+            [f"{a // 60:02d}:{a % 60:02d}", f"{b // 60:02d}:{b % 60:02d}"] for a, b in spans]}
+        return {**rules, "exceptions": sorted([*kept, off], key=lambda e: e["date"])}
 
     return await _change(request, form, change, "time-off")
 
