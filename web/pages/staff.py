@@ -32,6 +32,8 @@ from web.words import plain
 router = APIRouter(default_response_class=HTMLResponse)
 Csrf = Depends(checked_csrf)
 STAFF = ("provider", "front_desk", "admin")
+ELSEWHERE = {"compliance": "/compliance"}  # staff whose pages are not the calendar
+AFTER_SIGN_IN = ("/compliance", "/ops")  # pages a sign-in may lead back to (no open redirect)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 STATUS_WORDS = {"booked": "Booked", "checked-in": "Checked in", "fulfilled": "Completed",
                 "cancelled": "Cancelled", "noshow": "Did not come"}
@@ -52,15 +54,17 @@ SETTLE = 30  # tries, 0.1 s apart: until the read model shows a day-of action ju
 
 # Sign-in ----------------------------------------------------------------------------------
 @router.get("/staff", response_model=None)
-async def staff_home(request: Request) -> HTMLResponse | RedirectResponse:
+async def staff_home(request: Request, after: str = "") -> HTMLResponse | RedirectResponse:
     person = await me(Api(request, bearer(request)), request)
-    if person is not None and person["role"] in STAFF:
-        return go("/staff/calendar")
-    return render(request, "staff_sign_in.html", patient=person is not None)
+    if person is not None and (person["role"] in STAFF or person["role"] in ELSEWHERE):
+        return go(_staff_start(person["role"], after))
+    return render(request, "staff_sign_in.html", patient=person is not None,
+                  after=after if after in AFTER_SIGN_IN else "")
 
 
 @router.post("/staff/sign-in", dependencies=[Csrf], response_model=None)
-async def staff_sign_in(request: Request, token: Annotated[str, Form()] = ""
+async def staff_sign_in(request: Request, token: Annotated[str, Form()] = "",
+                        after: Annotated[str, Form()] = ""
                         ) -> HTMLResponse | RedirectResponse:
     token = token.strip().removeprefix("Bearer ").strip()
     person = None
@@ -69,14 +73,20 @@ async def staff_sign_in(request: Request, token: Annotated[str, Form()] = ""
             person = await Api(request, token).get("/me")
         except ApiError:
             person = None
-    if person is None or person["role"] not in STAFF:
+    if person is None or not (person["role"] in STAFF or person["role"] in ELSEWHERE):
         return render(request, "staff_sign_in.html", status=400, patient=False,
+                      after=after if after in AFTER_SIGN_IN else "",
                       message="That token did not sign you in as staff: it may have expired "
                               "or belong to another kind of account. Issue a new one and "
                               "paste it again.")
-    response = go("/staff/calendar")
+    response = go(_staff_start(person["role"], after))
     remember(response, request, SESSION, token)
     return response
+
+
+def _staff_start(role: str, after: str) -> str:
+    """Back to the staff page that asked for the sign-in, or the role's own start."""
+    return after if after in AFTER_SIGN_IN else ELSEWHERE.get(role, "/staff/calendar")
 
 
 # The calendar -----------------------------------------------------------------------------
