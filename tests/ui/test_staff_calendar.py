@@ -119,6 +119,19 @@ def test_a_provider_sees_the_day_takes_time_off_and_is_warned_of_a_stranded_visi
         page.get_by_label(day.capitalize()).fill("11:00-18:00")
     page.get_by_role("button", name="Save weekly hours").click()
     expect(page.get_by_role("alert")).to_contain_text("Checkup with Ana Lima")
+    expect(page.get_by_label("Monday")).to_have_value("11:00-18:00")  # as entered, to fix
+
+    # Longer hours strand nothing: saved. Time off removed: that day is offered again.
+    for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"):
+        page.get_by_label(day.capitalize()).fill("07:00-12:00, 13:00-19:00")
+    page.get_by_role("button", name="Save weekly hours").click()
+    expect(page.get_by_role("status").filter(has_text="weekly hours are saved")).to_be_visible()
+    expect(page.get_by_label("Friday")).to_have_value("07:00-12:00, 13:00-19:00")
+    page.get_by_role("button", name=f"Remove the time off on {later}").click()
+    expect(page.get_by_role("status").filter(has_text="Time off is removed")).to_be_visible()
+    caught_up(container)
+    assert _open_on(client, ids, later)
+    accessible(page, "hours after saving")
 
 
 def test_the_front_desk_checks_a_patient_in_and_completes_the_visit(
