@@ -57,7 +57,8 @@ def _open_on(client: TestClient, ids: dict[str, Any], day: str) -> list[dict[str
 
 
 def test_a_provider_sees_the_day_takes_time_off_and_is_warned_of_a_stranded_visit(
-        page: Page, client: TestClient, container: Container, token_for: Any) -> None:
+        page: Page, browser: Browser, live: str, client: TestClient, container: Container,
+        token_for: Any) -> None:
     ids = _booked(client, container, token_for)
     # A patient is choosing 1 PM; the provider is off from 4 PM (the admin recorded it).
     held = next(s for s in open_slots(client, ids["checkup"], limit=200)
@@ -101,6 +102,10 @@ def test_a_provider_sees_the_day_takes_time_off_and_is_warned_of_a_stranded_visi
     expect(page.get_by_text(f"{later}: the whole day")).to_be_visible()
     caught_up(container)
     assert _open_on(client, ids, later) == []
+    patient = new_page(browser, live)
+    patient.goto(f"/times?service_id={ids['checkup']}&day={later}")
+    expect(patient.get_by_text("No open times that day.")).to_be_visible()
+    patient.context.close()
 
     # Time off over the booked visit: refused, the visit named.
     page.get_by_label("Date").fill(ids["day"])
