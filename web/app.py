@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import URL
 
-from web.session import CSRF, bearer, csrf_token, remember
+from web.session import CSRF, FormExpired, bearer, csrf_token, remember
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
@@ -55,6 +55,10 @@ def install_web(app: FastAPI) -> None:
     from web.pages.common import SignInFirst
 
     app.add_exception_handler(SignInFirst, lambda request, exc: go("/sign-in"))
+    app.add_exception_handler(FormExpired, lambda request, exc: render(
+        request, "problem.html", status=403, back="/", back_label="Start again",
+        message="This form had expired, so nothing was done. Go back, reload the page and "
+                "try again."))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router, include_in_schema=False)

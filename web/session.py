@@ -7,7 +7,7 @@ import json
 import secrets
 from typing import Any, Literal
 
-from fastapi import Form, HTTPException, Request, Response
+from fastapi import Form, Request, Response
 
 SESSION = "clinic_session"  # the bearer token: a patient's session or a staff token
 HOLD = "clinic_hold"  # the held slot: ids, the hold's secret, when it lapses
@@ -28,11 +28,15 @@ def csrf_token(request: Request) -> str:
     return str(token)
 
 
+class FormExpired(Exception):
+    """A post without the CSRF token of the browser's cookie: refused (403, web/app.py)."""
+
+
 async def checked_csrf(request: Request, csrf: str = Form("")) -> None:
     """A form post must carry the token of the browser's cookie (SameSite=Strict)."""
     cookie = request.cookies.get(CSRF, "")
     if not cookie or not secrets.compare_digest(cookie, csrf):
-        raise HTTPException(403, "The form expired. Go back, reload the page and try again.")
+        raise FormExpired
 
 
 def remember(response: Response, request: Request, name: str, value: str,
