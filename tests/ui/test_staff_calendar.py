@@ -192,9 +192,19 @@ def test_the_front_desk_checks_a_patient_in_and_completes_the_visit(
     expect(page.locator(".agenda .entry.booked").filter(has_text="12:00 PM")
            ).to_contain_text("Bo Reyes")
     accessible(page, "front desk, the other provider's day")
+    page.get_by_label("Provider").select_option(label="Every provider")
+    page.get_by_role("button", name="Show", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("every provider")
+    one = page.locator("section.provider").filter(
+        has=page.get_by_role("heading", name="Dr. One", level=2))
+    two = page.locator("section.provider").filter(
+        has=page.get_by_role("heading", name="Dr. Two", level=2))
+    expect(one.locator(".entry.booked")).to_have_count(2)  # completed, cancelled
+    expect(two.locator(".entry.booked")).to_contain_text("Bo Reyes")
+    accessible(page, "front desk, every provider's day")
 
     page.get_by_role("link", name="Hours and time off").click()
-    expect(page.get_by_text("Only Dr. Two or an administrator can change")).to_be_visible()
+    expect(page.get_by_text("Only Dr. One or an administrator can change")).to_be_visible()
     accessible(page, "hours, read only")
     assert client.get(f"/bookings/{ids['appointment']}", headers=token_for(
         Role.front_desk, "fd-1", clinics=[ids["clinic"]])).json()["status"] == "fulfilled"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -32,6 +32,7 @@ from web.words import plain
 router = APIRouter(default_response_class=HTMLResponse)
 Csrf = Depends(checked_csrf)
 STAFF = ("provider", "front_desk", "admin")
+EVERYONE = "all"  # the calendar of every provider at the clinic
 ELSEWHERE = {"compliance": "/compliance"}  # staff whose pages are not the calendar
 AFTER_SIGN_IN = ("/compliance", "/ops")  # pages a sign-in may lead back to (no open redirect)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -147,6 +148,16 @@ async def _desk(request: Request, clinic_id: str | None,
                 datetime.now(zone).date())
 
 
+@dataclass
+class Column:
+    """One provider's days in the calendar, and who else could take their visits."""
+
+    provider: dict[str, Any]
+    has_hours: bool
+    days: list[Day]
+    others: list[dict[str, Any]]
+
+
 @router.get("/staff/calendar", response_model=None)
 async def calendar(request: Request, clinic: str | None = None, provider: str | None = None,
                    day: str | None = None, view: str = "day",
@@ -158,23 +169,31 @@ async def calendar(request: Request, clinic: str | None = None, provider: str | 
         shown = _date(day) or desk.today
         if view == "week":
             shown = shown - timedelta(days=shown.weekday())
-        days: list[Day] = []
-        rules = None
-        if desk.provider is not None:
-            rules = await _rules(desk)
-            span = range(7 if view == "week" else 1)
-            days = list(await asyncio.gather(*(
-                _day(desk, rules, shown + timedelta(days=n)) for n in span)))
+        everyone = provider == EVERYONE and len(desk.providers) > 1
+        chosen = desk.providers if everyone else [desk.provider] if desk.provider else []
+        columns = list(await asyncio.gather(*(
+            _column(replace(desk, provider=p), shown, 7 if view == "week" else 1)
+            for p in chosen)))
     except ApiError as problem:
         return trouble(request, problem, back="/staff", back_label="Staff sign-in")
     step = 7 if view == "week" else 1
+    here = _here(desk, shown, view)
+    if everyone:
+        here["provider"] = EVERYONE
     return render(request, "staff_calendar.html", desk=desk, view=view, day=shown,
-                  days=days, has_hours=rules is not None, done=DONE_WORDS.get(done or ""),
+                  columns=columns, everyone=everyone, done=DONE_WORDS.get(done or ""),
                   earlier=shown - timedelta(days=step), later=shown + timedelta(days=step),
-                  others=[p for p in desk.providers
-                          if desk.provider and p["id"] != desk.provider["id"]],
-                  status_words=STATUS_WORDS, here=_here(desk, shown, view), current=view,
+                  status_words=STATUS_WORDS, here=here, current=view,
                   now=datetime.now(desk.zone))
+
+
+async def _column(desk: Desk, first: date, days: int) -> Column:
+    assert desk.provider is not None
+    rules = await _rules(desk)
+    found = list(await asyncio.gather(*(_day(desk, rules, first + timedelta(days=n))
+                                        for n in range(days))))
+    return Column(desk.provider, rules is not None, found,
+                  [p for p in desk.providers if p["id"] != desk.provider["id"]])
 
 
 async def _rules(desk: Desk) -> dict[str, Any] | None:
