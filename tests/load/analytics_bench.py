@@ -19,9 +19,11 @@ registered, verified and consented (tests/load/booking_bench.py), then:
    long ago the oldest event it had not applied was recorded).
 2. Rebuild: the event log is grown to each of `--sizes` events with appointments written
    straight through the event store in large batches by `--writers` processes (booked; a
-   tenth moved; then a fifth cancelled, a tenth no-shows, half checked in and completed; no
-   request path, so a million events take minutes, not hours), and `clinic projections
-   rebuild analytics` replays the whole log from position zero in a process of its own.
+   tenth moved; then a fifth cancelled, a tenth no-shows, half checked in and completed;
+   over `--providers` providers in 12 clinics and the next 60 days, about 17 visits a
+   provider-day at 1M events; no request path, so a million events take minutes, not
+   hours), and `clinic projections rebuild analytics` replays the whole log from position
+   zero in a process of its own.
    Prints its wall time, events/s, and the p50/p95/p99 of the time between its commits (one
    per batch of 2,000 events; the tracking position sampled every 50 ms).
 3. This machine's pgbench simple-update baseline, in the same run.
@@ -183,6 +185,20 @@ def _generator(settings: Settings, plan: list[tuple[UUID, UUID, UUID, int, str]]
         out.put(written)
 
 
+def more_providers(settings: Settings, world: World, total: int) -> list[UUID]:
+    """Providers beyond the World's (registered, without published hours) until `total`: the
+    generated visits spread over them, about 17 a provider-day at 1M events, as in a real
+    network, rather than hundreds on each of the World's few."""
+    seeder = seeding_driver(settings)
+    try:
+        return [seeder.register_provider(
+            f"Provider {n:04d}", [world.clinics[n % len(world.clinics)]],
+            [world.services[n % 2 * 2], world.services[n % 2 * 2 + 1]])
+            for n in range(len(world.providers), total)]
+    finally:
+        seeder.close()
+
+
 def grow_log(settings: Settings, plan: list[tuple[UUID, UUID, UUID, int, str]],
              patients: list[UUID], target: int, writers: int) -> dict[str, float]:
     """Grow the event log to `target` events with `writers` generator processes."""
@@ -267,13 +283,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="200000,1000000",
                         help="event-log sizes to rebuild at, rising")
     parser.add_argument("--writers", type=int, default=2, help="generator processes")
+    parser.add_argument("--providers", type=int, default=400,
+                        help="providers the generated visits spread over")
     parser.add_argument("--baseline-seconds", type=int, default=10)
     parser.add_argument("--smoke", action="store_true", help="a minute-long run")
     parser.add_argument("--out", type=Path, default=Path("tests/load/results/analytics.json"))
     args = parser.parse_args()
     if args.smoke:
         args.booking_rate, args.load_seconds, args.patients = 20.0, 3.0, 20
-        args.sizes, args.baseline_seconds = "20000", 2
+        args.sizes, args.baseline_seconds, args.providers = "20000", 2, 40
     figures: dict[str, Any] = {}
     with servers() as srv:
         ensure_schema(srv.database_url, "public")
@@ -296,8 +314,9 @@ def main() -> None:
                 "SELECT subject_id FROM phi_data_keys WHERE wrapped IS NOT NULL").fetchall()]
         seeder.close()
         figures |= under_load(srv, settings, bearer, args)
+        providers = [*world.providers, *more_providers(settings, world, args.providers)]
         plan = [(provider, world.clinics[n % len(world.clinics)], world.services[s],
-                 *SERVICES[s]) for n, provider in enumerate(world.providers)
+                 *SERVICES[s]) for n, provider in enumerate(providers)
                 for s in (n % 2 * 2, n % 2 * 2 + 1)]
         for size in (int(s) for s in args.sizes.split(",")):
             figures |= grow_log(settings, plan, patients, size, args.writers)
