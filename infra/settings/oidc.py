@@ -12,6 +12,9 @@ class OidcSettings(BaseSettings):
     oidc_issuer: str | None = None
     # The `aud` a token must name: this API, as registered at the provider.
     oidc_audience: str = "clinic-api"
+    # The public client the web UI signs staff in with (authorization code with PKCE); its
+    # redirect URI at the provider: <the app's address>/staff/oidc/callback.
+    oidc_web_client_id: str = "clinic-web"
     # A dotted path to the list of the person's role names (Keycloak: realm_access.roles;
     # Entra ID: roles; Okta: a custom claim such as groups).
     oidc_roles_claim: str = "realm_access.roles"

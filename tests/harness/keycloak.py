@@ -101,7 +101,12 @@ class Keycloak:
             "realm": REALM, "enabled": True, "accessTokenLifespan": 300,
             "roles": {"realm": [{"name": n} for n in ("clinic-desk", "clinic-ops", "doctor")]},
             "clients": [
-                {"clientId": "clinic-web", "publicClient": True, "standardFlowEnabled": False,
+                # The web UI's public client: the browser's authorization code flow with
+                # PKCE (any local redirect: the tests' ports are random), and the password
+                # grant the API tests use.
+                {"clientId": "clinic-web", "publicClient": True, "standardFlowEnabled": True,
+                 "redirectUris": ["http://127.0.0.1:*"],
+                 "attributes": {"pkce.code.challenge.method": "S256"},
                  "directAccessGrantsEnabled": True, "protocolMappers": [
                      {"name": "audience", "protocol": "openid-connect",
                       "protocolMapper": "oidc-audience-mapper",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from web.pages import booking, compliance, operations, staff, visits
+from web.pages import booking, compliance, operations, staff, staff_oidc, visits
 
 ROUTERS = [booking.router, visits.router, compliance.router, operations.router,
-           staff.router]
+           staff.router, staff_oidc.router]

@@ -56,10 +56,15 @@ SETTLE = 30  # tries, 0.1 s apart: until the read model shows a day-of action ju
 # Sign-in ----------------------------------------------------------------------------------
 @router.get("/staff", response_model=None)
 async def staff_home(request: Request, after: str = "") -> HTMLResponse | RedirectResponse:
-    person = await me(Api(request, bearer(request)), request)
+    api = Api(request, bearer(request))
+    person = await me(api, request)
     if person is not None and (person["role"] in STAFF or person["role"] in ELSEWHERE):
-        return go(_staff_start(person["role"], after))
-    return render(request, "staff_sign_in.html", patient=person is not None,
+        return go(staff_start(person["role"], after))
+    try:  # the clinic's identity provider, where one is configured (web/pages/staff_oidc.py)
+        oidc = bool(await api.get("/auth/staff-sign-in"))
+    except ApiError:
+        oidc = False
+    return render(request, "staff_sign_in.html", patient=person is not None, oidc=oidc,
                   after=after if after in AFTER_SIGN_IN else "")
 
 
@@ -80,12 +85,12 @@ async def staff_sign_in(request: Request, token: Annotated[str, Form()] = "",
                       message="That token did not sign you in as staff: it may have expired "
                               "or belong to another kind of account. Issue a new one and "
                               "paste it again.")
-    response = go(_staff_start(person["role"], after))
+    response = go(staff_start(person["role"], after))
     remember(response, request, SESSION, token)
     return response
 
 
-def _staff_start(role: str, after: str) -> str:
+def staff_start(role: str, after: str) -> str:
     """Back to the staff page that asked for the sign-in, or the role's own start."""
     return after if after in AFTER_SIGN_IN else ELSEWHERE.get(role, "/staff/calendar")
 

@@ -1,4 +1,5 @@
-"""/auth: sign in with an emailed code, sign out; /me: who the token says the caller is."""
+"""/auth: sign in with an emailed code, sign out, where staff sign in; /me: who the token says
+the caller is."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from commands.context import Actor
 from commands.patients import CodeRequest
 from commands.sign_in import AccessToken, CodeVerification
 from domain.access import Role, Scope
+from domain.errors import NotFoundError
 from infra.auth.tokens import Principal
-from infra.http.deps import Limits, PatientsDep, SignInDep
+from infra.http.deps import Limits, PatientsDep, SettingsDep, SignInDep
 from infra.http.security import Acting, Anonymous, Authorized
 
 router = APIRouter()
@@ -63,3 +65,20 @@ def read_me(principal: Annotated[Principal, Authorized(Scope.profile_read)]) -> 
     return Me(subject=principal.subject, role=principal.role,
               scopes=sorted(s.value for s in principal.scopes),
               clinics=None if principal.clinics is None else sorted(principal.clinics))
+
+
+class StaffSignIn(BaseModel):
+    issuer: str = Field(description="The OpenID Connect provider (its discovery document "
+                                    "lives under it)")
+    client_id: str = Field(description="The public client a browser signs staff in with: "
+                                       "authorization code with PKCE (S256)")
+
+
+@router.get("/auth/staff-sign-in", response_model=StaffSignIn, tags=["account"],
+            responses={404: {"description": "No OpenID Connect provider is configured: "
+                                            "staff use tokens from `clinic token issue`"}})
+def staff_sign_in(settings: SettingsDep) -> StaffSignIn:
+    """Where staff sign in (public, like an OpenID Connect discovery document)."""
+    if not settings.oidc_issuer:
+        raise NotFoundError("staff sign in with tokens here: no identity provider is set")
+    return StaffSignIn(issuer=settings.oidc_issuer, client_id=settings.oidc_web_client_id)
