@@ -10,13 +10,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -30,7 +28,7 @@ from infra.embedded.redis import EmbeddedRedis
 from infra.http.app import create_app
 from infra.settings import Settings
 from infra.wiring.container import Container
-from tests.harness.servers import kafka_server, postgres_server, redis_server
+from tests.harness.servers import kafka_server, postgres_server, redis_server, until_ready
 from tests.harness.smtp import SmtpServer, smtp_server
 
 TEST_DATABASE = "clinic_test"
@@ -162,12 +160,7 @@ def api(settings: Settings, container: Container) -> Iterator[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        until_ready(base)
         yield base
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -52,9 +52,10 @@ def go(path: str | URL, status: int = 303) -> RedirectResponse:
 
 def install_web(app: FastAPI) -> None:
     from web.pages import ROUTERS
-    from web.pages.common import SignInFirst
+    from web.pages.common import SignInFirst, StaffSignInFirst, staff_sign_in_first
 
     app.add_exception_handler(SignInFirst, lambda request, exc: go("/sign-in"))
+    app.add_exception_handler(StaffSignInFirst, staff_sign_in_first)
     app.add_exception_handler(FormExpired, lambda request, exc: render(
         request, "problem.html", status=403, back="/", back_label="Start again",
         message="This form had expired, so nothing was done. Go back, reload the page and "

@@ -6,9 +6,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import httpx
 
 from infra.embedded.kafka import BrokerTls, EmbeddedKafka, missing_prerequisites
 from infra.embedded.postgres import POSTGRES_BIN_PATH, EmbeddedPostgres
@@ -102,3 +105,13 @@ def postgres_tls_mode() -> tuple[str, Path | None]:
         if wanted == "server":
             raise
         return "terminator", None
+
+
+def until_ready(base: str, tries: int = 300, pause: float = 0.1) -> None:
+    """Wait until an app answers GET /readyz with 200 (or give up after `tries`)."""
+    for _ in range(tries):
+        try:
+            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(pause)

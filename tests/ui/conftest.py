@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import uvicorn
 from axe_playwright_python.sync_playwright import Axe
@@ -21,6 +20,7 @@ from infra.embedded.process import free_port
 from infra.http.app import create_app
 from infra.wiring.container import Container
 from infra.wiring.followers import PROJECTORS, FollowerHost
+from tests.harness.servers import until_ready
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "ui"
@@ -42,12 +42,7 @@ def live(container: Container) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
+    until_ready(base, pause=0.05)
     yield base
     server.should_exit = True
     thread.join(timeout=10)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
@@ -16,12 +16,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from web.api import ApiError
 from web.app import go, render
-from web.pages.common import trouble
-from web.pages.compliance import sign_in_first, staff
+from web.pages.common import Signed, signed_in_as, trouble
 from web.session import checked_csrf
 
 router = APIRouter(default_response_class=HTMLResponse)
 Csrf = Depends(checked_csrf)
+Admin = Annotated[Signed, signed_in_as("admin")]
 NOT_COUNTED = {"/healthz", "/readyz", "/metrics"}  # as the SLOs count (docs/observability.md)
 # The SLOs of docs/observability.md: (name, method, route, threshold in seconds, objective)
 LATENCY_SLOS = (("Booking latency", "POST", "/bookings", "0.3", 0.99),
@@ -47,10 +47,8 @@ class Burn:
 
 
 @router.get("/ops", response_model=None)
-async def operations(request: Request) -> HTMLResponse | RedirectResponse:
-    api, person = await staff(request, "admin")
-    if person is None:
-        return sign_in_first(request, "admin")
+async def operations(request: Request, signed: Admin) -> HTMLResponse:
+    api = signed.api
     try:
         runs = await api.get("/ingest/runs", limit=20)
         dead = await api.get("/webhooks/deliveries", status="dead", limit=50)
@@ -60,7 +58,7 @@ async def operations(request: Request) -> HTMLResponse | RedirectResponse:
     except ApiError as problem:
         return trouble(request, problem, back="/ops", back_label="Operations")
     samples = _samples(metrics)
-    return render(request, "ops_start.html", person=person, runs=runs["runs"],
+    return render(request, "ops_start.html", person=signed.person, runs=runs["runs"],
                   dead=dead["deliveries"], rejects=rejects, lag=_lag(samples),
                   burns=_burns(samples),
                   relay_lag=_one(samples, "clinic_relay_lag_events"),
@@ -71,10 +69,8 @@ async def operations(request: Request) -> HTMLResponse | RedirectResponse:
 
 
 @router.get("/ops/ingest/{run_id}", response_model=None)
-async def ingest_run(request: Request, run_id: UUID) -> HTMLResponse | RedirectResponse:
-    api, person = await staff(request, "admin")
-    if person is None:
-        return sign_in_first(request, "admin")
+async def ingest_run(request: Request, run_id: UUID, signed: Admin) -> HTMLResponse:
+    api = signed.api
     try:
         run = await api.get(f"/ingest/runs/{run_id}")
     except ApiError as problem:
@@ -84,10 +80,9 @@ async def ingest_run(request: Request, run_id: UUID) -> HTMLResponse | RedirectR
 
 @router.post("/ops/webhooks/deliveries/{delivery_id}/retry", dependencies=[Csrf],
              response_model=None)
-async def retry(request: Request, delivery_id: UUID) -> HTMLResponse | RedirectResponse:
-    api, person = await staff(request, "admin")
-    if person is None:
-        return sign_in_first(request, "admin")
+async def retry(request: Request, delivery_id: UUID,
+                signed: Admin) -> HTMLResponse | RedirectResponse:
+    api = signed.api
     try:
         await api.post(f"/webhooks/deliveries/{delivery_id}/retry")
     except ApiError as problem:

@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qs, urlencode, urlparse
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -29,6 +29,7 @@ from web.pages.common import me, trouble
 from web.session import SESSION, bearer, checked_csrf, remember
 from web.words import plain
 
+Moment = TypeVar("Moment", int, datetime)
 router = APIRouter(default_response_class=HTMLResponse)
 Csrf = Depends(checked_csrf)
 STAFF = ("provider", "front_desk", "admin")
@@ -387,7 +388,7 @@ async def add_time_off(request: Request) -> HTMLResponse | RedirectResponse:
         kept = [e for e in exceptions if not (e["date"] == on and e["kind"] == "off")]
         before = [e for e in exceptions if e["date"] == on and e["kind"] == "off"]
         whole = not start or any(not e["intervals"] for e in before)
-        spans = [] if whole else _merged_minutes(
+        spans = [] if whole else _merged(
             [(_minutes(a), _minutes(b)) for e in before for a, b in e["intervals"]]
             + [(_minutes(start), _minutes(end))])
         off = {"date": on, "kind": "off", "intervals": [] if whole else [
@@ -508,7 +509,7 @@ def _time_off(rules: dict[str, Any], day: date) -> list[tuple[int, int]]:
     off = [(_minutes(a), _minutes(b)) for e in rules.get("exceptions", [])
            if e["date"] == day.isoformat() and e["kind"] == "off"
            for a, b in (e["intervals"] or [["00:00", "24:00"]])]
-    return [(a, b) for a, b in _merged_minutes(off)]
+    return [(a, b) for a, b in _merged(off)]
 
 
 def _worked(rules: dict[str, Any], day: date) -> list[tuple[str, str]]:
@@ -518,25 +519,16 @@ def _worked(rules: dict[str, Any], day: date) -> list[tuple[str, str]]:
     hours += [(_minutes(a), _minutes(b)) for e in rules.get("exceptions", [])
               if e["date"] == day.isoformat() and e["kind"] == "extra"
               for a, b in e["intervals"]]
-    spans = [(a, b) for a, b in _merged_minutes(hours)]
+    spans = [(a, b) for a, b in _merged(hours)]
     for lo, hi in _time_off(rules, day):
         spans = [piece for a, b in spans
                  for piece in ((a, min(b, lo)), (max(a, hi), b)) if piece[0] < piece[1]]
     return [(f"{a // 60:02d}:{a % 60:02d}", f"{b // 60:02d}:{b % 60:02d}") for a, b in spans]
 
 
-def _merged_minutes(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for a, b in sorted(spans):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
-def _merged(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    out: list[tuple[datetime, datetime]] = []
+def _merged(spans: list[tuple[Moment, Moment]]) -> list[tuple[Moment, Moment]]:
+    """Overlapping or touching spans joined (minutes of a day, or instants)."""
+    out: list[tuple[Moment, Moment]] = []
     for a, b in sorted(spans):
         if out and a <= out[-1][1]:
             out[-1] = (out[-1][0], max(out[-1][1], b))
