@@ -97,3 +97,6 @@ class AppointmentView(BaseModel):
 
 class AppointmentDetails(AppointmentView):
     reason: str
+    late_cancellation_from: datetime | None = Field(
+        None, description="From then on, cancelling counts as a late cancellation (the "
+                          "clinic's cut-off before the start)")

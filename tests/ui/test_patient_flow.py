@@ -57,6 +57,7 @@ def test_a_new_patient_books_from_search_to_confirmation(
 
     expect(page.get_by_role("heading", name="Your visit is booked")).to_be_visible()
     expect(page.get_by_text("Harbor")).to_be_visible()
+    expect(page.get_by_text("counts as a late cancellation")).to_be_visible()  # the cut-off
     accessible(page, "visit")
     shot(page, "3-booked")
     with page.expect_download() as download:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -18,7 +19,15 @@ from commands.models import Strict
 from commands.visits import BookingPublic, Discharge, DischargeSummary
 from domain.access import Scope
 from infra.http.audit import record_read, record_read_async
-from infra.http.deps import BookingsDep, FollowUpsDep, Limits, PhiDep, ReadPool, VisitsDep
+from infra.http.deps import (
+    BookingsDep,
+    FollowUpsDep,
+    Limits,
+    PhiDep,
+    ReadPool,
+    SettingsDep,
+    VisitsDep,
+)
 from infra.http.responses import answered, etag, expected_version, idempotency_key
 from infra.http.security import Acting
 from infra.postgres.appointments import reason_context
@@ -52,9 +61,12 @@ PRECONDITION: dict[int | str, dict[str, Any]] = {412: {
 
 @router.get("/{appointment_id}", response_model=AppointmentDetails)
 async def read_booking(appointment_id: UUID, request: Request, response: Response,
-                       actor: Reader, pool: ReadPool, phi: PhiDep) -> AppointmentDetails:
+                       actor: Reader, pool: ReadPool, phi: PhiDep,
+                       settings: SettingsDep) -> AppointmentDetails:
     """One appointment, with the visit reason; its `ETag` is its version (If-Match)."""
     row = await appointments.read_appointment(pool, actor, appointment_id)
+    row["late_cancellation_from"] = row["start"] - timedelta(
+        hours=settings.cancellation_cutoff_hours)
     response.headers["ETag"] = etag(row["version"])
     await record_read_async(request, actor, patient_id=row["patient_id"],
                             record_id=appointment_id)
