@@ -2,8 +2,8 @@
 how far behind it stays, and how long `clinic projections rebuild analytics` takes over a
 large event log (issue 23).
 
-    .venv/bin/python -m tests.load.analytics_bench                     # 200k and 1M events
-    .venv/bin/python -m tests.load.analytics_bench --sizes 200000      # ~10 minutes
+    .venv/bin/python -m tests.load.analytics_bench                     # 200k and 1M events, ~15 min
+    .venv/bin/python -m tests.load.analytics_bench --sizes 200000      # ~6 minutes
     .venv/bin/python -m tests.load.analytics_bench --smoke             # a minute
 
 Real PostgreSQL and Redis (tests/load/common.py). A directory of 12 clinics in four US zones
