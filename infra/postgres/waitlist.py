@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Tracking
 from psycopg import Cursor, sql
 from psycopg.rows import DictRow
 from psycopg_pool import ConnectionPool
@@ -38,12 +37,16 @@ CREATE TABLE IF NOT EXISTS {s}.waitlist_openings (
 CREATE INDEX IF NOT EXISTS waitlist_openings_pending ON {s}.waitlist_openings (freed_at)
     WHERE status <> 'closed';
 CREATE TABLE IF NOT EXISTS {s}.waitlist_new_hours (
-    schedule_id uuid NOT NULL, version int NOT NULL, position bigint NOT NULL,
-    marked_at timestamptz NOT NULL, PRIMARY KEY (schedule_id, version))
+    schedule_id uuid NOT NULL, version int NOT NULL, marked_at timestamptz NOT NULL,
+    PRIMARY KEY (schedule_id, version));
+ALTER TABLE {s}.waitlist_new_hours DROP COLUMN IF EXISTS position
 """
 SETTLED_DDL = """
 CREATE TABLE IF NOT EXISTS {s}.waitlist_settled (
-    opening_id uuid PRIMARY KEY, settled_at timestamptz NOT NULL DEFAULT now())
+    opening_id uuid PRIMARY KEY, settled_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS {s}.waitlist_hours_done (
+    schedule_id uuid NOT NULL, version int NOT NULL, done_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (schedule_id, version))
 """
 ENTRY_COLUMNS = ("entry_id", "patient_id", "service_id", "clinic_ids", "provider_id",
                  "not_before", "not_after", "instead_of", "priority", "status", "joined_at",
@@ -55,25 +58,19 @@ class WaitlistReadModel(TrackedReadModel):
     name = "waitlist"
     DDL = DDL
     TABLES = ("waitlist_entries", "waitlist_openings", "waitlist_new_hours")
-    batch_position = 0  # new hours are looked at once slot search is past this
-
-    def process(self, events: Sequence[Any], tracking: Tracking) -> None:
-        self.batch_position = tracking.notification_id  # at or after each event of the batch
-        super().process(events, tracking)
 
     def apply(self, curs: Cursor[DictRow], events: Sequence[Any], now: datetime) -> None:
-        apply_events(_Writer(curs, self.schema, self.batch_position), events)
+        apply_events(_Writer(curs, self.schema), events)
 
 
 class _Writer:
-    def __init__(self, curs: Cursor[DictRow], schema: str, position: int) -> None:
-        self.curs, self.s, self.position = curs, schema, position
+    def __init__(self, curs: Cursor[DictRow], schema: str) -> None:
+        self.curs, self.s = curs, schema
 
     def new_hours(self, schedule_id: UUID, version: int, at: datetime) -> None:
         self.curs.execute(sql.SQL(
-            f"INSERT INTO {self.s}.waitlist_new_hours (schedule_id, version, position, "
-            "marked_at) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"),
-            (schedule_id, version, self.position, at))
+            f"INSERT INTO {self.s}.waitlist_new_hours (schedule_id, version, marked_at) "
+            "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"), (schedule_id, version, at))
 
     def add_entry(self, row: dict[str, Any]) -> None:
         self.curs.execute(sql.SQL(
@@ -174,18 +171,22 @@ class PostgresWaitlistBoard:
         return [row[0] for row in rows]
 
     def new_hours_shown(self, limit: int) -> list[tuple[UUID, int, datetime]]:
+        """Slot search shows a change once its own copy of the schedule is that recent."""
         with self.pool.connection() as conn:
             rows = conn.execute(
-                f"SELECT schedule_id, version, marked_at FROM {self.s}.waitlist_new_hours "
-                f"WHERE position <= (SELECT coalesce(max(notification_id), 0) "
-                f"FROM {self.s}.slot_search_tracking) ORDER BY position LIMIT %s",
-                (limit,)).fetchall()
+                f"SELECT m.schedule_id, m.version, m.marked_at FROM {self.s}.waitlist_new_hours m "
+                f"JOIN {self.s}.availability_schedules a ON a.schedule_id = m.schedule_id "
+                "AND a.updated_at >= m.marked_at "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {self.s}.waitlist_hours_done d "
+                "  WHERE d.schedule_id = m.schedule_id AND d.version = m.version) "
+                "ORDER BY m.marked_at LIMIT %s", (limit,)).fetchall()
         return [(row[0], row[1], row[2]) for row in rows]
 
     def new_hours_done(self, schedule_id: UUID, version: int) -> None:
+        """Outside the read model (like settled openings): a rebuild does not redo it."""
         with self.pool.connection() as conn:
-            conn.execute(f"DELETE FROM {self.s}.waitlist_new_hours WHERE schedule_id = %s "
-                         "AND version = %s", (schedule_id, version))
+            conn.execute(f"INSERT INTO {self.s}.waitlist_hours_done (schedule_id, version) "
+                         "VALUES (%s, %s) ON CONFLICT DO NOTHING", (schedule_id, version))
 
     def settle(self, opening_id: UUID) -> None:
         with self.pool.connection() as conn:

@@ -82,7 +82,7 @@ IN_LINE = 4  # patients waiting for each of them
 EARLY = 4  # freed at the start; the rest while the matcher is down (after the second kill)
 DEADLINE_S = 150.0  # a bound for a failure, not a speed check: passing takes ~60 s
 OFFER_SUBJECT = "A time on your waitlist is free"
-ACCEPT_LINK = re.compile(r"/waitlist/entries/([0-9a-f-]{36})/accept\?offer_id=([0-9a-f-]{36})")
+ACCEPT_LINK = re.compile(r"/waitlist/([0-9a-f-]{36})/offer\?offer_id=([0-9a-f-]{36})")
 OFFERED_TOPIC = "domain.openings:Opening.Offered"
 
 
