@@ -7,11 +7,9 @@ import argparse
 
 from prometheus_client import start_http_server
 
-from infra.cli.errors import CliError, load_settings
-from infra.cli.workers import close_all, host_until, until_signal, worker_until
-from infra.observability.logging import configure_logging
+from infra.cli.errors import CliError
+from infra.cli.workers import close_all, host_until, role_started, worker_until
 from infra.observability.metrics import exposition_registry
-from infra.observability.tracing import configure_tracing
 from infra.wiring.notifier import build_kafka_notifier
 from infra.wiring.servers import Runtime
 from infra.wiring.webhooks import build_dispatcher
@@ -61,10 +59,7 @@ def _serve_metrics(args: argparse.Namespace) -> None:
 
 
 def run_relay(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    configure_tracing("relay")
-    done = until_signal()
+    settings, done = role_started("relay")
     with Runtime(settings) as resolved:
         _serve_metrics(args)
         host_until(done, resolved, ("relay",))
@@ -72,10 +67,7 @@ def run_relay(args: argparse.Namespace) -> int:
 
 
 def run_notify(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    configure_tracing("notify")
-    done = until_signal()
+    settings, done = role_started("notify")
     with Runtime(settings) as resolved:
         _serve_metrics(args)
         if not resolved.kafka_bootstrap:
@@ -99,10 +91,7 @@ def run_notify(args: argparse.Namespace) -> int:
 
 
 def run_webhooks(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    configure_tracing("webhooks")
-    done = until_signal()
+    settings, done = role_started("webhooks")
     with Runtime(settings) as resolved:
         _serve_metrics(args)
         if not resolved.kafka_bootstrap:  # the sink has one offset file: one reader

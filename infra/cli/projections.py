@@ -7,9 +7,8 @@ import argparse
 import psycopg
 
 from infra.cli.errors import CliError, load_settings
-from infra.cli.workers import host_until, until_signal
+from infra.cli.workers import host_until, role_started
 from infra.observability.logging import configure_logging
-from infra.observability.tracing import configure_tracing
 from infra.postgres.follower_health import current_failures
 from infra.postgres.read_models import READ_MODELS
 from infra.wiring.followers import rebuild
@@ -41,10 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_projectors(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    configure_tracing("project")
-    done = until_signal()
+    settings, done = role_started("project")
     with Runtime(settings) as resolved:
         host_until(done, resolved)
     return 0

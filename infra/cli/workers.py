@@ -7,6 +7,9 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from infra.cli.errors import load_settings
+from infra.observability.logging import configure_logging
+from infra.observability.tracing import configure_tracing
 from infra.settings import Settings
 from infra.wiring.followers import PROJECTORS, FollowerHost, Worker
 
@@ -17,6 +20,15 @@ def until_signal() -> threading.Event:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     return done
+
+
+def role_started(role: str) -> tuple[Settings, threading.Event]:
+    """A long-running role's start: its settings, logs, traces named for it, and the event
+    the first SIGINT or SIGTERM sets."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    configure_tracing(role)
+    return settings, until_signal()
 
 
 def host_until(done: threading.Event, settings: Settings,
