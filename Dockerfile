@@ -27,6 +27,7 @@ COPY commands/ commands/
 COPY queries/ queries/
 COPY projections/ projections/
 COPY infra/ infra/
+COPY web/ web/
 # Editable: the code stays in /app, where infra/messaging/avro.py finds the Avro schemas
 # (avro/ beside the packages); the final stage copies /app and /opt/venv to the same paths.
 RUN /opt/venv/bin/pip install -e . \

@@ -43,6 +43,18 @@ def test_dockerfile_passes_hadolint() -> None:
     assert done.returncode == 0, "hadolint found problems in Dockerfile:\n" + explain(done)
 
 
+def test_the_image_holds_every_package_the_project_installs() -> None:
+    """A package left out of the image fails only when its role imports it (the web UI did)."""
+    import tomllib
+
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"]["find"]["include"]
+    packages = {pattern.rstrip("*") for pattern in include}
+    copied = {line.split()[1].rstrip("/") for line in (ROOT / "Dockerfile").read_text()
+              .splitlines() if line.startswith("COPY ") and "--from" not in line}
+    assert packages <= copied, f"the Dockerfile does not copy {sorted(packages - copied)}"
+
+
 def test_dockerfile_final_stage_is_slim_and_not_root() -> None:
     text = (ROOT / "Dockerfile").read_text()
     stages = text.split("\nFROM ")
