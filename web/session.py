@@ -43,7 +43,21 @@ def remember(response: Response, request: Request, name: str, value: str,
              max_age: int | None = None,
              same_site: Literal["lax", "strict"] = "lax") -> None:
     response.set_cookie(name, value, max_age=max_age, httponly=True,
-                        secure=request.url.scheme == "https", samesite=same_site, path="/")
+                        secure=over_https(request), samesite=same_site, path="/")
+
+
+def over_https(request: Request) -> bool:
+    """Whether the browser reaches us over HTTPS: this request, or the public address
+    (CLINIC_PUBLIC_URL) when a proxy ends TLS and forwards plain HTTP (uvicorn does not trust
+    forwarded headers). The demo on http://127.0.0.1 gets cookies it can send back."""
+    return request.url.scheme == "https" or public_url(request).startswith("https://")
+
+
+def public_url(request: Request) -> str:
+    """The one setting the pages need from the app they are mounted on; web/ imports nothing
+    of infra/ (decision 0066), so it is read off the app's state, not imported."""
+    container = getattr(request.app.state, "container", None)
+    return str(getattr(getattr(container, "settings", None), "public_url", "") or "")
 
 
 def forget(response: Response, *names: str) -> None:

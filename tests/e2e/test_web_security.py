@@ -45,6 +45,16 @@ def test_a_form_post_without_the_csrf_token_is_refused_and_holds_nothing(
     assert slot["id"] not in {s["id"] for s in open_slots(client, ids["checkup"])}
 
 
+def test_over_plain_http_with_an_http_public_address_cookies_are_not_secure(
+        client: TestClient) -> None:
+    """The demo on http://127.0.0.1: a Secure cookie would never come back over HTTP (behind
+    an HTTPS public address they are Secure: test_web_secure_cookies.py)."""
+    answer = client.get("/")
+    header = answer.headers["set-cookie"].lower()
+    assert header.startswith("clinic_csrf=") and "httponly" in header
+    assert "secure" not in header
+
+
 def test_pages_for_a_signed_in_person_send_others_to_sign_in(client: TestClient) -> None:
     for path in ("/visits", "/consents"):
         answer = client.get(path, follow_redirects=False)
