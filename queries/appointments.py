@@ -18,7 +18,7 @@ from domain.record_access import (
     require_own_schedule,
     require_patients_list,
 )
-from queries.cursors import decode_cursor, encode_cursor
+from queries.cursors import decode_cursor, encode_cursor, in_calendar
 from queries.db import ReadPool, fetch_all
 
 _SELECT = """
@@ -154,6 +154,7 @@ async def read_provider_day(pool: ReadPool, caller: Caller, provider_id: UUID,
                             day: date) -> list[dict[str, Any]]:
     """A provider's day: providers see only their own; staff their clinics' part of it."""
     require_own_schedule(caller, provider_id)
+    in_calendar("day", day)
     return await provider_day(pool, provider_id, day, clinics_in_reach(caller))
 
 

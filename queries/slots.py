@@ -12,23 +12,25 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from domain.errors import NotFoundError
-from queries.cursors import InvalidSearchError, decode_cursor, encode_cursor
+from queries.cursors import EARLIEST_YEAR as EARLIEST_YEAR  # FHIR's date bounds too
+from queries.cursors import LATEST_YEAR as LATEST_YEAR
+from queries.cursors import (
+    InvalidSearchError,
+    decode_cursor,
+    encode_cursor,
+    in_calendar,
+)
 from queries.db import ReadPool, fetch_all
 
 MAX_RANGE = timedelta(days=93)
 DEFAULT_RANGE = timedelta(days=14)
-# The years a clinic's calendar can hold; far outside them date arithmetic overflows
-# (start_from=9999-12-31T23:59:59Z plus the default range was a 500).
-EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
 
 
 def search_window(start_from: datetime | None, start_to: datetime | None,
                   now: datetime) -> tuple[datetime, datetime]:
     """The instants a search spans: from `now`, for DEFAULT_RANGE, unless given."""
-    for name, given in (("start_from", start_from), ("start_to", start_to)):
-        if given is not None and not EARLIEST_YEAR <= given.year <= LATEST_YEAR:
-            raise InvalidSearchError(f"{name} must fall in the years {EARLIEST_YEAR} to "
-                                     f"{LATEST_YEAR}")
+    in_calendar("start_from", start_from)
+    in_calendar("start_to", start_to)
     start = start_from or now
     return start, start_to or start + DEFAULT_RANGE
 

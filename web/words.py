@@ -29,6 +29,7 @@ _PLAIN = {
                                 "time.",
     "invalid-status-transition": "That is no longer possible for this visit.",
     "offer-not-open": "That offer has ended. You are still on the waitlist.",
+    "invalid-search": "We cannot show times for that day. Please pick another day.",
     "not-found": "We could not find that.",
     "validation-error": "Please check what you entered.",
     "unauthorized": "Please sign in again.",

@@ -41,6 +41,7 @@ async def times(request: Request, service_id: UUID, day: date | None = None,
     api = Api(request, bearer(request))
     day = day or date.today()
     try:
+        previous, following = _around(day)
         service = await api.get(f"/services/{service_id}")
         slots = await _day_slots(api, service_id, day)
     except ApiError as problem:
@@ -49,8 +50,8 @@ async def times(request: Request, service_id: UUID, day: date | None = None,
     for slot in slots:
         places[(slot["clinic"]["name"], slot["provider"]["name"])].append(slot)
     return render(request, "times.html", service=service, day=day, places=places,
-                  previous=(day - timedelta(days=1)).isoformat(),
-                  next=(day + timedelta(days=1)).isoformat(), reschedule=reschedule,
+                  previous=previous.isoformat(), next=following.isoformat(),
+                  reschedule=reschedule,
                   note=plain(ApiError(409, note, "")) if note else "")
 
 
@@ -265,12 +266,25 @@ async def _release(api: Api, current: dict[str, Any]) -> None:
                    headers={"Hold-Secret": current["secret"]})
 
 
+def _around(day: date) -> tuple[date, date]:
+    """The days before and after; the calendar's very ends have none (a day no clinic
+    offers: the API's own refusal, in plain words)."""
+    try:
+        return day - timedelta(days=1), day + timedelta(days=1)
+    except OverflowError:
+        raise ApiError(422, "invalid-search", "") from None
+
+
 async def _day_slots(api: Api, service_id: UUID, day: date) -> list[dict[str, Any]]:
     """Open times of the service that start on `day` on their clinic's clock."""
-    midnight = datetime.combine(day, time(), UTC)
-    page = await api.get("/slots", service_id=service_id, limit=200,
-                         start_from=_utc(max(midnight - LEEWAY, datetime.now(UTC))),
-                         start_to=_utc(midnight + timedelta(days=1) + LEEWAY))
+    try:
+        midnight = datetime.combine(day, time(), UTC)
+        start = max(midnight - LEEWAY, datetime.now(UTC))
+        end = midnight + timedelta(days=1) + LEEWAY
+    except OverflowError:
+        raise ApiError(422, "invalid-search", "") from None
+    page = await api.get("/slots", service_id=service_id, limit=200, start_from=_utc(start),
+                         start_to=_utc(end))
     return [s for s in page["slots"] if s["clinic_local_start"][:10] == day.isoformat()]
 
 
