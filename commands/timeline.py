@@ -105,7 +105,7 @@ def _record_id(subject: str) -> UUID:
     try:
         return UUID(subject)
     except ValueError:
-        raise InvalidInputError(f"{subject!r} is not a record id (a UUID)") from None
+        raise InvalidInputError("the subject must be a record id (a UUID)") from None
 
 
 def _item(row: TimelineRow) -> TimelineItem:

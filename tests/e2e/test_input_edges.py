@@ -94,3 +94,11 @@ def test_text_not_in_normal_form_c_is_refused_by_the_domain_naming_the_field(
     problem = answer.json()
     assert problem["error"] == "invalid-text"
     assert problem["detail"] == "the given name is not in Unicode normal form C (NFC)"
+
+
+def test_an_unknown_time_zone_is_refused_without_echoing_it(client: TestClient) -> None:
+    answer = client.get("/slots", params={"tz": "Mars/Olympus_Mons-PHI-marker"})
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert problem["error"] == "invalid-search" and "tz" in problem["detail"]
+    assert "Olympus" not in answer.text

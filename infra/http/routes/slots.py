@@ -50,7 +50,7 @@ async def read_slots(request: Request) -> Response:
     try:
         zone = valid_time_zone(query.tz) if query.tz else None
     except InvalidClinicError:
-        raise InvalidSearchError(f"tz '{query.tz}' is not an IANA time zone") from None
+        raise InvalidSearchError("tz is not an IANA time zone (e.g. America/New_York)") from None
     search = SlotSearch(
         start_from=start, start_to=end,
         clinic_id=query.clinic_id, service_id=query.service_id, provider_id=query.provider_id,
