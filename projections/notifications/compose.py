@@ -82,7 +82,8 @@ class Composer:
         if name == "AppointmentNoShow":
             if appointment.status is not AppointmentStatus.noshow:
                 return Skip(f"visit is {appointment.status.value}")
-            rebook = f"{self.public_url}/slots?service_id={appointment.service_id}"
+            # The web page of the service's open times (not /slots, the JSON API).
+            rebook = f"{self.public_url}/times?service_id={appointment.service_id}"
             return Email(patient.id, missed_visit_email(self.sender, patient.email,
                                                         self.visit(appointment), rebook))
         if not booked:

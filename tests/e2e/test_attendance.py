@@ -5,7 +5,9 @@ way to another time (docs/attendance.md)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi.testclient import TestClient
 
@@ -61,4 +63,10 @@ def test_a_missed_visit_is_emailed_a_way_to_another_time(
     assert container.mailbox is not None
     [missed] = [m for m in container.mailbox.messages(20) if m["subject"] == "We missed you today"]
     assert missed["to"] == "noor@example.org"
-    assert f"/slots?service_id={ids['checkup']}" in missed["body"]
+    # The link opens the web page of the service's open times, not the JSON API's /slots.
+    [link] = re.findall(r"https?://\S+", missed["body"])
+    assert link == f"http://127.0.0.1:8000/times?service_id={ids['checkup']}"
+    parts = urlsplit(link)
+    page = client.get(f"{parts.path}?{parts.query}")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "Checkup" in page.text and "open times" in page.text
