@@ -45,6 +45,8 @@ def test_a_new_patient_books_from_search_to_confirmation(
     shot(page, "2-checkout")
     form.get_by_role("button", name="Email me a code").click()
 
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    accessible(page, "the code step")
     page.get_by_label("Code").fill(last_code(container, "rosa@example.org"))
     page.get_by_role("button", name="Continue").click()
     page.get_by_role("button", name="Book this visit").click()

@@ -17,11 +17,17 @@ from tests.e2e.clinic_flow import last_code, open_slots, set_up_clinic, sign_up
 from tests.ui.conftest import accessible, caught_up, new_page, shot
 
 
-def sign_in(page: Page, container: Container, email: str) -> None:
+def sign_in(page: Page, container: Container, email: str, *, check: bool = False) -> None:
+    """Sign in with the email code; `check`: axe-core on the sign-in page and the code step."""
     page.goto("/sign-in")
+    if check:
+        accessible(page, "sign-in")
     form = page.locator("#sign-in-form")
     form.get_by_label("Email").fill(email)
     form.get_by_role("button", name="Email me a code").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    if check:
+        accessible(page, "sign-in, the code step")
     page.get_by_label("Code").fill(last_code(container, email))
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="My visits")).to_be_visible()
@@ -39,7 +45,7 @@ def test_a_cancelled_time_is_offered_to_the_patient_waiting_who_takes_it(
     sign_up(client, container, "ben@example.org")
 
     ben = new_page(browser, live)
-    sign_in(ben, container, "ben@example.org")
+    sign_in(ben, container, "ben@example.org", check=True)
     ben.goto(f"/waitlist/join?service_id={ids['checkup']}")
     accessible(ben, "join the waitlist")
     ben.get_by_role("button", name="Join the waitlist").click()
@@ -51,6 +57,7 @@ def test_a_cancelled_time_is_offered_to_the_patient_waiting_who_takes_it(
     expect(ana.get_by_role("heading", name="Your visit is booked")).to_be_visible()
     ana.get_by_role("button", name="Cancel this visit").click()
     expect(ana.get_by_role("heading", name="Your visit (cancelled)")).to_be_visible()
+    accessible(ana, "a cancelled visit")
 
     take = ben.get_by_role("button", name="Take this time")
     for _ in range(40):  # the offer matcher runs every 2 s beside the app
@@ -62,6 +69,7 @@ def test_a_cancelled_time_is_offered_to_the_patient_waiting_who_takes_it(
     shot(ben, "8-waitlist-offer")
     take.click()
     expect(ben.get_by_role("heading", name="Your visit is booked")).to_be_visible()
+    accessible(ben, "the visit taken from an offer")
 
 
 @pytest.fixture
@@ -89,6 +97,7 @@ def test_a_kept_hold_lapses_and_the_patient_is_told_what_to_do(
     page.locator("button.time").first.click()
     warning = page.locator("#hold-warning")
     expect(warning).to_contain_text("Keep my time")  # under a minute left: warned at once
+    accessible(page, "a hold about to lapse, warned")
     page.get_by_role("button", name="Keep my time").click()
     expect(page.locator("#countdown")).to_contain_text("left")
     expect(page.locator("#countdown")).to_have_text("(ended)", timeout=15_000)

@@ -105,6 +105,7 @@ def test_a_provider_sees_the_day_takes_time_off_and_is_warned_of_a_stranded_visi
     patient = new_page(browser, live)
     patient.goto(f"/times?service_id={ids['checkup']}&day={later}")
     expect(patient.get_by_text("No open times that day.")).to_be_visible()
+    accessible(patient, "patient's times after time off: none open")
     patient.context.close()
 
     # Time off over the booked visit: refused, the visit named.
