@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +114,54 @@ def test_clinic_audit_timeline_prints_every_change_and_read(
     assert look["description"] == "read CLI clinic audit timeline (phi-shown)"
     wrong = timeline("--purpose", "curiosity")
     assert wrong.returncode == 2 and "invalid PurposeOfUse" in wrong.stderr
+
+
+def test_a_record_as_of_a_past_moment_over_http_is_what_it_was_then(
+        client: TestClient, container: Container, token_for: Any, project: Any) -> None:
+    """GET /audit/records/{id}?as_of=: the state captured at each step of booking,
+    rescheduling and cancelling, and `changes_since` exactly the later steps, with who did
+    them and in which request."""
+    ids = _booked(client, container, token_for, project)
+    visit, officer = ids["appointment"], token_for(Role.compliance)
+    token = container.sessions.sign_in(ids["patient"]).access_token
+    patient = {"Authorization": f"Bearer {token}"}
+
+    def now_state() -> dict[str, Any]:
+        answer = client.get(f"/audit/records/{visit}", headers=officer)
+        assert answer.status_code == 200, answer.text
+        record: dict[str, Any] = answer.json()
+        assert record["changes_since"] == []
+        return record
+
+    booked, booked_at = now_state(), datetime.now(UTC)
+    later = [s for s in open_slots(client, ids["checkup"])
+             if s["start"] > booked["state"]["start"]][2]
+    moved_answer = client.post(f"/bookings/{visit}/reschedule", json={"slot_id": later["id"]},
+                               headers={**patient, "X-Request-Id": "req-move-1"})
+    assert moved_answer.status_code == 200, moved_answer.text
+    moved, moved_at = now_state(), datetime.now(UTC)
+    desk = token_for(Role.front_desk, "desk-7", clinics=[ids["clinic"]])
+    cancelled_answer = client.post(f"/bookings/{visit}/cancel", json={}, headers={
+        **desk, "X-Request-Id": "req-cancel-1", "X-Purpose-Of-Use": "operations"})
+    assert cancelled_answer.status_code == 200, cancelled_answer.text
+    cancelled = now_state()
+    assert (booked["version"], moved["version"], cancelled["version"]) == (1, 2, 3)
+    assert moved["state"]["start"] != booked["state"]["start"]
+    assert cancelled["state"]["status"] == "cancelled"
+
+    for captured, at, events in ((booked, booked_at, ["Appointment.Rescheduled",
+                                                      "Appointment.Cancelled"]),
+                                 (moved, moved_at, ["Appointment.Cancelled"])):
+        answer = client.get(f"/audit/records/{visit}", headers=officer,
+                            params={"as_of": at.isoformat()})
+        assert answer.status_code == 200, answer.text
+        past = answer.json()
+        assert (past["kind"], past["version"], past["state"]) == (
+            "Appointment", captured["version"], captured["state"])
+        assert [c["event"] for c in past["changes_since"]] == events
+    since = client.get(f"/audit/records/{visit}", headers=officer,
+                       params={"as_of": booked_at.isoformat()}).json()["changes_since"]
+    assert [(c["version"], c["actor"], c["role"], c["request_id"]) for c in since] == [
+        (2, ids["patient"], "patient", "req-move-1"),
+        (3, "desk-7", "front_desk", "req-cancel-1")]
+    assert since[1]["purpose"] == "operations"

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from domain.patients import ErasureBasis
+from domain.provenance import METADATA
 from infra.postgres.audit_log import AuditConfig
 from infra.postgres.audit_verify import verify_log
 from infra.postgres.read_models import read_model
@@ -118,6 +119,19 @@ def _edit_timestamp(settings: Settings, victim: int, container: Container) -> No
          transcoder.encode(decoded), victim)
 
 
+def _edit_metadata(settings: Settings, victim: int, container: Container) -> None:
+    """Who did it and in which request: rewritten, the payload left as it was."""
+    state = bytes(_sql(settings, "SELECT state FROM clinic_events WHERE notification_id = %s",
+                       victim)[0][0])
+    transcoder = container.app.mapper.transcoder
+    decoded = transcoder.decode(state)
+    meta = decoded[METADATA]
+    assert meta["actor"] and "request_id" in meta  # what an intruder would want to change
+    decoded[METADATA] = meta | {"actor": "someone-else", "request_id": "req-forged"}
+    _sql(settings, "UPDATE clinic_events SET state = %s WHERE notification_id = %s",
+         transcoder.encode(decoded), victim)
+
+
 def _edit_topic(settings: Settings, victim: int, container: Container) -> None:
     _sql(settings, "UPDATE clinic_events SET topic = topic || 'x' WHERE notification_id = %s",
          victim)
@@ -143,8 +157,9 @@ def _swap(settings: Settings, victim: int, container: Container) -> None:
          victim + 1)
 
 
-@pytest.mark.parametrize("tamper", [_edit_payload, _edit_timestamp, _edit_topic, _delete,
-                                    _swap], ids=lambda f: f.__name__.strip("_"))
+@pytest.mark.parametrize("tamper", [_edit_payload, _edit_timestamp, _edit_metadata,
+                                    _edit_topic, _delete, _swap],
+                         ids=lambda f: f.__name__.strip("_"))
 def test_a_row_changed_in_postgresql_is_caught_at_its_position(
         logged: Callable[[], Any], settings: Settings, container: Container,
         tamper: Callable[[Settings, int, Container], None]) -> None:
@@ -252,3 +267,98 @@ def test_checkpoints_signed_before_a_key_rotation_verify_with_the_old_key_truste
                       exported=_latest_checkpoint(settings))
     assert both.ok, both.failure
     assert "clinic-booking-2027 " in _latest_checkpoint(settings)
+
+
+def _verify_range(settings: Settings, first: int, last: int | None) -> Any:
+    assert settings.database_url
+    return verify_log(settings.database_url, settings.db_schema,
+                      [audit_signer(settings).verifier_key()], first=first, last=last)
+
+
+def test_verify_from_to_reports_a_tamper_inside_the_range_not_one_after_it(
+        logged: Callable[[], Any], settings: Settings, container: Container) -> None:
+    """`clinic audit verify --from F --to T`: events after T are not read at all."""
+    ids = _ids(settings)
+    assert len(ids) >= 20, len(ids)
+    first, last = 8, len(ids) - 4
+    beyond, inside = ids[-2], ids[12]
+    _edit_payload(settings, beyond, container)
+    assert _position_of(settings, beyond) > last
+    clean = _verify_range(settings, first, last)
+    assert clean.ok, clean.failure
+    assert not _verify(settings).ok  # the whole log does see it
+    _edit_payload(settings, inside, container)
+    position = _position_of(settings, inside)
+    assert first <= position <= last
+    broken = _verify_range(settings, first, last)
+    assert not broken.ok and broken.position == position, (broken.position, broken.failure)
+
+
+def test_verify_from_still_catches_a_tamper_before_it_at_the_checkpoint_covering_it(
+        logged: Callable[[], Any], settings: Settings, container: Container) -> None:
+    """Before --from events are not compared one by one, but the tree is still recomputed
+    from the start: the first signed checkpoint that covers an edited event fails."""
+    ids = _ids(settings)
+    victim = ids[4]
+    _edit_payload(settings, victim, container)
+    covering = _sql(settings, "SELECT min(size) FROM audit_checkpoints WHERE size >= %s",
+                    _position_of(settings, victim))[0][0]
+    result = _verify_range(settings, 12, None)
+    assert not result.ok and result.position == covering, (result.position, result.failure)
+    assert "checkpoint" in str(result.failure)
+
+
+def test_a_checkpoint_is_signed_when_its_interval_passed_not_only_every_n_events(
+        container: Container, settings: Settings) -> None:
+    """The time trigger alone (every_events far away): a checkpoint after every_seconds,
+    from a batch of new events or from the follower's idle tick, and none before."""
+    app = drive(container)
+    build_world(app)
+    now = [datetime(2026, 12, 7, 9, 0, tzinfo=UTC)]
+    base = audit_config(settings)
+    config = AuditConfig(base.signer, base.origin, every_events=1_000_000, every_seconds=60)
+    assert settings.database_url
+    model = read_model("audit_log", settings.database_url, settings.db_schema,
+                       lambda: now[0], audit=config)
+
+    def sizes() -> list[int]:
+        return [r[0] for r in _sql(settings, "SELECT size FROM audit_checkpoints ORDER BY "
+                                             "size")]
+
+    def tree() -> int:
+        return int(_sql(settings, "SELECT size FROM audit_frontier")[0][0])
+
+    def later(seconds: int) -> None:
+        now[0] += timedelta(seconds=seconds)
+
+    try:
+        runner = CatchUpRunner(container.app, model)
+        runner.catch_up()
+        assert sizes() == [tree()]  # the first one at once
+        app.register_patient("Tick", "Tock", date(1990, 1, 1), "tick@example.org", None)
+        later(30)
+        runner.catch_up()
+        assert sizes() == [sizes()[0]] and tree() > sizes()[0]  # new events, not yet due
+        later(29)
+        model.tick()
+        assert len(sizes()) == 1  # 59 s: still not due
+        later(2)
+        model.tick()  # idle, 61 s after the last: signs what came since
+        assert sizes()[-1] == tree() and len(sizes()) == 2
+        model.tick()
+        assert len(sizes()) == 2  # nothing new: nothing to sign
+        app.register_patient("Tick", "Again", date(1990, 1, 1), "tock@example.org", None)
+        later(10)
+        runner.catch_up()
+        assert len(sizes()) == 2
+        later(60)
+        app.register_patient("Tick", "Third", date(1990, 1, 1), "third@example.org", None)
+        runner.catch_up()  # a batch 70 s after the last checkpoint: due by time
+        assert sizes()[-1] == tree() and len(sizes()) == 3
+        created = [r[0] for r in _sql(settings, "SELECT created_at FROM audit_checkpoints "
+                                                "ORDER BY size")]
+        assert [c - created[0] for c in created] == [timedelta(0), timedelta(seconds=61),
+                                                     timedelta(seconds=131)]
+    finally:
+        model.datastore.close()
+    assert _verify(settings).ok

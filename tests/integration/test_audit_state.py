@@ -8,12 +8,16 @@ from typing import Any
 
 from commands.audit import WITHHELD
 from commands.context import Actor
+from commands.waitlist import WaitlistJoin
 from domain.access import PurposeOfUse, Role
+from domain.agendas import PatientAgenda
+from domain.calendars import ProviderCalendar, calendar_days
 from domain.clinics import Address
-from domain.consent import POLICIES, Purpose
+from domain.consent import POLICIES, Consent, Purpose
 from domain.modality import Modality
 from domain.patients import ErasureBasis
 from domain.privacy import ERASED
+from domain.schedules import Schedule
 from infra.wiring.container import Container
 from tests.builders import ALL_DAY, build_world, first_slot, rules
 from tests.driver import drive
@@ -84,3 +88,60 @@ def test_clinic_audit_state_prints_the_record_then(container: Container, tmp_pat
     past = json.loads(out.stdout)
     assert past["kind"] == "Clinic" and past["state"]["name"] == "Harbor"
     assert [c["event"] for c in past["changes_since"]] == ["Clinic.Revised"]
+
+
+def test_every_kind_of_record_as_it_stood_before_its_change(container: Container) -> None:
+    """Service, Provider, Schedule, Consent, WaitlistEntry, ProviderCalendar and
+    PatientAgenda: each rebuilt as it was before its change, the change listed since."""
+    app = drive(container)
+    world = build_world(app)
+    use_cases = container.use_cases
+    patient = app.ready_patient("Vera", "Kinds", "vera.kinds@example.org")
+    as_patient = Actor(str(patient), Role.patient)
+    entry = use_cases.waitlist.join(WaitlistJoin(
+        service_id=world.checkup, not_after=datetime.now(UTC) + timedelta(days=30)),
+        as_patient).result.id
+    slot = first_slot(app, world.provider, world.clinic, world.checkup,
+                      datetime.now(UTC) + timedelta(days=2))
+    visit = app.book(patient, slot, "knee", datetime.now(UTC)).id
+    [day] = calendar_days(slot.start, slot.end)
+    records = {
+        "Service": world.checkup, "Provider": world.provider,
+        "Schedule": Schedule.create_id(world.provider, world.clinic),
+        "Consent": Consent.create_id(patient, Purpose.treatment.value),
+        "WaitlistEntry": entry,
+        "ProviderCalendar": ProviderCalendar.create_id(world.provider, day.isoformat()),
+        "PatientAgenda": PatientAgenda.create_id(patient)}
+    audit, officer = use_cases.audit, Actor("officer-2", Role.compliance, purpose="compliance")
+    then = {kind: audit.state_at(record, datetime.now(UTC), officer)
+            for kind, record in records.items()}
+    as_of = datetime.now(UTC)
+
+    app.revise_service(world.checkup, "Checkup (adult)", 30, Modality.in_person)
+    app.revise_provider(world.provider, "Dr. One-Renamed", [world.clinic, world.second_clinic],
+                        [world.checkup, world.video])
+    app.publish_availability(world.provider, world.clinic, rules(horizon_days=20))
+    use_cases.waitlist.leave(entry, as_patient)
+    use_cases.bookings.cancel(visit, "", as_patient)
+    use_cases.consents.revoke(patient, Purpose.treatment, as_patient)
+
+    changed = {"Service": ["Service.Revised"], "Provider": ["Provider.Revised"],
+               "Schedule": ["Schedule.RulesChanged"], "Consent": ["Consent.Revoked"],
+               "WaitlistEntry": ["WaitlistEntry.Left"],
+               "ProviderCalendar": ["ProviderCalendar.Released"],
+               "PatientAgenda": ["PatientAgenda.Released"]}
+    for kind, record in records.items():
+        past = audit.state_at(record, as_of, officer)
+        assert past.kind == kind
+        assert (past.version, past.state) == (then[kind].version, then[kind].state), kind
+        assert [c.event for c in past.changes_since] == changed[kind], kind
+        now = audit.state_at(record, datetime.now(UTC), officer)
+        assert now.version == past.version + len(changed[kind]) and now.state != past.state
+    assert then["Service"].state["name"] == "Checkup"
+    assert then["Provider"].state["display_name"] == "Dr. One"
+    assert then["Schedule"].state["rules_data"]["horizon_days"] == 14
+    assert then["Consent"].state["active"] is True
+    assert then["WaitlistEntry"].state["status"] == "waiting"
+    assert str(visit) in then["ProviderCalendar"].state["reservations"]
+    assert audit.state_at(records["Consent"], datetime.now(UTC), officer).state[
+        "active"] is False
