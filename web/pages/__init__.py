@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from web.pages import booking, compliance, operations, staff, staff_oidc, visits
+from web.pages import (
+    booking,
+    compliance,
+    operations,
+    staff_calendar,
+    staff_hours,
+    staff_oidc,
+    staff_sign_in,
+    staff_visits,
+    visits,
+)
 
 ROUTERS = [booking.router, visits.router, compliance.router, operations.router,
-           staff.router, staff_oidc.router]
+           staff_sign_in.router, staff_calendar.router, staff_visits.router, staff_hours.router,
+           staff_oidc.router]

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from web.api import Api, ApiError
 from web.app import go, render
-from web.pages.staff import AFTER_SIGN_IN, ELSEWHERE, STAFF, staff_start
+from web.pages.staff_sign_in import AFTER_SIGN_IN, ELSEWHERE, STAFF, staff_start
 from web.session import SESSION, forget, remember
 
 router = APIRouter(default_response_class=HTMLResponse)
