@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import uvicorn
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 from infra.embedded.process import free_port
 from infra.http.app import create_app
@@ -104,3 +104,12 @@ def new_page(browser: Browser, live: str, **options: Any) -> Page:
     opened = context.new_page()
     opened.set_default_timeout(15_000)
     return opened
+
+
+def tab_to(page: Page, target: Locator, presses: int = 80) -> None:
+    """Press Tab until `target` has the focus (it must be reachable by keyboard)."""
+    for _ in range(presses):
+        if target.evaluate("e => e === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{target} is not reachable with the Tab key")

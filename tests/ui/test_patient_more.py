@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from infra.settings import Settings
 from infra.wiring.container import Container
 from tests.e2e.clinic_flow import last_code, open_slots, set_up_clinic, sign_up
-from tests.ui.conftest import accessible, caught_up, new_page, shot
+from tests.ui.conftest import accessible, caught_up, new_page, shot, tab_to
 
 
 def sign_in(page: Page, container: Container, email: str, *, check: bool = False) -> None:
@@ -107,35 +107,26 @@ def test_a_kept_hold_lapses_and_the_patient_is_told_what_to_do(
     accessible(page, "a lapsed hold")
 
 
-def _tab_to(page: Page, target: Locator, presses: int = 80) -> None:
-    """Press Tab until `target` has the focus (it must be reachable by keyboard)."""
-    for _ in range(presses):
-        if target.evaluate("e => e === document.activeElement"):
-            return
-        page.keyboard.press("Tab")
-    raise AssertionError(f"{target} is not reachable with the Tab key")
-
-
 def test_the_whole_booking_with_the_keyboard_alone(
         page: Page, client: TestClient, container: Container, token_for: Any) -> None:
     set_up_clinic(client, token_for, hours=("08:00", "18:00"))
     caught_up(container)
     sign_up(client, container, "dee@example.org")
     page.goto("/")
-    _tab_to(page, page.get_by_role("button", name="See open times"))
+    tab_to(page, page.get_by_role("button", name="See open times"))
     page.keyboard.press("Enter")
-    _tab_to(page, page.get_by_role("link", name="Later day"))
+    tab_to(page, page.get_by_role("link", name="Later day"))
     page.keyboard.press("Enter")
-    _tab_to(page, page.locator("button.time").first)
+    tab_to(page, page.locator("button.time").first)
     page.keyboard.press("Enter")
     email = page.locator("#sign-in-email")
-    _tab_to(page, email)
+    tab_to(page, email)
     page.keyboard.type("dee@example.org")
     page.keyboard.press("Enter")
     code = page.get_by_label("Code")
-    _tab_to(page, code)
+    tab_to(page, code)
     page.keyboard.type(last_code(container, "dee@example.org"))
     page.keyboard.press("Enter")
-    _tab_to(page, page.get_by_role("button", name="Book this visit"))
+    tab_to(page, page.get_by_role("button", name="Book this visit"))
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Your visit is booked")).to_be_visible()
