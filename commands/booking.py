@@ -30,7 +30,7 @@ from commands.models import Strict
 from commands.ports import CommandMetrics, IdempotencyRecords, SlotInfo
 from commands.visits import BookingPublic, Visits
 from domain.agendas import NoShowRule, PatientAgenda
-from domain.appointments import Appointment
+from domain.appointments import Appointment, HandOffCause
 from domain.calendars import SlotTakenError
 from domain.clinics import Clinic, valid_time_zone
 from domain.consent import Consent, ConsentRequiredError, Purpose, purposes_for_visit
@@ -77,6 +77,8 @@ class Reschedule(HoldProof):
 
 class HandOff(Strict):
     provider_id: Annotated[UUID, Field(description="The provider who takes the visit")]
+    reason: Annotated[HandOffCause, Field(description="Why (a code, never free text)")] = \
+        HandOffCause.other
 
 
 class Bookings:
@@ -146,7 +148,7 @@ class Bookings:
         self.visits.reachable(appointment_id, actor)
         with acting_as(actor.doing("hand-off")):
             return BookingPublic.of(self.hand_off_to(appointment_id, command.provider_id,
-                                                     datetime.now(UTC)))
+                                                     datetime.now(UTC), command.reason))
 
     # The decisions, once the door's concerns are settled (whose booking, which slot) -------
     def book_slot(self, patient_id: UUID, slot: SlotInfo, reason: str, now: datetime,
@@ -217,8 +219,8 @@ class Bookings:
                 return appointment
         raise SlotTakenError("that time is in high demand; please try again")
 
-    def hand_off_to(self, appointment_id: UUID, to_provider_id: UUID,
-                    now: datetime) -> Appointment:
+    def hand_off_to(self, appointment_id: UUID, to_provider_id: UUID, now: datetime,
+                    cause: HandOffCause = HandOffCause.other) -> Appointment:
         for _attempt in range(MAX_ATTEMPTS):
             appointment = self.visits.appointment(appointment_id)
             start, end = appointment.start, appointment.end
@@ -228,7 +230,7 @@ class Bookings:
             loaded = self.app.get_many(to_provider_id, appointment.clinic_id, schedule_id,
                                        *old, *new)
             before, after = _covers(loaded, appointment, to_provider_id)
-            appointment.hand_off(to_provider_id, now)
+            appointment.hand_off(to_provider_id, now, cause)
             touched = moved(self.app, loaded, appointment_id, to_provider_id, start, end,
                             appointment.clinic_id, before, after)
             if self.app.saved(appointment, *touched):

@@ -34,6 +34,16 @@ class InvalidTransitionError(RuleViolationError):
     code = "invalid-status-transition"
 
 
+class HandOffCause(StrEnum):
+    """Why a visit went to another provider: a code, never free text (no PHI in it)."""
+
+    provider_unavailable = "provider-unavailable"
+    clinical_need = "clinical-need"
+    patient_request = "patient-request"
+    schedule_change = "schedule-change"
+    other = "other"
+
+
 class Appointment(Aggregate):
     class Booked(Aggregate.Created):
         patient_id: UUID
@@ -75,6 +85,7 @@ class Appointment(Aggregate):
         to_provider_id: UUID
         start: datetime
         end: datetime
+        cause: str = ""  # a HandOffCause; "" in hand-offs recorded before causes were kept
 
     class CheckedIn(Aggregate.Event):
         pass
@@ -203,17 +214,22 @@ class Appointment(Aggregate):
                      previous_end: datetime) -> None:
         self.slot_id, self.start, self.end = slot_id, start, end
 
-    def hand_off(self, to_provider_id: UUID, now: datetime) -> None:
-        self._require(AppointmentStatus.booked, "hand off")
-        if now >= self.start:
-            raise InvalidTransitionError("the visit has started; it stays with its provider")
+    def hand_off(self, to_provider_id: UUID, now: datetime,
+                 cause: HandOffCause = HandOffCause.other) -> None:
+        """A booked or checked-in visit goes to a colleague (the patient in the waiting room
+        keeps their time); once the visit's time is over it stays with its provider."""
+        if self.status not in (AppointmentStatus.booked, AppointmentStatus.checked_in):
+            raise InvalidTransitionError(f"cannot hand off an appointment that is "
+                                         f"{self.status}")
+        if now >= self.end:
+            raise InvalidTransitionError("the visit's time is over; it stays with its provider")
         if to_provider_id == self.provider_id:
             raise RuleViolationError("the visit is already with that provider")
-        self._handed_off(self.provider_id, to_provider_id, self.start, self.end)
+        self._handed_off(self.provider_id, to_provider_id, self.start, self.end, cause.value)
 
     @event(HandedOff)
     def _handed_off(self, from_provider_id: UUID, to_provider_id: UUID, start: datetime,
-                    end: datetime) -> None:
+                    end: datetime, cause: str = "") -> None:
         self.provider_id = to_provider_id
 
     def check_in(self) -> None:

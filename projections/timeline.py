@@ -120,7 +120,8 @@ _SUMMARIES: dict[type[Any], Callable[[Any], str]] = {
         f"moved the visit from {_span(e.previous_start, e.previous_end)} to "
         f"{_span(e.start, e.end)}"),
     Appointment.HandedOff: lambda e: (f"handed the visit from provider {e.from_provider_id} "
-                                      f"to provider {e.to_provider_id}"),
+                                      f"to provider {e.to_provider_id}"
+                                      + (f" ({e.cause})" if e.cause else "")),
     Appointment.CheckedIn: lambda e: "checked the patient in",
     Appointment.Fulfilled: lambda e: "completed the visit",
     Appointment.MarkedNoShow: lambda e: "marked the visit a no-show",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -117,3 +118,48 @@ def test_providers_cancel_and_hand_off_their_own_visits(
     colleague = token_for(Role.provider, w.colleague)
     cancelled = client.post(f"/bookings/{w.visit_a}/cancel", headers=colleague, json={})
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+
+
+def test_a_hand_off_never_puts_two_visits_in_one_providers_time(
+        client: TestClient, container: Container, token_for: Any,
+        project: Callable[[], int]) -> None:
+    w = TwoClinics(client, container, token_for, project)
+    visit = client.get(f"/bookings/{w.visit_a}", headers=w.desk).json()
+    at = datetime.fromisoformat(visit["start"])
+    busy = next(s for s in client.get("/slots", params={
+        "provider_id": w.colleague, "service_id": w.a["checkup"], "limit": 200}).json()["slots"]
+        if datetime.fromisoformat(s["start"]) == at)
+    _, cy = sign_up(client, container, "cy@example.org")
+    taken = client.post("/bookings", headers=cy, json={"slot_id": busy["id"]})
+    assert taken.status_code == 201, taken.text
+    refused = client.post(f"/bookings/{w.visit_a}/hand-off", headers=w.desk,
+                          json={"provider_id": w.colleague})
+    assert refused.status_code == 409, refused.text
+    assert client.get(f"/bookings/{w.visit_a}", headers=w.desk).json()["provider_id"] == \
+        w.a["provider"]
+    # Checked in, then the colleague's time freed: the visit moves, the patient waiting in
+    # the room keeps their time.
+    assert client.post(f"/bookings/{w.visit_a}/check-in", headers=w.desk).status_code == 200
+    assert client.post(f"/bookings/{taken.json()['id']}/cancel", headers=cy,
+                       json={}).status_code == 200
+    free_text = client.post(f"/bookings/{w.visit_a}/hand-off", headers=w.desk,
+                            json={"provider_id": w.colleague, "reason": "she has a fever"})
+    assert free_text.status_code == 422  # a code, never free text (no PHI in the log)
+    handed = client.post(f"/bookings/{w.visit_a}/hand-off", headers=w.desk,
+                         json={"provider_id": w.colleague, "reason": "provider-unavailable"})
+    assert handed.status_code == 200, handed.text
+    assert handed.json()["status"] == "checked-in"
+    assert datetime.fromisoformat(handed.json()["start"]) == at
+    project()
+    day = visit["start"][:10]
+    for provider in (w.a["provider"], w.colleague):
+        kept = [v for v in client.get(f"/providers/{provider}/schedule", headers=w.desk,
+                                      params={"day": day}).json()
+                if v["status"] in ("booked", "checked_in")]
+        spans = sorted((v["start"], v["end"]) for v in kept)
+        assert all(end <= start for (_, end), (start, _) in pairwise(spans)), spans
+    assert any(v["id"] == w.visit_a for v in client.get(
+        f"/providers/{w.colleague}/schedule", headers=w.desk, params={"day": day}).json())
+    timeline = client.get("/audit/timeline", headers=token_for(Role.compliance),
+                          params={"appointment_id": w.visit_a}).json()["items"]
+    assert any("(provider-unavailable)" in item["description"] for item in timeline), timeline
