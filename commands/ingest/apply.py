@@ -73,11 +73,12 @@ def state_of(aggregate: Any) -> dict[str, Any]:
 
 
 class Applier:
-    """Applies rows as one actor (`ingest:<source>`, the run id as request id); in a dry run
-    only compares."""
+    """Applies rows as one actor (`ingest:<source>`, the run id as request id), through the
+    directory's use cases: over the event store, or over a Rehearsal that records nothing
+    (a dry run, the checks before all-or-nothing: commands/ingest/rehearsal.py)."""
 
-    def __init__(self, directory: Directory, actor: Actor, dry_run: bool) -> None:
-        self.directory, self.actor, self.dry_run = directory, actor, dry_run
+    def __init__(self, directory: Directory, actor: Actor) -> None:
+        self.directory, self.actor = directory, actor
 
     def clinic(self, clinic_id: UUID, command: ClinicCreate) -> Outcome:
         wanted = wanted_clinic(command)
@@ -105,31 +106,17 @@ class Applier:
     def hours(self, provider_id: UUID, clinic_id: UUID,
               command: Callable[[list[dict[str, Any]]], AvailabilityIn]) -> Outcome:
         """`command` builds the hours around the dated exceptions already published (an
-        hours row leaves them alone, also those recorded while it is saved)."""
-        if not self.dry_run:  # the use case compares on the schedule it saves (one read)
-            changed = self.directory.publish_week(provider_id, clinic_id, command([]),
-                                                  self.actor)
-            return Outcome.applied if changed else Outcome.unchanged
-        schedule = self.directory.app.find(Schedule, Schedule.create_id(provider_id, clinic_id))
-        current = schedule.rules.as_dict() if schedule is not None else None
-        wanted = command(current["exceptions"] if current else [])
-        return Outcome.unchanged if current == wanted.to_domain().as_dict() \
-            else Outcome.applied
+        hours row leaves them alone, also those recorded while it is saved). The use case
+        compares on the schedule it saves (one read)."""
+        changed = self.directory.publish_week(provider_id, clinic_id, command([]), self.actor)
+        return Outcome.applied if changed else Outcome.unchanged
 
     def dated(self, provider_id: UUID, clinic_id: UUID, on: date,
               exception: DateException | None) -> Outcome:
         """One date's exception set (or, with None, removed) on the hours as they are when
         saved (refused, like any change, if it would strand booked visits)."""
-        if not self.dry_run:  # the use case compares on the schedule it saves (one read)
-            changed = self.directory.change_date(provider_id, clinic_id, on, exception,
-                                                 self.actor)
-            return Outcome.applied if changed else Outcome.unchanged
-        schedule = self.directory.app.find(Schedule, Schedule.create_id(provider_id, clinic_id))
-        if schedule is None:  # the hours are in this (dry) run: they would exist by now
-            return Outcome.applied
-        current = schedule.rules
-        return Outcome.unchanged if current.on_date(on, exception) is current \
-            else Outcome.applied
+        changed = self.directory.change_date(provider_id, clinic_id, on, exception, self.actor)
+        return Outcome.applied if changed else Outcome.unchanged
 
     def retire_hours(self, schedule_id: UUID) -> Outcome:
         """No hours at all (refused, like any change, if it would strand booked visits)."""
@@ -151,8 +138,6 @@ class Applier:
                     current.time_zone != wanted["time_zone"]:
                 raise TimeZoneFixedError(f"the clinic's time zone is {current.time_zone}; it "
                                          "cannot change (register a new clinic)")
-            if self.dry_run:
-                return Outcome.applied
             try:
                 (register if current is None else revise)()
             except IntegrityError:

@@ -1,19 +1,23 @@
 """Checking one source row at three levels before anything is applied (decision 0048):
 shape (the row model, then the command model it becomes), references (what it names exists,
 or is a good row of the same run) and rules (the domain's own refusals; durations on the
-hours' grid). A refusal is a list of RowRejects, one per reason."""
+hours' grid). A row that may add hours (and, in a dry run or before all-or-nothing, every
+row) is then decided on the aggregates in memory by the use case that will apply it, so that
+overlapping hours and stranded visits are found before anything is recorded (decision 0067).
+A refusal is a list of RowRejects, one per reason."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
 
-from commands.application import ClinicApplication
+from commands.context import Actor
+from commands.directory import Directory
 from commands.ingest.apply import (
     Applier,
     Outcome,
@@ -23,8 +27,9 @@ from commands.ingest.apply import (
     wanted_service,
 )
 from commands.ingest.errors import DurationOffGridError, UnknownReferenceError
+from commands.ingest.rehearsal import Rehearsal
+from commands.ingest.rejects import shape_rejects, value_text
 from commands.ingest.rows import (
-    COLUMN_OF,
     ROW_MODELS,
     ClinicRow,
     HoursRow,
@@ -42,8 +47,6 @@ from domain.providers import Provider
 from domain.schedules import Schedule
 from domain.services import Service
 
-MAX_VALUE = 200  # characters of a refused value kept in the report
-
 
 @dataclass(frozen=True)
 class Checked:
@@ -53,32 +56,53 @@ class Checked:
     key: str
     id: UUID
     apply: Callable[[Applier], Outcome]
+    adds_hours: bool = False  # hours, extra hours: may overlap the provider's elsewhere
+    outcome: Outcome = Outcome.applied  # as decided in memory (what a dry run reports)
 
 
 class Checker:
     """Checks the rows of one run; remembers the good ones so that later rows of the same
-    run may name them (a Bundle's Practitioner names its Locations)."""
+    run may name them (a Bundle's Practitioner names its Locations). `rehearse_all`: every
+    row is decided in memory, on top of the rows before it (a dry run, all-or-nothing)."""
 
-    def __init__(self, app: ClinicApplication, source: str) -> None:
-        self.app, self.source = app, source
+    def __init__(self, directory: Directory, source: str, actor: Actor,
+                 rehearse_all: bool = False) -> None:
+        self.app, self.source, self.rehearse_all = directory.app, source, rehearse_all
         self.planned: dict[UUID, Any] = {}  # our id -> the command of a good row
         self.recorded: set[UUID] = set()  # ids found in the store (nothing is ever deleted)
+        self.rehearsal = Rehearsal(directory.app)
+        self.trial = Applier(Directory(self.rehearsal, directory.no_show_rule), actor)
 
     def check(self, raw: SourceRow) -> Checked | list[RowReject]:
         if raw.defect is not None:
             return [RowReject(raw.number, "", "", "row-shape", raw.defect)]
         try:
             row = ROW_MODELS[raw.kind].model_validate(dict(raw.values))
-            return self._resolve(raw.kind, row)
+            return self._decided(self._resolve(raw.kind, row))
         except ValidationError as exc:
             return shape_rejects(raw.number, exc, raw.values)
         except DomainError as exc:
             column, value = getattr(exc, "column", ""), getattr(exc, "value", "")
-            return [RowReject(raw.number, column, _text(value), exc.code, exc.detail)]
+            return [RowReject(raw.number, column, value_text(value), exc.code, exc.detail)]
 
     def forget(self, checked: Checked) -> None:
         """A row refused when applied: later rows may not count on it."""
         self.planned.pop(checked.id, None)
+
+    def settle(self) -> None:
+        """A row was applied (or refused) for real: the store holds the truth again."""
+        self.rehearsal.clear()
+
+    def _decided(self, checked: Checked) -> Checked:
+        """The row applied in memory by its own use case (its refusal raised here), when it
+        may add hours or the run must know every refusal before applying anything."""
+        if not (self.rehearse_all or checked.adds_hours):
+            return checked
+        try:
+            return replace(checked, outcome=checked.apply(self.trial))
+        except DomainError:
+            self.forget(checked)
+            raise
 
     def _resolve(self, kind: Kind, row: Row) -> Checked:
         if isinstance(row, ClinicRow):
@@ -127,7 +151,8 @@ class Checker:
         schedule_id = Schedule.create_id(provider_id, clinic_id)
         self.planned[schedule_id] = rules
         return Checked(Kind.hours, row.key, schedule_id,
-                       lambda applier: applier.hours(provider_id, clinic_id, row.command))
+                       lambda applier: applier.hours(provider_id, clinic_id, row.command),
+                       adds_hours=True)
 
     def _time_off(self, row: TimeOffRow) -> Checked:
         provider_id, = self._named(Kind.providers, "provider", [row.provider])
@@ -144,7 +169,8 @@ class Checker:
             self.recorded.add(schedule_id)
         return Checked(Kind.time_off, row.key, ingest_id(self.source, "time_off", row.key),
                        lambda applier: applier.dated(provider_id, clinic_id, row.date,
-                                                     exception))
+                                                     exception),
+                       adds_hours=row.kind == "extra")
 
     def retired_time_off(self, key: str) -> Callable[[Applier], Outcome]:
         """How to take back the exception a time-off key (`provider@clinic/date`) brought
@@ -176,27 +202,3 @@ class Checker:
                    if isinstance(self.planned.get(i), ServiceCreate)}
         stored = self.app.get_many(*(i for i in service_ids if i not in self.planned))
         return planned | {s.duration_minutes for s in stored.values() if isinstance(s, Service)}
-
-
-def shape_rejects(number: int, error: ValidationError,
-                  values: Mapping[str, Any]) -> list[RowReject]:
-    """One reject per pydantic error, named by the source's column."""
-    rejects = []
-    for item in error.errors(include_url=False):
-        column = _column(item["loc"])
-        rejects.append(RowReject(number, column, _text(values.get(column, "")),
-                                 item["type"], item["msg"]))
-    return rejects
-
-
-def _column(loc: tuple[int | str, ...]) -> str:
-    if len(loc) > 1 and loc[0] == "weekly":
-        return str(loc[1])
-    named = COLUMN_OF.get(tuple(str(p) for p in loc[:2])) or COLUMN_OF.get((str(loc[0]),))
-    return named or (str(loc[0]) if loc else "")
-
-
-def _text(value: Any) -> str:
-    text = value if isinstance(value, str) else "" if value is None else str(value)
-    return text[:MAX_VALUE]
-

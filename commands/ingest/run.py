@@ -3,8 +3,9 @@
 Rows stream through: each is checked (commands/ingest/checks.py) and, if good, applied
 through the directory's use cases as `ingest:<source>` with the run id as the events'
 request id (decision 0047). A bad row is set aside with every reason; with all-or-nothing,
-every row is checked first and nothing applies if any is bad. A source that stops being
-readable ends the run as failed: what was read before still counts.
+every row is checked and decided in memory first (commands/ingest/rehearsal.py) and nothing
+applies if any would be refused; a dry run only decides in memory (decision 0067). A source
+that stops being readable ends the run as failed: what was read before still counts.
 """
 
 from __future__ import annotations
@@ -74,16 +75,16 @@ class Ingestion:
         self.runs.start(run)
         actor = Actor(subject=f"ingest:{request.source}", system=True,
                       request_id=str(run.run_id), purpose="operations")
-        one = _Run(run, Checker(self.directory.app, request.source),
-                   Applier(self.directory, actor, request.dry_run), progress)
+        checker = Checker(self.directory, request.source, actor,
+                          rehearse_all=request.dry_run or request.all_or_nothing)
+        one = _Run(run, request, self.runs, checker, progress,
+                   checker.trial if request.dry_run else Applier(self.directory, actor))
         try:
-            applied = one.go(rows, request.all_or_nothing)
+            if one.go(rows):
+                one.record_missing(*one.missing(one.applier))
+            run.status = "completed"
         except IngestSourceError as exc:
             run.status, run.error = "failed", exc.detail
-        else:
-            if applied:
-                one.missing(request, self.runs)
-            run.status = "completed"
         run.finished_at = datetime.now(UTC)
         if not request.dry_run:
             for kind, ids in one.ids.items():
@@ -100,19 +101,25 @@ class Ingestion:
 class _Run:
     """The state of one run: counts, rejects, the keys seen and the ids brought in."""
 
-    def __init__(self, run: IngestRunRecord, checker: Checker, applier: Applier,
-                 progress: Progress | None) -> None:
-        self.run, self.checker, self.applier, self.progress = run, checker, applier, progress
+    def __init__(self, run: IngestRunRecord, request: IngestRequest, runs: IngestRuns,
+                 checker: Checker, progress: Progress | None, applier: Applier) -> None:
+        self.run, self.request, self.runs = run, request, runs
+        self.checker, self.progress, self.applier = checker, progress, applier
         self.rejects: list[RowReject] = []
         self.seen: defaultdict[Kind, set[str]] = defaultdict(set)
         self.ids: defaultdict[Kind, dict[str, UUID]] = defaultdict(dict)
 
-    def go(self, rows: Iterable[SourceRow], all_or_nothing: bool) -> bool:
-        """False when all-or-nothing found a bad row (then nothing applied)."""
+    def go(self, rows: Iterable[SourceRow]) -> bool:
+        """False when all-or-nothing found a row (or a retirement) that would be refused:
+        then nothing applied."""
         checked: Iterable[tuple[SourceRow, Checked | None]] = (self.check(raw) for raw in rows)
-        if all_or_nothing:
-            checked = list(checked)  # every row checked before any applies
+        if self.request.all_or_nothing:
+            checked = list(checked)  # every row checked and decided in memory before any applies
             if self.run.rejected:
+                return False
+            _missing, _retired, refused = self.missing(self.checker.trial)
+            if refused:
+                self.rejects.extend(refused)
                 return False
         for raw, good in checked:
             if good is not None:
@@ -141,35 +148,52 @@ class _Run:
         self.run.rejected += 1
 
     def apply(self, raw: SourceRow, checked: Checked) -> None:
-        try:
-            outcome = checked.apply(self.applier)
-        except DomainError as exc:  # e.g. hours that would strand booked visits
-            self.checker.forget(checked)
-            self.refuse([RowReject(raw.number, "", "", exc.code, exc.detail)])
-            return
+        """For real; in a dry run, the outcome decided in memory at the check."""
+        if self.request.dry_run:
+            outcome = checked.outcome
+        else:
+            try:
+                outcome = checked.apply(self.applier)
+            except DomainError as exc:  # e.g. a booking made since the row was checked
+                self.checker.forget(checked)
+                self.refuse([RowReject(raw.number, "", "", exc.code, exc.detail)])
+                return
+            finally:
+                self.checker.settle()
         if outcome is Outcome.applied:
             self.run.applied += 1
         else:
             self.run.unchanged += 1
         self.ids[checked.kind][checked.key] = checked.id
 
-    def missing(self, request: IngestRequest, runs: IngestRuns) -> None:
+    def missing(self, applier: Applier) -> tuple[list[str], list[str], list[RowReject]]:
         """Records this source brought in before that the input does not mention: reported;
-        in a snapshot, hours are retired (emptied) and time off taken back. The domain cannot
-        retire a clinic,
-        service or provider: those stay reported (docs/ingest.md)."""
-        for kind in request.kinds:
-            for key, our_id in sorted(runs.known_ids(request.source, kind.value).items()):
+        in a snapshot, hours are retired (emptied) and time off taken back, through
+        `applier` (in memory, for all-or-nothing's decision). The domain cannot retire a
+        clinic, service or provider: those stay reported (docs/ingest.md)."""
+        missing: list[str] = []
+        retired: list[str] = []
+        refused: list[RowReject] = []
+        for kind in self.request.kinds:
+            for key, our_id in sorted(self.runs.known_ids(self.request.source,
+                                                          kind.value).items()):
                 if key in self.seen[kind]:
                     continue
-                if request.mode is not Mode.snapshot or kind not in RETIRABLE:
-                    self.run.missing.append(f"{kind.value}/{key}")
+                if self.request.mode is not Mode.snapshot or kind not in RETIRABLE:
+                    missing.append(f"{kind.value}/{key}")
                     continue
                 retire = self.checker.retired_time_off(key) if kind is Kind.time_off \
                     else lambda applier, schedule_id=our_id: applier.retire_hours(schedule_id)
                 try:
-                    if retire(self.applier) is Outcome.applied:
-                        self.run.retired.append(f"{kind.value}/{key}")
+                    if retire(applier) is Outcome.applied:
+                        retired.append(f"{kind.value}/{key}")
                 except DomainError as exc:
-                    self.run.missing.append(f"{kind.value}/{key}")
-                    self.rejects.append(RowReject(0, "", key, exc.code, exc.detail))
+                    missing.append(f"{kind.value}/{key}")
+                    refused.append(RowReject(0, "", key, exc.code, exc.detail))
+        return missing, retired, refused
+
+    def record_missing(self, missing: list[str], retired: list[str],
+                       refused: list[RowReject]) -> None:
+        self.run.missing.extend(missing)
+        self.run.retired.extend(retired)
+        self.rejects.extend(refused)
