@@ -35,6 +35,7 @@ class WebhookEvent(StrEnum):
     appointment_checked_in = "AppointmentCheckedIn"
     appointment_completed = "AppointmentCompleted"
     appointment_no_show = "AppointmentNoShow"
+    appointment_handed_off = "AppointmentHandedOff"
     visit_discharged = "VisitDischarged"
 
 

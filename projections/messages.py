@@ -83,6 +83,10 @@ def _map(e: Any, load: Loader) -> tuple[str, str, UUID, dict[str, Any]] | None:
             "appointment_id": aid, "slot_id": e.slot_id, "start": e.start, "end": e.end,
             "previous_slot_id": e.previous_slot_id, "previous_start": e.previous_start,
             "previous_end": e.previous_end}
+    if isinstance(e, Appointment.HandedOff):
+        return "AppointmentHandedOff", APPOINTMENTS_TOPIC, aid, {
+            "appointment_id": aid, "from_provider_id": e.from_provider_id,
+            "to_provider_id": e.to_provider_id, "reason": e.cause}
     if isinstance(e, Appointment.Discharged):
         visit = load(aid)
         return "VisitDischarged", APPOINTMENTS_TOPIC, aid, {
