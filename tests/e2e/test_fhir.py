@@ -277,7 +277,8 @@ def _manifest(client: TestClient, **params: Any) -> dict[str, Any]:
 
 def test_the_capability_statement_lists_exactly_what_is_served(client: TestClient) -> None:
     statement = _get(client, "/metadata")["rest"][0]
-    paths = [p.removeprefix(FHIR + "/") for p in client.get("/openapi.json").json()["paths"]
+    openapi = client.get("/openapi.json").json()["paths"]
+    paths = [p.removeprefix(FHIR + "/") for p in openapi
              if p.startswith(FHIR + "/") and p != FHIR + "/metadata"]
     served = {p.split("/")[0] for p in paths if not p.startswith("$")}
     assert {r["type"] for r in statement["resource"]} == served
@@ -288,3 +289,11 @@ def test_the_capability_statement_lists_exactly_what_is_served(client: TestClien
         assert ("search-type" in codes) == (kind in paths), kind
     operations = {p.rsplit("$", 1)[1].split("/")[0] for p in paths if "$" in p}
     assert {o["name"] for o in statement["operation"]} == operations
+    for resource in statement["resource"]:  # each search's parameters, no more, no fewer
+        kind = resource["type"]
+        search = openapi.get(f"{FHIR}/{kind}", {}).get("get", {})
+        served_parameters = {p["name"] for p in search.get("parameters", [])
+                             if p["in"] == "query"} - {"_page_token"}  # the next link's
+        listed = [p["name"] for p in resource.get("searchParam", [])]
+        assert sorted(listed) == sorted(served_parameters), kind
+        assert len(listed) == len(set(listed)), kind

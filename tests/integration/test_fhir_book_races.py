@@ -58,6 +58,14 @@ def test_twenty_fhir_clients_overlapping_slots_one_winner_per_overlap(
     assert won
     for (_, end), (start, _) in itertools.pairwise(won):
         assert end <= start, "overlapping bookings both succeeded"
+    lost = [(s["start"], s["end"]) for s, a in zip(candidates, answers, strict=True)
+            if a.status_code == 409]
+    # Exactly one winner per overlap: every loser lost to a winner whose time overlaps its
+    # own (never to a conflict that is not there), so no free time was refused.
+    for start, end in lost:
+        assert any(w_start < end and start < w_end for w_start, w_end in won), (
+            "refused although no winner overlaps", start, end, won)
+    assert len(won) + len(lost) == len(candidates) and lost
     for slot, answer in zip(candidates, answers, strict=True):
         if answer.status_code == 409:
             outcome = answer.json()
