@@ -60,6 +60,19 @@ class World:
         self.slots = [s["id"] for s in open_slots(self.client, self.ids["checkup"])]
         self.answers: list[tuple[str, int]] = []
 
+    def completed_visits(self, count: int) -> list[str]:
+        """Visits booked, checked in and completed, each to be discharged once."""
+        visits = []
+        for slot in self.slots[-count:]:
+            booked = self.send("POST", "/bookings", {"slot_id": slot}, self.patient)
+            assert booked.status_code == 201, booked.text
+            visit = booked.json()["id"]
+            for step in ("check-in", "complete"):
+                assert self.send("POST", f"/bookings/{visit}/{step}", {}).status_code == 200
+            visits.append(visit)
+        self.slots = self.slots[:-count]
+        return visits
+
     def send(self, method: str, path: str, body: dict[str, Any],
              headers: dict[str, str] | None = None) -> Any:
         answer = self.client.request(
@@ -110,6 +123,8 @@ def _commands(world: World) -> list[tuple[str, str, dict[str, Any], tuple[str, .
          {}),
         ("POST", f"/patients/{world.patient_id}/consents",
          {"purpose": "treatment", "policy_version": "x"}, ("policy_version",), world.patient),
+        ("POST", "/webhooks", {"url": "https://partner.example/hooks",
+                               "events": ["AppointmentBooked"]}, ("url",), None),
     ]
 
 
@@ -139,8 +154,26 @@ def test_any_text_in_any_command_is_answered_and_every_follower_reaches_the_head
             world.send("POST", f"/bookings/{booked.json()['id']}/cancel", {"note": note},
                        world.patient)
 
+    @FUZZ
+    @given(path=TEXT)
+    def a_webhook_url_with_text_in_it(path: str) -> None:
+        world.send("POST", "/webhooks", {"url": f"https://partner.example/{path}",
+                                         "events": ["AppointmentCompleted"]})
+
+    completed = world.completed_visits(6)
+
+    @FUZZ
+    @given(summary_ref=TEXT)
+    def a_discharge(summary_ref: str) -> None:
+        visit = completed[0]
+        done = world.send("POST", f"/bookings/{visit}/discharge", {"summary_ref": summary_ref})
+        if done.status_code == 200 and len(completed) > 1:
+            completed.pop(0)  # discharged once: the next texts go to the next visit
+
     a_command()
     a_booking_and_its_cancellation()
+    a_webhook_url_with_text_in_it()
+    a_discharge()
 
     codes = {code for _, code in world.answers}
     assert any(200 <= c < 300 for c in codes) and 422 in codes, codes  # both kinds were seen
