@@ -22,6 +22,7 @@ from domain.schedules import Schedule
 from domain.services import Service
 from infra.ingest.fhir_source import bundle_content, bundle_rows
 from infra.wiring.container import Container
+from tests.integration.ingest_slots import back_to_back, projected_week
 from tests.integration.ingest_support import EXAMPLES, OPERATOR, events, our
 
 BUNDLE = EXAMPLES / "bundle.json"
@@ -32,7 +33,8 @@ def ingest(container: Container, content: bytes) -> IngestReport:
         IngestRequest(source="fhir", kinds=tuple(Kind)), bundle_rows(content), OPERATOR)
 
 
-def test_a_bundle_becomes_the_directory_and_again_changes_nothing(container: Container) -> None:
+def test_a_bundle_becomes_the_directory_and_again_changes_nothing(container: Container,
+                                                                  project: Any) -> None:
     report = ingest(container, bundle_content(str(BUNDLE)))
     assert (report.run.rows_read, report.run.applied, report.rejects) == (5, 5, [])
     app = container.app
@@ -46,6 +48,13 @@ def test_a_bundle_becomes_the_directory_and_again_changes_nothing(container: Con
     rules = app.get(Schedule, Schedule.create_id(one.id, harbor.id), "schedule").rules.as_dict()
     assert rules["weekly"]["monday"] == [["09:00", "12:00"], ["13:00", "17:00"]]
     assert (rules["weekly"]["tuesday"], rules["horizon_days"]) == ([["09:00", "12:00"]], 14)
+    project()
+    week = {day: [("09:00", "12:00")] + ([("13:00", "17:00")] if day in (0, 2) else [])
+            for day in range(5)}  # Monday to Friday mornings, Monday and Wednesday afternoons
+    assert projected_week(container) == back_to_back(
+        one.id, harbor.id, our(Kind.services, "checkup", "fhir"), "in_person", 30, week) | \
+        back_to_back(one.id, harbor.id, our(Kind.services, "video", "fhir"), "telehealth", 30,
+                     week)
     before = events(container)
     assert ingest(container, bundle_content(str(BUNDLE))).run.unchanged == 5
     assert events(container) == before

@@ -23,6 +23,7 @@ from domain.services import Service
 from infra.ingest.partner_source import partner_client, partner_rows
 from infra.settings.ingest import PartnerSource
 from infra.wiring.container import Container
+from tests.integration.ingest_slots import back_to_back, projected_week
 from tests.integration.ingest_support import OPERATOR, events, our
 
 TOKEN = "partner-secret-token"
@@ -118,12 +119,19 @@ def every_kind() -> Iterator[Partner]:
         yield p
 
 
-def test_a_partner_directory_goes_in_once(container: Container, every_kind: Partner) -> None:
+def test_a_partner_directory_goes_in_once(container: Container, every_kind: Partner,
+                                         project: Any) -> None:
     report = pull(container, settings_for(every_kind), DIRECTORY_KINDS)
     assert (report.run.rows_read, report.run.applied, report.run.rejected) == (5, 5, 0), \
         report.rejects
     assert container.app.get(Clinic, our(Kind.clinics, "harbor", "partner:acme"),
                              "clinic").modalities == ["in_person", "telehealth"]
+    project()
+    source = "partner:acme"
+    assert projected_week(container) == back_to_back(
+        our(Kind.providers, "dr-one", source), our(Kind.clinics, "harbor", source),
+        our(Kind.services, "checkup", source), "in_person", 30,
+        {0: [("09:00", "12:00")], 1: [("13:00", "17:00")]})
     before = events(container)
     again = pull(container, settings_for(every_kind), DIRECTORY_KINDS)
     assert (again.run.unchanged, events(container)) == (5, before)
