@@ -319,3 +319,26 @@ def test_new_hours_are_offered_to_the_patients_waiting_for_such_a_time(
                              json={"offer_id": got["ben"]["offer_id"]})
         assert booked.status_code == 201, booked.text
         assert offers.step() == {}  # the same change is not looked at twice
+
+
+def test_an_entry_expires_at_the_end_of_its_window_and_is_offered_nothing_after(
+        client: TestClient, container: Container, token_for: Any, project: Any) -> None:
+    ids, slots = _clinic(client, token_for, project)
+    soon, later = slots[5], slots[60]
+    [(ben, short)] = _waiting(client, container, ids["checkup"], soon["end"], "ben")
+    [(eve, long)] = _waiting(client, container, ids["checkup"], later["end"], "eve")
+    with matching(container.settings, project) as offers:
+        assert offers.step() == {}  # nothing freed, no window over
+        offers.clock.ahead = datetime.fromisoformat(soon["end"]) - datetime.now(
+            datetime.fromisoformat(soon["end"]).tzinfo) + _MINUTE
+        assert offers.step() == {"entry-expired": 1}
+        assert entry(client, ben, short["id"])["status"] == "expired"
+        assert entry(client, eve, long["id"])["status"] == "waiting"
+        assert offers.step() == {}  # once
+        _book_and_cancel(client, container, later)
+        assert offers.step() == {"offered": 1}
+        assert entry(client, eve, long["id"])["offer"]["slot_id"] == later["id"]
+        assert entry(client, ben, short["id"]).get("offer") is None
+    left = client.delete(f"/waitlist/entries/{short['id']}", headers=ben)
+    assert left.status_code in (404, 409, 422), left.text  # an expired entry stays expired
+    assert entry(client, ben, short["id"])["status"] == "expired"
