@@ -1,22 +1,25 @@
 """The compliance officer and the operator in a real browser: a booking's audit timeline
-found by its id (the search POSTed, never in the address), the event log's newest signed
+found by its id (the search POSTed, never in the address), and of one cancelled in the
+browser, its freed time offered and taken from the waitlist; the event log's newest signed
 checkpoint with its signature checked; an ingestion run's rejected rows with their reasons,
 follower lag and SLO burn from /metrics, on a desktop and a 375 px phone; axe-core on every
 page; screenshots for the README (docs/ui/)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from uuid import UUID, uuid4
 
 from fastapi.testclient import TestClient
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from domain.access import Role
 from infra.wiring.container import Container
 from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
 from tests.integration.ingest_support import EXAMPLES
 from tests.ui.conftest import DESKTOP, PHONE, accessible, caught_up, shot
+from tests.ui.waitlist_flow import a_cancelled_time_offered_and_taken
 
 
 def _sign_in(page: Page, container: Container, path: str, role: Role, subject: str) -> None:
@@ -147,3 +150,56 @@ def _dead_delivery(container: Container) -> UUID:
                      "'dead', 8, now(), 503, 'HTTP 503 from the partner')",
                      (delivery, uuid4(), uuid4()))
     return delivery
+
+
+def test_the_compliance_view_shows_a_booking_cancelled_offered_and_taken_in_the_browser(
+        browser: Browser, live: str, page: Page, client: TestClient, container: Container,
+        token_for: Any) -> None:
+    """The waitlist's path done in the browser (tests/ui/waitlist_flow.py), then read back by
+    the compliance officer: the cancellation, the freed time offered, the offer taken."""
+    done = a_cancelled_time_offered_and_taken(browser, live, client, container, token_for)
+    caught_up(container)
+    _sign_in(page, container, "/compliance", Role.compliance, "officer-8")
+    timeline = page.locator("table.timeline")
+
+    _search(page, "appointment", done.cancelled)
+    expect(timeline).to_contain_text("Appointment.Booked")
+    expect(timeline).to_contain_text("Appointment.Cancelled")
+    expect(timeline.locator("tr", has_text="Appointment.Cancelled")).to_contain_text(
+        "cancelled the visit")
+    accessible(page, "compliance timeline of a cancelled booking")
+
+    _search(page, "appointment", done.taken)
+    expect(timeline.locator("tr", has_text="Appointment.Booked")).to_contain_text(
+        "booked an in-person visit")
+    expect(timeline.locator("tr", has_text="WaitlistEntry.Booked")).to_contain_text(
+        f"booked visit {done.taken} from the waitlist")
+    expect(timeline.locator("tr", has_text="Opening.Accepted")).to_contain_text(
+        "booked the freed time")
+
+    # The freed time's own record: opened by the cancellation, offered, accepted.
+    timeline.locator("tr", has_text="Opening.Accepted").get_by_role(
+        "link", name=re.compile("^Timeline of record")).click()
+    expect(page.get_by_role("heading", name="Audit timeline")).to_be_visible()
+    for event, says in (("Opening.Opened", "for the waitlist"),
+                        ("Opening.Offered", "offered the freed time to waitlist entry"),
+                        ("Opening.Accepted", "booked the freed time")):
+        expect(timeline.locator("tr", has_text=event)).to_contain_text(says)
+    accessible(page, "compliance timeline of the freed time")
+
+    # The waiting patient's entry, back from the taken visit: joined, offered, booked.
+    _search(page, "appointment", done.taken)
+    timeline.locator("tr", has_text="WaitlistEntry.Booked").get_by_role(
+        "link", name=re.compile("^Timeline of record")).click()
+    for event, says in (("WaitlistEntry.Joined", "joined the waitlist"),
+                        ("WaitlistEntry.Offered", "from the waitlist until"),
+                        ("WaitlistEntry.Booked", f"booked visit {done.taken}")):
+        expect(timeline.locator("tr", has_text=event)).to_contain_text(says)
+
+
+def _search(page: Page, kind: str, term: str) -> None:
+    page.goto("/compliance")
+    page.get_by_label("Search by").select_option(kind)
+    page.get_by_label("Id or actor").fill(term)
+    page.get_by_role("button", name="Show the timeline").click()
+    expect(page.get_by_role("heading", name="Audit timeline")).to_be_visible()
