@@ -20,13 +20,13 @@ from tests.e2e.waitlist_flow import entry, join, matching
 
 
 def _after_three_misses(client: TestClient, container: Container, token_for: Any,
-                        project: Any) -> tuple[dict[str, str], list[dict[str, Any]],
-                                               dict[str, str]]:
+                        project: Any, consents: tuple[str, ...] = ("treatment",)
+                        ) -> tuple[dict[str, str], list[dict[str, Any]], dict[str, str]]:
     """A clinic, its open times, and Ana, who missed three visits there."""
     ids = set_up_clinic(client, token_for)
     project()
     slots = open_slots(client, ids["checkup"], limit=200)
-    _, ana = sign_up(client, container, "ana@example.org")
+    _, ana = sign_up(client, container, "ana@example.org", consents)
     for slot in slots[2:5]:
         miss(client, container, ana, slot)
     return ids, slots, ana
@@ -129,3 +129,27 @@ def test_a_clinic_sets_its_own_rule_and_returns_to_the_default(
     assert back.status_code == 200 and back.json()["source"] == "default"
     refused = client.post("/bookings", headers=ana, json={"slot_id": later[2]["id"]})
     assert refused.status_code == 422 and refused.json()["error"] == "no-show-limit"
+
+
+def test_the_day_ahead_reminder_asks_for_the_confirmation_too(
+        client: TestClient, container: Container, token_for: Any, project: Any) -> None:
+    _, slots, ana = _after_three_misses(client, container, token_for, project,
+                                        ("treatment", "reminders_email"))
+    later = _a_day_ahead(slots)
+    booked = client.post("/bookings", headers=ana, json={"slot_id": later[0]["id"]})
+    assert booked.status_code == 201 and booked.json()["confirm_by"], booked.text
+    visit, start = booked.json()["id"], datetime.fromisoformat(booked.json()["start"])
+    day_before = start - timedelta(hours=24) + timedelta(minutes=1)
+    scheduler, resources = build_scheduler(container.settings, clock=lambda: day_before)
+    try:
+        project()
+        assert scheduler.run_once() >= 1  # the 24-hour reminder is due
+    finally:
+        for resource in resources:
+            resource.close()
+    deliver(container)
+    assert container.mailbox is not None
+    reminders = [m for m in container.mailbox.messages(50)
+                 if m["to"] == "ana@example.org" and m["subject"].startswith("Reminder")]
+    assert reminders, [m["subject"] for m in container.mailbox.messages(50)]
+    assert f"/visits/{visit}/confirm" in reminders[-1]["body"]
