@@ -294,6 +294,29 @@ def test_verify_from_to_reports_a_tamper_inside_the_range_not_one_after_it(
     assert not broken.ok and broken.position == position, (broken.position, broken.failure)
 
 
+def test_clinic_audit_verify_from_to_checks_only_that_range(
+        logged: Callable[[], Any], settings: Settings, container: Container,
+        tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")} | {
+        "CLINIC_DATA_DIR": str(tmp_path), "CLINIC_DATABASE_URL": str(settings.database_url),
+        "CLINIC_REDIS_URL": str(settings.redis_url), "CLINIC_DB_SCHEMA": settings.db_schema}
+    ids = _ids(settings)
+    victim = ids[12]
+    position = _position_of(settings, victim)
+    _edit_payload(settings, victim, container)
+
+    def verify(first: int, last: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "infra.cli.main", "audit", "verify",
+                               "--from", str(first), "--to", str(last)], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    before = verify(1, position - 1)
+    assert before.returncode == 0 and before.stdout.startswith("ok:"), before.stdout
+    inside = verify(position - 1, position + 2)
+    assert inside.returncode == 1, inside.stdout + inside.stderr
+    assert inside.stdout.startswith(f"FAILED at position {position}:"), inside.stdout
+
+
 def test_verify_from_still_catches_a_tamper_before_it_at_the_checkpoint_covering_it(
         logged: Callable[[], Any], settings: Settings, container: Container) -> None:
     """Before --from events are not compared one by one, but the tree is still recomputed
