@@ -1,5 +1,6 @@
 """Appointments and patients as FHIR R4 resources, and the IHE ITI Scheduling shapes of a
-proposed (found), pending (held) and booked appointment (docs/fhir.md)."""
+proposed (found), pending (held) and booked appointment, and which of them can be held
+(docs/fhir.md)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from commands.consents import Receipt
 from commands.holds import HoldPublic
 from commands.patients import PatientProfile
 from commands.visits import BookingPublic
+from domain.calendars import SlotTakenError
 from infra.fhir.resources import instant, service_type
 
 STATUSES = {"booked": "booked", "cancelled": "cancelled", "checked_in": "checked-in",
@@ -81,6 +83,13 @@ def held(found: dict[str, Any], hold: HoldPublic) -> dict[str, Any]:
             "identifier": [{"system": HOLD_SYSTEM, "value": str(hold.hold_id)},
                            {"system": HOLD_SECRET_SYSTEM, "value": hold.hold_secret}],
             "extension": [{"url": HOLD_EXPIRES, "valueInstant": instant(hold.expires_at)}]}
+
+
+def require_holdable(status: str) -> None:
+    """A slot already booked is refused at once, as the booking would refuse it
+    (`slot-taken`, 409), rather than held only for `$book` to fail on it later."""
+    if status != "open":
+        raise SlotTakenError("That time is already booked; please pick another.")
 
 
 def patient(profile: PatientProfile) -> dict[str, Any]:
