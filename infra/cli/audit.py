@@ -1,31 +1,20 @@
-"""`clinic audit`: prove the event log unaltered (docs/compliance.md)."""
+"""`clinic audit`: prove the event log unaltered, and show what the records were and who
+touched them (docs/compliance.md). The subcommands' arguments; they run in audit_log.py
+(the log and its proofs) and audit_records.py (records, timelines, consents)."""
 
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
-import sys
-from collections.abc import Iterator
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-import psycopg
-from psycopg import sql
-
-from commands.context import Actor
-from commands.timeline import TimelineItem, TimelineOf
-from commands.use_cases import UseCases
-from domain.access import PurposeOfUse, Role
-from infra.cli.errors import CliError, load_settings
-from infra.cli.running import use_cases
-from infra.postgres.audit_export import FORMATS, ExportError, export
-from infra.postgres.audit_verify import verify_log
-from infra.wiring.audit import audit_verifier_keys
-from infra.wiring.servers import Runtime
+from commands.timeline import TimelineOf
+from domain.access import PurposeOfUse
+from infra.cli.audit_log import print_checkpoint, print_key, run_export, run_verify
+from infra.cli.audit_records import print_booking_consents, print_state, print_timeline
+from infra.postgres.audit_export import FORMATS
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -121,138 +110,7 @@ def _purpose_argument(parser: argparse.ArgumentParser) -> None:
                         + ", ".join(PurposeOfUse) + "); recorded in the access audit")
 
 
-def officer() -> Actor:
-    """Whoever runs the CLI: recorded as `cli:<login>` in the compliance role."""
-    return Actor(subject=f"cli:{getpass.getuser()}", role=Role.compliance,
-                 request_id=f"cli-{uuid4()}", purpose=PurposeOfUse.compliance.value)
-
-
-def run_verify(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    keys = args.key or audit_verifier_keys(settings)
-    exported = None
-    if args.checkpoint is not None:
-        try:
-            exported = args.checkpoint.read_text()
-        except OSError as exc:
-            raise CliError(f"cannot read {args.checkpoint}: {exc.strerror}") from None
-    with Runtime(settings) as resolved:
-        assert resolved.database_url
-        result = verify_log(resolved.database_url, resolved.db_schema, keys, exported=exported,
-                            first=args.first, last=args.last,
-                            progress=_progress if sys.stderr.isatty() else None)
-    if sys.stderr.isatty():
-        sys.stderr.write("\n")
-    if not result.ok:
-        print(f"FAILED at position {result.position}: {result.failure}")
-        return 1
-    print(f"ok: {result.covered} events in the tree match the log; "
-          f"{result.checkpoints} signed checkpoint(s) verified")
-    for note in result.notes:
-        print(f"note: {note}")
-    return 0
-
-
-def print_key(args: argparse.Namespace) -> int:
-    print("\n".join(audit_verifier_keys(load_settings())))
-    return 0
-
-
-def print_checkpoint(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    with Runtime(settings) as resolved, psycopg.connect(str(resolved.database_url)) as conn:
-        try:
-            row = conn.execute(sql.SQL("SELECT note FROM {} ORDER BY size DESC LIMIT 1").format(
-                sql.Identifier(resolved.db_schema, "audit_checkpoints"))).fetchone()
-        except psycopg.errors.UndefinedTable:
-            row = None
-    if row is None:
-        raise CliError("no checkpoint yet: the audit_log follower has not signed one")
-    sys.stdout.write(row[0])
-    return 0
-
-
-def print_state(args: argparse.Namespace) -> int:
-    as_of = args.as_of if args.as_of.tzinfo else args.as_of.replace(tzinfo=UTC)
-    with use_cases() as run:
-        past = run.audit.state_at(args.aggregate, as_of, officer(), show_phi_for=args.purpose,
-                                  door="CLI clinic audit state")
-    print(json.dumps(asdict(past), indent=2, default=str))
-    return 0
-
-
 def _moment(text: str) -> datetime:
     """An ISO instant, or a date (its midnight, UTC); UTC when no offset is given."""
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def run_export(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    since = args.since or datetime(1970, 1, 1, tzinfo=UTC)
-    until = args.until or datetime.now(UTC)
-    if until <= since:
-        raise CliError("--to must come after --from")
-    with Runtime(settings) as resolved:
-        assert resolved.database_url
-        try:
-            done = export(resolved.database_url, resolved.db_schema, since, until,
-                          args.format, args.out, site=settings.audit_origin,
-                          progress=_progress if sys.stderr.isatty() else None)
-        except (ExportError, OSError) as exc:
-            raise CliError(f"export: {exc}") from None
-    if sys.stderr.isatty():
-        sys.stderr.write("\n")
-    print(f"wrote {done.changes} changes and {done.accesses} access records to {args.out}")
-    if done.proof is not None:
-        print(f"proof (checkpoint of {done.plan.size} events, tree positions "
-              f"{done.plan.first}..{done.plan.last}): {done.proof}")
-    if done.plan.left_out:
-        print(f"note: {done.plan.left_out} later events of the window are not under a signed "
-              "checkpoint yet; export again after the next one")
-    return 0
-
-
-def print_booking_consents(args: argparse.Namespace) -> int:
-    with use_cases() as run:
-        found = run.consents.at_booking(args.appointment)
-    print(found.model_dump_json(indent=2))
-    return 0
-
-
-def print_timeline(args: argparse.Namespace) -> int:
-    with use_cases() as run:
-        for item in _timeline(run, args):
-            print(json.dumps(asdict(item), default=str) if args.json else _line(item))
-    return 0
-
-
-def _timeline(run: UseCases, args: argparse.Namespace) -> Iterator[TimelineItem]:
-    left, cursor, actor = args.limit, None, officer()
-    while left is None or left > 0:
-        page = run.timeline.page(
-            args.of, args.subject, actor, cursor=cursor, limit=min(left or 500, 500),
-            show_phi_for=args.purpose, door="CLI clinic audit timeline")
-        yield from page.items
-        left = None if left is None else left - len(page.items)
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
-
-
-def _line(item: TimelineItem) -> str:
-    what = f"{item.event} v{item.version}" if item.kind == "change" else \
-        f"access {item.outcome}"
-    line = (f"{item.at.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z  {what}  {item.actor} ({item.role}, "
-            f"{item.purpose})  request {item.request_id}  record {item.record_id}\n"
-            f"    {item.description}")
-    if item.phi:
-        line += "\n    PHI: " + json.dumps(item.phi, default=str)
-    return line
-
-
-def _progress(done: int, total: int) -> None:
-    width = 30
-    filled = int(width * done / max(total, 1))
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} events")
-    sys.stderr.flush()
