@@ -54,10 +54,9 @@ def over_https(request: Request) -> bool:
 
 
 def public_url(request: Request) -> str:
-    """The one setting the pages need from the app they are mounted on; web/ imports nothing
-    of infra/ (decision 0066), so it is read off the app's state, not imported."""
-    container = getattr(request.app.state, "container", None)
-    return str(getattr(getattr(container, "settings", None), "public_url", "") or "")
+    """The one setting the pages need from the app they are mounted on (CLINIC_PUBLIC_URL),
+    which the app factory puts on its state; web/ imports nothing of infra/ (decision 0066)."""
+    return str(getattr(request.app.state, "public_url", "") or "")
 
 
 def forget(response: Response, *names: str) -> None:

@@ -38,6 +38,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
         owned = container is None
         built = container or Container.build(settings or Settings())
         app.state.container = built
+        app.state.public_url = built.settings.public_url  # what web/ reads (web/session.py)
         assert built.settings.database_url
         app.state.read_pool = read_pool(built.settings.database_url, built.settings.db_schema)
         await app.state.read_pool.open()
@@ -64,6 +65,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     )
     if container is not None:
         app.state.container = container
+        app.state.public_url = container.settings.public_url
     install_problem_handlers(app, on_denial=record_denial)
     app.add_middleware(RequestContextMiddleware)
     # Route matching tries every route in order: the busiest routes come first (slot search,
