@@ -1,6 +1,7 @@
 """A partner API as an ingestion source, against a real HTTP server on loopback that answers
 as scripted: 429, then 500, then a page, then malformed JSON; or a page and then silence.
-Each gives a clear run error, and the rows read before it are in."""
+Each gives a clear run error, and the rows read before it are in. A 429's Retry-After is
+waited, up to its cap."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -55,6 +57,7 @@ class Partner:
                  api_key: bool = False) -> None:
         self.script = script
         self.requests: list[tuple[str, str | None]] = []
+        self.times: list[float] = []  # when each request came (time.monotonic)
         partner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -62,6 +65,7 @@ class Partner:
                 url = urlparse(self.path)
                 key = (url.path.strip("/"), parse_qs(url.query).get("cursor", [None])[0])
                 partner.requests.append(key)
+                partner.times.append(time.monotonic())
                 given = self.headers.get("X-API-Key") if api_key else \
                     self.headers.get("Authorization")
                 if given != (TOKEN if api_key else f"Bearer {TOKEN}"):
@@ -152,6 +156,25 @@ def test_429_then_500_are_retried_and_malformed_json_stops_the_run_after_what_wa
     report: IngestReport = stopped.value.report
     assert (report.run.status, report.run.applied) == ("failed", 2)
     assert container.app.find(Clinic, our(Kind.clinics, "lakeside", "partner:acme"))
+
+
+def test_a_429_waits_its_retry_after_in_seconds_or_as_a_date_up_to_the_cap(
+        container: Container) -> None:
+    """The partner says how long to wait: the client waits at least that long (not its own
+    short backoff), and no longer than max_retry_after_seconds however long it is told."""
+    later = formatdate(time.time() + 8, usegmt=True)  # more than the cap
+    script: dict[tuple[str, str | None], list[Any]] = {
+        ("clinics", None): [(429, b"{}", {"Retry-After": "1"}), page([HARBOR])],
+        ("services", None): [(429, b"{}", {"Retry-After": later}), page([CHECKUP])],
+    }
+    with Partner(script) as partner:
+        report = pull(container, settings_for(partner, max_retry_after_seconds=1.5),
+                      (Kind.clinics, Kind.services))
+        assert partner.requests == [("clinics", None)] * 2 + [("services", None)] * 2
+        told, capped = partner.times[1] - partner.times[0], partner.times[3] - partner.times[2]
+    assert (report.run.applied, report.rejects) == (2, [])
+    assert 1.0 <= told < 3.0, told  # the backoff alone would be 0.01 s
+    assert 1.5 <= capped < 3.5, capped  # about 8 s asked for, the cap given
 
 
 def test_a_partner_that_stops_answering_times_out_after_its_attempts(
