@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from prometheus_client import CollectorRegistry
 
 from commands.audit import Audit
 from commands.booking import Bookings
@@ -31,6 +32,8 @@ from infra.crypto.phi import PhiCipher
 from infra.http.client import client_ip, client_pseudonym
 from infra.http.rate_limits import RateLimits
 from infra.mail.dev_mailbox import DevMailbox
+from infra.observability.metrics import exposition_registry
+from infra.observability.state import state_collector
 from infra.settings import Settings
 from infra.wiring.container import Container
 from projections.ports import MessagePublisher
@@ -146,5 +149,18 @@ async def get_container(request: Request) -> Container:
     return container_of(request)
 
 
-# Only the probes and /metrics take the container: they check every server it holds.
+# Only the probes take the container: they check every server it holds.
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+async def get_metrics_registry(request: Request) -> CollectorRegistry:
+    """One registry per app: its state collector keeps a few seconds' cache of the servers'
+    figures. Built on the first scrape (the container exists from the app's start)."""
+    registry: CollectorRegistry | None = getattr(request.app.state, "metrics_registry", None)
+    if registry is None:
+        registry = exposition_registry(state_collector(container_of(request)))
+        request.app.state.metrics_registry = registry
+    return registry
+
+
+MetricsRegistry = Annotated[CollectorRegistry, Depends(get_metrics_registry)]

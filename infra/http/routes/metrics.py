@@ -7,12 +7,9 @@ never PHI or ids. Restrict it at the network (the scraper's address) as for the 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from infra.http.deps import ContainerDep
-from infra.observability.metrics import exposition_registry
-from infra.observability.state import state_collector
+from infra.http.deps import MetricsRegistry
 
 router = APIRouter(tags=["health"])
 _TEXT = {"schema": {"type": "string"}}
@@ -21,11 +18,7 @@ _TEXT = {"schema": {"type": "string"}}
 @router.get("/metrics", response_class=Response, responses={200: {
     "description": "Prometheus text format (or OpenMetrics, if the Accept header asks)",
     "content": {"text/plain": _TEXT, "application/openmetrics-text": _TEXT}}})
-def read_metrics(request: Request, container: ContainerDep) -> Response:
+def read_metrics(request: Request, registry: MetricsRegistry) -> Response:
     """Metrics for Prometheus: request latency, bookings, projector and relay lag."""
-    registry: CollectorRegistry | None = getattr(request.app.state, "metrics_registry", None)
-    if registry is None:  # one per app: its state collector keeps the few-seconds cache
-        registry = exposition_registry(state_collector(container))
-        request.app.state.metrics_registry = registry
     encode, content_type = choose_encoder(request.headers.get("accept", ""))
     return Response(encode(registry), headers={"Content-Type": content_type})
