@@ -4,12 +4,11 @@ so that the bounds and text rules live once.
 
 A CSV cell is text; a partner API or a FHIR Bundle gives JSON values. The models accept both:
 a list may come as a list or as `;`-separated text, a duration as minutes or ISO 8601
-(`PT1H30M`), and an empty cell is an absent one (its default applies).
+(`PT1H30M`), and an empty cell is an absent one (its default applies); cells.py reads them.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -17,9 +16,17 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
 
-from commands.inputs import PlainText
+from commands.ingest.cells import (
+    DayHours,
+    ExternalId,
+    Listed,
+    as_iso_day,
+    as_list,
+    as_minutes,
+    as_phone,
+    as_time_zone,
+)
 from commands.models import (
     AddressIn,
     AvailabilityIn,
@@ -29,8 +36,6 @@ from commands.models import (
     Weekly,
 )
 from domain.availability import WEEKDAYS
-from domain.clinics import InvalidClinicError, valid_time_zone
-from domain.intervals import Interval, InvalidIntervalError
 from domain.modality import Modality
 
 
@@ -57,81 +62,6 @@ class SourceRow:
     kind: Kind
     values: Mapping[str, Any]
     defect: str | None = None  # the source could not make it a row (e.g. a cell too many)
-
-
-_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-_ISO_DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?$")
-_RANGE = re.compile(r"^\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*$")
-
-
-def _listed(value: Any) -> Any:
-    """`a;b` (a CSV cell) or a JSON list."""
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(";") if part.strip()]
-    return value
-
-
-def _time_zone(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            valid_time_zone(value)
-        except InvalidClinicError:
-            raise PydanticCustomError("iana-time-zone", "not an IANA time zone name such as "
-                                      "America/Chicago") from None
-    return value
-
-
-def _phone(value: Any) -> Any:
-    if isinstance(value, str) and not _E164.match(value.strip()):
-        raise PydanticCustomError("e164-phone", "not an E.164 phone number such as +16175550100")
-    return value.strip() if isinstance(value, str) else value
-
-
-def _minutes(value: Any) -> Any:
-    """Minutes as a number, or an ISO 8601 duration of hours and minutes (PT45M, PT1H30M)."""
-    if isinstance(value, str) and value.strip().upper().startswith("PT"):
-        found = _ISO_DURATION.match(value.strip().upper())
-        if not found or not any(found.groups()):
-            raise PydanticCustomError("duration", "not a duration: minutes, or ISO 8601 "
-                                      "such as PT45M or PT1H30M")
-        return int(found.group(1) or 0) * 60 + int(found.group(2) or 0)
-    return value
-
-
-def _iso_day(value: Any) -> Any:
-    """Only YYYY-MM-DD: the row's key is its text, so one date has one spelling."""
-    if isinstance(value, str) and not _ISO_DAY.match(value.strip()):
-        raise PydanticCustomError("iso-date", "a date is YYYY-MM-DD")
-    return value.strip() if isinstance(value, str) else value
-
-
-def _day_hours(value: Any) -> Any:
-    """`09:00-12:00;13:00-17:00` (or a JSON list of [start, end] pairs): the day's ranges,
-    each within one day and starting before it ends."""
-    if isinstance(value, str):
-        pairs = []
-        for part in _listed(value):
-            found = _RANGE.match(part)
-            if not found:
-                raise PydanticCustomError("time-range", "hours are HH:MM-HH:MM ranges "
-                                          "separated by ';'")
-            pairs.append([found.group(1).zfill(5), found.group(2).zfill(5)])
-        value = pairs
-    if isinstance(value, list):
-        for pair in value:
-            try:
-                Interval.parse(*pair)
-            except (InvalidIntervalError, TypeError):
-                raise PydanticCustomError("hours-inside-a-day", "a time range must start "
-                                          "before it ends, within one day (00:00-24:00)"
-                                          ) from None
-    return value
-
-
-Listed = Annotated[list[PlainText], BeforeValidator(_listed)]
-ExternalId = Annotated[PlainText, Field(min_length=1, max_length=200)]
-DayHours = Annotated[list[list[str]], BeforeValidator(_day_hours)]
 
 
 class Row(BaseModel):
@@ -172,9 +102,9 @@ class ClinicRow(Row):
     state: str
     postal_code: str
     country: str = "US"
-    time_zone: Annotated[str, BeforeValidator(_time_zone)]
-    modalities: Annotated[list[Modality], BeforeValidator(_listed)]
-    phone: Annotated[str | None, BeforeValidator(_phone)] = None  # checked; not stored yet
+    time_zone: Annotated[str, BeforeValidator(as_time_zone)]
+    modalities: Annotated[list[Modality], BeforeValidator(as_list)]
+    phone: Annotated[str | None, BeforeValidator(as_phone)] = None  # checked; not stored yet
 
     @property
     def key(self) -> str:
@@ -190,7 +120,7 @@ class ClinicRow(Row):
 class ServiceRow(Row):
     external_id: ExternalId
     name: str
-    duration_minutes: Annotated[int, BeforeValidator(_minutes)]
+    duration_minutes: Annotated[int, BeforeValidator(as_minutes)]
     modality: Modality
 
     @property
@@ -228,11 +158,11 @@ class HoursRow(Row):
     friday: DayHours = []
     saturday: DayHours = []
     sunday: DayHours = []
-    granularity_minutes: Annotated[int, BeforeValidator(_minutes)] = 15
-    buffer_before_minutes: Annotated[int, BeforeValidator(_minutes)] = 0
-    buffer_after_minutes: Annotated[int, BeforeValidator(_minutes)] = 0
+    granularity_minutes: Annotated[int, BeforeValidator(as_minutes)] = 15
+    buffer_before_minutes: Annotated[int, BeforeValidator(as_minutes)] = 0
+    buffer_after_minutes: Annotated[int, BeforeValidator(as_minutes)] = 0
     horizon_days: int = 30
-    min_notice_minutes: Annotated[int, BeforeValidator(_minutes)] = 60
+    min_notice_minutes: Annotated[int, BeforeValidator(as_minutes)] = 60
 
     @property
     def key(self) -> str:
@@ -260,7 +190,7 @@ class TimeOffRow(Row):
 
     provider: ExternalId
     clinic: ExternalId
-    date: Annotated[date, BeforeValidator(_iso_day)]
+    date: Annotated[date, BeforeValidator(as_iso_day)]
     kind: Literal["off", "extra"] = "off"
     hours: DayHours = []
 
