@@ -6,7 +6,8 @@ subscription was registered), one delivery per subscription is recorded in Postg
 by (message id, subscription): a message Kafka hands over again, or a restart, finds the row
 and records nothing. The message is acknowledged once recorded. Sending is separate: due
 deliveries are claimed from the log and POSTed, each attempt recorded; a failed one waits
-its backoff, and after the last attempt the delivery is dead (docs/webhooks.md).
+its backoff, and after the last attempt the delivery is dead; a 410 Gone disables the
+subscription at once (docs/webhooks.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from uuid import UUID
 
 import structlog
 
+from commands.context import Actor
 from commands.webhooks import Destination, Webhooks
 from infra.mail.sources import Incoming, Source
 from infra.messaging.avro import AvroCodec, UndecodableMessageError
@@ -32,6 +34,10 @@ from projections.webhooks import WEBHOOK_TOPICS, WEBHOOK_TYPES, body_of
 log = structlog.get_logger("clinic.webhooks")
 CACHE_SECONDS = 5.0  # subscriptions read from the event store at most this long ago...
 FRESH_MARGIN = 2.0  # ...and only for messages older than the read by this much
+
+
+GONE = 410  # Standard Webhooks: the receiver asks to be unsubscribed
+PARTNER_GONE = Actor(subject="webhooks", system=True)
 
 
 class Stopped(Exception):
@@ -103,9 +109,14 @@ class WebhookDispatcher:
             return
         sent = self.sender.send(destination.url, destination.secret, str(due.message_id),
                                 due.body)
-        retry_in = None if sent.delivered else self.schedule.delay(due.attempt,
-                                                                    sent.retry_after)
+        gone = sent.attempt.http_status == GONE
+        retry_in = None if sent.delivered or gone else self.schedule.delay(
+            due.attempt, sent.retry_after)
         status = self.deliveries.attempted(due, sent.attempt, retry_in, sent.delivered)
+        if gone:  # the partner says the endpoint is gone for good: stop sending to it
+            self.webhooks.disable(due.subscription_id, PARTNER_GONE)
+            log.warning("webhook disabled: the partner answered 410 Gone",
+                        webhook_id=str(due.subscription_id))
         record_webhook_attempt("delivered" if sent.delivered else
                                "failed" if status == "pending" else "dead")
         log.info("webhook attempt", delivery_id=str(due.delivery_id), attempt=due.attempt,

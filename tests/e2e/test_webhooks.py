@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
@@ -193,6 +194,25 @@ def test_a_receiver_that_always_fails_ends_dead_and_is_sent_again_on_request(
     assert logged["attempts"] == MAX_ATTEMPTS + 1 and logged["requeued_by"] == "ops@clinic"
     assert client.post(f"/webhooks/deliveries/{dead['delivery_id']}/retry",
                        headers=admin).status_code == 409
+
+
+def test_a_partner_answering_410_gone_is_unsubscribed_at_once(
+        client: TestClient, container: Container, token_for: Any, project: Any,
+        tls: TlsFiles, pipeline: Pipeline, settings: Settings) -> None:
+    admin = _admin(token_for)
+    with https_receiver(tls, [], then=410) as receiver:
+        hook = _register(client, token_for, receiver.url, ["VisitDischarged"])
+        _discharged_visit(client, container, token_for, project)
+        pipeline.until(lambda: _statuses(client, admin) == ["dead"])
+        assert [r.answered for r in receiver.received] == [410]  # no retry after a 410
+        read = client.get(f"/webhooks/{hook['webhook_id']}", headers=admin)
+        assert read.status_code == 200 and read.json()["active"] is False, read.text
+        assert pipeline.dispatcher.webhooks.destination(UUID(hook["webhook_id"])) is None
+    project()
+    timeline = client.get("/audit/timeline", headers=token_for(Role.compliance),
+                          params={"record_id": hook["webhook_id"]}).json()["items"]
+    assert any(item["actor"] == "webhooks" and "disabled" in item["description"]
+               for item in timeline), timeline
 
 
 def _statuses(client: TestClient, admin: dict[str, str]) -> list[str]:
