@@ -31,18 +31,21 @@ from commands.ports import (
     ReceiptSigner,
     Replay,
     RowReject,
+    SecretBox,
     SessionGrant,
     Sessions,
     Signature,
     SlotCatalog,
     SlotInfo,
     TimelineRow,
+    WebhookDeliveryLog,
 )
 from commands.use_cases import Adapters, Policy, UseCases
 from domain.telehealth import JoinClaims, Participant
 from infra.crypto.datakeys import TOMBSTONE, DataKeys, SubjectErasedError
 from infra.crypto.phi import PhiCipher
 from infra.eventstore.application import protect
+from projections.timeline import entry_of
 
 
 class InMemoryDataKeys(DataKeys):
@@ -308,20 +311,123 @@ class KeptIngestRuns:
         self.ids.setdefault((source, kind), {}).update(ids)
 
 
-def fake_adapters() -> Adapters:
+class TimedAccess(RecordedAccess):
+    """The access trail with each record's time and id, as audit_events keeps them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stamped: list[tuple[datetime, int, AuditEntry]] = []
+
+    def record(self, *entries: AuditEntry) -> None:
+        super().record(*entries)
+        now = datetime.now(UTC)
+        self.stamped.extend((now, len(self.stamped) + 1, e) for e in entries)
+
+
+class ReplayedAuditRecords:
+    """The audit timeline read from the in-memory event log on each call, each event indexed
+    under the records it is about as infra/postgres/audit_timeline.py does, merged with the
+    access records as infra/postgres/audit_records.py does."""
+
+    def __init__(self, app: ClinicApplication, access: TimedAccess) -> None:
+        self.app, self.access = app, access
+
+    def timeline(self, of: str, subject: str, after: tuple[datetime, int, int] | None,
+                 limit: int) -> list[TimelineRow]:
+        rows = [*self._changes(of, subject), *self._accesses(of, subject)]
+        rows.sort(key=lambda r: (r.at, r.source, r.id))
+        return [r for r in rows if after is None or (r.at, r.source, r.id) > after][:limit]
+
+    def _changes(self, of: str, subject: str) -> list[TimelineRow]:
+        links: dict[UUID, set[UUID]] = {}
+        patients: dict[UUID, UUID] = {}
+        rows = []
+        for stored in self.app.recorder.select_notifications(start=1, limit=1_000_000):
+            entry = entry_of(stored.id, self.app.mapper.to_domain_event(stored))
+            known = links.setdefault(entry.record_id, set())
+            about = {str(s) for s in {entry.record_id} | entry.named | known}
+            known.update(entry.links)
+            if entry.patient_id is not None and entry.version == 1:
+                patients.setdefault(entry.record_id, entry.patient_id)
+            if subject == entry.actor if of == "actor" else subject in about:
+                rows.append(TimelineRow(
+                    0, entry.position, entry.recorded_at, entry.actor, entry.role,
+                    entry.purpose, entry.request_id, entry.summary, str(entry.record_id),
+                    entry.event, entry.version,
+                    entry.patient_id or patients.get(entry.record_id), None))
+        return rows
+
+    def _accesses(self, of: str, subject: str) -> list[TimelineRow]:
+        def about(e: AuditEntry) -> bool:
+            return {"patient": str(e.patient_id), "actor": e.actor}.get(of, e.record_id) \
+                == subject
+
+        def description(e: AuditEntry) -> str:
+            said = f" ({e.status} {e.detail})" if e.outcome == "denied" else \
+                f" ({e.detail})" if e.detail else ""
+            return f"{e.action} {e.resource}{said}"
+
+        return [TimelineRow(1, n, at, e.actor, e.role, e.purpose, e.request_id,
+                            description(e), e.record_id, None, None, e.patient_id, e.outcome)
+                for at, n, e in self.access.stamped if about(e)]
+
+
+class SealedSecrets(SecretBox):
+    """Secrets sealed under a key of each subject's own (infra/crypto/webhook_secrets.py):
+    the sealed text names only the key; shredding the key loses the secret."""
+
+    def __init__(self) -> None:
+        self.keys: dict[UUID, dict[str, str] | None] = {}  # subject -> sealed -> secret
+
+    def seal(self, subject: UUID, secret: str) -> str:
+        kept = self.keys.setdefault(subject, {})
+        if kept is None:
+            raise SubjectErasedError(str(subject))
+        sealed = f"sealed:{subject}:{secrets.token_hex(8)}"
+        kept[sealed] = secret
+        return sealed
+
+    def open(self, subject: UUID, sealed: str) -> str | None:
+        kept = self.keys.get(subject)
+        return None if kept is None else kept[sealed]
+
+    def shred(self, subject: UUID) -> None:
+        self.keys[subject] = None
+
+
+class KeptDeliveries(WebhookDeliveryLog):
+    """The webhook delivery log's statuses (infra/postgres/webhook_deliveries.py)."""
+
+    def __init__(self) -> None:
+        self.status: dict[UUID, str] = {}
+        self.requeued_by: dict[UUID, str] = {}
+
+    def redeliver(self, delivery: UUID, by: str) -> str | None:
+        had = self.status.get(delivery)
+        if had == "dead":
+            self.status[delivery], self.requeued_by[delivery] = "pending", by
+        return had
+
+
+def fake_adapters(app: ClinicApplication | None = None) -> Adapters:
+    """Fakes of every port; given the application, the audit timeline replays its events."""
+    access = TimedAccess()
+    audit_records = NoAuditRecords() if app is None else ReplayedAuditRecords(app, access)
     return Adapters(email_key=b"unit-test-email-index-key-32byte",
                     offer_key=b"unit-test-waitlist-offer-key-32b", slots=FakeSlots(),
                     holds=FakeHolds(), idempotency=FakeIdempotency(), codes=FakeCodes(),
                     sessions=FakeSessions(), care_team=FakeCareTeam(), records=FakeRecords(),
                     receipts=FakeSigner(), join_links=FakeJoinLinks(),
-                    metrics=CountedMetrics(), audit_records=NoAuditRecords(),
-                    access=RecordedAccess(), ingest_runs=KeptIngestRuns())
+                    metrics=CountedMetrics(), audit_records=audit_records,
+                    access=access, ingest_runs=KeptIngestRuns(), secrets=SealedSecrets(),
+                    webhook_deliveries=KeptDeliveries())
 
 
 def in_memory_use_cases(app: ClinicApplication | None = None,
                         policy: Policy | None = None) -> UseCases:
     """Every use case over the in-memory application, each port a fake."""
-    return UseCases.compose(app or in_memory_application(), fake_adapters(), policy or Policy())
+    app = app or in_memory_application()
+    return UseCases.compose(app, fake_adapters(app), policy or Policy())
 
 
 def between_read_and_save(app: ClinicApplication, when: Callable[[tuple[UUID, ...]], bool],
