@@ -6,7 +6,8 @@ sets the days it opens, from the clinic-local day it was recorded on to its book
 the first event of each new UTC day rolls every schedule's horizon forward with the rules it
 has then. Days before a publication keep the minutes they had: the past is not rewritten by
 a later change of hours. Minutes are exact UTC minutes, so a day the clocks spring forward
-has one hour less (domain/local_time.py).
+has one hour less (domain/local_time.py). The slots those hours offer per hour are set with
+the same days (projections/slot_offer.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 from domain.availability import AvailabilityRules
 from domain.local_time import local_day, utc_ranges
 from domain.schedules import Schedule
+from projections.slot_offer import OfferWriter, apply_directory, offer_days
 
 
 @dataclass(frozen=True)
@@ -32,9 +34,8 @@ class ScheduleState:
     filled_through: date | None  # the last clinic-local day given its open minutes
 
 
-class CapacityWriter(Protocol):
+class CapacityWriter(OfferWriter, Protocol):
     def time_zone(self, clinic_id: UUID) -> str | None: ...
-    def schedules(self) -> list[ScheduleState]: ...
     def schedule(self, schedule_id: UUID) -> ScheduleState | None: ...
     def save_schedule(self, state: ScheduleState) -> None: ...
     def open_minutes(self, state: ScheduleState, days: dict[date, int]) -> None:
@@ -57,6 +58,8 @@ def apply_capacity(writer: CapacityWriter, event: Any) -> None:
         writer.rolled(at.astimezone(UTC).date())
     if isinstance(event, Schedule.Published | Schedule.RulesChanged):
         _published(writer, event, at)
+    else:
+        apply_directory(writer, event)
 
 
 def open_minutes(rules: AvailabilityRules, day: date, zone: ZoneInfo) -> int:
@@ -81,6 +84,7 @@ def _published(writer: CapacityWriter, event: Any, at: datetime) -> None:
     days = {day: open_minutes(rules, day, zone)
             for day in rules.bookable_days(local_day(at, zone))}
     writer.open_minutes(known, days)
+    offer_days(writer, known, rules, list(days))
     last = max([*days, *([known.filled_through] if known.filled_through else [])])
     writer.save_schedule(ScheduleState(known.schedule_id, known.provider_id, known.clinic_id,
                                        event.rules, known.time_zone, last))
@@ -95,7 +99,8 @@ def _fill(writer: CapacityWriter, state: ScheduleState, rules: AvailabilityRules
     first = today if state.filled_through is None else state.filled_through + timedelta(days=1)
     if first > end:
         return
-    days = (first + timedelta(days=n) for n in range((end - first).days + 1))
+    days = [first + timedelta(days=n) for n in range((end - first).days + 1)]
     writer.open_minutes(state, {day: open_minutes(rules, day, zone) for day in days})
+    offer_days(writer, state, rules, days)
     writer.save_schedule(ScheduleState(state.schedule_id, state.provider_id, state.clinic_id,
                                        state.rules, state.time_zone, end))

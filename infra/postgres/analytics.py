@@ -29,7 +29,8 @@ from projections.analytics import UtilizationKey, apply_events
 
 TABLES = ("appointment_facts", "daily_utilization", "slot_supply", "freed_times", "clinics",
           *CAPACITY_TABLES)
-VIEWS = ("v1_appointment_facts", "v1_daily_utilization", "v1_slot_supply", "v1_daily_capacity")
+VIEWS = ("v1_appointment_facts", "v1_daily_utilization", "v1_slot_supply", "v1_daily_capacity",
+         "v1_slots_offered")
 FACT_COLUMNS = (
     "appointment_id", "patient_key", "clinic_id", "provider_id", "service_id", "modality",
     "time_zone", "start_at", "end_at", "local_start", "local_date", "duration_minutes",
@@ -40,9 +41,9 @@ FACT_COLUMNS = (
 UTILIZATION_COLUMNS = ("provider_id", "clinic_id", "service_id", "local_date", "appointments",
                        "booked_minutes", "attended_minutes", "cancellations",
                        "late_cancellations", "no_shows")
-SUPPLY_COLUMNS = ("clinic_id", "local_date", "hour", "booked", "freed_by_cancellation",
-                  "freed_by_reschedule", "rebooked", "waitlist_booked")
-SUPPLY_COUNTS = frozenset(SUPPLY_COLUMNS[3:])
+SUPPLY_COUNTS = ("booked", "freed_by_cancellation", "freed_by_reschedule", "rebooked",
+                 "waitlist_booked")
+SUPPLY_COLUMNS = ("clinic_id", "local_date", "hour", *SUPPLY_COUNTS, "slots_offered")
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS {a};
@@ -95,8 +96,15 @@ def views_ddl(a: str) -> str:
         f"CREATE OR REPLACE VIEW {a}.{view} AS SELECT {', '.join(columns)} FROM {a}.{table}"
         for view, table, columns in (
             ("v1_appointment_facts", "appointment_facts", FACT_COLUMNS),
-            ("v1_daily_utilization", "daily_utilization", UTILIZATION_COLUMNS),
-            ("v1_slot_supply", "slot_supply", SUPPLY_COLUMNS))), f"""
+            ("v1_daily_utilization", "daily_utilization", UTILIZATION_COLUMNS))), f"""
+        CREATE OR REPLACE VIEW {a}.v1_slots_offered AS
+        SELECT clinic_id, local_date, hour, sum(slots)::int AS slots_offered
+        FROM {a}.hourly_offer GROUP BY clinic_id, local_date, hour""", f"""
+        CREATE OR REPLACE VIEW {a}.v1_slot_supply AS
+        SELECT s.clinic_id, s.local_date, s.hour, {", ".join(f"s.{c}" for c in SUPPLY_COUNTS)},
+               coalesce(o.slots_offered, 0) AS slots_offered
+        FROM {a}.slot_supply s LEFT JOIN {a}.v1_slots_offered o
+        USING (clinic_id, local_date, hour)""", f"""
         CREATE OR REPLACE VIEW {a}.v1_daily_capacity AS
         SELECT c.provider_id, c.clinic_id, c.local_date, c.open_minutes,
                coalesce(u.booked_minutes, 0)::int AS booked_minutes,

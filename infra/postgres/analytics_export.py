@@ -24,11 +24,12 @@ from infra.postgres.analytics import analytics_schema
 
 EXPORTS = {"appointment_facts": "v1_appointment_facts",
            "daily_utilization": "v1_daily_utilization", "daily_capacity": "v1_daily_capacity",
-           "slot_supply": "v1_slot_supply"}
+           "slot_supply": "v1_slot_supply", "slots_offered": "v1_slots_offered"}
 ORDER = {"appointment_facts": "start_at, appointment_id",
          "daily_utilization": "local_date, clinic_id, provider_id, service_id",
          "daily_capacity": "local_date, clinic_id, provider_id",
-         "slot_supply": "local_date, clinic_id, hour"}
+         "slot_supply": "local_date, clinic_id, hour",
+         "slots_offered": "local_date, clinic_id, hour"}
 FORMATS = ("csv", "parquet")
 Progress = Callable[[int, int], None]  # rows written, rows in all
 

@@ -25,7 +25,8 @@ from tests.builders import ALL_DAY, rules, slot_at
 from tests.driver import ClinicDriver
 
 TABLES = ("appointment_facts", "daily_utilization", "slot_supply", "freed_times",
-          "daily_capacity", "schedules", "rolled")
+          "daily_capacity", "schedules", "rolled", "hourly_offer", "clinics", "services",
+          "providers")
 STAFF = Actor("fd-1", Role.admin)
 MARKER = "Phimark7q"  # in every patient's names, email and visit reason
 

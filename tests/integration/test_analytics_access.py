@@ -59,16 +59,20 @@ def test_the_analyst_reads_the_views_and_nothing_else(container: Container,
             counts = {v: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
                 sql.Identifier(analytics, v))).fetchone() for v in VIEWS}
             assert counts.pop("v1_daily_capacity")[0] >= 2 * 365  # two schedules, a year
+            # Every hour of a year of all-day hours but the skipped spring hour, two clinics.
+            assert counts.pop("v1_slots_offered")[0] >= 2 * 365 * 24 - 2
             assert counts == {"v1_appointment_facts": (7,), "v1_daily_utilization": (6,),
                               "v1_slot_supply": (6,)}
             search_path, *questions = documented_questions(analytics)
             conn.execute(search_path)
             # weekday x lead time of the two visits due; nothing last week (the script is in
-            # March 2027); one service; two clinic-months; six hours.
-            assert [len(conn.execute(q).fetchall()) for q in questions] == [2, 0, 1, 2, 6]
+            # March 2027); one service; two clinic-months; six hours; every hour of the day
+            # in the next four weeks (the hours were published today, all day).
+            assert [len(conn.execute(q).fetchall()) for q in questions] == [2, 0, 1, 2, 6, 24]
             refused = [(analytics, t) for t in ("appointment_facts", "daily_utilization",
                                                 "slot_supply", "freed_times", "clinics",
-                                                "daily_capacity", "schedules", "rolled")]
+                                                "daily_capacity", "schedules", "rolled",
+                                                "hourly_offer", "services", "providers")]
             refused += [(schema, t) for t in (
                 "clinic_events", "clinic_snapshots", "phi_data_keys", "analytics_patient_keys",
                 "analytics_tracking", "appointments", "patients", "open_slots",
@@ -100,8 +104,8 @@ def test_grant_refuses_the_clinics_own_role_and_wants_a_password(container: Cont
 
 
 def documented_questions(analytics: str) -> list[str]:
-    """The five questions' SQL in docs/read-models.md, on this test's analytics schema."""
-    block = DOCS.read_text().split("### Five questions")[1].split("```sql")[1].split("```")[0]
+    """The questions' SQL in docs/read-models.md, on this test's analytics schema."""
+    block = DOCS.read_text().split("### Six questions")[1].split("```sql")[1].split("```")[0]
     statements = [q.strip() for q in block.split(";") if q.strip()]
     assert statements[0] == "SET search_path = analytics"
     return [f'SET search_path = "{analytics}"', *statements[1:]]

@@ -26,10 +26,15 @@ def model(container: Container) -> Iterator[AnalyticsReadModel]:
 
 
 @pytest.fixture
-def month(container: Container, monkeypatch: pytest.MonkeyPatch) -> Month:
-    """The month played with every event recorded at the script's time."""
-    clock = Clock(utc(2027, 3, 8, 12))
-    monkeypatch.setattr(CanCreateTimestamp, "create_timestamp", staticmethod(clock))
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Every event is recorded at the time on this clock."""
+    at = Clock(utc(2027, 3, 8, 12))
+    monkeypatch.setattr(CanCreateTimestamp, "create_timestamp", staticmethod(at))
+    return at
+
+
+@pytest.fixture
+def month(container: Container, clock: Clock) -> Month:
     return play_month(drive(container), clock)
 
 
@@ -166,26 +171,67 @@ def test_a_scripted_month_in_three_zones_gives_the_hand_computed_figures(
 
     # Per clinic, local date and hour: a booking (or a move in) counts as booked; a
     # cancellation or move away frees its hour; a booking over freed time is re-booked.
+    # Slots offered: all-day hours cut two 30-minute checkups and one 60-minute consult an
+    # hour (3); Sydney's 02:00-02:59 on 4 April is lived twice (6).
     supply = rows(container, """
         SELECT clinic_id, local_date, hour, booked, freed_by_cancellation,
-               freed_by_reschedule, rebooked, waitlist_booked
-        FROM "{a}".v1_slot_supply WHERE booked + freed_by_cancellation
-            + freed_by_reschedule + rebooked + waitlist_booked > 0""")
+               freed_by_reschedule, rebooked, waitlist_booked, slots_offered
+        FROM "{a}".v1_slot_supply""")
     assert sorted(supply) == sorted([
-        (c["boston"], date(2027, 3, 12), 10, 1, 0, 1, 0, 0),  # b5, moved away
-        (c["boston"], date(2027, 3, 13), 23, 1, 0, 0, 0, 0),  # b1
-        (c["boston"], date(2027, 3, 14), 23, 1, 0, 0, 0, 0),  # b2
-        (c["boston"], date(2027, 3, 16), 10, 1, 0, 0, 0, 0),  # b5, moved in
-        (c["boston"], date(2027, 3, 20), 9, 2, 1, 0, 1, 0),  # b3 cancelled, b4 over it
-        (c["london"], date(2027, 3, 27), 9, 1, 0, 1, 0, 0),  # l3, moved away
-        (c["london"], date(2027, 3, 29), 0, 2, 1, 0, 1, 0),  # l1 cancelled, l2 over it
-        (c["london"], date(2027, 3, 30), 9, 1, 0, 1, 0, 0),  # l3, in and away again
-        (c["london"], date(2027, 4, 1), 9, 1, 0, 0, 0, 0),  # l3, moved in
-        (c["sydney"], date(2027, 4, 2), 8, 1, 1, 0, 0, 0),  # s3, cancelled
-        (c["sydney"], date(2027, 4, 4), 2, 2, 0, 0, 0, 0),  # s5 and s1: both 02:30s
-        (c["sydney"], date(2027, 4, 5), 9, 1, 0, 0, 0, 0),  # s2
-        (c["sydney"], date(2027, 4, 6), 23, 1, 0, 0, 0, 0),  # s4
+        (c["boston"], date(2027, 3, 12), 10, 1, 0, 1, 0, 0, 3),  # b5, moved away
+        (c["boston"], date(2027, 3, 13), 23, 1, 0, 0, 0, 0, 3),  # b1
+        (c["boston"], date(2027, 3, 14), 23, 1, 0, 0, 0, 0, 3),  # b2
+        (c["boston"], date(2027, 3, 16), 10, 1, 0, 0, 0, 0, 3),  # b5, moved in
+        (c["boston"], date(2027, 3, 20), 9, 2, 1, 0, 1, 0, 3),  # b3 cancelled, b4 over it
+        (c["london"], date(2027, 3, 27), 9, 1, 0, 1, 0, 0, 3),  # l3, moved away
+        (c["london"], date(2027, 3, 29), 0, 2, 1, 0, 1, 0, 3),  # l1 cancelled, l2 over it
+        (c["london"], date(2027, 3, 30), 9, 1, 0, 1, 0, 0, 3),  # l3, in and away again
+        (c["london"], date(2027, 4, 1), 9, 1, 0, 0, 0, 0, 3),  # l3, moved in
+        (c["sydney"], date(2027, 4, 2), 8, 1, 1, 0, 0, 0, 3),  # s3, cancelled
+        (c["sydney"], date(2027, 4, 4), 2, 2, 0, 0, 0, 0, 6),  # s5 and s1: both 02:30s
+        (c["sydney"], date(2027, 4, 5), 9, 1, 0, 0, 0, 0, 3),  # s2
+        (c["sydney"], date(2027, 4, 6), 23, 1, 0, 0, 0, 0, 3),  # s4
     ])
+
+
+def test_slots_offered_per_hour_follow_the_hours_the_clocks_and_the_directory(
+        container: Container, model: AnalyticsReadModel, month: Month, clock: Clock) -> None:
+    """Three slots an hour (two checkups, one consult): none in the hour each spring change
+    skips, twice three in the hour the autumn change repeats; a provider who stops offering
+    the consult offers two an hour from the clinic-local day of that change, and the days
+    before keep what they offered."""
+    CatchUpRunner(container.app, model).catch_up()
+    c = month.clinics
+    per_day = """SELECT clinic_id, local_date, sum(slots_offered)::int, count(*)::int
+        FROM "{a}".v1_slots_offered WHERE local_date BETWEEN '2027-03-13' AND '2027-04-09'
+        GROUP BY 1, 2"""
+    days = {(r[0], r[1]): r[2:] for r in rows(container, per_day)}
+    assert days[(c["boston"], date(2027, 3, 13))] == (72, 24)
+    assert days[(c["boston"], date(2027, 3, 14))] == (69, 23)  # no 02:00
+    assert days[(c["london"], date(2027, 3, 28))] == (69, 23)  # no 01:00
+    assert days[(c["sydney"], date(2027, 4, 4))] == (75, 24)  # 02:00 twice
+    assert days[(c["sydney"], date(2027, 4, 5))] == (72, 24)
+    assert {n for key, n in days.items() if key[1] not in (date(2027, 3, 14),
+            date(2027, 3, 28), date(2027, 4, 4))} == {(72, 24)}
+    assert rows(container, """SELECT hour, slots_offered FROM "{a}".v1_slots_offered
+        WHERE clinic_id = %s AND local_date = '2027-04-04' AND hour BETWEEN 1 AND 3
+        ORDER BY hour""", c["sydney"]) == [(1, 3), (2, 6), (3, 3)]
+
+    # London's provider stops offering the consult at 23:30 UTC on 6 April: 00:30 BST on
+    # the 7th, so from the 7th on London offers two checkups an hour.
+    clock.now = utc(2027, 4, 6, 23, 30)
+    drive(container).revise_provider(month.providers["london"], "Dr. London", [c["london"]],
+                                     [month.checkup])
+    CatchUpRunner(container.app, model).catch_up()
+    days = {(r[0], r[1]): r[2:] for r in rows(container, per_day)}
+    assert days[(c["london"], date(2027, 4, 6))] == (72, 24)
+    assert days[(c["london"], date(2027, 4, 7))] == (48, 24)
+    assert days[(c["london"], date(2027, 4, 9))] == (48, 24)
+    assert days[(c["boston"], date(2027, 4, 7))] == (72, 24)
+    last = rows(container, """SELECT max(local_date) FROM "{a}".v1_slots_offered
+        WHERE clinic_id = %s""", c["london"])[0][0]
+    assert rows(container, """SELECT sum(slots_offered)::int FROM "{a}".v1_slots_offered
+        WHERE clinic_id = %s AND local_date = %s""", c["london"], last) == [(48,)]
 
 
 def test_the_month_rebuilt_from_zero_equals_the_month_built_in_small_batches(
