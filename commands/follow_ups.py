@@ -16,7 +16,7 @@ from commands.context import Actor, acting_as
 from commands.idempotency import IdempotencyKey, Outcome, run_once
 from commands.models import Strict
 from commands.visits import BookingPublic
-from commands.waitlist import WaitlistEntryPublic
+from commands.waitlist_models import WaitlistEntryPublic
 from domain.access import Role
 from domain.errors import ConflictError, ForbiddenError
 from domain.waitlist import WaitlistEntry

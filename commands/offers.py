@@ -12,24 +12,24 @@ event (docs/waitlist.md).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from commands.application import ClinicApplication
-from commands.booking import require_bookable
 from commands.calendars import around
 from commands.context import SYSTEM_ACTOR, acting_as
 from commands.holds import secret_hash
+from commands.offer_rules import (
+    cannot_offer,
+    offer_hold_secret,
+    offer_holder,
+    offer_holder_prefix,
+    people_to_read,
+)
 from commands.ports import HoldLimitReached, Holds, SlotCatalog, WaitlistBoard
-from domain.appointments import Appointment, AppointmentStatus
+from domain.appointments import Appointment
 from domain.calendars import ProviderCalendar
-from domain.consent import Consent, purposes_for_visit
-from domain.errors import DomainError
 from domain.openings import Opening
-from domain.patients import Patient
 from domain.providers import Provider
 from domain.schedules import Schedule
 from domain.slots import Slot
@@ -38,20 +38,6 @@ from domain.waitlist import InLine, Offer, WaitlistEntry, in_line
 LOOK_AHEAD = 20  # entries read per step: the first one who may be offered usually is first
 HOLDS_PER_PATIENT = 20  # offers a patient may hold at once (one per entry in practice)
 ORPHANED = timedelta(seconds=30)  # a step takes milliseconds between its hold and its save
-
-
-def offer_hold_secret(key: bytes, offer_id: UUID) -> str:
-    """The secret of an offer's hold, derived, never stored or sent: the accept use case
-    derives it again to book with the hold (HMAC with a key of its own, decision 0050)."""
-    return hmac.new(key, f"waitlist-offer:{offer_id}".encode(), hashlib.sha256).hexdigest()
-
-
-def offer_holder(patient_id: UUID) -> str:
-    return f"{offer_holder_prefix()}{patient_id}"
-
-
-def offer_holder_prefix() -> str:
-    return "waitlist:"
 
 
 class Offers:
@@ -198,12 +184,13 @@ class Offers:
         entry_ids = self.board.in_line_for(freed, opening.tried, LOOK_AHEAD)
         entries = [e for e in self.app.get_many(*entry_ids).values()
                    if isinstance(e, WaitlistEntry) and e.matches(freed)]
-        people = self._people(entries, freed)
+        ids = people_to_read(entries, freed)
+        people = self.app.get_many(*ids) if ids else {}
         order = in_line(InLine(e.priority, e.created_on, e.id) for e in entries)
         by_id = {e.id: e for e in entries}
         for place in order:
             entry = by_id[place.entry_id]
-            cause = self._cannot_offer(entry, people, freed)
+            cause = cannot_offer(entry, people, freed)
             if cause is not None:
                 opening.skip(entry.id, cause)
                 continue
@@ -227,36 +214,3 @@ class Offers:
         if opening.pending_events and not self.app.saved(opening):
             return "conflict"
         return "nobody"
-
-    def _people(self, entries: list[WaitlistEntry], freed: Slot) -> dict[UUID, Any]:
-        """Patients, their consents for this kind of visit and the visits they would move,
-        read in one query."""
-        ids: list[UUID] = []
-        for entry in entries:
-            ids.append(entry.patient_id)
-            ids += [Consent.create_id(entry.patient_id, purpose.value)
-                    for purpose in purposes_for_visit(freed.modality)]
-            if entry.instead_of is not None:
-                ids.append(entry.instead_of)
-        return self.app.get_many(*ids) if ids else {}
-
-    @staticmethod
-    def _cannot_offer(entry: WaitlistEntry, people: dict[UUID, Any],
-                      freed: Slot) -> str | None:
-        """Why this patient may not be offered the time now (a stable cause), or None."""
-        patient = people.get(entry.patient_id)
-        if not isinstance(patient, Patient):
-            return "patient-unknown"
-        try:
-            patient.require_present()
-            require_bookable(patient, {
-                purpose: people.get(Consent.create_id(entry.patient_id, purpose.value))
-                for purpose in purposes_for_visit(freed.modality)})
-        except DomainError as refusal:
-            return "consent-withdrawn" if refusal.code == "consent-required" else refusal.code
-        if entry.instead_of is not None:
-            visit = people.get(entry.instead_of)
-            if not isinstance(visit, Appointment) or \
-                    visit.status is not AppointmentStatus.booked or visit.start <= freed.start:
-                return "visit-changed"
-        return None

@@ -9,20 +9,22 @@ the same idempotency, consent, limit and no-double-booking rules as any booking
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
-
-from pydantic import BaseModel, Field
 
 from commands.application import ClinicApplication, found
 from commands.booking import BookingCreate, Bookings, Reschedule, require_bookable
 from commands.context import Actor, acting_as
 from commands.holds import Holding
 from commands.idempotency import IdempotencyKey, IdempotencyKeyReusedError, Outcome, run_once
-from commands.inputs import IsoDateTime
-from commands.models import Strict
-from commands.offers import offer_hold_secret
+from commands.offer_rules import offer_hold_secret
 from commands.visits import BookingPublic, Visits
+from commands.waitlist_models import (
+    OfferAcceptance,
+    PriorityChange,
+    WaitlistEntryPublic,
+    WaitlistJoin,
+)
 from domain.access import Role
 from domain.appointments import Appointment, AppointmentStatus
 from domain.clinics import Clinic
@@ -38,77 +40,11 @@ from domain.record_access import (
     require_waitlist_entry,
 )
 from domain.services import Service
-from domain.waitlist import (
-    MAX_PRIORITY,
-    InvalidWaitlistEntryError,
-    Offer,
-    WaitlistEntry,
-)
+from domain.waitlist import InvalidWaitlistEntryError, Offer, WaitlistEntry
 
 JOIN = "POST /waitlist/entries"  # what Idempotency-Keys of joins are scoped by
 LONGEST_WAIT = timedelta(days=365)
 MAX_ATTEMPTS = 5
-
-
-class WaitlistJoin(Strict):
-    service_id: UUID
-    clinic_ids: Annotated[list[UUID], Field(
-        default_factory=list, max_length=20,
-        description="Clinics the patient can go to; empty: any (video visits)")]
-    provider_id: Annotated[UUID | None, Field(description="Only this provider")] = None
-    not_before: Annotated[IsoDateTime | None, Field(
-        description="The visit starts no earlier (default: now)")] = None
-    not_after: Annotated[IsoDateTime, Field(description="The visit ends by then; the entry "
-                                                        "expires at this time")]
-    instead_of: Annotated[UUID | None, Field(
-        description="A booked visit of the patient: an accepted offer moves it earlier "
-                    "(same provider, service and clinic)")] = None
-    patient_id: Annotated[UUID | None, Field(description="Staff only: for whom")] = None
-
-
-class PriorityChange(Strict):
-    priority: Annotated[int, Field(ge=0, le=MAX_PRIORITY,
-                                   description="Clinical urgency: 0 routine .. 9 most urgent")]
-
-
-class OfferAcceptance(Strict):
-    offer_id: UUID
-
-
-class OfferPublic(BaseModel):
-    offer_id: UUID
-    slot_id: UUID
-    start: datetime
-    end: datetime
-    expires_at: datetime
-
-
-class WaitlistEntryPublic(BaseModel):
-    id: UUID
-    patient_id: UUID
-    service_id: UUID
-    clinic_ids: list[UUID]
-    provider_id: UUID | None
-    not_before: datetime
-    not_after: datetime
-    instead_of: UUID | None
-    priority: int
-    status: str
-    offer: OfferPublic | None = None
-    appointment_id: UUID | None = None
-    joined_at: datetime
-
-    @classmethod
-    def of(cls, entry: WaitlistEntry) -> WaitlistEntryPublic:
-        offer = None if entry.offer is None else OfferPublic(
-            offer_id=entry.offer.offer_id, slot_id=entry.offer.slot_id,
-            start=entry.offer.start, end=entry.offer.end, expires_at=entry.offer.expires_at)
-        return cls(id=entry.id, patient_id=entry.patient_id, service_id=entry.service_id,
-                   clinic_ids=entry.clinic_ids, provider_id=entry.provider_id,
-                   not_before=entry.not_before, not_after=entry.not_after,
-                   instead_of=entry.instead_of, priority=entry.priority,
-                   status=entry.status.value, offer=offer, appointment_id=entry.appointment_id,
-                   joined_at=entry.created_on)
 
 
 class Waitlist:

@@ -62,7 +62,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from commands.booking import BookingCreate
 from commands.context import Actor
-from commands.waitlist import OfferAcceptance, WaitlistJoin
+from commands.waitlist_models import OfferAcceptance, WaitlistJoin
 from domain.access import Role as Access
 from domain.openings import Opening
 from domain.waitlist import WaitlistEntry

@@ -11,7 +11,7 @@ from typing import Any
 
 from commands.booking import BookingCreate
 from commands.context import Actor
-from commands.waitlist import WaitlistJoin
+from commands.waitlist_models import WaitlistJoin
 from domain.access import Role
 from domain.openings import Opening
 from domain.waitlist import EntryStatus, WaitlistEntry

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from commands.booking import BookingCreate
 from commands.context import Actor
-from commands.waitlist import WaitlistJoin
+from commands.waitlist_models import WaitlistJoin
 from domain.access import Role
 from domain.waitlist import WaitlistEntry
 from infra.wiring.container import Container

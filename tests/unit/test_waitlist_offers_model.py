@@ -20,7 +20,7 @@ from commands.booking import BookingCreate
 from commands.context import Actor
 from commands.offers import Offers
 from commands.ports import SlotInfo, WaitlistBoard
-from commands.waitlist import OfferAcceptance, PriorityChange, WaitlistJoin
+from commands.waitlist_models import OfferAcceptance, PriorityChange, WaitlistJoin
 from domain.access import Role
 from domain.agendas import PatientBusyError
 from domain.clinics import Address

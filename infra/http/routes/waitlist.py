@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from commands.context import Actor
 from commands.visits import BookingPublic
-from commands.waitlist import (
+from commands.waitlist_models import (
     OfferAcceptance,
     PriorityChange,
     WaitlistEntryPublic,
