@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime
 from uuid import UUID
 
 from commands.application import ClinicApplication, found
-from commands.calendars import booked_at, calendars, days_of, provider_days
 from commands.context import Actor, acting_as
 from commands.models import (
     AvailabilityIn,
@@ -24,21 +23,14 @@ from commands.models import (
     ProviderCreate,
     ServiceCreate,
 )
+from commands.schedule_changes import calendars_losing_hours, require_one_place_at_a_time
 from domain.agendas import NoShowRule
 from domain.availability import AvailabilityRules, DateException
-from domain.calendars import ProviderCalendar
-from domain.clinics import Clinic, valid_time_zone
+from domain.clinics import Clinic
 from domain.errors import ConflictError, NotFoundError, RuleViolationError
-from domain.local_time import local_day
-from domain.modality import Modality
 from domain.providers import Provider
 from domain.record_access import require_own_hours
-from domain.schedules import (
-    OverlappingClinicHoursError,
-    Schedule,
-    first_overlap,
-    hours_removed,
-)
+from domain.schedules import Schedule
 from domain.services import Service
 
 MAX_ATTEMPTS = 5
@@ -155,7 +147,6 @@ class Directory:
 
         return self._publish(provider_id, clinic_id, actor, with_date)[1]
 
-
     def _publish(self, provider_id: UUID, clinic_id: UUID, actor: Actor,
                  rules_for: Callable[[AvailabilityRules | None], AvailabilityRules]
                  ) -> tuple[Schedule, bool]:
@@ -179,61 +170,16 @@ class Directory:
                 rules = rules_for(current)
                 if schedule is not None and rules is current:
                     return schedule, False  # nothing to change
-                self._require_one_place_at_a_time(provider, clinic, rules)
+                require_one_place_at_a_time(self.app, provider, clinic, rules)
                 if schedule is None:
                     schedule, revised = Schedule(provider_id=provider_id, clinic_id=clinic_id,
                                                  rules=rules.as_dict()), []
                 else:
-                    revised = self._change_rules(schedule, rules, clinic, datetime.now(UTC))
+                    revised = calendars_losing_hours(self.app, schedule, rules, clinic,
+                                                     datetime.now(UTC))
                 if self.app.saved(schedule, *revised):
                     return schedule, True
         raise ConflictError("the provider's calendar changed meanwhile; please try again")
-
-    def _require_one_place_at_a_time(self, provider: Provider, clinic: Clinic,
-                                     rules: AvailabilityRules) -> None:
-        """In-person hours at two clinics may not overlap: the provider cannot be in both.
-        (Two changes racing at two clinics are not serialized: rare admin work.)"""
-        others = [c for c in provider.clinic_ids if c != clinic.id]
-        if not others or not clinic.offers(Modality.in_person):
-            return
-        loaded = self.app.get_many(*provider.service_ids, *others,
-                                   *(Schedule.create_id(provider.id, c) for c in others))
-        if not any(isinstance(s, Service) and s.modality == Modality.in_person.value
-                   for s in loaded.values()):
-            return  # a provider of video visits only works from anywhere
-        zone, now = valid_time_zone(clinic.time_zone), datetime.now(UTC)
-        for other_id in others:
-            other = loaded.get(other_id)
-            schedule = loaded.get(Schedule.create_id(provider.id, other_id))
-            if not isinstance(other, Clinic) or not isinstance(schedule, Schedule) or \
-                    not other.offers(Modality.in_person):
-                continue
-            days = max(rules.horizon_days, schedule.rules.horizon_days)
-            met = first_overlap(rules, zone, schedule.rules, valid_time_zone(other.time_zone),
-                                now, days)
-            if met is not None:
-                day, interval = met
-                raise OverlappingClinicHoursError(
-                    f"these hours overlap the provider's in-person hours at {other.name}: "
-                    f"{day:%A %Y-%m-%d} {interval.as_pair()[0]}-{interval.as_pair()[1]} "
-                    "there; change those first")
-
-    def _change_rules(self, schedule: Schedule, rules: AvailabilityRules, clinic: Clinic,
-                      now: datetime) -> list[ProviderCalendar]:
-        """Check the booked visits against the new rules; the calendars of the days that
-        lose hours, marked as revised."""
-        zone = valid_time_zone(clinic.time_zone)
-        horizon = max(schedule.rules.horizon_days, rules.horizon_days)
-        revised_days: dict[UUID, str] = {}
-        for lo, hi in hours_removed(schedule.rules, rules, zone, local_day(now, zone), horizon):
-            revised_days |= days_of(schedule.provider_id, lo, hi)
-        loaded = self.app.get_many(*provider_days(schedule.provider_id, now, horizon),
-                                   *revised_days)
-        schedule.change_rules(rules, zone, booked_at(loaded, clinic.id, now))
-        revised = calendars(self.app, schedule.provider_id, revised_days, loaded)
-        for calendar in revised:
-            calendar.revise_rules(schedule.id)
-        return revised
 
     def clinic(self, clinic_id: UUID) -> Clinic:
         return self.app.get(Clinic, clinic_id, "clinic")
