@@ -53,6 +53,7 @@ def go(path: str | URL, status: int = 303) -> RedirectResponse:
 def install_web(app: FastAPI) -> None:
     from web.pages import ROUTERS
     from web.pages.common import SignInFirst, StaffSignInFirst, staff_sign_in_first
+    from web.staff_refresh import KeepStaffSignedIn
 
     app.add_exception_handler(SignInFirst, lambda request, exc: go("/sign-in"))
     app.add_exception_handler(StaffSignInFirst, staff_sign_in_first)
@@ -60,6 +61,7 @@ def install_web(app: FastAPI) -> None:
         request, "problem.html", status=403, back="/", back_label="Start again",
         message="This form had expired, so nothing was done. Go back, reload the page and "
                 "try again."))
+    app.add_middleware(KeepStaffSignedIn)  # a lapsed staff session renewed (OIDC refresh)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router, include_in_schema=False)

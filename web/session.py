@@ -10,6 +10,7 @@ from typing import Any, Literal
 from fastapi import Form, Request, Response
 
 SESSION = "clinic_session"  # the bearer token: a patient's session or a staff token
+REFRESH = "clinic_staff_refresh"  # a staff member's OpenID Connect refresh token
 HOLD = "clinic_hold"  # the held slot: ids, the hold's secret, when it lapses
 CSRF = "clinic_csrf"
 SIGN_IN = "clinic_sign_in"  # the sign-in in progress: email and registration id (PHI-light)

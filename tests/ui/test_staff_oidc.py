@@ -56,3 +56,52 @@ def test_a_callback_whose_state_does_not_match_signs_no_one_in(page: Page) -> No
     page.goto("/staff/oidc/callback?code=stolen&state=not-yours")
     expect(page.get_by_role("alert").first).to_contain_text("did not complete")
     assert not [c for c in page.context.cookies() if c["name"] == "clinic_session"]
+
+
+def test_a_lapsed_session_is_renewed_with_the_refresh_token_until_the_role_is_removed(
+        page: Page, client: TestClient, container: Container, token_for: Any,
+        keycloak: Keycloak) -> None:
+    ids = set_up_clinic(client, token_for, hours=("08:00", "18:00"))
+    caught_up(container)
+    user = keycloak.add_user("desk2", "clinic-desk", {"clinics": [ids["clinic"]]})
+    page.goto("/staff/oidc?after=")
+    page.locator("#username").fill("desk2")
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#kc-login").click()
+    expect(page).to_have_url(re.compile(r"/staff/calendar"))
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    refresh = cookies["clinic_staff_refresh"]
+    assert refresh["httpOnly"] and refresh["sameSite"] == "Strict"
+    first = cookies["clinic_session"]["value"]
+
+    page.context.clear_cookies(name="clinic_session")  # the access token's cookie lapsed
+    page.reload()
+    expect(page).to_have_url(re.compile(r"/staff/calendar"))
+    expect(page.get_by_text("Dr. One").first).to_be_visible()
+    renewed = {c["name"]: c["value"] for c in page.context.cookies()}
+    assert renewed["clinic_session"] != first  # a new access token from the provider
+
+    keycloak.revoke(user, "clinic-desk")  # the administrator removes the role
+    page.context.clear_cookies(name="clinic_session")
+    page.reload()
+    # The provider still renews the session, but its token holds no staff role: the staff
+    # sign-in page, not the calendar.
+    expect(page).to_have_url(re.compile(r"/staff(\?|$)"))
+
+
+def test_signing_out_forgets_the_refresh_token(
+        page: Page, client: TestClient, container: Container, token_for: Any,
+        keycloak: Keycloak) -> None:
+    ids = set_up_clinic(client, token_for, hours=("08:00", "18:00"))
+    caught_up(container)
+    keycloak.add_user("desk3", "clinic-desk", {"clinics": [ids["clinic"]]})
+    page.goto("/staff/oidc?after=")
+    page.locator("#username").fill("desk3")
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#kc-login").click()
+    expect(page).to_have_url(re.compile(r"/staff/calendar"))
+    page.get_by_role("button", name="Sign out").click()
+    names = {c["name"] for c in page.context.cookies()}
+    assert "clinic_session" not in names and "clinic_staff_refresh" not in names
+    page.goto("/staff/calendar")
+    expect(page).not_to_have_url(re.compile(r"/staff/calendar$"))

@@ -18,7 +18,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from web.api import Api, ApiError
 from web.app import go, render
 from web.pages.common import SignedIn, me, trouble
-from web.session import HOLD, SESSION, SIGN_IN, bearer, checked_csrf, forget, held, remember
+from web.session import (
+    HOLD,
+    REFRESH,
+    SESSION,
+    SIGN_IN,
+    bearer,
+    checked_csrf,
+    forget,
+    held,
+    remember,
+)
 from web.words import plain
 
 router = APIRouter(default_response_class=HTMLResponse)
@@ -213,7 +223,7 @@ async def sign_out(request: Request) -> RedirectResponse:
     with contextlib.suppress(ApiError):  # ended already
         await Api(request, bearer(request)).post("/auth/sign-out")
     response = go("/")
-    forget(response, SESSION, HOLD, SIGN_IN)
+    forget(response, SESSION, REFRESH, HOLD, SIGN_IN)
     return response
 
 

@@ -1,7 +1,9 @@
 """Staff sign-in through the clinic network's OpenID Connect provider: the authorization code
 flow with PKCE (RFC 7636, S256) for the public client the API names (GET /auth/staff-sign-in).
 The browser never sees the code verifier; the access token lands in the HttpOnly session
-cookie, and the API checks it on every call as it checks any staff token (decision 0040)."""
+cookie, and the API checks it on every call as it checks any staff token (decision 0040).
+Access tokens are short-lived: the refresh token (its own HttpOnly cookie) gets a new one
+when the session cookie has lapsed, so a shift is not a sign-in every five minutes."""
 
 from __future__ import annotations
 
@@ -14,15 +16,17 @@ from urllib.parse import urlencode
 
 import httpx
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from web.api import Api, ApiError
 from web.app import go, render
 from web.pages.staff_sign_in import AFTER_SIGN_IN, ELSEWHERE, STAFF, staff_start
-from web.session import SESSION, forget, remember
+from web.session import REFRESH, SESSION, forget, remember
 
 router = APIRouter(default_response_class=HTMLResponse)
 FLOW = "clinic_oidc"  # the state, the code verifier and where to go after: 10 minutes
+EARLY = 30  # seconds: the session cookie lapses this long before its access token expires
+REFRESH_DEFAULT = 8 * 3600  # a refresh token's cookie when the provider does not say
 
 
 @router.get("/staff/oidc", response_model=None)
@@ -71,10 +75,37 @@ async def callback(request: Request, state: str = "", code: str = "",
         return _refused(request, "Your clinic account has no staff role here. Ask your "
                                  "administrator to give you one.")
     response = go(staff_start(person["role"], flow["after"]))
-    remember(response, request, SESSION, tokens["access_token"],
-             max_age=int(tokens.get("expires_in", 300)))
+    keep(response, request, tokens)
     forget(response, FLOW)
     return response
+
+
+def keep(response: Response, request: Request, tokens: dict[str, Any]) -> None:
+    """The access token until shortly before it expires (the browser then stops sending it
+    and the refresh token gets the next one), and the refresh token while it lasts."""
+    lasts = int(tokens.get("expires_in", 300))
+    remember(response, request, SESSION, tokens["access_token"],
+             max_age=max(lasts - EARLY, min(lasts, EARLY)))
+    if tokens.get("refresh_token"):
+        remember(response, request, REFRESH, tokens["refresh_token"], same_site="strict",
+                 max_age=int(tokens.get("refresh_expires_in") or REFRESH_DEFAULT))
+
+
+async def refreshed(request: Request) -> dict[str, Any] | None:
+    """New tokens for the staff member whose refresh token this request carries; None when
+    the provider refuses it (signed out there, session over, role or account removed)."""
+    try:
+        client = await Api(request, None).get("/auth/staff-sign-in")
+        endpoints = await _discovery(client["issuer"])
+        async with httpx.AsyncClient(timeout=10) as http:
+            answer = await http.post(endpoints["token_endpoint"], data={
+                "grant_type": "refresh_token", "client_id": client["client_id"],
+                "refresh_token": request.cookies.get(REFRESH, "")})
+        answer.raise_for_status()
+        tokens: dict[str, Any] = answer.json()
+        return tokens if tokens.get("access_token") else None
+    except (ApiError, httpx.HTTPError, KeyError, ValueError):
+        return None
 
 
 async def _discovery(issuer: str) -> dict[str, Any]:
