@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from infra.messaging.avro import AvroCodec
+from infra.messaging.sink import LocalSink
 from infra.settings import Settings
 from infra.wiring.container import Container
 from infra.wiring.notifier import build_kafka_notifier, build_local_notifier
@@ -72,3 +74,15 @@ def redeliver_dead_letters(settings: Settings, idle: float) -> dict[str, int]:
     finally:
         for resource in resources:
             resource.close()
+
+
+def relayed(container: Container) -> tuple[list[tuple[str, dict[str, Any]]], LocalSink]:
+    """Relay the log to the local sink; every message there, decoded, and the sink."""
+    relay, resources = build_relay(container.settings)
+    try:
+        relay.catch_up()
+    finally:
+        for resource in resources:
+            resource.close()
+    sink = LocalSink(container.settings.resolved_data_dir() / "sink" / "messages.jsonl")
+    return [AvroCodec().decode(message.value) for message in sink.read_back(1000)], sink

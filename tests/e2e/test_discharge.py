@@ -10,10 +10,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from domain.access import Role
-from infra.messaging.avro import AvroCodec
-from infra.messaging.sink import LocalSink
 from infra.wiring.container import Container
-from infra.wiring.relay import build_relay
+from tests.delivery import relayed
 from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
 
 
@@ -46,14 +44,7 @@ def test_a_completed_visit_is_discharged_once_with_a_sealed_reference(
     assert client.get(f"/bookings/{visit}", headers=ana).json()["version"] == \
         done.json()["version"]
 
-    relay, resources = build_relay(container.settings)
-    try:
-        relay.catch_up()
-    finally:
-        for resource in resources:
-            resource.close()
-    sink = LocalSink(container.settings.resolved_data_dir() / "sink" / "messages.jsonl")
-    decoded = [AvroCodec().decode(message.value) for message in sink.read_back(1000)]
+    decoded, sink = relayed(container)
     [record] = [record for name, record in decoded if name == "VisitDischarged"]
     assert str(record["appointment_id"]) == visit and str(record["clinic_id"]) == ids["clinic"]
     assert ref not in repr(decoded) and ref.encode() not in sink.path.read_bytes()

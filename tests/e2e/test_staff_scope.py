@@ -13,10 +13,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from domain.access import Role
-from infra.messaging.avro import AvroCodec
-from infra.messaging.sink import LocalSink
 from infra.wiring.container import Container
-from infra.wiring.relay import build_relay
+from tests.delivery import relayed
 from tests.e2e.clinic_flow import EVERY_DAY, set_up_clinic, sign_up
 
 EMERGENCY = {"X-Purpose-Of-Use": "emergency"}
@@ -166,15 +164,7 @@ def test_a_hand_off_never_puts_two_visits_in_one_providers_time(
     timeline = client.get("/audit/timeline", headers=token_for(Role.compliance),
                           params={"appointment_id": w.visit_a}).json()["items"]
     assert any("(provider-unavailable)" in item["description"] for item in timeline), timeline
-    relay, resources = build_relay(container.settings)
-    try:
-        relay.catch_up()
-    finally:
-        for resource in resources:
-            resource.close()
-    sink = LocalSink(container.settings.resolved_data_dir() / "sink" / "messages.jsonl")
-    handed_offs = [record for name, record in (AvroCodec().decode(m.value)
-                                               for m in sink.read_back(1000))
+    handed_offs = [record for name, record in relayed(container)[0]
                    if name == "AppointmentHandedOff"]
     assert [(str(r["appointment_id"]), str(r["from_provider_id"]), str(r["to_provider_id"]),
              r["reason"]) for r in handed_offs] == [

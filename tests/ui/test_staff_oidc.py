@@ -43,10 +43,7 @@ def test_the_front_desk_signs_in_with_their_clinic_account(
     page.goto("/staff")
     accessible(page, "staff sign-in with an identity provider")
     page.get_by_role("link", name="Sign in with your clinic account").click()
-    page.locator("#username").fill("desk1")
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#kc-login").click()
-    expect(page).to_have_url(re.compile(r"/staff/calendar"))
+    _sign_in_at_the_provider(page, "desk1")
     expect(page.get_by_text("Dr. One").first).to_be_visible()
     session = next(c for c in page.context.cookies() if c["name"] == "clinic_session")
     assert session["httpOnly"] and session["sameSite"] == "Lax"
@@ -64,11 +61,8 @@ def test_a_lapsed_session_is_renewed_with_the_refresh_token_until_the_role_is_re
     ids = set_up_clinic(client, token_for, hours=("08:00", "18:00"))
     caught_up(container)
     user = keycloak.add_user("desk2", "clinic-desk", {"clinics": [ids["clinic"]]})
-    page.goto("/staff/oidc?after=")
-    page.locator("#username").fill("desk2")
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#kc-login").click()
-    expect(page).to_have_url(re.compile(r"/staff/calendar"))
+    page.goto("/staff/oidc")
+    _sign_in_at_the_provider(page, "desk2")
     cookies = {c["name"]: c for c in page.context.cookies()}
     refresh = cookies["clinic_staff_refresh"]
     assert refresh["httpOnly"] and refresh["sameSite"] == "Strict"
@@ -95,13 +89,18 @@ def test_signing_out_forgets_the_refresh_token(
     ids = set_up_clinic(client, token_for, hours=("08:00", "18:00"))
     caught_up(container)
     keycloak.add_user("desk3", "clinic-desk", {"clinics": [ids["clinic"]]})
-    page.goto("/staff/oidc?after=")
-    page.locator("#username").fill("desk3")
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#kc-login").click()
-    expect(page).to_have_url(re.compile(r"/staff/calendar"))
+    page.goto("/staff/oidc")
+    _sign_in_at_the_provider(page, "desk3")
     page.get_by_role("button", name="Sign out").click()
     names = {c["name"] for c in page.context.cookies()}
     assert "clinic_session" not in names and "clinic_staff_refresh" not in names
     page.goto("/staff/calendar")
     expect(page).not_to_have_url(re.compile(r"/staff/calendar$"))
+
+
+def _sign_in_at_the_provider(page: Page, username: str) -> None:
+    """Keycloak's own sign-in form, then back to the staff calendar."""
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#kc-login").click()
+    expect(page).to_have_url(re.compile(r"/staff/calendar"))
