@@ -12,6 +12,7 @@ was recorded on; earlier days keep what they offered.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
@@ -36,6 +37,7 @@ class OfferWriter(Protocol):
     def service(self, service_id: UUID, duration_minutes: int, modality: str) -> None: ...
     def provider(self, provider_id: UUID, clinic_ids: list[UUID],
                  service_ids: list[UUID]) -> None: ...
+    def providers_offering(self, service_id: UUID) -> set[UUID]: ...
     def offering(self, provider_id: UUID,
                  clinic_id: UUID) -> tuple[list[str], list[OfferedService]]:
         """The clinic's modalities, and the services the provider offers there (none once
@@ -62,22 +64,34 @@ def offer_days(writer: OfferWriter, state: ScheduleState, rules: AvailabilityRul
 
 
 def apply_directory(writer: OfferWriter, event: Any) -> None:
-    """Record what slot cutting needs of the directory; re-cut the affected schedules' days
-    from the clinic-local day of the change through the days already filled."""
+    """Record what slot cutting needs of the directory; on a revision, re-cut the affected
+    schedules' days from the clinic-local day of the change through the days already
+    filled. A registration touches no schedule: a schedule names a provider and a clinic
+    registered before it, whose services were registered before them."""
     oid = event.originator_id
     if isinstance(event, Clinic.Registered | Clinic.Revised):
         writer.clinic_modalities(oid, list(event.modalities))
-        touched = [s for s in writer.schedules() if s.clinic_id == oid]
+        touched = _schedules(writer, event, lambda s: s.clinic_id == oid)
     elif isinstance(event, Service.Registered | Service.Revised):
         writer.service(oid, event.duration_minutes, event.modality)
-        touched = writer.schedules()  # whichever providers offer it
+        if isinstance(event, Service.Revised) and (offering := writer.providers_offering(oid)):
+            touched = [s for s in writer.schedules() if s.provider_id in offering]
+        else:
+            touched = []
     elif isinstance(event, Provider.Registered | Provider.Revised):
         writer.provider(oid, list(event.clinic_ids), list(event.service_ids))
-        touched = [s for s in writer.schedules() if s.provider_id == oid]
+        touched = _schedules(writer, event, lambda s: s.provider_id == oid)
     else:
         return
     for state in touched:
         _recut(writer, state, event.timestamp)
+
+
+def _schedules(writer: OfferWriter, event: Any,
+               affected: Callable[[ScheduleState], bool]) -> list[ScheduleState]:
+    if isinstance(event, Clinic.Registered | Provider.Registered):
+        return []
+    return [state for state in writer.schedules() if affected(state)]
 
 
 def _recut(writer: OfferWriter, state: ScheduleState, at: datetime) -> None:

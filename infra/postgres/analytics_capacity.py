@@ -103,6 +103,11 @@ class CapacityRows:
                   "ON CONFLICT (provider_id) DO UPDATE SET clinic_ids = excluded.clinic_ids, "
                   "service_ids = excluded.service_ids", (provider_id, clinic_ids, service_ids))
 
+    def providers_offering(self, service_id: UUID) -> set[UUID]:
+        return {r["provider_id"] for r in self._run(
+            f"SELECT provider_id FROM {self.a}.providers WHERE %s = ANY(service_ids)",
+            (service_id,)).fetchall()}
+
     def offering(self, provider_id: UUID,
                  clinic_id: UUID) -> tuple[list[str], list[OfferedService]]:
         # As slot search's schedule_context (infra/postgres/slot_search.py) reads its tables.

@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 from eventsourcing.domain import CanCreateTimestamp
 
+from domain.modality import Modality
 from infra.postgres.analytics import AnalyticsReadModel
 from infra.wiring.container import Container
 from projections.runner import CatchUpRunner
@@ -198,8 +199,8 @@ def test_slots_offered_per_hour_follow_the_hours_the_clocks_and_the_directory(
         container: Container, model: AnalyticsReadModel, month: Month, clock: Clock) -> None:
     """Three slots an hour (two checkups, one consult): none in the hour each spring change
     skips, twice three in the hour the autumn change repeats; a provider who stops offering
-    the consult offers two an hour from the clinic-local day of that change, and the days
-    before keep what they offered."""
+    the consult, or a longer consult, changes the offer from the clinic-local day of that
+    change, and the days before keep what they offered."""
     CatchUpRunner(container.app, model).catch_up()
     c = month.clinics
     per_day = """SELECT clinic_id, local_date, sum(slots_offered)::int, count(*)::int
@@ -232,6 +233,17 @@ def test_slots_offered_per_hour_follow_the_hours_the_clocks_and_the_directory(
         WHERE clinic_id = %s""", c["london"])[0][0]
     assert rows(container, """SELECT sum(slots_offered)::int FROM "{a}".v1_slots_offered
         WHERE clinic_id = %s AND local_date = %s""", c["london"], last) == [(48,)]
+
+    # The consult becomes 90 minutes at 23:30 UTC on 7 April: 19:30 EDT on the 7th in
+    # Boston, 09:30 AEST on the 8th in Sydney. From those days a day offers 48 checkups and
+    # 16 consults (a start every 90 minutes); London's provider no longer offers it.
+    clock.now = utc(2027, 4, 7, 23, 30)
+    drive(container).revise_service(month.consult, "Consult", 90, Modality.in_person)
+    CatchUpRunner(container.app, model).catch_up()
+    days = {(r[0], r[1]): r[2] for r in rows(container, per_day)}
+    assert [days[(c["boston"], date(2027, 4, d))] for d in (6, 7, 8)] == [72, 64, 64]
+    assert [days[(c["sydney"], date(2027, 4, d))] for d in (6, 7, 8)] == [72, 72, 64]
+    assert [days[(c["london"], date(2027, 4, d))] for d in (6, 7, 8)] == [72, 48, 48]
 
 
 def test_the_month_rebuilt_from_zero_equals_the_month_built_in_small_batches(
