@@ -6,6 +6,7 @@ from web.pages import (
     booking,
     compliance,
     operations,
+    patient_account,
     staff_calendar,
     staff_hours,
     staff_oidc,
@@ -14,6 +15,6 @@ from web.pages import (
     visits,
 )
 
-ROUTERS = [booking.router, visits.router, compliance.router, operations.router,
-           staff_sign_in.router, staff_calendar.router, staff_visits.router, staff_hours.router,
-           staff_oidc.router]
+ROUTERS = [booking.router, patient_account.router, visits.router, compliance.router,
+           operations.router, staff_sign_in.router, staff_calendar.router, staff_visits.router,
+           staff_hours.router, staff_oidc.router]
