@@ -54,6 +54,7 @@ class IngestReport:
 
 
 Progress = Callable[[IngestRunRecord], None]
+Missing = tuple[list[str], list[str], list[RowReject]]  # missing, retired, refused retirements
 
 
 class Ingestion:
@@ -81,7 +82,8 @@ class Ingestion:
                    checker.trial if request.dry_run else Applier(self.directory, actor))
         try:
             if one.go(rows):
-                one.record_missing(*one.missing(one.applier))
+                one.record_missing(*(one.decided if one.decided is not None
+                                     else one.missing(one.applier)))
             run.status = "completed"
         except IngestSourceError as exc:
             run.status, run.error = "failed", exc.detail
@@ -108,6 +110,7 @@ class _Run:
         self.rejects: list[RowReject] = []
         self.seen: defaultdict[Kind, set[str]] = defaultdict(set)
         self.ids: defaultdict[Kind, dict[str, UUID]] = defaultdict(dict)
+        self.decided: Missing | None = None  # what is missing, decided before the rows
 
     def go(self, rows: Iterable[SourceRow]) -> bool:
         """False when all-or-nothing found a row (or a retirement) that would be refused:
@@ -117,10 +120,12 @@ class _Run:
             checked = list(checked)  # every row checked and decided in memory before any applies
             if self.run.rejected:
                 return False
-            _missing, _retired, refused = self.missing(self.checker.trial)
-            if refused:
-                self.rejects.extend(refused)
+            decided = self.missing(self.checker.trial)
+            if decided[2]:  # a retirement would be refused
+                self.rejects.extend(decided[2])
                 return False
+            if self.request.dry_run:  # that decision is the dry run's answer
+                self.decided = decided
         for raw, good in checked:
             if good is not None:
                 self.apply(raw, good)
@@ -166,7 +171,7 @@ class _Run:
             self.run.unchanged += 1
         self.ids[checked.kind][checked.key] = checked.id
 
-    def missing(self, applier: Applier) -> tuple[list[str], list[str], list[RowReject]]:
+    def missing(self, applier: Applier) -> Missing:
         """Records this source brought in before that the input does not mention: reported;
         in a snapshot, hours are retired (emptied) and time off taken back, through
         `applier` (in memory, for all-or-nothing's decision). The domain cannot retire a

@@ -201,3 +201,17 @@ def test_all_or_nothing_covers_a_snapshots_retirements(container: Container) -> 
     assert (_counts(report), report.run.retired, events(container)) == ((0, 0, 0), [], before)
     applied = ingest(container, Kind.hours, without_dr_two, mode=Mode.snapshot)
     assert (applied.run.applied, events(container)) == (1, before + 1)  # rows without it
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_snapshots_retirements_are_reported_in_both_modes(container: Container,
+                                                            mode: str) -> None:
+    """Nothing booked: the hours the snapshot no longer lists are retired (or would be)."""
+    ingest_samples(container)
+    without_dr_two = b"\n".join(line for line in sample(Kind.hours).split(b"\n")
+                                if not line.startswith(b"dr-two"))
+    before = events(container)
+    report = ingest(container, Kind.hours, without_dr_two, mode=Mode.snapshot,
+                    all_or_nothing=True, dry_run=mode == "dry-run")
+    assert (report.rejects, report.run.retired) == ([], ["hours/dr-two@lakeside"])
+    assert (events(container) == before) is (mode == "dry-run")
