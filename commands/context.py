@@ -23,7 +23,7 @@ class CommandContext:
     request_id: str
     reason: str
     purpose: str = "operations"
-    channel: str = "other"  # the door: api, fhir, system, other (CLI and tools)
+    channel: str = "other"  # the door: api, ui, fhir, system, other (CLI and tools)
 
     def as_dict(self) -> dict[str, str]:
         # Not dataclasses.asdict: it deep-copies field by field, once per event saved.
@@ -43,7 +43,7 @@ class Actor:
     session_id: str | None = None  # a patient's sign-in session (sign-out ends it)
     clinics: frozenset[UUID] | None = None  # staff's clinics (None: not scoped by clinic)
     system: bool = False  # the clinic's own processes and operators' CLI, not a person's token
-    door: str | None = None  # which door the request came through (`api`, `fhir`), if any
+    door: str | None = None  # which door the request came through (`api`, `ui`, `fhir`), if any
 
     def doing(self, reason: str) -> CommandContext:
         role = self.role.value if self.role else "system" if self.system else "anonymous"

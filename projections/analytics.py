@@ -52,8 +52,9 @@ class AnalyticsWriter(CapacityWriter, Protocol):
 
 
 def booking_channel(meta: dict[str, str]) -> str:
-    """The door a booking came through, as recorded with its event (`api`, `fhir`, `system`,
-    `other`: CLI and tools), or `unrecorded` for events from before the door was recorded.
+    """The door a booking came through, as recorded with its event (`api`, `ui`, `fhir`,
+    `system`, `other`: CLI and tools), or `unrecorded` for events from before the door was
+    recorded.
     A booking from an accepted waitlist offer comes through the API like any other; the
     waitlist's own event marks it (`waitlist_offer_at`, docs/decisions/0058)."""
     return meta.get("channel") or "unrecorded"

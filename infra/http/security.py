@@ -25,6 +25,7 @@ from infra.http.deps import async_redis_of, container_of
 from infra.http.problems import ProblemError
 from infra.http.request_context import request_id_of
 from infra.redis.sessions import PatientSessions
+from web.api import DOOR as WEB_UI_DOOR
 
 _bearer = HTTPBearer(auto_error=False, description="JWT from `clinic token issue` or sign-in")
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="clinic"'}
@@ -92,7 +93,8 @@ def actor_of(request: Request, principal: Principal | None, *,
                  purpose=purpose.value,
                  session_id=principal.session_id if principal else None,
                  clinics=principal.clinics if principal else None,
-                 door="fhir" if request.url.path.startswith("/fhir/") else "api")
+                 door=request.scope.get(WEB_UI_DOOR) or (
+                     "fhir" if request.url.path.startswith("/fhir/") else "api"))
 
 
 def Acting(scope: Scope, *, purpose_required: bool = True) -> Any:

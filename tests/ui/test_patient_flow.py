@@ -4,7 +4,9 @@ words; every page checked by axe-core; screenshots for the README (docs/ui/)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from uuid import UUID
 
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, expect
@@ -59,6 +61,9 @@ def test_a_new_patient_books_from_search_to_confirmation(
 
     expect(page.get_by_role("heading", name="Your visit is booked")).to_be_visible()
     expect(page.get_by_text("Harbor")).to_be_visible()
+    visit = UUID(re.search(r"/visits/([0-9a-f-]{36})", page.url).group(1))  # type: ignore[union-attr]
+    booked = next(iter(container.app.events.get(visit)))
+    assert booked.__meta__["channel"] == "ui"  # the door, for the analysts (decision 0058)
     expect(page.get_by_text("counts as a late cancellation")).to_be_visible()  # the cut-off
     accessible(page, "visit")
     shot(page, "3-booked")
