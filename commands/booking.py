@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated
 from uuid import UUID, uuid4
 
 from pydantic import Field
 
 from commands.application import ClinicApplication, found
+from commands.booking_rules import covering, offering, require_bookable, still_offered
 from commands.calendars import around, calendars, days_of, moved
 from commands.context import Actor, acting_as
 from commands.holds import Holding, HoldProof
@@ -32,26 +33,18 @@ from commands.visits import BookingPublic, Visits
 from domain.agendas import NoShowRule, PatientAgenda
 from domain.appointments import Appointment, HandOffCause
 from domain.calendars import SlotTakenError
-from domain.clinics import Clinic, valid_time_zone
-from domain.consent import Consent, ConsentRequiredError, Purpose, purposes_for_visit
-from domain.errors import ConflictError, DomainError, NotFoundError, RuleViolationError
-from domain.modality import Modality
+from domain.consent import Consent, purposes_for_visit
+from domain.errors import ConflictError, DomainError, RuleViolationError
 from domain.patients import Patient
-from domain.providers import Provider
 from domain.record_access import (
     patient_to_book_for,
     require_clinic,
     require_may_exceed_visit_limit,
 )
-from domain.schedules import Schedule, outside_hours
-from domain.slots import SlotUnavailableError, require_offered
+from domain.schedules import Schedule
 
 MAX_ATTEMPTS = 5
 BOOK = "POST /bookings"  # what Idempotency-Keys of bookings are scoped by (run_once)
-
-
-class UnverifiedPatientError(RuleViolationError):
-    code = "email-not-verified"
 
 
 class DuplicateAppointmentError(Exception):
@@ -161,14 +154,14 @@ class Bookings:
                   for purpose in purposes_for_visit(slot.modality)}
         nearby = around(slot.provider_id, slot.start, slot.end)
         agenda_id = PatientAgenda.create_id(patient_id)
-        loaded = self.app.get_many(patient_id, *needed, agenda_id, *_offering(slot), *nearby)
+        loaded = self.app.get_many(patient_id, *needed, agenda_id, *offering(slot), *nearby)
         patient = found(loaded, Patient, patient_id, "patient")
         patient.require_present()
         require_bookable(patient, {purpose: loaded.get(consent_id) for consent_id, purpose
                                     in needed.items()})
         appointment_id = appointment_id or uuid4()
         for _attempt in range(MAX_ATTEMPTS):
-            before, after = _offered(loaded, slot, now)
+            before, after = still_offered(loaded, slot, now)
             appointment = Appointment.book(
                 patient_id=patient_id, provider_id=slot.provider_id, clinic_id=slot.clinic_id,
                 service_id=slot.service_id, slot_id=slot.slot_id, start=slot.start,
@@ -189,7 +182,7 @@ class Bookings:
                 appointment.require_confirmation(rule.release_before)
             if self.app.saved(appointment, *taken, agenda):
                 return appointment
-            loaded |= self.app.get_many(appointment_id, agenda_id, _offering(slot)[-1],
+            loaded |= self.app.get_many(appointment_id, agenda_id, offering(slot)[-1],
                                         *nearby)
             if appointment_id in loaded:
                 raise DuplicateAppointmentError(appointment_id)
@@ -207,8 +200,8 @@ class Bookings:
                     "reschedule to a time of the same provider and service at the same clinic")
             old = around(appointment.provider_id, appointment.start, appointment.end)
             agenda_id = PatientAgenda.create_id(appointment.patient_id)
-            loaded = self.app.get_many(agenda_id, *_offering(slot), *nearby, *old)
-            before, after = _offered(loaded, slot, now)
+            loaded = self.app.get_many(agenda_id, *offering(slot), *nearby, *old)
+            before, after = still_offered(loaded, slot, now)
             appointment.reschedule(slot.slot_id, slot.start, slot.end, now)
             agenda = loaded.get(agenda_id) or PatientAgenda(patient_id=appointment.patient_id)
             agenda.reserve(appointment_id, slot.start, slot.end, now, self.max_upcoming_visits,
@@ -229,7 +222,7 @@ class Bookings:
             new = around(to_provider_id, start, end)
             loaded = self.app.get_many(to_provider_id, appointment.clinic_id, schedule_id,
                                        *old, *new)
-            before, after = _covers(loaded, appointment, to_provider_id)
+            before, after = covering(loaded, appointment, to_provider_id)
             appointment.hand_off(to_provider_id, now, cause)
             touched = moved(self.app, loaded, appointment_id, to_provider_id, start, end,
                             appointment.clinic_id, before, after)
@@ -251,57 +244,3 @@ class Bookings:
                 self.metrics.booking("conflict" if isinstance(exc, ConflictError)
                                      else "rejected")
             raise
-
-
-def _offering(slot: SlotInfo) -> tuple[UUID, ...]:
-    """What says whether the slot is still offered: its clinic, service, provider and the
-    provider's rules there (the schedule last: it is what a retry reads again)."""
-    return (slot.clinic_id, slot.service_id, slot.provider_id,
-            Schedule.create_id(slot.provider_id, slot.clinic_id))
-
-
-def _offered(loaded: dict[UUID, Any], slot: SlotInfo,
-             now: datetime) -> tuple[timedelta, timedelta]:
-    """The slot is still offered by the event store's own directory and rules, whatever
-    the read model that found it says (decision 0037); its buffers."""
-    clinic, service, provider, schedule = (loaded.get(i) for i in _offering(slot))
-    if clinic is None or service is None or provider is None or schedule is None or \
-            not provider.works_at(slot.clinic_id) or \
-            slot.service_id not in provider.service_ids or \
-            service.modality != slot.modality or \
-            not clinic.offers(Modality(service.modality)):
-        raise SlotUnavailableError("the provider no longer offers that time")
-    rules = schedule.rules
-    require_offered(rules, valid_time_zone(clinic.time_zone), service.duration_minutes,
-                    slot.start, slot.end, now)
-    return (timedelta(minutes=rules.buffer_before_minutes),
-            timedelta(minutes=rules.buffer_after_minutes))
-
-
-def _covers(loaded: dict[UUID, Any], appointment: Appointment,
-            provider_id: UUID) -> tuple[timedelta, timedelta]:
-    """The provider who takes a visit works at its clinic, offers its service and has hours
-    that cover its time; their buffers."""
-    provider = loaded.get(provider_id)
-    clinic = loaded.get(appointment.clinic_id)
-    schedule = loaded.get(Schedule.create_id(provider_id, appointment.clinic_id))
-    if not isinstance(provider, Provider) or not isinstance(clinic, Clinic):
-        raise NotFoundError(f"no provider with id {provider_id}")
-    if not provider.works_at(appointment.clinic_id) or \
-            appointment.service_id not in provider.service_ids:
-        raise RuleViolationError("that provider does not offer this visit at its clinic")
-    if schedule is None or outside_hours(schedule.rules, valid_time_zone(clinic.time_zone),
-                                         [(appointment.start, appointment.end)]):
-        raise SlotUnavailableError("that provider does not work at the time of the visit")
-    rules = schedule.rules
-    return (timedelta(minutes=rules.buffer_before_minutes),
-            timedelta(minutes=rules.buffer_after_minutes))
-
-
-def require_bookable(patient: Patient, consents: dict[Purpose, Consent | None]) -> None:
-    if not patient.email_verified:
-        raise UnverifiedPatientError("verify your email address before booking")
-    for purpose, consent in consents.items():
-        if consent is None or not consent.is_current():
-            raise ConsentRequiredError(
-                f"a current {purpose.value} consent is needed to book this visit")

@@ -8,7 +8,7 @@ import hmac
 from typing import Any
 from uuid import UUID
 
-from commands.booking import require_bookable
+from commands.booking_rules import require_bookable
 from domain.appointments import Appointment, AppointmentStatus
 from domain.consent import Consent, purposes_for_visit
 from domain.errors import DomainError

@@ -13,7 +13,8 @@ from typing import Any
 from uuid import UUID
 
 from commands.application import ClinicApplication, found
-from commands.booking import BookingCreate, Bookings, Reschedule, require_bookable
+from commands.booking import BookingCreate, Bookings, Reschedule
+from commands.booking_rules import require_bookable
 from commands.context import Actor, acting_as
 from commands.holds import Holding
 from commands.idempotency import IdempotencyKey, IdempotencyKeyReusedError, Outcome, run_once

@@ -55,9 +55,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="snapshot: the file is everything, and hours it no longer "
                         "lists are retired (default: delta)")
     ingest.add_argument("--dry-run", action="store_true",
-                        help="check and compare, record no change")
+                        help="check every row and try it in memory through the directory's "
+                        "own rules (overlaps, stranded visits); record no change")
     ingest.add_argument("--all-or-nothing", action="store_true",
-                        help="check every row first; apply nothing if any row is bad")
+                        help="check and try every row first; apply nothing if any row would "
+                        "be refused")
     ingest.set_defaults(handler=run_ingest)
 
 
