@@ -11,7 +11,7 @@ from infra.crypto.phi import SHREDDED, PhiCipher
 
 
 class WebhookSecrets:
-    """The SecretBox port (commands/ports.py) over the PHI cipher's data keys."""
+    """The SecretBox port (commands/ports/webhooks.py) over the PHI cipher's data keys."""
 
     def __init__(self, cipher: PhiCipher) -> None:
         self.cipher = cipher

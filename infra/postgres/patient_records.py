@@ -1,5 +1,5 @@
 """What the use cases look up in the read models: a provider's patients, a patient's visits
-ahead, and who the retention policy applies to (ports in commands/ports.py)."""
+ahead, and who the retention policy applies to (ports in commands/ports/patient_records.py)."""
 
 from __future__ import annotations
 

@@ -105,7 +105,7 @@ class _Writer:
 
 
 class PostgresWaitlistBoard:
-    """The line for a freed time (commands/ports.py: WaitlistBoard) and the matcher's
+    """The line for a freed time (commands/ports/waitlist.py: WaitlistBoard) and the matcher's
     schedule (projections/waitlist.py: WaitlistSchedule), over the read model."""
 
     def __init__(self, database_url: str, schema: str) -> None:

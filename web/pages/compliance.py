@@ -3,7 +3,7 @@ appointment, provider, clinic or actor; the consents behind a booking; a record 
 the integrity of the event log (the newest signed checkpoint, its signature checked); how to
 export. Search terms are POSTed, never put in a URL (an actor may be named by an email);
 ids are fine in a URL, so every id on a timeline links to its own timeline.
-Staff sign in at `/staff` (web/pages/staff.py), which brings them back here."""
+Staff sign in at `/staff` (web/pages/staff_sign_in.py), which brings them back here."""
 
 from __future__ import annotations
 
