@@ -104,7 +104,17 @@ def test_audit_verify_benchmark_runs_end_to_end(tmp_path: Path) -> None:
 
 
 def test_waitlist_benchmark_runs_end_to_end(tmp_path: Path) -> None:
-    _, result = run_benchmark("waitlist_bench", tmp_path / "waitlist.json", "--entries", "30",
-                              "--patients", "3", "--freed", "2")
+    stdout, result = run_benchmark("waitlist_bench", tmp_path / "waitlist.json", "--smoke")
     figures = result["figures"]
     assert figures["entries"] == 30 and figures["matcher_step"]["p50_ms"] > 0
+    # every freed slot's offer email reached the SMTP server, once, after its offer
+    assert figures["errors"] == {"freed": 7, "failed": 0, "no_email": 0,
+                                 "duplicate_emails": 0, "first_errors": [], "error_rate": 0}
+    recorded, emailed = (figures["cancel_commit_to_offer_recorded"],
+                         figures["cancel_commit_to_offer_email"])
+    assert recorded["n"] == emailed["n"] == 3
+    assert 0 < recorded["p50_ms"] < emailed["p50_ms"] and figures["offer_recorded_to_email"][
+        "p50_ms"] > 0
+    assert figures["burst"]["emails"] == figures["burst"]["freed"] == 3
+    assert figures["pgbench"]["pgbench_simple_update_tps_c1"] > 0
+    assert "pgbench_simple_update_tps_c1" in stdout
