@@ -75,7 +75,7 @@ class Checker:
 
     def check(self, raw: SourceRow) -> Checked | list[RowReject]:
         if raw.defect is not None:
-            return [RowReject(raw.number, "", "", "row-shape", raw.defect)]
+            return [RowReject(raw.number, "", "", raw.defect_rule, raw.defect)]
         try:
             row = ROW_MODELS[raw.kind].model_validate(dict(raw.values))
             return self._decided(self._resolve(raw.kind, row))

@@ -62,6 +62,7 @@ class SourceRow:
     kind: Kind
     values: Mapping[str, Any]
     defect: str | None = None  # the source could not make it a row (e.g. a cell too many)
+    defect_rule: str = "row-shape"  # the rule a defect breaks (`encoding`: not UTF-8)
 
 
 class Row(BaseModel):

@@ -2,8 +2,9 @@
 row in memory at a time. UTF-8 with or without a byte-order mark; anything else, and a header
 that does not name the kind's columns, stops the run with a message that says what to fix.
 
-Lines are decoded one by one (not through a TextIOWrapper, which decodes 8 KB ahead): a
-Latin-1 byte is reported on its own line, and every row before it is read."""
+Lines are decoded one by one (not through a TextIOWrapper, which decodes 8 KB ahead): a row
+on a line that is not UTF-8 (a Latin-1 or Windows-1252 byte) is set aside with that reason,
+and the rows before and after it are read."""
 
 from __future__ import annotations
 
@@ -17,18 +18,29 @@ from commands.ingest.rows import ROW_MODELS, Kind, SourceRow
 
 def csv_rows(lines: Iterable[bytes], kind: Kind) -> Iterator[SourceRow]:
     """The data rows of a binary stream (1 is the row after the header), each {column: cell}."""
-    reader = csv.reader(_decoded(lines))
+    not_utf8: set[int] = set()  # physical lines decoded with replacement characters
+    reader = csv.reader(_decoded(lines, not_utf8))
     number = 0
     try:
         header = [name.strip() for name in next(reader, [])]
+        if 1 in not_utf8:
+            raise IngestSourceError(f"the header line is {NOT_UTF8}") from None
         check_header(header, kind)
+        last_line = reader.line_num
         for cells in reader:
             number += 1
+            spans = range(last_line + 1, reader.line_num + 1)
+            last_line = reader.line_num
             if not any(cell.strip() for cell in cells):
                 continue  # a blank line
+            values = dict(zip(header, cells, strict=False))
+            if bad := [line for line in spans if line in not_utf8]:
+                yield SourceRow(number, kind, values, f"line {bad[0]} of the file is "
+                                f"{NOT_UTF8}", defect_rule="encoding")
+                continue
             defect = None if len(cells) == len(header) else (
                 f"{len(cells)} cells where the header names {len(header)} columns")
-            yield SourceRow(number, kind, dict(zip(header, cells, strict=False)), defect)
+            yield SourceRow(number, kind, values, defect)
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
             raise IngestSourceError(
@@ -39,17 +51,21 @@ def csv_rows(lines: Iterable[bytes], kind: Kind) -> Iterator[SourceRow]:
                                 ) from None
 
 
-def _decoded(lines: Iterable[bytes]) -> Iterator[str]:
+NOT_UTF8 = ("not UTF-8 text: save the file as UTF-8 (Latin-1 or Windows-1252 exports are "
+            "the usual cause)")
+
+
+def _decoded(lines: Iterable[bytes], not_utf8: set[int]) -> Iterator[str]:
+    """Each line as text; one that is not UTF-8 is noted (and read with replacement
+    characters, so that the CSV reader keeps its place)."""
     for line_number, raw in enumerate(lines, start=1):
         if line_number == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8):]
         try:
             yield raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise IngestSourceError(
-                f"line {line_number} of the file is not UTF-8 text: save the file as UTF-8 "
-                "(Latin-1 or Windows-1252 exports are the usual cause); the rows before it "
-                "were read") from None
+            not_utf8.add(line_number)
+            yield raw.decode("utf-8", errors="replace")
 
 
 def check_header(header: list[str], kind: Kind) -> None:

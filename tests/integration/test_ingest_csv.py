@@ -202,14 +202,28 @@ def test_utf8_with_a_byte_order_mark_reads_like_without(container: Container) ->
     assert (report.run.applied, report.run.rejected) == (2, 0)
 
 
-def test_latin1_is_reported_on_its_line_and_the_rows_before_it_go_in(
+def test_a_latin1_line_is_set_aside_with_its_reason_and_the_rows_around_it_go_in(
         container: Container) -> None:
-    latin1 = sample(Kind.services) + "caf\u00e9,Caf\u00e9 visit,30,in_person\n".encode("latin-1")
+    latin1 = (sample(Kind.services) + "caf\u00e9,Caf\u00e9 visit,30,in_person\n".encode("latin-1")
+              + b"short,Short visit,15,in_person\n")
+    report = ingest(container, Kind.services, latin1)
+    assert (report.run.status, report.run.rows_read, report.run.applied,
+            report.run.rejected) == ("completed", 5, 4, 1), report.rejects
+    [reject] = report.rejects
+    assert (reject.row, reject.rule) == (4, "encoding")
+    assert reject.message.startswith("line 5 of the file is not UTF-8 text: save the file as")
+    assert "caf" not in reject.value  # the undecodable text is not echoed back
+    short = container.app.get(Service, our(Kind.services, "short"), "service")
+    assert short.duration_minutes == 15
+
+
+def test_a_header_that_is_not_utf8_stops_the_run_before_any_row(
+        container: Container) -> None:
+    latin1 = "external_id,name,dur\u00e9e,modality\nx,X,30,in_person\n".encode("latin-1")
     with pytest.raises(IngestSourceError) as refused:
         ingest(container, Kind.services, latin1)
-    assert "line 5 of the file is not UTF-8" in refused.value.detail
-    report: IngestReport = refused.value.report
-    assert (report.run.status, report.run.applied) == ("failed", 3)
+    assert "the header line is not UTF-8" in refused.value.detail
+    assert refused.value.report.run.applied == 0
 
 
 def test_a_snapshot_retires_hours_it_no_longer_lists_and_a_delta_only_reports_them(
