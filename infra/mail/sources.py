@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,9 @@ class KafkaSource:
         self.consumer.close()  # commits what was stored
 
 
+SINK_POLL_SECONDS = 0.05  # how often an idle reader looks at the sink file's size
+
+
 class SinkSource:
     """Development without Kafka: follow the local sink file, remembering the byte offset
     reached in a file beside it (one per reader: `reader` names it)."""
@@ -82,9 +86,21 @@ class SinkSource:
         self.offset = int(self.offset_file.read_text()) if self.offset_file.exists() else 0
 
     def poll(self, timeout: float) -> list[tuple[Incoming, Any]]:
+        """What the sink holds beyond the offset, waiting up to `timeout` for something new
+        as Kafka's poll does (a reader that polls in a loop must not spin on an idle file)."""
+        deadline = time.monotonic() + timeout
+        while not self._grown() and time.monotonic() < deadline:
+            time.sleep(min(SINK_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        return self._read() if self._grown() else []
+
+    def _grown(self) -> bool:
+        try:
+            return self.path.stat().st_size > self.offset
+        except FileNotFoundError:
+            return False
+
+    def _read(self) -> list[tuple[Incoming, Any]]:
         batch: list[tuple[Incoming, Any]] = []
-        if not self.path.exists():
-            return batch
         with self.path.open("rb") as sink:
             sink.seek(self.offset)
             for line in sink:
