@@ -40,8 +40,9 @@ BulkSince = Annotated[IsoDateTime | None, Query(alias="_since", description=(
 @router.get("/$bulk-publish", responses={304: {"description": "Not modified"}})
 async def bulk_publish(request: Request, pool: ReadPool, since: BulkSince = None) -> Response:
     """SMART Scheduling Links: the manifest of the Location, Schedule and Slot files an
-    aggregator fetches, one of each per state the clinics are in (cacheable: ETag and
-    Last-Modified change when the slots do). `_since` is passed on to the files."""
+    aggregator fetches, one of each per state the clinics are in (cacheable: the ETag
+    changes when the slots do and answers If-None-Match; Last-Modified is the directory's
+    last change, so If-Modified-Since is not honoured). `_since` is passed on to the files."""
     cached, headers, changed = await _validators(request, pool)
     if cached:
         return Response(status_code=304, headers=headers)
