@@ -165,3 +165,13 @@ def test_a_record_as_of_a_past_moment_over_http_is_what_it_was_then(
         (2, ids["patient"], "patient", "req-move-1"),
         (3, "desk-7", "front_desk", "req-cancel-1")]
     assert since[1]["purpose"] == "operations"
+    assert booked["state"]["reason"].startswith("[withheld")  # PHI: only for a purpose
+    shown = client.get(f"/audit/records/{visit}", headers={
+        **officer, "X-Purpose-Of-Use": "legal"}, params={"as_of": booked_at.isoformat(),
+                                                          "include_phi": "true"})
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["state"] == {**booked["state"], "reason": "Rsnaudit wrist"}
+    looks = client.get("/audit-events", params={"patient_id": ids["patient"]},
+                       headers=officer).json()["events"]
+    assert (looks[0]["resource"], looks[0]["purpose"], looks[0]["detail"]) == (
+        "GET /audit/records/{aggregate_id}", "legal", "phi-shown")
