@@ -3,8 +3,10 @@ stores: the event store and the waitlist read model on PostgreSQL, holds in Redi
 offer matcher step (tests/e2e/waitlist_flow.py: matching) on a clock the test moves.
 
 Patients join with varied constraints (two clinics, an in-person and a video service, an
-optional provider, windows, "earlier than my booking"), staff set urgency, time is freed by
-cancellations and by the moves accepted offers make, offers expire, patients accept or leave.
+optional provider, windows, "earlier than my booking"), staff set urgency, patients withdraw
+and give consent, time is freed by cancellations and by the moves accepted offers make,
+offers expire, patients accept, decline by leaving, or leave. A patient without the consent a
+time needs is passed over (Opening.Skipped), never offered it.
 After every step: a freed time has at most one open offer (one Redis hold, its patient's), is
 booked at most once (once in the event store and the read model), is never offered to an entry
 whose constraints it does not meet, and each offer goes to the first in the reference model's
@@ -37,6 +39,7 @@ from hypothesis.stateful import (
 )
 
 from commands.booking import BookingCreate
+from commands.consents import ConsentGrant
 from commands.context import Actor
 from commands.offer_rules import offer_holder
 from commands.waitlist_models import OfferAcceptance, PriorityChange, WaitlistJoin
@@ -44,7 +47,7 @@ from domain.access import Role
 from domain.agendas import UpcomingVisitLimitError
 from domain.appointments import AppointmentStatus
 from domain.clinics import Address
-from domain.consent import ConsentRequiredError, Purpose
+from domain.consent import POLICIES, ConsentRequiredError, Purpose
 from domain.modality import Modality
 from domain.openings import Opening
 from domain.waitlist import InvalidWaitlistEntryError, OfferNotOpenError, WaitlistEntry
@@ -156,6 +159,8 @@ class WaitlistModel(RuleBasedStateMachine):
         self.patients = [world.driver.ready_patient(
             "Wait", f"P{n}", f"p{n}-{uuid4().hex[:10]}@example.org",
             both if n < PATIENTS - 1 else (Purpose.treatment,)) for n in range(PATIENTS)]
+        self.model.consents = {p: {"treatment", "telehealth"} for p in self.patients[:-1]}
+        self.model.consents[self.patients[-1]] = {"treatment"}
         self.canceller = world.driver.ready_patient("Can", "Celler",
                                                     f"c-{uuid4().hex[:10]}@example.org", both)
         self.times = [self._time(hour) for hour in range(12)]
@@ -169,18 +174,23 @@ class WaitlistModel(RuleBasedStateMachine):
         slot = slot_at(self.w.driver, self.w.doctors[doctor], self.w.clinics[clinic],
                        self.w.services[service], self.start + timedelta(hours=hour))
         return Time(slot.slot_id, slot.provider_id, slot.clinic_id, slot.service_id,
-                    slot.start, slot.end)
+                    slot.start, slot.end, service == "video")
 
     # -- rules ---------------------------------------------------------------------------
     @initialize(joins=st.lists(JOIN, min_size=3, max_size=7),
                 earlier=st.lists(EARLIER, min_size=1, max_size=3),
-                freed=st.lists(st.integers(0, FREEABLE - 1), min_size=1, max_size=3))
-    def waiting(self, joins: list[Join], earlier: list[Earlier], freed: list[int]) -> None:
-        """A few patients wait, and some time is freed, before anything else happens."""
+                freed=st.lists(st.integers(0, FREEABLE - 1), min_size=1, max_size=3),
+                withdrawn=st.lists(st.integers(0, PATIENTS - 1), max_size=1))
+    def waiting(self, joins: list[Join], earlier: list[Earlier], freed: list[int],
+                withdrawn: list[int]) -> None:
+        """A few patients wait (one may withdraw consent to treatment after joining), and
+        some time is freed, before anything else happens."""
         for sooner in earlier:
             self.join_earlier(sooner)
         for join in joins:
             self.join(join)
+        for patient in withdrawn:
+            self.consent(patient, Purpose.treatment)
         for hour in freed:
             self.free(hour)
         self.step(False)
@@ -195,9 +205,10 @@ class WaitlistModel(RuleBasedStateMachine):
             not_before=not_before, not_after=self.start + timedelta(hours=join.until))
         now, actor = datetime.now(UTC), _as(self.patients[join.patient])
         video = join.service == "video"
+        needed = {"treatment", "telehealth"} if video else {"treatment"}
         refusal: type[Exception] | None = None
-        if video and join.patient == PATIENTS - 1:
-            refusal = ConsentRequiredError  # no telehealth consent
+        if not needed <= self.model.consents[self.patients[join.patient]]:
+            refusal = ConsentRequiredError  # joining needs what booking needs
         elif not_before is not None and not_before >= command.not_after:
             refusal = InvalidWaitlistEntryError  # a window that ends as it starts
         elif video and join.doctor in (1, 2):
@@ -222,6 +233,10 @@ class WaitlistModel(RuleBasedStateMachine):
             return
         patient = self.patients[sooner.patient]
         actor = _as(patient)
+        if not self.model.may_book(patient, kept):
+            with pytest.raises(ConsentRequiredError):
+                self.uc.bookings.book(BookingCreate(slot_id=kept.slot_id), actor)
+            return
         visit = self.uc.bookings.book(BookingCreate(slot_id=kept.slot_id), actor).result
         self.used.add(kept.slot_id)
         self.booked[kept.slot_id] = visit.id
@@ -289,6 +304,12 @@ class WaitlistModel(RuleBasedStateMachine):
         actor = _as(entry.patient)
         assert entry.last_offer is not None
         acceptance = OfferAcceptance(offer_id=entry.last_offer)
+        time = next(f.time for f in self.model.freed if f.opening_id == entry.offered_on)
+        if not self.model.may_book(entry.patient, time):
+            if entry.instead_of is None:  # consent withdrawn since the offer was made
+                with pytest.raises(ConsentRequiredError):
+                    self.uc.waitlist.accept(entry.entry_id, acceptance, actor)
+            return  # (a move of a kept visit is not asked for consent again: not modelled)
         if entry.instead_of is None and self.visits[entry.patient] >= self.limit:
             with pytest.raises(UpcomingVisitLimitError):
                 self.uc.waitlist.accept(entry.entry_id, acceptance, actor)
@@ -326,6 +347,19 @@ class WaitlistModel(RuleBasedStateMachine):
         with pytest.raises(OfferNotOpenError):
             self.uc.waitlist.accept(entry.entry_id, OfferAcceptance(
                 offer_id=entry.last_offer or uuid4()), actor)
+
+    @rule(patient=st.integers(0, PATIENTS - 1),
+          purpose=st.sampled_from([Purpose.treatment, Purpose.telehealth]))
+    def consent(self, patient: int, purpose: Purpose) -> None:
+        """The patient withdraws a consent they gave, or gives it (again)."""
+        patient_id, consents = self.patients[patient], self.uc.consents
+        if purpose.value in self.model.consents[patient_id]:
+            consents.revoke(patient_id, purpose, _as(patient_id))
+            self.model.consents[patient_id].discard(purpose.value)
+        else:
+            consents.grant(patient_id, ConsentGrant(
+                purpose=purpose, policy_version=POLICIES[purpose].version), _as(patient_id))
+            self.model.consents[patient_id].add(purpose.value)
 
     @precondition(lambda self: self._active())
     @rule(data=st.data())
@@ -396,7 +430,8 @@ class WaitlistModel(RuleBasedStateMachine):
         for freed in self.model.freed:
             kinds = Counter(type(e).__name__ for e in self.app.events.get(freed.opening_id))
             assert kinds["Accepted"] == (freed.accepted_by is not None), kinds
-            assert kinds["Offered"] == len(freed.tried), kinds
+            assert kinds["Offered"] == freed.offers, kinds
+            assert kinds["Skipped"] == len(freed.skipped), kinds
 
     def _entries(self) -> dict[UUID, WaitlistEntry]:
         return self.app.get_many(*self.model.entries) if self.model.entries else {}

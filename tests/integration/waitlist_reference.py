@@ -12,6 +12,7 @@ from datetime import datetime
 from uuid import UUID
 
 OFFER_MINUTES = 15  # CLINIC_WAITLIST_OFFER_MINUTES' default
+LOOK_AHEAD = 20  # how much of the line one step reads (commands/offers.py)
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Time:
     service: UUID
     start: datetime
     end: datetime
+    video: bool  # a telehealth visit: needs telehealth consent too
 
 
 @dataclass
@@ -65,7 +67,9 @@ class Freed:
     order: int  # freed first, looked at first
     offered_to: UUID | None = None
     offered_at: float = 0.0
-    tried: set[UUID] = field(default_factory=set)
+    tried: set[UUID] = field(default_factory=set)  # offered it, or passed over for it
+    skipped: set[UUID] = field(default_factory=set)  # passed over: consent withdrawn
+    offers: int = 0
     accepted_by: UUID | None = None
 
 
@@ -75,6 +79,12 @@ class Reference:
     freed: list[Freed] = field(default_factory=list)
     minutes: float = 0.0  # the matcher's clock, in minutes since the example began
     joins: int = 0
+    consents: dict[UUID, set[str]] = field(default_factory=dict)  # patient -> purposes
+
+    def may_book(self, patient: UUID, time: Time) -> bool:
+        """Every visit needs consent to treatment, a video visit to telehealth as well."""
+        needed = {"treatment", "telehealth"} if time.video else {"treatment"}
+        return needed <= self.consents.get(patient, set())
 
     def join(self, entry: Waiting) -> None:
         self.entries[entry.entry_id] = entry
@@ -104,7 +114,8 @@ class Reference:
     def step(self) -> Counter[str]:
         """One matcher pass, freed times in the order they were freed: an open offer past its
         minutes lapses (the next pass offers on); a time without an open offer goes to the
-        first in line, or to nobody. The line is read as the pass began (the matcher reads
+        first in line (passing over, on record, one whose consent is withdrawn; of the first
+        LOOK_AHEAD), or to nobody. The line is read as the pass began (the matcher reads
         it from the read model, caught up before the pass): an entry whose offer lapses in
         this pass is in line again from the next one."""
         outcomes: Counter[str] = Counter()
@@ -117,13 +128,18 @@ class Reference:
                     self.lapse(freed)
                     outcomes["expired"] += 1
                 continue
-            line = self.line(freed, waited)
-            if not line:
+            first = None
+            for entry in self.line(freed, waited)[:LOOK_AHEAD]:
+                freed.tried.add(entry.entry_id)
+                if self.may_book(entry.patient, freed.time):
+                    first = entry
+                    break
+                freed.skipped.add(entry.entry_id)
+            if first is None:
                 outcomes["nobody"] += 1
                 continue
-            first = line[0]
             freed.offered_to, freed.offered_at = first.entry_id, self.minutes
-            freed.tried.add(first.entry_id)
+            freed.offers += 1
             first.status, first.offered_on = "offered", freed.opening_id
             outcomes["offered"] += 1
         return outcomes
