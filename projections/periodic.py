@@ -1,6 +1,7 @@
 """Followers that work in passes on a clock (the reminder scheduler, the waitlist's offer
-matcher) rather than event by event: one pass every `every` seconds until stopped; a failed
-pass is logged and the next one tries again (each pass decides afresh from the log)."""
+matcher) rather than event by event: one pass every `every` seconds until stopped, or as soon
+as a listener rings; a failed pass is logged and the next one tries again (each pass decides
+afresh from the log)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,19 @@ from typing import Any
 
 import structlog
 
+from projections.ports import LogListener
+
 
 class PeriodicWorker:
+    """With a listener, a pass also starts as soon as it rings (the work it looks for was
+    just recorded), not only every `every` seconds."""
+
     name = "periodic"
 
     def __init__(self, every: float) -> None:
         self.every = every
         self.stopping = threading.Event()
+        self.listener: LogListener | None = None
 
     def run_once(self) -> Any:
         raise NotImplementedError
@@ -23,11 +30,19 @@ class PeriodicWorker:
     def run_forever(self) -> None:
         log = structlog.get_logger(f"clinic.{self.name}")
         while not self.stopping.is_set():
+            rang = self.listener.rings() if self.listener else 0
             try:
                 self.run_once()
             except Exception:
                 log.exception("pass failed; retrying", worker=self.name)
-            self.stopping.wait(self.every)
+            if self.listener is None:
+                self.stopping.wait(self.every)
+            else:  # a stop is seen within a second
+                waited = 0.0
+                while waited < self.every and not self.stopping.is_set() and \
+                        self.listener.rings() == rang:
+                    self.listener.wait(rang, min(1.0, self.every - waited))
+                    waited += 1.0
 
     def stop(self) -> None:
         self.stopping.set()

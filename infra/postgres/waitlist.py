@@ -63,6 +63,12 @@ class WaitlistReadModel(TrackedReadModel):
         apply_events(_Writer(curs, self.schema), events)
 
 
+def matcher_channel(schema: str) -> str:
+    """The NOTIFY channel on which the waitlist read model says freed time was recorded
+    (the schema as settings name it, or as the read models quote it)."""
+    return f"{schema.strip(chr(34))}_waitlist_openings"
+
+
 class _Writer:
     def __init__(self, curs: Cursor[DictRow], schema: str) -> None:
         self.curs, self.s = curs, schema
@@ -71,6 +77,7 @@ class _Writer:
         self.curs.execute(sql.SQL(
             f"INSERT INTO {self.s}.waitlist_new_hours (schedule_id, version, marked_at) "
             "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"), (schedule_id, version, at))
+        self._ring()
 
     def add_entry(self, row: dict[str, Any]) -> None:
         self.curs.execute(sql.SQL(
@@ -92,6 +99,12 @@ class _Writer:
             f"INSERT INTO {self.s}.waitlist_openings (opening_id, freed_by, slot_id, "
             "freed_at) VALUES (%(opening_id)s, %(freed_by)s, %(slot_id)s, %(freed_at)s) "
             "ON CONFLICT (opening_id) DO NOTHING"), row)
+        self._ring()
+
+    def _ring(self) -> None:
+        """Wake the offer matcher when this batch commits (NOTIFY is sent at commit, once
+        per transaction however often it is asked)."""
+        self.curs.execute("SELECT pg_notify(%s, '')", (matcher_channel(self.s),))
 
     def change_opening(self, opening_id: UUID, changes: dict[str, Any]) -> None:
         self._update("waitlist_openings", "opening_id", opening_id, changes)

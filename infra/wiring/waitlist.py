@@ -6,15 +6,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from commands.offers import Offers
 from infra.crypto.derived_keys import derived_keys
 from infra.eventstore.application import FOLLOWER_POOL, build_application
+from infra.eventstore.log_listener import ChannelListener
 from infra.postgres.read_model import utc_now
 from infra.postgres.read_models import create_read_model_tables
 from infra.postgres.slot_catalog import PostgresSlotCatalog
-from infra.postgres.waitlist import PostgresWaitlistBoard
+from infra.postgres.waitlist import PostgresWaitlistBoard, matcher_channel
 from infra.redis.client import redis_client
 from infra.redis.holds import RedisHolds
 from infra.settings import Settings
@@ -41,5 +43,10 @@ def build_matcher(settings: Settings, clock: Any = utc_now,
                   **options: Any) -> tuple[OfferMatcher, list[Any]]:
     """The matcher, and what to close after it stopped."""
     offers, board, resources = build_offers(settings)
-    return OfferMatcher(board, offers.advance, offers.expire_entry, clock,
-                        open_hours=offers.open_new_hours, **options), resources
+    matcher = OfferMatcher(board, offers.advance, offers.expire_entry, clock,
+                           open_hours=offers.open_new_hours, **options)
+    url = settings.database_url
+    assert url
+    matcher.listener = listener = ChannelListener(
+        lambda: psycopg.connect(url, autocommit=True), matcher_channel(settings.db_schema))
+    return matcher, [listener, *resources]

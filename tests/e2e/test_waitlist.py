@@ -5,6 +5,8 @@ consent passed over (docs/waitlist.md)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -15,6 +17,7 @@ from commands.offers import offer_holder
 from domain.access import Role
 from domain.openings import Opening
 from infra.wiring.container import Container
+from infra.wiring.waitlist import build_matcher
 from tests.delivery import deliver
 from tests.e2e.clinic_flow import EVERY_DAY, open_slots, set_up_clinic, sign_up
 from tests.e2e.waitlist_flow import entry, join, matching
@@ -342,3 +345,30 @@ def test_an_entry_expires_at_the_end_of_its_window_and_is_offered_nothing_after(
     left = client.delete(f"/waitlist/entries/{short['id']}", headers=ben)
     assert left.status_code in (404, 409, 422), left.text  # an expired entry stays expired
     assert entry(client, ben, short["id"])["status"] == "expired"
+
+
+def test_the_running_matcher_wakes_when_freed_time_is_recorded_not_on_its_clock(
+        client: TestClient, container: Container, token_for: Any, project: Any) -> None:
+    ids, slots = _clinic(client, token_for, project)
+    freed = slots[30]
+    [(ben, waiting)] = _waiting(client, container, ids["checkup"], slots[-1]["end"], "ben")
+    matcher, resources = build_matcher(container.settings, every=600.0)  # its clock: 10 min
+    worker = threading.Thread(target=matcher.run_forever, daemon=True)
+    worker.start()
+    try:
+        project()
+        time.sleep(0.5)  # the first pass (nothing to offer) is over; it waits on its clock
+        _book_and_cancel(client, container, freed)
+        project()  # the waitlist read model records the freed time: NOTIFY at its commit
+        deadline = time.monotonic() + 30
+        while entry(client, ben, waiting["id"])["status"] != "offered":
+            assert time.monotonic() < deadline, "the matcher slept through the freed time"
+            time.sleep(0.1)
+            project()  # the offer, once made, into the waitlist read model
+        assert entry(client, ben, waiting["id"])["offer"]["slot_id"] == freed["id"]
+    finally:
+        matcher.stop()
+        worker.join(timeout=5)
+        for resource in resources:
+            resource.close()
+    assert not worker.is_alive()  # a stop is seen within a second, whatever its clock says
