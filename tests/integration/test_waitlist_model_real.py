@@ -13,17 +13,16 @@ whose constraints it does not meet, and each offer goes to the first in the refe
 own order (tests/integration/waitlist_reference.py; docs/waitlist.md); an accepted "earlier"
 offer moves the visit, leaving the patient one visit, not two.
 
-The world (clinics, services, providers, hours) is built once per test; each example takes a
-twelve-hour block of time of its own and fresh patients, so examples cannot see each other.
+The world (tests/integration/waitlist_model_world.py) is built once per test; each example
+takes a twelve-hour block of time of its own and fresh patients, so examples cannot see each
+other.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -46,24 +45,26 @@ from commands.waitlist_models import OfferAcceptance, PriorityChange, WaitlistJo
 from domain.access import Role
 from domain.agendas import UpcomingVisitLimitError
 from domain.appointments import AppointmentStatus
-from domain.clinics import Address
 from domain.consent import POLICIES, ConsentRequiredError, Purpose
-from domain.modality import Modality
 from domain.openings import Opening
 from domain.waitlist import InvalidWaitlistEntryError, OfferNotOpenError, WaitlistEntry
 from infra.wiring.container import Container
-from tests.builders import ALL_DAY, rules, slot_at
-from tests.driver import ClinicDriver, drive
-from tests.e2e.waitlist_flow import Matching, matching
+from tests.builders import slot_at
+from tests.e2e.waitlist_flow import matching
+from tests.integration.waitlist_model_world import (
+    BLOCK,
+    EARLIER,
+    FREEABLE,
+    JOIN,
+    KINDS,
+    PATIENTS,
+    Earlier,
+    Join,
+    World,
+    build_world,
+)
 from tests.integration.waitlist_reference import Reference, Time, Waiting
 
-PATIENTS = 4  # the last has no telehealth consent: a video entry of theirs is refused
-BLOCK = timedelta(hours=12)
-HORIZON_DAYS = 60  # room for 115 blocks: examples, and the replay of a failing one
-# What each hour of a block is: (doctor, clinic, service). Hours 0-7 can be freed by a
-# cancellation; hours 8-11 are the visits "earlier than my booking" entries would move.
-KINDS = [(0, 0, "checkup"), (1, 1, "checkup"), (2, 0, "checkup"), (0, 0, "video")]
-FREEABLE = 8
 PASS = timedelta(seconds=31)  # between matcher passes: a freed time found nobody rests 30 s
 LATER = timedelta(minutes=16)  # longer than an offer lasts
 # Shrinking would take minutes of real servers and a fresh block of time per try: a failure
@@ -72,76 +73,6 @@ NO_SHRINK = [Phase.explicit, Phase.generate]
 SETTINGS = settings(max_examples=40, stateful_step_count=40, deadline=None, phases=NO_SHRINK,
                     derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-@dataclass
-class World:
-    container: Container
-    project: Callable[[], int]
-    offers: Matching
-    driver: ClinicDriver
-    clinics: tuple[UUID, UUID]  # Harbor: in person and video; Lakeside: in person only
-    services: dict[str, UUID]
-    doctors: tuple[UUID, UUID, UUID]  # One: Harbor, both services; Two: Lakeside; Three:
-    # Harbor, in person (a provider is in one place at a time: no in-person hours at two)
-    first: datetime
-    blocks: int = 0
-
-    def next_block(self) -> datetime:
-        self.blocks += 1
-        start = self.first + BLOCK * (self.blocks - 1)
-        assert start + BLOCK < self.first + timedelta(days=HORIZON_DAYS - 1), \
-            "more examples than blocks of published hours: raise HORIZON_DAYS"
-        return start
-
-
-def _world(container: Container, project: Callable[[], int], offers: Matching) -> World:
-    driver = drive(container)
-    # Zones without daylight saving: every UTC hour is a slot, whatever the date.
-    harbor = driver.register_clinic("Harbor", Address("1 Pier Rd", "San Juan", "PR", "00901"),
-                                    "America/Puerto_Rico",
-                                    [Modality.in_person, Modality.telehealth])
-    lakeside = driver.register_clinic("Lakeside", Address("2 Lake St", "Phoenix", "AZ",
-                                                          "85001"),
-                                      "America/Phoenix", [Modality.in_person])
-    checkup = driver.register_service("Checkup", 30, Modality.in_person)
-    video = driver.register_service("Video visit", 30, Modality.telehealth)
-    one = driver.register_provider("Dr. One", [harbor], [checkup, video])
-    two = driver.register_provider("Dr. Two", [lakeside], [checkup])
-    three = driver.register_provider("Dr. Three", [harbor], [checkup])
-    hourly = rules(ALL_DAY, granularity_minutes=60, horizon_days=HORIZON_DAYS)
-    for doctor, clinic in ((one, harbor), (two, lakeside), (three, harbor)):
-        driver.publish_availability(doctor, clinic, hourly)
-    project()
-    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    return World(container, project, offers, driver, (harbor, lakeside),
-                 {"checkup": checkup, "video": video}, (one, two, three),
-                 hour + timedelta(hours=26))
-
-
-class Join(NamedTuple):
-    patient: int
-    service: str
-    clinics: tuple[int, ...]  # indexes into World.clinics
-    doctor: int | None
-    after: int | None  # not before this hour of the block (None: now)
-    until: int  # ends by this hour of the block
-    priority: int  # the urgency staff set as soon as the patient joined
-
-
-class Earlier(NamedTuple):
-    patient: int
-    kind: int  # which kind of time the kept visit is (KINDS)
-    after: int | None
-
-
-JOIN = st.builds(Join, st.integers(0, PATIENTS - 1), st.sampled_from(["checkup", "video"]),
-                 st.sampled_from([(), (0,), (1,), (0, 1), ()]),
-                 st.sampled_from([None, 0, 1, 2, None]),
-                 st.sampled_from([None, 0, 2, 5]), st.sampled_from([4, 8, 12]),
-                 st.sampled_from([0, 0, 2, 5]))
-EARLIER = st.builds(Earlier, st.integers(0, PATIENTS - 2), st.integers(0, len(KINDS) - 1),
-                    st.sampled_from([None, 0, None, 3]))
 
 
 def _as(patient_id: UUID) -> Actor:
@@ -450,7 +381,7 @@ class WaitlistModel(RuleBasedStateMachine):
 def test_offers_follow_the_reference_model_on_the_real_stores(
         container: Container, project: Any) -> None:
     with matching(container.settings, project) as offers:
-        world = _world(container, project, offers)
+        world = build_world(container, project, offers)
 
         class InThisWorld(WaitlistModel):
             def __init__(self) -> None:
