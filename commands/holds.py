@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from commands.context import Actor
 from commands.models import Strict
 from commands.ports import HoldLimitReached, Holds, SlotCatalog, SlotInfo
+from domain.calendars import SlotTakenError
 from domain.errors import ConflictError, LimitReachedError, NotFoundError
 
 
@@ -68,6 +69,8 @@ class Holding:
         slot = self.slots.slot(command.slot_id)
         if slot is None or slot.book_by < datetime.now(UTC):
             raise NotFoundError(f"no bookable slot with id {command.slot_id}")
+        if slot.taken:  # as the booking would refuse it, rather than held for nothing
+            raise SlotTakenError("That time is already booked; please pick another.")
         holder = f"{actor.role.value}:{actor.subject}" if actor.role else \
             f"ip:{address_pseudonym}"
         secret = secrets.token_urlsafe(24)

@@ -12,9 +12,11 @@ from domain.slots import Slot
 
 @dataclass(frozen=True)
 class SlotInfo(Slot):
-    """A slot as the catalogue knows it, and until when it can be booked."""
+    """A slot as the catalogue knows it, until when it can be booked, and whether the search
+    shows it booked already."""
 
     book_by: datetime
+    taken: bool = False
 
 
 class SlotCatalog(Protocol):

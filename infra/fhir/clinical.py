@@ -12,7 +12,6 @@ from commands.consents import Receipt
 from commands.holds import HoldPublic
 from commands.patients import PatientProfile
 from commands.visits import BookingPublic
-from domain.calendars import SlotTakenError
 from infra.fhir.resources import instant, service_type
 
 STATUSES = {"booked": "booked", "cancelled": "cancelled", "checked_in": "checked-in",
@@ -83,13 +82,6 @@ def held(found: dict[str, Any], hold: HoldPublic) -> dict[str, Any]:
             "identifier": [{"system": HOLD_SYSTEM, "value": str(hold.hold_id)},
                            {"system": HOLD_SECRET_SYSTEM, "value": hold.hold_secret}],
             "extension": [{"url": HOLD_EXPIRES, "valueInstant": instant(hold.expires_at)}]}
-
-
-def require_holdable(status: str) -> None:
-    """A slot already booked is refused at once, as the booking would refuse it
-    (`slot-taken`, 409), rather than held only for `$book` to fail on it later."""
-    if status != "open":
-        raise SlotTakenError("That time is already booked; please pick another.")
 
 
 def patient(profile: PatientProfile) -> dict[str, Any]:

@@ -19,7 +19,7 @@ class PostgresSlotCatalog:
     def slot(self, slot_id: UUID) -> SlotInfo | None:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute("""SELECT slot_id, provider_id, clinic_id, service_id, modality,
-                                  start_at, end_at, book_by
+                                  start_at, end_at, book_by, status <> 'open' AS taken
                            FROM open_slots WHERE slot_id = %s""", (slot_id,), prepare=True)
             row = cur.fetchone()
         return None if row is None else _slot(row)
@@ -41,4 +41,4 @@ def _slot(row: dict[str, Any]) -> SlotInfo:
     return SlotInfo(slot_id=row["slot_id"], provider_id=row["provider_id"],
                     clinic_id=row["clinic_id"], service_id=row["service_id"],
                     modality=row["modality"], start=row["start_at"], end=row["end_at"],
-                    book_by=row["book_by"])
+                    book_by=row["book_by"], taken=bool(row.get("taken", False)))

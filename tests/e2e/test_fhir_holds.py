@@ -59,6 +59,9 @@ def test_a_hold_that_cannot_be_had_is_a_clean_operation_outcome(
     project()
     booked = _refused(_hold(client, proposed[2]["id"], ana), 409, "slot-taken")
     assert f"Slot/{booked_slot}" in booked["issue"][0]["diagnostics"]
+    json_door = client.post("/holds", headers=ana, json={"slot_id": booked_slot})
+    assert json_door.status_code == 409 and json_door.json()["error"] == "slot-taken", \
+        json_door.text  # one use case, two doors: the same answer
 
     unknown = _refused(_hold(client, "proposed-0a0a0a0a-0000-4000-8000-000000000000"), 404,
                        "not-found")

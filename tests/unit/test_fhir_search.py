@@ -7,8 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.calendars import SlotTakenError
-from infra.fhir.clinical import require_holdable
 from infra.fhir.outcome import operation_outcome
 from infra.fhir.search import InvalidFhirSearchError, Range, local_limit, utc_limit
 
@@ -58,12 +56,6 @@ def test_a_date_alone_is_a_clinic_local_day_and_no_utc_limit_of_its_own() -> Non
 def test_what_a_date_search_refuses(values: tuple[str, ...]) -> None:
     with pytest.raises(InvalidFhirSearchError):
         _range(*values)
-
-
-def test_only_an_open_slot_can_be_held() -> None:
-    require_holdable("open")
-    with pytest.raises(SlotTakenError):
-        require_holdable("booked")
 
 
 @pytest.mark.parametrize(("problem", "status", "issue"), [

@@ -35,6 +35,7 @@ from commands.sign_in import CodeVerification, InvalidCodeError
 from commands.use_cases import UseCases
 from domain.access import Role
 from domain.appointments import AppointmentStatus
+from domain.calendars import SlotTakenError
 from domain.consent import POLICIES, Purpose
 from domain.errors import ForbiddenError, InvalidInputError
 from domain.modality import Modality
@@ -144,6 +145,18 @@ def test_holds_per_holder_are_limited(world: Clinic) -> None:
     with pytest.raises(HoldLimitError) as refused:
         world.uc.holding.hold(HoldCreate(slot_id=world.offer(30).slot_id), ana, "p")
     assert refused.value.retry_after is not None
+
+
+def test_only_an_open_slot_can_be_held(world: Clinic) -> None:
+    """Moved from the FHIR door (test_fhir_search.py): a time the search shows booked is
+    refused by the hold itself, on both doors, as the booking would refuse it."""
+    ana = world.patient("ana@example.org")
+    open_slot = world.offer(24)
+    assert world.uc.holding.hold(HoldCreate(slot_id=open_slot.slot_id), ana, "p").hold_id
+    booked = world.offer(26)
+    world.slots.offered[booked.slot_id] = replace(booked, taken=True)
+    with pytest.raises(SlotTakenError):
+        world.uc.holding.hold(HoldCreate(slot_id=booked.slot_id), ana, "p")
 
 
 def test_an_idempotency_key_books_once_and_answers_again(world: Clinic) -> None:

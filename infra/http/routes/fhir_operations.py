@@ -75,14 +75,13 @@ async def hold_appointment(parameters: Parameters, pool: ReadPool, actor: MaybeA
     `pending`, carrying the hold's id and secret (identifiers: `$book` needs them) and
     when it lapses. A slot held by someone else or already booked is a 409 naming it."""
     slot_id = proposed_slot(reference_in(parameters, "appointment-reference"))
-    found, status = await find_slot(pool, slot_id)
+    found, _ = await find_slot(pool, slot_id)
     by_ip = ("holds-ip", limits.address, 60, 60)
     if actor.role is None:
         limits.check(by_ip)
     else:
         limits.check(by_ip, ("holds-subject", actor.subject, 20, 60))
-    with naming(slot_id):
-        clinical.require_holdable(status)
+    with naming(slot_id):  # a booked time is refused by the hold itself (slot-taken)
         hold = await run_in_threadpool(holding.hold, HoldCreate(slot_id=slot_id), actor,
                                        pseudonym)
     return clinical.held(clinical.proposed(found), hold)
