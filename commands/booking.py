@@ -199,8 +199,18 @@ class Bookings:
                 raise RuleViolationError(
                     "reschedule to a time of the same provider and service at the same clinic")
             old = around(appointment.provider_id, appointment.start, appointment.end)
-            agenda_id = PatientAgenda.create_id(appointment.patient_id)
-            loaded = self.app.get_many(agenda_id, *offering(slot), *nearby, *old)
+            patient_id = appointment.patient_id
+            agenda_id = PatientAgenda.create_id(patient_id)
+            needed = {Consent.create_id(patient_id, purpose.value): purpose
+                      for purpose in purposes_for_visit(slot.modality)}
+            loaded = self.app.get_many(patient_id, *needed, agenda_id, *offering(slot),
+                                       *nearby, *old)
+            # A move is a booking of another time: the same patient rules (consent withdrawn
+            # meanwhile, an erased patient) as the first booking.
+            patient = found(loaded, Patient, patient_id, "patient")
+            patient.require_present()
+            require_bookable(patient, {purpose: loaded.get(consent_id)
+                                       for consent_id, purpose in needed.items()})
             before, after = still_offered(loaded, slot, now)
             appointment.reschedule(slot.slot_id, slot.start, slot.end, now)
             agenda = loaded.get(agenda_id) or PatientAgenda(patient_id=appointment.patient_id)

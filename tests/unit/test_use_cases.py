@@ -36,7 +36,7 @@ from commands.use_cases import UseCases
 from domain.access import Role
 from domain.appointments import AppointmentStatus
 from domain.calendars import SlotTakenError
-from domain.consent import POLICIES, Purpose
+from domain.consent import POLICIES, ConsentRequiredError, Purpose
 from domain.errors import ForbiddenError, InvalidInputError
 from domain.modality import Modality
 from domain.patients import ErasureBasis, PatientErasedError
@@ -220,6 +220,18 @@ def test_a_visit_is_moved_cancelled_and_run_by_those_it_belongs_to(world: Clinic
         world.uc.visits.check_in(visit.id, other_doctor)
     cancelled = world.uc.bookings.cancel(visit.id, "travelling", ana)
     assert cancelled.status == AppointmentStatus.cancelled.value
+
+
+def test_a_move_needs_the_consent_a_booking_needs(world: Clinic) -> None:
+    """A move is a booking of another time: a patient who withdrew consent since booking
+    keeps the visit they have, but cannot move it (nor take an earlier time offered)."""
+    ana = world.patient("ana@example.org")
+    visit = world.uc.bookings.book(BookingCreate(slot_id=world.offer(48).slot_id), ana).result
+    world.uc.consents.revoke(uuid.UUID(ana.subject), Purpose.treatment, ana)
+    with pytest.raises(ConsentRequiredError):
+        world.uc.bookings.reschedule(visit.id, Reschedule(slot_id=world.offer(72).slot_id), ana)
+    kept = world.uc.visits.appointment(visit.id)
+    assert kept.start == visit.start and kept.status is AppointmentStatus.booked
 
 
 def test_the_provider_checks_in_and_completes_their_own_visit(world: Clinic) -> None:
