@@ -53,10 +53,9 @@ from tests.load.waitlist_pipeline import (
     pipeline,
 )
 
-LIMITS = ("the matcher's poll (OfferMatcher every=2 s: a cancellation waits 0-2 s for the next "
-          "pass), the read models' gather (follower_gather_ms=50) before the waitlist model "
-          "shows the freed time, the relay's gather (50 ms) and the notifier's poll of its "
-          "source")
+LIMITS = ("the read models' gather (follower_gather_ms=50) before the waitlist model shows "
+          "the freed time (its NOTIFY then wakes the matcher), the matcher's step, the relay's "
+          "gather (50 ms), the notifier's fetch and one SMTP conversation")
 
 
 _STARTED = time.perf_counter()
