@@ -115,6 +115,16 @@ class Consents:
         self.patients.require_reachable(patient_id, actor)
         return [self.signed(c) for c in self._on_record(patient_id, *Purpose).values()]
 
+    def receipt(self, consent_id: UUID, actor: Actor) -> Receipt:
+        """One consent answer by its id, to whoever may read its patient's (as `receipts`);
+        to anyone else it is as absent as an unknown id."""
+        consent = self.app.find(Consent, consent_id)
+        if consent is None:
+            raise NotFoundError(f"no consent with id {consent_id}")
+        self.patients.require_reachable(consent.patient_id, actor)
+        self.patients.patient(consent.patient_id)  # still on record (not erased)
+        return self.signed(consent)
+
     def verify(self, receipt: Receipt) -> ReceiptCheck:
         """Issued by this clinic and not altered; if so, also whether the consent stands."""
         if not self.signer.verify(receipt.receipt,

@@ -73,6 +73,7 @@ class AppointmentSearch:
     patient_id: UUID | None = None
     provider_id: UUID | None = None
     clinic_id: UUID | None = None
+    ids: tuple[UUID, ...] | None = None  # `_id`: these appointments only
     start_from: datetime | None = None
     start_to: datetime | None = None
     local_from: datetime | None = None
@@ -94,6 +95,7 @@ async def search_appointments(pool: ReadPool, caller: Caller, search: Appointmen
     rows = await _matching(pool, {
         "patient": scope.patient_id, "provider": scope.provider_id,
         "clinic": search.clinic_id, "clinics": _ids(scope.clinics),
+        "ids": list(search.ids) if search.ids is not None else None,
         "start_from": search.start_from, "start_to": search.start_to,
         "local_from": search.local_from, "local_to": search.local_to,
         "updated_from": search.updated_from, "updated_to": search.updated_to,
@@ -109,6 +111,7 @@ _CONDITIONS = (  # parameter -> condition; only the given ones are in the query
     ("provider", "a.provider_id = %(provider)s"),
     ("clinic", "a.clinic_id = %(clinic)s"),
     ("clinics", "a.clinic_id = ANY(%(clinics)s)"),
+    ("ids", "a.appointment_id = ANY(%(ids)s)"),
     ("start_from", "a.start_at >= %(start_from)s"),
     ("start_to", "a.start_at < %(start_to)s"),
     ("local_from", "(a.start_at AT TIME ZONE c.time_zone) >= %(local_from)s"),

@@ -46,9 +46,10 @@ class SlotSearch:
     display_zone: ZoneInfo | None = None
     limit: int = 50
     cursor: str | None = None
-    # The FHIR face's further conditions (docs/fhir.md): a schedule, booked ("busy") slots,
+    # The FHIR face's further conditions (docs/fhir.md): a schedule, ids, booked ("busy") slots,
     # clinic-local start and end days, end instants (`*_to` exclusive).
     schedule_id: UUID | None = None
+    slot_ids: tuple[UUID, ...] | None = None  # `_id`: these slots only
     status: str = "open"
     local_start_from: datetime | None = None
     local_start_to: datetime | None = None
@@ -87,6 +88,7 @@ _FILTERS = (("clinic", "s.clinic_id = %(clinic)s"), ("service", "s.service_id = 
             ("provider", "s.provider_id = %(provider)s"),
             ("modality", "s.modality = %(modality)s"),
             ("schedule", "s.schedule_id = %(schedule)s"),
+            ("ids", "s.slot_id = ANY(%(ids)s)"),
             ("local_start_from", "s.local_start >= %(local_start_from)s"),
             ("local_start_to", "s.local_start < %(local_start_to)s"),
             ("end_from", "s.end_at >= %(end_from)s"), ("end_to", "s.end_at < %(end_to)s"),
@@ -119,7 +121,9 @@ async def search_slots(pool: ReadPool, search: SlotSearch,
         "from": search.start_from, "to": search.start_to, "after_start": after_start,
         "after_id": after_id, "clinic": search.clinic_id, "service": search.service_id,
         "provider": search.provider_id, "modality": search.modality,
-        "schedule": search.schedule_id, "local_start_from": search.local_start_from,
+        "schedule": search.schedule_id,
+        "ids": None if search.slot_ids is None else list(search.slot_ids),
+        "local_start_from": search.local_start_from,
         "local_start_to": search.local_start_to, "end_from": search.end_from,
         "end_to": search.end_to, "local_end_from": search.local_end_from,
         "local_end_to": search.local_end_to,

@@ -128,6 +128,18 @@ def reference_id(parameter: str, value: str, kind: str) -> UUID:
                                      "reference") from None
 
 
+MAX_IDS = 20  # `_id=a,b,…`: a search by id names a few records, not a catalogue
+
+
+def ids_of(value: str, kind: str) -> tuple[UUID, ...]:
+    """`_id`: comma-separated ids (each `Kind/<id>` or `<id>`), each once."""
+    ids = tuple(dict.fromkeys(reference_id("_id", i.strip(), kind)
+                              for i in value.split(",") if i.strip()))
+    if len(ids) > MAX_IDS:
+        raise InvalidFhirSearchError(f"_id: at most {MAX_IDS} ids")
+    return ids
+
+
 def token_code(parameter: str, value: str, system: str) -> UUID:
     """`system|code` or `code`, for our own id-coded systems."""
     given_system, bar, code = value.rpartition("|")

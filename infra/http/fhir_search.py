@@ -3,7 +3,7 @@ and a Slot search (also `Appointment/$find`'s) as slot search's `SlotSearch`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import UUID
 
 from domain.errors import NotFoundError
@@ -11,17 +11,20 @@ from infra.fhir import resources
 from infra.fhir.search import (
     InvalidFhirSearchError,
     Range,
+    ids_of,
     local_limit,
     reference_id,
     token_code,
     utc_limit,
 )
-from queries.slots import SlotSearch
+from queries.slots import DEFAULT_RANGE, MAX_RANGE, SlotSearch
 
 
 def slot_search_of(schedule: str | None, start: list[str], end: list[str],
                  service_type: str | None, schedule_actor: str | None, status: str,
-                 count: int, page_token: str | None) -> SlotSearch:
+                 count: int, page_token: str | None, ids: str | None = None) -> SlotSearch:
+    """Without `start` a search spans 14 days from now; by `_id`, the longest span a search
+    may have (93 days), so that a slot named by id is found wherever it falls in it."""
     starts, ends = Range(), Range()
     for value in start:
         starts.add("start", value)
@@ -34,10 +37,12 @@ def slot_search_of(schedule: str | None, start: list[str], end: list[str],
         provider_id = reference_id("schedule.actor", schedule_actor, "Practitioner")
     now = datetime.now(UTC)
     start_from = utc_limit(starts.lower, lower=True) or now
-    start_to = utc_limit(starts.upper, lower=False) or start_from + timedelta(days=14)
+    span = MAX_RANGE if ids is not None and starts.upper is None else DEFAULT_RANGE
+    start_to = utc_limit(starts.upper, lower=False) or start_from + span
     return SlotSearch(
         start_from=start_from, start_to=start_to,
         schedule_id=reference_id("schedule", schedule, "Schedule") if schedule else None,
+        slot_ids=ids_of(ids, "Slot") if ids is not None else None,
         service_id=token_code("service-type", service_type, resources.SERVICE_SYSTEM)
         if service_type else None,
         provider_id=provider_id,

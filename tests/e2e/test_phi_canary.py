@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import suppress
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from fastapi.testclient import TestClient
 
 from domain.access import Role
 from domain.appointments import Appointment
+from domain.consent import Consent, Purpose
 from domain.patients import Patient
 from domain.privacy import ERASED
 from domain.webhooks import WebhookEvent
@@ -77,6 +79,7 @@ def test_no_phi_in_postgres_redis_kafka_or_logs_and_erasure_leaves_none(
         _register_webhook(client, container)
         ids = _journey(client, container, people)
         _waitlist_offer(client, container, ids, people["a"])
+        fhir_answers = _fhir_records(client, container, ids["a"], people["a"])
         deliver(container)  # every event relayed to Kafka, every email sent
         _dispatch_webhooks(container)
         kafka_text = _kafka_dump(kafka.bootstrap)
@@ -94,6 +97,8 @@ def test_no_phi_in_postgres_redis_kafka_or_logs_and_erasure_leaves_none(
         _assert_logged(logs, read, "/bookings/{appointment_id}")
         _assert_logged(logs, as_fhir, "/fhir/R4/Appointment/{appointment_id:uuid}")
         _assert_logged(logs, person, "/fhir/R4/Patient/{patient_id}")
+        for answer, route in fhir_answers:
+            _assert_logged(logs, answer, route)
         everything = _stored_text(container, postgres, kafka) + logs
         for person in people.values():
             _assert_absent(person, everything, where="before erasure")
@@ -171,6 +176,51 @@ def _journey(client: TestClient, container: Container,
         ids[tag] = {"patient": patient_id, "appointment": kept.json()["id"],
                     "clinic": clinic["clinic"], "service": clinic["checkup"]}
     return ids
+
+
+def _fhir_records(client: TestClient, container: Container, ids: dict[str, str],
+                  person: dict[str, str]) -> list[tuple[httpx.Response, str]]:
+    """Through FHIR only: the patient books and cancels with `$book`; staff search the
+    appointments, read the consent by id and by patient, and find the patient by `_id`
+    (positive control: the name is in that answer). Each answer, with its route."""
+    patient = {"Authorization":
+               f"Bearer {container.sessions.sign_in(ids['patient']).access_token}",
+               "content-type": "application/fhir+json"}
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    found = client.get("/fhir/R4/Appointment/$find", params={
+        "service-type": ids["service"], "start": f"ge{start.isoformat()}"})
+    assert found.status_code == 200, found.text
+    pending = {**found.json()["entry"][0]["resource"], "status": "pending"}  # booked free
+    pending["participant"].append({"actor": {"reference": f"Patient/{ids['patient']}"},
+                                   "status": "accepted"})
+    booked = client.post("/fhir/R4/Appointment/$book", headers=patient, content=json.dumps(
+        _book_parameters(pending)))
+    assert booked.status_code == 201, booked.text
+    cancelled = client.post("/fhir/R4/Appointment/$book", headers=patient, content=json.dumps(
+        _book_parameters({**booked.json(), "status": "cancelled"})))
+    assert cancelled.status_code == 200, cancelled.text
+    project_all(container)
+    staff = _token(container, Role.front_desk, clinics=[ids["clinic"]])
+    consent_id = Consent.create_id(uuid.UUID(ids["patient"]), Purpose.treatment.value)
+    answers = [
+        (booked, "/fhir/R4/Appointment/$book"), (cancelled, "/fhir/R4/Appointment/$book"),
+        (client.get("/fhir/R4/Appointment", headers=staff,
+                    params={"patient": f"Patient/{ids['patient']}"}), "/fhir/R4/Appointment"),
+        (client.get(f"/fhir/R4/Consent/{consent_id}", headers=staff),
+         "/fhir/R4/Consent/{consent_id}"),
+        (client.get("/fhir/R4/Consent", headers=staff,
+                    params={"patient": f"Patient/{ids['patient']}"}), "/fhir/R4/Consent"),
+        (client.get("/fhir/R4/Patient", headers=staff, params={"_id": ids["patient"]}),
+         "/fhir/R4/Patient")]
+    assert all(answer.status_code == 200 for answer, _ in answers[2:]), answers
+    assert len(answers[2][0].json()["entry"]) >= 2  # the FHIR visit among the JSON ones
+    assert person["family_name"] in answers[-1][0].text
+    return answers
+
+
+def _book_parameters(appointment: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Parameters", "parameter": [
+        {"name": "appointment-resource", "resource": appointment}]}
 
 
 def _register_webhook(client: TestClient, container: Container) -> None:

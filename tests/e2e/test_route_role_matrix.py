@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi.testclient import TestClient
 
 from domain.access import Role
-from domain.consent import POLICIES, Purpose
+from domain.consent import POLICIES, Consent, Purpose
 from infra.fhir.resources import role_id
 from infra.wiring.container import Container
 from tests.e2e.clinic_flow import open_slots, set_up_clinic, sign_up
@@ -47,7 +47,8 @@ def _expectation(method: str, path: str, allowed: str, caller: Role | str) -> An
         return lambda status: status == 401
     if caller.value not in [r.strip() for r in allowed.split(",")]:
         return lambda status: status == 403
-    if caller is Role.patient and re.search(r"\{(patient_id|appointment_id|entry_id)\}", path):
+    if caller is Role.patient and re.search(r"\{(patient_id|appointment_id|entry_id|consent_id)\}",
+                                            path):
         return lambda status: status == 404  # another patient's record: as if absent
     if caller is Role.patient and (method, path) == ("POST", "/bookings"):
         return lambda status: status == 404  # booking for another patient
@@ -127,6 +128,7 @@ def _world(client: TestClient, container: Container, token_for: Any,
                                                             UUID(ids["clinic"]))),
         "schedule_id": slots[0]["schedule_id"], "kind": "Location",
         "run_id": "00000000-0000-4000-8000-000000000047", "entry_id": ben_waits["id"],
+        "consent_id": str(Consent.create_id(UUID(ben), Purpose.treatment.value)),  # Ben's
         "webhook_id": "00000000-0000-4000-8000-000000000060",
         "delivery_id": "00000000-0000-4000-8000-000000000061",
     }

@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from infra.fhir.outcome import operation_outcome
-from infra.fhir.search import InvalidFhirSearchError, Range, local_limit, utc_limit
+from infra.fhir.search import (
+    MAX_IDS,
+    InvalidFhirSearchError,
+    Range,
+    ids_of,
+    local_limit,
+    utc_limit,
+)
 
 NOON = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
 STEP = timedelta(microseconds=1)
@@ -70,3 +77,14 @@ def test_problems_become_operation_outcomes_with_fhirs_status(
     first = outcome["issue"][0]
     assert (first["code"], first["diagnostics"]) == (issue, "why")
     assert first["details"]["coding"][0]["code"] == "slot-held"
+
+
+def test_id_lists_take_a_few_ids_each_once() -> None:
+    a, b = "0a0a0a0a-0000-4000-8000-000000000001", "0a0a0a0a-0000-4000-8000-000000000002"
+    assert [str(i) for i in ids_of(f"{a}, Slot/{b},{a},", "Slot")] == [a, b]
+    assert ids_of("", "Slot") == ()  # `_id=` matches nothing
+    assert len(ids_of(",".join([a] * 40), "Slot")) == 1  # a repeat is no extra read
+    for refused in ("Patient/" + a, "not-an-id",
+                    ",".join(f"0a0a0a0a-0000-4000-8000-{n:012d}" for n in range(MAX_IDS + 1))):
+        with pytest.raises(InvalidFhirSearchError):
+            ids_of(refused, "Slot")

@@ -19,6 +19,7 @@ from infra.fhir.search import (
     Bound,
     InvalidFhirSearchError,
     Range,
+    ids_of,
     local_limit,
     reference_id,
     utc_limit,
@@ -59,6 +60,8 @@ MAX_SPAN = dt.timedelta(days=93)
 @router.get("/Appointment")
 async def search_appointments(
         request: Request, actor: Reader, pool: ReadPool,
+        _id: Annotated[str | None, Query(alias="_id", max_length=1000,
+                                         description="comma-separated ids")] = None,
         patient: Annotated[str | None, Query(max_length=100)] = None,
         practitioner: Annotated[str | None, Query(max_length=100)] = None,
         location: Annotated[str | None, Query(max_length=100)] = None,
@@ -71,12 +74,13 @@ async def search_appointments(
         count: Annotated[int, Query(alias="_count", ge=1, le=200)] = 100,
         page_token: Annotated[str | None, Query(alias="_page_token", max_length=200)] = None,
 ) -> dict[str, Any]:
-    """Appointments by patient, practitioner or location (at least one), optionally by
+    """Appointments by id, patient, practitioner or location (at least one), optionally by
     start date, status and last change: a patient sees their own, a provider their own
-    visits, staff their clinics' (as the JSON lists). Without a patient, a date range of
-    at most 93 days is needed. No visit reasons in a search; pages follow `next`."""
-    if patient is None and practitioner is None and location is None:
-        raise InvalidOperationError("search by patient, practitioner or location")
+    visits, staff their clinics' (as the JSON lists). Without an id or a patient, a date
+    range of at most 93 days is needed. No visit reasons in a search; pages follow `next`."""
+    if _id is None and patient is None and practitioner is None and location is None:
+        raise InvalidOperationError("search by _id, patient, practitioner or location")
+    ids = ids_of(_id, "Appointment") if _id is not None else None
     starts, changed = Range(), Range()
     for value in date or []:
         starts.add("date", value)
@@ -84,14 +88,14 @@ async def search_appointments(
         changed.add("_lastUpdated", value)
     start_from = utc_limit(starts.lower, lower=True)
     start_to = utc_limit(starts.upper, lower=False)
-    if patient is None and (start_from is None or start_to is None
+    if ids is None and patient is None and (start_from is None or start_to is None
                             or start_to - start_from > MAX_SPAN + 2 * LOCAL_SLACK):
-        raise InvalidFhirSearchError("without a patient, give a date range (date=ge…&"
+        raise InvalidFhirSearchError("without _id or a patient, give a date range (date=ge…&"
                                      "date=lt…) of at most 93 days")
     search = AppointmentSearch(
         patient_id=reference_id("patient", patient, "Patient") if patient else None,
         provider_id=reference_id("practitioner", practitioner, "Practitioner")
-        if practitioner else None,
+        if practitioner else None, ids=ids,
         clinic_id=clinic_of_location(location, "location")[0] if location else None,
         start_from=start_from, start_to=start_to,
         local_from=local_limit(starts.lower, lower=True),

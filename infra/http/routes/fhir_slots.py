@@ -31,6 +31,8 @@ async def read_slot(slot_id: UUID, pool: ReadPool) -> dict[str, Any]:
 @router.get("/Slot")
 async def search_fhir_slots(
         request: Request, pool: ReadPool,
+        _id: Annotated[str | None, Query(alias="_id", max_length=1000,
+                                         description="comma-separated ids")] = None,
         schedule: Annotated[str | None, Query(max_length=100)] = None,
         start: Annotated[list[str] | None, Query(max_length=40)] = None,
         end: Annotated[list[str] | None, Query(max_length=40)] = None,
@@ -41,10 +43,10 @@ async def search_fhir_slots(
         count: Count = 50,
         page_token: Annotated[str | None, Query(alias="_page_token", max_length=200)] = None,
 ) -> dict[str, Any]:
-    """Free (or busy) slots by schedule, start (ge/gt/le/lt/eq; a date is a day in the
+    """Free (or busy) slots by id, schedule, start (ge/gt/le/lt/eq; a date is a day in the
     clinic's zone), end, service type and the schedule's actor; `next` links page on."""
     search = slot_search_of(schedule, start or [], end or [], service_type, schedule_actor,
-                          STATUSES[status], count, page_token)
+                          STATUSES[status], count, page_token, _id)
     page = await search_slots(pool, search, None)
     found = [resources.slot(row, status) for row in page["slots"]]
     more = page["next_cursor"]
