@@ -8,12 +8,11 @@ CPU one request costs the Python process moves much less. To compare two version
 code, run this from each checkout (a `git worktree` of the other commit) minutes apart,
 alternating. One process, real PostgreSQL and Redis, the whole ASGI app (middleware,
 routing, validation, authentication, rate limits, idempotency records, the use case) called
-directly, as uvicorn would call it: GET /slots (random start, a service filter half the
-time), POST /bookings of fresh slots by 50 patients (with an Idempotency-Key) and POST
-/patients, each
-`--requests` times a round, `--rounds` rounds; prints the median of the rounds, CPU ms and
-wall ms per request. Sync handlers run in the thread pool as in production; CPU is the
-whole process's (`time.process_time`).
+directly, as uvicorn would call it: GET /slots and the same pages from GET /fhir/R4/Slot
+(random start, a service filter half the time), POST /bookings of fresh slots by 50
+patients (with an Idempotency-Key) and POST /patients, each `--requests` times a round,
+`--rounds` rounds; prints the median of the rounds, CPU ms and wall ms per request. Sync
+handlers run in the thread pool as in production; CPU is the whole process's (`time.process_time`).
 
     .venv/bin/python -m tests.load.command_cpu --audit-followers
 
@@ -208,6 +207,12 @@ async def measure(settings: Settings, patients: list[UUID], services: list[UUID]
             return "GET", f"/slots?limit=20&start_from={start:%Y-%m-%dT%H:%M:%SZ}{service}", \
                 b"", {}
 
+        def fhir_search(_: int) -> tuple[str, str, bytes, dict[str, str]]:
+            start = datetime.now(UTC) + timedelta(minutes=rnd.randrange(60 * 24 * 60))
+            service = f"&service-type={rnd.choice(services)}" if rnd.random() < 0.5 else ""
+            return "GET", f"/fhir/R4/Slot?_count=20&start=ge{start:%Y-%m-%dT%H:%M:%SZ}" \
+                f"{service}", b"", {}
+
         def booking(n: int) -> tuple[str, str, bytes, dict[str, str]]:
             slot, patient = next(free)
             body = json.dumps({"slot_id": str(slot), "reason": "checkup"}).encode()
@@ -220,7 +225,8 @@ async def measure(settings: Settings, patients: list[UUID], services: list[UUID]
                                "email": f"new{n}-{rnd.randrange(10**12)}@example.org"}).encode()
             return "POST", "/patients", body, {"Idempotency-Key": f"{run}-{next(keys)}"}
 
-        endpoints = {"GET /slots": (search, {200}), "POST /bookings": (booking, {201}),
+        endpoints = {"GET /slots": (search, {200}), "GET /fhir/R4/Slot": (fhir_search, {200}),
+                     "POST /bookings": (booking, {201}),
                      "POST /patients": (registration, {202})}
         for make, expected in endpoints.values():  # warm-up: caches, prepared statements
             await per_request(call, make, 10, expected)

@@ -28,7 +28,7 @@ async def read_slot(slot_id: UUID, pool: ReadPool) -> dict[str, Any]:
     return resources.slot(row, "free" if status == "open" else "busy")
 
 
-@router.get("/Slot")
+@router.get("/Slot", response_model=dict[str, Any])
 async def search_fhir_slots(
         request: Request, pool: ReadPool,
         _id: Annotated[str | None, Query(alias="_id", max_length=1000,
@@ -42,7 +42,7 @@ async def search_fhir_slots(
         status: Annotated[str, Query(pattern="^(free|busy)$")] = "free",
         count: Count = 50,
         page_token: Annotated[str | None, Query(alias="_page_token", max_length=200)] = None,
-) -> dict[str, Any]:
+) -> FhirResponse:
     """Free (or busy) slots by id, schedule, start (ge/gt/le/lt/eq; a date is a day in the
     clinic's zone), end, service type and the schedule's actor; `next` links page on."""
     search = slot_search_of(schedule, start or [], end or [], service_type, schedule_actor,
@@ -50,5 +50,6 @@ async def search_fhir_slots(
     page = await search_slots(pool, search, None)
     found = [resources.slot(row, status) for row in page["slots"]]
     more = page["next_cursor"]
-    return bundle(request, found, total=False,  # counting every match is not cheap here
-                   next_params={"_page_token": more} if more else None)
+    # The Bundle as it is (no response-model pass over fifty resources): the hot path.
+    return FhirResponse(bundle(request, found, total=False,  # counting every match: not cheap
+                               next_params={"_page_token": more} if more else None))
