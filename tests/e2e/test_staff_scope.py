@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 
@@ -152,7 +153,7 @@ def test_a_hand_off_never_puts_two_visits_in_one_providers_time(
     assert handed.json()["status"] == "checked-in"
     assert datetime.fromisoformat(handed.json()["start"]) == at
     project()
-    day = visit["start"][:10]
+    day = at.astimezone(ZoneInfo("America/New_York")).date().isoformat()  # the clinic's day
     for provider in (w.a["provider"], w.colleague):
         kept = [v for v in client.get(f"/providers/{provider}/schedule", headers=w.desk,
                                       params={"day": day}).json()

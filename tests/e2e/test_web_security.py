@@ -33,7 +33,8 @@ def test_a_form_post_without_the_csrf_token_is_refused_and_holds_nothing(
     project()
     slot = open_slots(client, ids["checkup"])[0]
     client.get("/")  # the browser gets its CSRF cookie
-    form = {"slot_id": slot["id"], "service_id": ids["checkup"], "day": slot["start"][:10]}
+    form = {"slot_id": slot["id"], "service_id": ids["checkup"],
+            "day": slot["clinic_local_start"][:10]}  # the clinic's day, as the page has it
     for token in ("", "forged"):
         refused = client.post("/hold", data={**form, "csrf": token}, follow_redirects=False)
         assert refused.status_code == 403 and "nothing was done" in refused.text
