@@ -6,6 +6,7 @@ afresh from the log)."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import structlog
@@ -37,12 +38,11 @@ class PeriodicWorker:
                 log.exception("pass failed; retrying", worker=self.name)
             if self.listener is None:
                 self.stopping.wait(self.every)
-            else:  # a stop is seen within a second
-                waited = 0.0
-                while waited < self.every and not self.stopping.is_set() and \
-                        self.listener.rings() == rang:
-                    self.listener.wait(rang, min(1.0, self.every - waited))
-                    waited += 1.0
+            else:  # until it rings or `every` is over; a stop is seen within a second
+                deadline = time.monotonic() + self.every
+                while not self.stopping.is_set() and self.listener.rings() == rang and \
+                        (left := deadline - time.monotonic()) > 0:
+                    self.listener.wait(rang, min(1.0, left))
 
     def stop(self) -> None:
         self.stopping.set()
