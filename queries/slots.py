@@ -12,8 +12,6 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from domain.errors import NotFoundError
-from queries.cursors import EARLIEST_YEAR as EARLIEST_YEAR  # FHIR's date bounds too
-from queries.cursors import LATEST_YEAR as LATEST_YEAR
 from queries.cursors import (
     InvalidSearchError,
     decode_cursor,

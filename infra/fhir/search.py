@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from domain.errors import InvalidInputError
-from queries.slots import EARLIEST_YEAR, LATEST_YEAR
+from queries.cursors import EARLIEST_YEAR, LATEST_YEAR
 
 PREFIXES = ("eq", "ge", "gt", "le", "lt")
 LOCAL_SLACK = timedelta(hours=15)  # every zone's local day lies within its UTC day ± this
