@@ -42,7 +42,7 @@ class Range:
     def add(self, parameter: str, text: str) -> None:
         match = _PREFIXED.match(text)
         if match is None:
-            raise InvalidFhirSearchError(f"{parameter}={text!r} is not a date")
+            raise InvalidFhirSearchError(f"{parameter} is not a date")
         prefix, value = match.group(1) or "eq", match.group(2)
         if prefix not in PREFIXES:
             raise InvalidFhirSearchError(f"{parameter}: prefix {prefix!r} is not supported "
@@ -97,16 +97,16 @@ def _period(parameter: str, value: str) -> tuple[datetime, datetime, bool]:
         try:
             day = date.fromisoformat(value)
         except ValueError:
-            raise InvalidFhirSearchError(f"{parameter}: {value!r} is not a date") from None
+            raise InvalidFhirSearchError(f"{parameter}: not a date") from None
         start = _in_range(parameter, datetime(day.year, day.month, day.day))
         return start, start + timedelta(days=1), True
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidFhirSearchError(f"{parameter}: {value!r} is not a FHIR date or "
+        raise InvalidFhirSearchError(f"{parameter}: not a FHIR date or "
                                      "dateTime") from None
     if moment.tzinfo is None:
-        raise InvalidFhirSearchError(f"{parameter}: a time needs an offset ({value}Z)")
+        raise InvalidFhirSearchError(f"{parameter}: a time needs its UTC offset (e.g. …T09:00:00Z)")
     return _in_range(parameter, moment), moment, False
 
 
@@ -124,7 +124,7 @@ def reference_id(parameter: str, value: str, kind: str) -> UUID:
     try:
         return UUID(given)
     except ValueError:
-        raise InvalidFhirSearchError(f"{parameter}: {value!r} is not a {kind} "
+        raise InvalidFhirSearchError(f"{parameter}: not a {kind} "
                                      "reference") from None
 
 
@@ -144,9 +144,9 @@ def token_code(parameter: str, value: str, system: str) -> UUID:
     """`system|code` or `code`, for our own id-coded systems."""
     given_system, bar, code = value.rpartition("|")
     if bar and given_system not in ("", system):
-        raise InvalidFhirSearchError(f"{parameter}: unknown system {given_system!r}")
+        raise InvalidFhirSearchError(f"{parameter}: unknown code system (use {system})")
     try:
         return UUID(code)
     except ValueError:
-        raise InvalidFhirSearchError(f"{parameter}: {code!r} is not a code of {system}") \
+        raise InvalidFhirSearchError(f"{parameter}: not a code of {system}") \
             from None

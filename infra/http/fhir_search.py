@@ -66,6 +66,6 @@ def clinic_of_location(text: str, parameter: str | None = None) -> tuple[UUID, b
         return UUID(given.removeprefix(resources.VIRTUAL)), virtual
     except ValueError:
         if parameter is not None:
-            raise InvalidFhirSearchError(f"{parameter}: {text!r} is not a Location "
+            raise InvalidFhirSearchError(f"{parameter}: not a Location "
                                          "reference") from None
         raise NotFoundError(f"no Location/{text}") from None

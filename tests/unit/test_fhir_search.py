@@ -88,3 +88,13 @@ def test_id_lists_take_a_few_ids_each_once() -> None:
                     ",".join(f"0a0a0a0a-0000-4000-8000-{n:012d}" for n in range(MAX_IDS + 1))):
         with pytest.raises(InvalidFhirSearchError):
             ids_of(refused, "Slot")
+
+
+@pytest.mark.parametrize("value", ["ge2026-12-08T09:00Ana", "Ana-Lima", "ge2026-12-08T09:00:00",
+                                   "2026-02-30"])
+def test_a_refused_search_value_is_named_not_quoted(value: str) -> None:
+    """docs/errors.md: details never echo input (a search value may be anything typed)."""
+    with pytest.raises(InvalidFhirSearchError) as refused:
+        _range(value)
+    assert value not in str(refused.value) and "Ana" not in str(refused.value)
+    assert str(refused.value).startswith("end")
